@@ -1,0 +1,3 @@
+module ftpx
+
+go 1.25

@@ -1,0 +1,86 @@
+package protocol
+
+import "time"
+
+// Action names, the value of "action" in a request.
+const (
+	ActionAuth  = "auth"
+	ActionLs    = "ls"
+	ActionCd    = "cd"
+	ActionPwd   = "pwd"
+	ActionStat  = "stat"
+	ActionMkdir = "mkdir"
+	ActionGet   = "get"
+	ActionPut   = "put"
+	ActionQuit  = "quit"
+)
+
+// Request is every header a client sends. Which fields matter depends on
+// Action; PROTOCOL.md lists them. The trailer that follows a put body
+// ({"md5":HEX}) is a Request with only MD5 set.
+type Request struct {
+	ID     string `json:"id,omitempty"`
+	Action string `json:"action,omitempty"`
+
+	Username string `json:"username,omitempty"`
+	Password string `json:"password,omitempty"`
+
+	Filename string `json:"filename,omitempty"` // get, put, stat, mkdir
+	Path     string `json:"path,omitempty"`     // ls, cd
+
+	// Size is the whole file's size for a put. Requests may name it
+	// "file_size", the original design's key; Size() reads either.
+	SizeField     *int64 `json:"size,omitempty"`
+	FileSizeField *int64 `json:"file_size,omitempty"`
+	Offset        int64  `json:"offset,omitempty"`
+	MD5           string `json:"md5,omitempty"`
+
+	Parents bool `json:"parents,omitempty"` // mkdir: create missing parents, no error if it exists
+}
+
+// Size returns the announced size and whether one was given, preferring
+// "size" over "file_size".
+func (r *Request) Size() (int64, bool) {
+	switch {
+	case r.SizeField != nil:
+		return *r.SizeField, true
+	case r.FileSizeField != nil:
+		return *r.FileSizeField, true
+	}
+	return 0, false
+}
+
+// Response is every header a server sends: the greeting, every answer, and
+// the md5 trailer after a get body.
+type Response struct {
+	ID     string `json:"id,omitempty"`
+	Status Status `json:"status_code"`
+	Msg    string `json:"status_msg"`
+
+	// Greeting.
+	Version string `json:"version,omitempty"`
+	Welcome string `json:"welcome,omitempty"`
+	TLS     bool   `json:"tls,omitempty"`
+	Session string `json:"session,omitempty"`
+
+	// Answers to file and directory actions.
+	Path    string  `json:"path,omitempty"` // cd, pwd: the current directory, "/" being the home
+	Size    *int64  `json:"size,omitempty"` // get, stat: always present on a 257 for get
+	Offset  int64   `json:"offset,omitempty"`
+	MD5     string  `json:"md5,omitempty"`
+	Entries []Entry `json:"entries,omitempty"` // ls
+	Stat    *Entry  `json:"stat,omitempty"`    // stat
+
+	Goodbye string `json:"goodbye,omitempty"` // quit
+}
+
+// Entry describes one name in a listing, as "ftpx ls --json" prints it.
+type Entry struct {
+	Name  string    `json:"name"`
+	Size  int64     `json:"size"`
+	IsDir bool      `json:"is_dir"`
+	MTime time.Time `json:"mtime"`
+}
+
+// Int64 returns a pointer to n, for the optional size fields.
+func Int64(n int64) *int64 { return &n }
