@@ -1,0 +1,325 @@
+package home
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"slices"
+	"strings"
+
+	"ftpx/protocol"
+)
+
+// PartialDir is the reserved directory at each home's root holding uploads
+// in progress. It is hidden from listings and refused as any element of a
+// wire path (ErrPermission).
+const PartialDir = ".ftpx-partial"
+
+// File is a file opened for reading. *os.File satisfies it, so copying one
+// to a TCP connection uses sendfile.
+type File interface {
+	io.Reader
+	io.Closer
+	Stat() (fs.FileInfo, error)
+}
+
+// WriteFile is a partial upload being written. *os.File satisfies it.
+type WriteFile interface {
+	io.Writer
+	io.Closer
+	Sync() error
+}
+
+// FS is a user's file tree. Names are home paths as Resolve returns them
+// ("/", "/a/b"). It is the seam where virtual folders, a read-only
+// anonymous tree and object storage can be added later, so it stays small.
+type FS interface {
+	Stat(name string) (fs.FileInfo, error)
+	ReadDir(name string) ([]fs.FileInfo, error) // sorted by name; PartialDir left out; ErrNotDir on a file
+	Open(name string) (File, error)             // regular files only: ErrIsDir on a directory
+	Mkdir(name string, parents bool) error      // parents: like mkdir -p (no error if it exists as a dir)
+	Remove(name string) error
+	Rename(oldname, newname string) error
+	CreatePartial(id string) (WriteFile, error) // new file PartialDir/id (creates PartialDir as needed), truncating
+	CommitPartial(id, name string) error        // rename PartialDir/id onto name, atomically replacing a file; ErrIsDir if name is a dir; ErrNotExist if name's parent is missing
+	RemovePartial(id string) error
+	Usage() (int64, error) // bytes in regular files of the tree, partials included; symlinks not followed
+	Close() error
+}
+
+// Permissions of what the server creates; the home itself is 0700.
+const (
+	dirPerm  = 0o755
+	filePerm = 0o644
+)
+
+// Dir returns the FS of one local directory, opened with os.OpenRoot.
+// Every operation goes through the root: symlinks that stay inside are
+// followed, ones that leave it give ErrOutside.
+func Dir(dir string) (FS, error) {
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, opErr("open", "home", err) // not dir: it is the server's path
+	}
+	return &dirFS{root: r}, nil
+}
+
+// dirFS is an FS on a local directory.
+type dirFS struct {
+	root *os.Root
+}
+
+// rel turns the home path name into a path relative to the root: "/" is
+// ".", "/a/b" is "a/b". Names that Resolve would not return are refused.
+func rel(op, name string) (string, error) {
+	if !strings.HasPrefix(name, "/") || path.Clean(name) != name {
+		return "", fmt.Errorf("%s %q: %w", op, name, ErrBadPath)
+	}
+	if name == "/" {
+		return ".", nil
+	}
+	r := name[1:]
+	if first, _, _ := strings.Cut(r, "/"); first == PartialDir {
+		return "", fmt.Errorf("%s %s: %w", op, name, ErrPermission)
+	}
+	return r, nil
+}
+
+// partial returns the root-relative path of the partial file id.
+func partial(op, id string) (string, error) {
+	if id == "" || id == "." || id == ".." || len(id) > protocol.MaxNameLen ||
+		strings.ContainsAny(id, "/\\\x00") {
+		return "", fmt.Errorf("%s partial %q: %w", op, id, ErrBadPath)
+	}
+	return PartialDir + "/" + id, nil
+}
+
+func (d *dirFS) Stat(name string) (fs.FileInfo, error) {
+	r, err := rel("stat", name)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := d.root.Stat(r)
+	if err != nil {
+		return nil, opErr("stat", name, err)
+	}
+	return fi, nil
+}
+
+// lstat is Stat without following a final symlink. Upload uses it to
+// learn what a commit replaces.
+func (d *dirFS) lstat(name string) (fs.FileInfo, error) {
+	r, err := rel("stat", name)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := d.root.Lstat(r)
+	if err != nil {
+		return nil, opErr("stat", name, err)
+	}
+	return fi, nil
+}
+
+func (d *dirFS) ReadDir(name string) ([]fs.FileInfo, error) {
+	r, err := rel("ls", name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := d.root.Open(r)
+	if err != nil {
+		return nil, opErr("ls", name, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, opErr("ls", name, err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("ls %s: %w", name, ErrNotDir)
+	}
+	entries, err := f.ReadDir(-1)
+	if err != nil {
+		return nil, opErr("ls", name, err)
+	}
+	infos := make([]fs.FileInfo, 0, len(entries))
+	for _, e := range entries {
+		if e.Name() == PartialDir {
+			continue
+		}
+		// Through the root, so an inside symlink shows its target.
+		fi, err := d.root.Stat(path.Join(r, e.Name()))
+		if err != nil {
+			// Leaves the home, dangles, or vanished: never followed.
+			li, lerr := e.Info()
+			if lerr != nil {
+				continue
+			}
+			fi = unfollowed{li}
+		}
+		infos = append(infos, fi)
+	}
+	slices.SortFunc(infos, func(a, b fs.FileInfo) int { return strings.Compare(a.Name(), b.Name()) })
+	return infos, nil
+}
+
+// unfollowed lists an entry that cannot be stat'ed through the root (a
+// symlink out of the home or dangling) as a non-directory of size 0.
+type unfollowed struct{ fs.FileInfo }
+
+func (u unfollowed) Size() int64       { return 0 }
+func (u unfollowed) IsDir() bool       { return false }
+func (u unfollowed) Mode() fs.FileMode { return u.FileInfo.Mode() &^ fs.ModeDir }
+
+func (d *dirFS) Open(name string) (File, error) {
+	r, err := rel("get", name)
+	if err != nil {
+		return nil, err
+	}
+	// Stat first so that opening never blocks on a FIFO or a device.
+	fi, err := d.root.Stat(r)
+	if err != nil {
+		return nil, opErr("get", name, err)
+	}
+	if err := regular("get", name, fi); err != nil {
+		return nil, err
+	}
+	f, err := d.root.Open(r)
+	if err != nil {
+		return nil, opErr("get", name, err)
+	}
+	if fi, err = f.Stat(); err == nil {
+		err = regular("get", name, fi)
+	}
+	if err != nil {
+		f.Close()
+		return nil, opErr("get", name, err)
+	}
+	return f, nil
+}
+
+// regular refuses anything but a regular file.
+func regular(op, name string, fi fs.FileInfo) error {
+	switch {
+	case fi.IsDir():
+		return fmt.Errorf("%s %s: %w", op, name, ErrIsDir)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("%s %s: not a regular file: %w", op, name, ErrPermission)
+	}
+	return nil
+}
+
+func (d *dirFS) Mkdir(name string, parents bool) error {
+	r, err := rel("mkdir", name)
+	if err != nil {
+		return err
+	}
+	if parents {
+		err = d.root.MkdirAll(r, dirPerm)
+	} else {
+		err = d.root.Mkdir(r, dirPerm)
+	}
+	return opErr("mkdir", name, err)
+}
+
+func (d *dirFS) Remove(name string) error {
+	r, err := rel("rm", name)
+	if err != nil {
+		return err
+	}
+	if r == "." {
+		return fmt.Errorf("rm %s: %w", name, ErrPermission)
+	}
+	return opErr("rm", name, d.root.Remove(r))
+}
+
+func (d *dirFS) Rename(oldname, newname string) error {
+	ro, err := rel("mv", oldname)
+	if err != nil {
+		return err
+	}
+	rn, err := rel("mv", newname)
+	if err != nil {
+		return err
+	}
+	if ro == "." || rn == "." {
+		return fmt.Errorf("mv %s %s: %w", oldname, newname, ErrPermission)
+	}
+	return opErr("mv", oldname+" "+newname, d.root.Rename(ro, rn))
+}
+
+func (d *dirFS) CreatePartial(id string) (WriteFile, error) {
+	p, err := partial("put", id)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.root.Mkdir(PartialDir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, opErr("put", "partial "+id, err)
+	}
+	f, err := d.root.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, filePerm)
+	if err != nil {
+		return nil, opErr("put", "partial "+id, err)
+	}
+	return f, nil
+}
+
+func (d *dirFS) CommitPartial(id, name string) error {
+	p, err := partial("put", id)
+	if err != nil {
+		return err
+	}
+	r, err := rel("put", name)
+	if err != nil {
+		return err
+	}
+	// Through the root: a symlink out of the home gives ErrOutside here,
+	// before anything is renamed.
+	fi, err := d.root.Stat(r)
+	switch {
+	case err == nil && fi.IsDir():
+		return fmt.Errorf("put %s: %w", name, ErrIsDir)
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return opErr("put", name, err)
+	}
+	return opErr("put", name, d.root.Rename(p, r))
+}
+
+func (d *dirFS) RemovePartial(id string) error {
+	p, err := partial("abort", id)
+	if err != nil {
+		return err
+	}
+	return opErr("abort", "partial "+id, d.root.Remove(p))
+}
+
+func (d *dirFS) Usage() (int64, error) {
+	var n int64
+	err := fs.WalkDir(d.root.FS(), ".", func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && p != "." {
+				return nil // removed while walking
+			}
+			return err
+		}
+		if !e.Type().IsRegular() {
+			return nil
+		}
+		fi, err := e.Info()
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		n += fi.Size()
+		return nil
+	})
+	if err != nil {
+		return 0, opErr("usage", "/", err)
+	}
+	return n, nil
+}
+
+func (d *dirFS) Close() error { return d.root.Close() }

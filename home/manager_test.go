@@ -1,0 +1,122 @@
+package home
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestManagerCreatesRootAndHome(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "data", "homes")
+	m, err := NewManager(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := m.Open("bob", Unlimited)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	for _, dir := range []string{root, filepath.Join(root, "bob")} {
+		fi, err := os.Stat(dir)
+		if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s: %v, %v", dir, fi.Mode(), err)
+		}
+	}
+}
+
+func TestManagerUsageFromExistingFiles(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, filepath.Join(root, "alice", "a"), "12345")
+	writeFile(t, filepath.Join(root, "alice", "d", "b"), "123")
+	writeFile(t, filepath.Join(root, "alice", PartialDir, "old-partial"), "12")
+	os.Symlink("/etc/passwd", filepath.Join(root, "alice", "link"))
+	m, _ := NewManager(root)
+	h, err := m.Open("alice", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if used, reserved, limit := h.Quota(); used != 10 || reserved != 0 || limit != 1000 {
+		t.Errorf("quota = %d, %d, %d; want 10, 0, 1000", used, reserved, limit)
+	}
+}
+
+func TestManagerAccountSharedThenDropped(t *testing.T) {
+	root := t.TempDir()
+	m, _ := NewManager(root)
+	h1, err := m.Open("alice", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2, err := m.Open("alice", 200) // a reloaded accounts file
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, limit := h1.Quota(); limit != 200 {
+		t.Errorf("limit seen by the first home = %d after the second Open", limit)
+	}
+	if err := put(h1, "/x", []byte("1234"), md5hex([]byte("1234"))); err != nil {
+		t.Fatal(err)
+	}
+	if used, _, _ := h2.Quota(); used != 4 {
+		t.Errorf("second home sees used %d, want 4", used)
+	}
+	// Changed behind the server's back: not seen while a home is open...
+	writeFile(t, filepath.Join(root, "alice", "y"), "123456")
+	h1.Close()
+	h1.Close() // idempotent
+	h3, err := m.Open("alice", 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if used, _, _ := h3.Quota(); used != 4 {
+		t.Errorf("account recomputed while a home was open: used %d", used)
+	}
+	h2.Close()
+	h3.Close()
+	// ...and recomputed once the last one closed.
+	h4, err := m.Open("alice", Unlimited)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h4.Close()
+	if used, _, limit := h4.Quota(); used != 10 || limit != Unlimited {
+		t.Errorf("after the last close: used %d, limit %d; want 10, unlimited", used, limit)
+	}
+	if len(m.users) != 1 {
+		t.Errorf("%d accounts kept, want 1", len(m.users))
+	}
+
+	// Another user has an account of their own.
+	hb, err := m.Open("bob", 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if used, _, _ := hb.Quota(); used != 0 {
+		t.Errorf("bob uses %d", used)
+	}
+	hb.Close()
+	if len(m.users) != 1 {
+		t.Errorf("%d accounts kept after bob left, want 1", len(m.users))
+	}
+}
+
+func TestManagerBadUserRefused(t *testing.T) {
+	root := t.TempDir()
+	m, _ := NewManager(root)
+	for _, user := range []string{"", ".", "..", ".hidden", "a/b", "../x", `a\b`, "a\x00b", strings.Repeat("a", 256)} {
+		if h, err := m.Open(user, Unlimited); !errors.Is(err, ErrBadPath) {
+			if h != nil {
+				h.Close()
+			}
+			t.Errorf("Open(%q): %v, want ErrBadPath", user, err)
+		}
+	}
+	entries, _ := os.ReadDir(root)
+	if len(entries) != 0 {
+		t.Errorf("refused names created %d entries", len(entries))
+	}
+}

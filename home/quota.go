@@ -1,0 +1,76 @@
+package home
+
+import (
+	"fmt"
+	"sync"
+)
+
+// Unlimited as a quota limit means no limit (so does any negative limit).
+const Unlimited int64 = -1
+
+// account is one user's quota: the bytes in the tree (used), the bytes
+// promised to uploads in progress (reserved) and the limit. All of one
+// user's sessions share it, so together they can never pass the limit.
+type account struct {
+	mu       sync.Mutex
+	used     int64
+	reserved int64
+	limit    int64
+
+	// tree serialises changes that must read the tree and update used
+	// together (a commit learns the size of the file it replaces), so two
+	// of them never count the same file.
+	tree sync.Mutex
+}
+
+func newAccount(used, limit int64) *account {
+	return &account{used: used, limit: limit}
+}
+
+// reserve promises n bytes to an upload, or fails with ErrQuota when
+// used+reserved+n would pass the limit.
+func (a *account) reserve(n int64) error {
+	if n < 0 {
+		return fmt.Errorf("reserve %d bytes: %w", n, ErrSize)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	// Written as a subtraction so that a huge n cannot overflow.
+	if a.limit >= 0 && n > a.limit-a.used-a.reserved {
+		return fmt.Errorf("%d bytes with %d used of %d: %w", n, a.used+a.reserved, a.limit, ErrQuota)
+	}
+	a.reserved += n
+	return nil
+}
+
+// release gives back n reserved bytes that will not be used.
+func (a *account) release(n int64) {
+	a.mu.Lock()
+	a.reserved -= n
+	a.mu.Unlock()
+}
+
+// commit turns a reservation into usage: it releases reserved bytes and
+// adds delta (the new file's size minus that of the file it replaced) to
+// used.
+func (a *account) commit(reserved, delta int64) {
+	a.mu.Lock()
+	a.reserved -= reserved
+	a.used += delta
+	if a.used < 0 {
+		a.used = 0
+	}
+	a.mu.Unlock()
+}
+
+func (a *account) setLimit(limit int64) {
+	a.mu.Lock()
+	a.limit = limit
+	a.mu.Unlock()
+}
+
+func (a *account) snapshot() (used, reserved, limit int64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.used, a.reserved, a.limit
+}
