@@ -1,0 +1,129 @@
+package accounts
+
+import (
+	"errors"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+func TestMain(m *testing.M) {
+	hashCost = bcrypt.MinCost // HashPassword's real cost is checked by TestHashPasswordUsesDefaultCost
+	os.Exit(m.Run())
+}
+
+func TestHashPasswordUsesDefaultCost(t *testing.T) {
+	hashCost = bcrypt.DefaultCost
+	defer func() { hashCost = bcrypt.MinCost }()
+	h, err := HashPassword("pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cost, err := bcrypt.Cost([]byte(h)); err != nil || cost != bcrypt.DefaultCost {
+		t.Errorf("cost %d, %v; want %d", cost, err, bcrypt.DefaultCost)
+	}
+	if err := bcrypt.CompareHashAndPassword([]byte(h), []byte("pw")); err != nil {
+		t.Error(err)
+	}
+	if err := checkHash(h); err != nil {
+		t.Errorf("checkHash(%q) = %v", h, err)
+	}
+}
+
+func TestHashPasswordRejects(t *testing.T) {
+	for _, pw := range []string{"", strings.Repeat("x", 73)} {
+		if _, err := HashPassword(pw); err == nil {
+			t.Errorf("HashPassword(%d bytes) succeeded", len(pw))
+		}
+	}
+}
+
+func TestAuthenticate(t *testing.T) {
+	s := mustLoad(t, writeAccounts(t, "[alex]\npassword = "+testHash(t, "right")+"\nquota = 1GB\n"))
+	a, err := s.Authenticate("alex", "right")
+	if err != nil || a != (Account{Name: "alex", Quota: 1 << 30}) {
+		t.Errorf("right password: %+v, %v", a, err)
+	}
+	for _, tc := range []struct{ name, password string }{
+		{"alex", "wrong"},
+		{"alex", ""},
+		{"alex", "Right"},
+		{"nobody", "right"},
+		{"", ""},
+		{"Alex", "right"},
+	} {
+		a, err := s.Authenticate(tc.name, tc.password)
+		if !errors.Is(err, ErrBadPassword) || a != (Account{}) {
+			t.Errorf("Authenticate(%q, %q) = %+v, %v; want ErrBadPassword", tc.name, tc.password, a, err)
+		}
+	}
+}
+
+func TestDummyHashUsesTheFilesCost(t *testing.T) {
+	hashAt := func(cost int) string {
+		h, err := bcrypt.GenerateFromPassword([]byte("pw"), cost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(h)
+	}
+	for _, tc := range []struct {
+		name  string
+		costs []int
+		want  int
+	}{
+		{"none", nil, bcrypt.DefaultCost},
+		{"min", []int{4, 4}, 4},
+		{"most used", []int{5, 4, 4}, 4},
+		{"tie takes the higher", []int{4, 6}, 6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b strings.Builder
+			b.WriteString("[plain]\npassword = plaintext\n")
+			for i, c := range tc.costs {
+				b.WriteString("[u" + string(rune('a'+i)) + "]\npassword = " + hashAt(c) + "\n")
+			}
+			s := mustLoad(t, writeAccounts(t, b.String()))
+			dummy := s.current.Load().dummy
+			cost, err := bcrypt.Cost(dummy)
+			if err != nil || cost != tc.want {
+				t.Errorf("dummy cost %d, %v; want %d", cost, err, tc.want)
+			}
+			if err := checkHash(string(dummy)); err != nil {
+				t.Errorf("dummy %q: %v", dummy, err)
+			}
+		})
+	}
+}
+
+// TestUnknownUserTakesAsLongAsWrongPassword is a sanity check, not a
+// benchmark: the medians of the two failures must be within a factor of 2.
+func TestUnknownUserTakesAsLongAsWrongPassword(t *testing.T) {
+	s := mustLoad(t, writeAccounts(t,
+		"[alex]\npassword = "+testHash(t, "right")+"\n[bea]\npassword = "+testHash(t, "other")+"\n"))
+	const n = 15
+	var unknown, wrong []time.Duration
+	measure := func(name string) time.Duration {
+		start := time.Now()
+		if _, err := s.Authenticate(name, "guess"); !errors.Is(err, ErrBadPassword) {
+			t.Fatalf("Authenticate(%s) = %v", name, err)
+		}
+		return time.Since(start)
+	}
+	measure("alex") // warm up
+	for range n {
+		unknown = append(unknown, measure("nobody"))
+		wrong = append(wrong, measure("alex"))
+	}
+	slices.Sort(unknown)
+	slices.Sort(wrong)
+	u, w := unknown[n/2], wrong[n/2]
+	t.Logf("median: unknown user %v, wrong password %v", u, w)
+	if u > 2*w || w > 2*u {
+		t.Errorf("median unknown user %v vs wrong password %v: more than a factor of 2 apart", u, w)
+	}
+}

@@ -1,0 +1,186 @@
+package accounts
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// The editor works on the lines of the file as written: it appends a new
+// section at the end, replaces the value of one password line, or removes
+// the lines of one section, and leaves every other byte as it was. The new
+// content goes to a temporary file in the same directory, which is synced
+// and then renamed over the old one, so a reader sees the old file or the
+// new one, never a mix. Edits are not serialised against each other: two
+// editors running at once may lose one's change.
+
+// AddUser adds the user name with a bcrypt hash of password and a quota
+// (bytes, or Unlimited for none) to the accounts file at path, creating the
+// file with mode 0600 when it is missing. It fails with ErrExists when the
+// user is already there and with ErrBadName for an invalid name.
+func AddUser(path, name, password string, quota int64) error {
+	if !ValidName(name) {
+		return fmt.Errorf("user %q: %w", name, ErrBadName)
+	}
+	if quota < 0 && quota != Unlimited {
+		return fmt.Errorf("user %s: negative quota %d", name, quota)
+	}
+	hash, err := HashPassword(password)
+	if err != nil {
+		return fmt.Errorf("user %s: %w", name, err)
+	}
+	return edit(path, true, func(f *file, eol string) error {
+		if _, ok := f.byName[name]; ok {
+			return fmt.Errorf("user %s: %w", name, ErrExists)
+		}
+		if n := len(f.lines); n > 0 {
+			if !strings.HasSuffix(f.lines[n-1], "\n") {
+				f.lines[n-1] += eol
+			}
+			if !isBlank(f.lines[n-1]) {
+				f.lines = append(f.lines, eol)
+			}
+		}
+		f.lines = append(f.lines, "["+name+"]"+eol, "password = "+hash+eol)
+		if quota != Unlimited {
+			f.lines = append(f.lines, "quota    = "+FormatSize(quota)+eol)
+		}
+		return nil
+	})
+}
+
+// SetPassword replaces the password of the user name with a bcrypt hash of
+// password, keeping the rest of its line. It fails with ErrNoUser for an
+// unknown user.
+func SetPassword(path, name, password string) error {
+	hash, err := HashPassword(password)
+	if err != nil {
+		return fmt.Errorf("user %s: %w", name, err)
+	}
+	return edit(path, false, func(f *file, eol string) error {
+		sec, ok := f.byName[name]
+		if !ok {
+			return fmt.Errorf("user %s: %w", name, ErrNoUser)
+		}
+		for _, k := range sec.keys {
+			if k.key == "password" {
+				line := f.lines[k.index]
+				f.lines[k.index] = line[:k.start] + hash + line[k.end:]
+			}
+		}
+		return nil
+	})
+}
+
+// DeleteUser removes the section of the user name, from its [name] line to
+// its last key line, and one blank line around it when it stood between
+// blank lines. It fails with ErrNoUser for an unknown user.
+func DeleteUser(path, name string) error {
+	return edit(path, false, func(f *file, eol string) error {
+		sec, ok := f.byName[name]
+		if !ok {
+			return fmt.Errorf("user %s: %w", name, ErrNoUser)
+		}
+		lo, hi := sec.header, sec.last+1
+		blankAt := func(i int) bool { return i >= 0 && i < len(f.lines) && isBlank(f.lines[i]) }
+		switch {
+		case blankAt(hi) && (lo == 0 || blankAt(lo-1)):
+			hi++
+		case hi == len(f.lines) && blankAt(lo-1):
+			lo--
+		}
+		f.lines = append(f.lines[:lo:lo], f.lines[hi:]...)
+		return nil
+	})
+}
+
+func isBlank(line string) bool { return strings.TrimSpace(line) == "" }
+
+// edit reads and parses the accounts file at path, lets change edit its
+// lines (eol is the file's line ending), and writes the result atomically.
+// A missing file is an empty one when create is set.
+func edit(path string, create bool, change func(f *file, eol string) error) error {
+	target := path
+	if p, err := filepath.EvalSymlinks(path); err == nil {
+		target = p // replace the file a symlink points to, not the symlink
+	}
+	data, mode, err := readFile(target)
+	if err != nil && !(create && errors.Is(err, fs.ErrNotExist)) {
+		return err
+	}
+	f, err := parse(path, data)
+	if err != nil {
+		return err
+	}
+	eol := "\n"
+	if len(f.lines) > 0 && strings.HasSuffix(f.lines[0], "\r\n") {
+		eol = "\r\n"
+	}
+	if err := change(f, eol); err != nil {
+		return err
+	}
+	return writeAtomic(target, []byte(strings.Join(f.lines, "")), mode)
+}
+
+// readFile returns a file's content and permissions; 0600 when it is missing.
+func readFile(path string) ([]byte, fs.FileMode, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, 0o600, err
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		return nil, 0, err
+	}
+	data, err := io.ReadAll(fh)
+	return data, fi.Mode().Perm(), err
+}
+
+// writeAtomic replaces path with data: a temporary file in the same
+// directory, synced, then renamed over path.
+func writeAtomic(path string, data []byte, mode fs.FileMode) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = tmp.Write(data); err != nil {
+		return err
+	}
+	if err = tmp.Chmod(mode); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	syncDir(dir)
+	return nil
+}
+
+// syncDir makes a rename in dir durable. Some file systems cannot sync a
+// directory; the rename has happened anyway, so errors are ignored.
+func syncDir(dir string) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return
+	}
+	d.Sync()
+	d.Close()
+}

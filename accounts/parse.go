@@ -1,0 +1,259 @@
+package accounts
+
+import (
+	"fmt"
+	"strings"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// This file is the line scanner shared by Load and the editor: it keeps
+// every line of the file as written, so that an edit replaces or removes
+// exactly the lines of one section and leaves the rest byte for byte.
+
+// file is a parsed accounts file.
+type file struct {
+	lines    []string // as written, each with its line terminator (the last may have none)
+	sections []*section
+	byName   map[string]*section
+}
+
+// section is one [user] section.
+type section struct {
+	name   string
+	header int // index in file.lines of the [name] line
+	last   int // index of the section's last key line (header when it has none)
+	keys   []keyLine
+	acct   Account
+	secret string // the password value: a bcrypt hash, or plaintext
+}
+
+// keyLine is one "key = value" line.
+type keyLine struct {
+	index      int    // in file.lines
+	key        string // lower-cased
+	value      string // comment stripped, unquoted
+	start, end int    // the value as written (quotes included) within the line
+}
+
+// parse reads an accounts file's content. Errors are "PATH:LINE: what".
+func parse(path string, content []byte) (*file, error) {
+	f := &file{byName: map[string]*section{}}
+	text := strings.TrimPrefix(string(content), "\ufeff")
+	bom := len(content) - len(text)
+	f.lines = strings.SplitAfter(string(content), "\n")
+	if f.lines[len(f.lines)-1] == "" {
+		f.lines = f.lines[:len(f.lines)-1]
+	}
+	var cur *section
+	for i, raw := range f.lines {
+		errorf := func(format string, args ...any) error {
+			return fmt.Errorf("%s:%d: %s", path, i+1, fmt.Sprintf(format, args...))
+		}
+		line := strings.TrimRight(raw, "\r\n")
+		skip := 0
+		if i == 0 {
+			skip = bom
+		}
+		l, err := scanLine(line, skip)
+		if err != nil {
+			return nil, errorf("%v", err)
+		}
+		switch l.kind {
+		case lineBlank:
+			continue
+		case lineSection:
+			if err := cur.finish(path); err != nil {
+				return nil, err
+			}
+			if !ValidName(l.name) {
+				return nil, errorf("invalid user name %q (1-64 of A-Z a-z 0-9 . _ -, not starting with . or -)", l.name)
+			}
+			if prev, dup := f.byName[l.name]; dup {
+				return nil, errorf("user %q is already defined on line %d", l.name, prev.header+1)
+			}
+			cur = &section{name: l.name, header: i, last: i}
+			f.sections = append(f.sections, cur)
+			f.byName[l.name] = cur
+		case lineKey:
+			if cur == nil {
+				return nil, errorf("key %q is outside any [user] section", l.key)
+			}
+			if err := cur.add(keyLine{index: i, key: strings.ToLower(l.key), value: l.value, start: l.start, end: l.end}); err != nil {
+				return nil, errorf("%v", err)
+			}
+		}
+	}
+	if err := cur.finish(path); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// add checks one key line of the section and records it.
+func (s *section) add(k keyLine) error {
+	for _, prev := range s.keys {
+		if prev.key == k.key {
+			return fmt.Errorf("duplicate key %q (first on line %d)", k.key, prev.index+1)
+		}
+		if prev.key == "quota" && k.key == "quotation" || prev.key == "quotation" && k.key == "quota" {
+			return fmt.Errorf("both quota and quotation are given (the other on line %d); keep quota", prev.index+1)
+		}
+	}
+	switch k.key {
+	case "password":
+		if k.value == "" {
+			return fmt.Errorf("password is empty")
+		}
+		if isHash(k.value) {
+			if err := checkHash(k.value); err != nil {
+				return fmt.Errorf("password: %v", err)
+			}
+		} else {
+			s.acct.Plaintext = true
+		}
+		s.secret = k.value
+	case "quota":
+		n, err := ParseSize(k.value)
+		if err != nil {
+			return fmt.Errorf("quota: %v", err)
+		}
+		s.acct.Quota = n
+	case "quotation":
+		n, err := parseQuotation(k.value)
+		if err != nil {
+			return fmt.Errorf("quotation: %v", err)
+		}
+		s.acct.Quota = n
+	default:
+		return fmt.Errorf("unknown key %q (want password or quota)", k.key)
+	}
+	s.keys = append(s.keys, k)
+	s.last = k.index
+	return nil
+}
+
+// finish checks what a whole section needs; s may be nil (no section yet).
+func (s *section) finish(path string) error {
+	if s == nil {
+		return nil
+	}
+	if s.secret == "" {
+		return fmt.Errorf("%s:%d: user %q has no password", path, s.header+1, s.name)
+	}
+	s.acct.Name = s.name
+	if !s.hasKey("quota") && !s.hasKey("quotation") {
+		s.acct.Quota = Unlimited
+	}
+	return nil
+}
+
+func (s *section) hasKey(key string) bool {
+	for _, k := range s.keys {
+		if k.key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// parseQuotation reads the older Quotation key: a number of MB.
+func parseQuotation(v string) (int64, error) {
+	whole, frac, hasDot := strings.Cut(v, ".")
+	if !allDigits(whole) || hasDot && !allDigits(frac) {
+		return 0, fmt.Errorf("%q is not a number of MB", v)
+	}
+	return ParseSize(v + "MB")
+}
+
+// isHash tells a bcrypt hash from a plaintext password by its prefix.
+func isHash(v string) bool {
+	return strings.HasPrefix(v, "$2a$") || strings.HasPrefix(v, "$2b$") || strings.HasPrefix(v, "$2y$")
+}
+
+// checkHash checks the shape of a bcrypt hash: "$2a$NN$" then 53 characters
+// of bcrypt's base64 alphabet, with a cost bcrypt accepts.
+func checkHash(v string) error {
+	const alphabet = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	if len(v) != 60 || v[6] != '$' || strings.Trim(v[7:], alphabet) != "" {
+		return fmt.Errorf("not a well-formed bcrypt hash")
+	}
+	if _, err := bcrypt.Cost([]byte(v)); err != nil {
+		return fmt.Errorf("not a well-formed bcrypt hash (%v)", err)
+	}
+	return nil
+}
+
+type lineKind int
+
+const (
+	lineBlank   lineKind = iota // empty or a comment
+	lineSection                 // [name]
+	lineKey                     // key = value
+)
+
+// scannedLine is one line of an INI file, taken apart.
+type scannedLine struct {
+	kind       lineKind
+	name       string // section name
+	key, value string
+	start, end int // the value as written, within the line
+}
+
+// scanLine takes one line apart (without its terminator). skip is a prefix
+// to ignore (a byte order mark). A comment starts at ';' or '#' at the start
+// of a line or value, or after a space or tab. A value may be double-quoted.
+func scanLine(line string, skip int) (scannedLine, error) {
+	body := strings.TrimSpace(line[skip:])
+	switch {
+	case body == "" || body[0] == ';' || body[0] == '#':
+		return scannedLine{kind: lineBlank}, nil
+	case body[0] == '[':
+		end := strings.IndexByte(body, ']')
+		if end < 0 || !isComment(body[end+1:]) {
+			return scannedLine{}, fmt.Errorf("broken section line %q (want [NAME])", body)
+		}
+		return scannedLine{kind: lineSection, name: strings.TrimSpace(body[1:end])}, nil
+	}
+	eq := strings.IndexByte(line, '=')
+	if eq < 0 {
+		return scannedLine{}, fmt.Errorf("broken line %q (want key = value, or [NAME])", body)
+	}
+	l := scannedLine{kind: lineKey, key: strings.TrimSpace(line[skip:eq])}
+	if l.key == "" {
+		return scannedLine{}, fmt.Errorf("missing key before '='")
+	}
+	l.start = eq + 1
+	for l.start < len(line) && (line[l.start] == ' ' || line[l.start] == '\t') {
+		l.start++
+	}
+	rest := line[l.start:]
+	if strings.HasPrefix(rest, `"`) {
+		closing := strings.IndexByte(rest[1:], '"')
+		if closing < 0 {
+			return scannedLine{}, fmt.Errorf("%s: missing closing quote", l.key)
+		}
+		l.value = rest[1 : 1+closing]
+		l.end = l.start + closing + 2
+		if !isComment(line[l.end:]) {
+			return scannedLine{}, fmt.Errorf("%s: text after the closing quote", l.key)
+		}
+		return l, nil
+	}
+	n := len(rest)
+	for i := 0; i < len(rest); i++ {
+		if (rest[i] == ';' || rest[i] == '#') && (i == 0 || rest[i-1] == ' ' || rest[i-1] == '\t') {
+			n = i
+			break
+		}
+	}
+	l.value = strings.TrimRight(rest[:n], " \t")
+	l.end = l.start + len(l.value)
+	return l, nil
+}
+
+// isComment reports whether s is blank or a comment.
+func isComment(s string) bool {
+	s = strings.TrimSpace(s)
+	return s == "" || s[0] == ';' || s[0] == '#'
+}

@@ -1,0 +1,150 @@
+package accounts
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+var (
+	// ErrBadPassword means an unknown user or a wrong password: callers
+	// cannot tell which.
+	ErrBadPassword = errors.New("wrong username or password")
+	// ErrExists means the user is already in the accounts file.
+	ErrExists = errors.New("user already exists")
+	// ErrNoUser means the user is not in the accounts file.
+	ErrNoUser = errors.New("no such user")
+	// ErrBadName means a user name that ValidName refuses.
+	ErrBadName = errors.New("invalid user name")
+)
+
+// Account is one user of the accounts file.
+type Account struct {
+	Name      string
+	Quota     int64 // bytes, or Unlimited
+	Plaintext bool  // the password in the file is not a bcrypt hash
+}
+
+// maxNameLen bounds a user name, in bytes.
+const maxNameLen = 64
+
+// ValidName reports whether name can be a user name: 1 to 64 bytes of
+// A-Z, a-z, 0-9, '.', '_' and '-', not starting with '.' or '-'. A valid
+// name is always a safe single path element.
+func ValidName(name string) bool {
+	if name == "" || len(name) > maxNameLen || name[0] == '.' || name[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Store is a loaded accounts file. It is safe for concurrent use; Reload
+// swaps in the new content at once.
+type Store struct {
+	path    string
+	reload  sync.Mutex // serialises Reload
+	current atomic.Pointer[content]
+}
+
+// content is one loaded version of the file.
+type content struct {
+	users    map[string]user
+	warnings []string
+	dummy    []byte // a bcrypt hash that matches no password, for Authenticate
+}
+
+// user is an account with its secret.
+type user struct {
+	Account
+	hash  []byte // bcrypt hash, or nil
+	plain []byte // plaintext password, or nil
+}
+
+// Load reads and checks the accounts file at path. A malformed file gives an
+// error "PATH:LINE: what is wrong"; a missing file an error wrapping
+// fs.ErrNotExist.
+func Load(path string) (*Store, error) {
+	s := &Store{path: path}
+	c, err := load(path)
+	if err != nil {
+		return nil, err
+	}
+	s.current.Store(c)
+	return s, nil
+}
+
+// Reload reads the file again. On error the content loaded before stays in
+// force and the error is returned.
+func (s *Store) Reload() error {
+	s.reload.Lock()
+	defer s.reload.Unlock()
+	c, err := load(s.path)
+	if err != nil {
+		return err
+	}
+	s.current.Store(c)
+	return nil
+}
+
+func load(path string) (*content, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	c := &content{users: make(map[string]user, len(f.sections))}
+	var hashes [][]byte
+	for _, sec := range f.sections {
+		u := user{Account: sec.acct}
+		if sec.acct.Plaintext {
+			u.plain = []byte(sec.secret)
+			c.warnings = append(c.warnings, fmt.Sprintf(
+				"user %q has a plaintext password; hash it with: ftpx-server user passwd %s", sec.name, sec.name))
+		} else {
+			u.hash = []byte(sec.secret)
+			hashes = append(hashes, u.hash)
+		}
+		c.users[sec.name] = u
+	}
+	c.dummy = dummyHash(hashes)
+	return c, nil
+}
+
+// Path returns the accounts file's path, as given to Load.
+func (s *Store) Path() string { return s.path }
+
+// Warnings returns one line per problem that did not stop loading, such as
+// a plaintext password, for the caller to log.
+func (s *Store) Warnings() []string {
+	return slices.Clone(s.current.Load().warnings)
+}
+
+// Lookup returns the account called name.
+func (s *Store) Lookup(name string) (Account, bool) {
+	u, ok := s.current.Load().users[name]
+	return u.Account, ok
+}
+
+// Users returns every account, sorted by name.
+func (s *Store) Users() []Account {
+	c := s.current.Load()
+	list := make([]Account, 0, len(c.users))
+	for _, u := range c.users {
+		list = append(list, u.Account)
+	}
+	slices.SortFunc(list, func(a, b Account) int { return strings.Compare(a.Name, b.Name) })
+	return list
+}
