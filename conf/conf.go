@@ -1,0 +1,188 @@
+package conf
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the server's configuration.
+type Config struct {
+	Listen      string        // address to listen on; default "127.0.0.1:2121"
+	Root        string        // data root, each user's home is ROOT/NAME; default "var/data"
+	Accounts    string        // accounts file; default "var/accounts.ini"
+	MaxConns    int           // connection limit, at least 1; default 256
+	IdleTimeout time.Duration // more than 0; default 5m
+	LogFormat   string        // "text" (the default) or "json"
+	LogFile     string        // "" for standard error
+	TLS         string        // "" or "auto"
+	TLSCert     string        // certificate file
+	TLSKey      string        // key file
+	RequireTLS  bool          // refuse everything but starttls on a plaintext connection
+}
+
+// Default returns the built-in configuration.
+func Default() Config {
+	return Config{
+		Listen:      "127.0.0.1:2121",
+		Root:        "var/data",
+		Accounts:    "var/accounts.ini",
+		MaxConns:    256,
+		IdleTimeout: 5 * time.Minute,
+		LogFormat:   "text",
+	}
+}
+
+// setter checks one value and stores it in c. dir is the config file's
+// folder, for relative paths.
+type setter func(c *Config, value, dir string) error
+
+// keys maps every key of the config file to its setter.
+var keys = map[string]setter{
+	"listen": func(c *Config, v, _ string) error {
+		if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+			return fmt.Errorf("%q is not an address (want HOST:PORT, e.g. 127.0.0.1:2121)", v)
+		}
+		c.Listen = v
+		return nil
+	},
+	"root":     pathSetter(func(c *Config) *string { return &c.Root }, true),
+	"accounts": pathSetter(func(c *Config) *string { return &c.Accounts }, true),
+	"log_file": pathSetter(func(c *Config) *string { return &c.LogFile }, false),
+	"tls_cert": pathSetter(func(c *Config) *string { return &c.TLSCert }, false),
+	"tls_key":  pathSetter(func(c *Config) *string { return &c.TLSKey }, false),
+	"max_conns": func(c *Config, v, _ string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", v)
+		}
+		if n < 1 {
+			return fmt.Errorf("%d is too small (at least 1)", n)
+		}
+		c.MaxConns = n
+		return nil
+	},
+	"idle_timeout": func(c *Config, v, _ string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration (e.g. 30s, 5m, 1h)", v)
+		}
+		if d <= 0 {
+			return fmt.Errorf("%q is not positive", v)
+		}
+		c.IdleTimeout = d
+		return nil
+	},
+	"log_format": func(c *Config, v, _ string) error {
+		if v != "text" && v != "json" {
+			return fmt.Errorf("%q is neither text nor json", v)
+		}
+		c.LogFormat = v
+		return nil
+	},
+	"tls": func(c *Config, v, _ string) error {
+		if v != "" && v != "auto" {
+			return fmt.Errorf("%q is not auto (leave it empty, or set tls_cert and tls_key)", v)
+		}
+		c.TLS = v
+		return nil
+	},
+	"require_tls": func(c *Config, v, _ string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is neither true nor false", v)
+		}
+		c.RequireTLS = b
+		return nil
+	},
+}
+
+// pathSetter sets a path, relative to the config file's folder unless it is
+// absolute. An empty value is an error when required, else it unsets.
+func pathSetter(field func(*Config) *string, required bool) setter {
+	return func(c *Config, v, dir string) error {
+		switch {
+		case v == "" && required:
+			return fmt.Errorf("empty path")
+		case v != "" && !filepath.IsAbs(v):
+			v = filepath.Join(dir, v)
+		}
+		*field(c) = v
+		return nil
+	}
+}
+
+// Load reads the config file at path over Default. An unknown key, a
+// section, a key given twice or a bad value gives an error
+// "PATH:LINE: what is wrong"; a missing file an error wrapping
+// fs.ErrNotExist.
+func Load(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, err
+	}
+	c := Default()
+	dir := filepath.Dir(path)
+	seen := map[string]int{}
+	lines := strings.Split(strings.TrimPrefix(string(data), "\ufeff"), "\n")
+	for i, line := range lines {
+		errorf := func(format string, args ...any) error {
+			return fmt.Errorf("%s:%d: %s", path, i+1, fmt.Sprintf(format, args...))
+		}
+		l, err := scanLine(strings.TrimSuffix(line, "\r"))
+		if err != nil {
+			return Config{}, errorf("%v", err)
+		}
+		switch l.kind {
+		case lineBlank:
+			continue
+		case lineSection:
+			return Config{}, errorf("sections are not allowed: [%s] (the settings go outside any section)", l.name)
+		}
+		key := strings.ToLower(l.key)
+		set, ok := keys[key]
+		if !ok {
+			return Config{}, errorf("unknown key %q", l.key)
+		}
+		if first, dup := seen[key]; dup {
+			return Config{}, errorf("%s is given twice (first on line %d)", key, first)
+		}
+		seen[key] = i + 1
+		if err := set(&c, l.value, dir); err != nil {
+			return Config{}, errorf("%s: %v", key, err)
+		}
+	}
+	return c, nil
+}
+
+// Validate checks the rules that span several settings, and each setting's
+// own rule again, for a Config built from the file and then the flags.
+func (c Config) Validate() error {
+	switch {
+	case c.Listen == "":
+		return fmt.Errorf("listen: empty address")
+	case c.Root == "":
+		return fmt.Errorf("root: empty path")
+	case c.Accounts == "":
+		return fmt.Errorf("accounts: empty path")
+	case c.MaxConns < 1:
+		return fmt.Errorf("max_conns: %d is too small (at least 1)", c.MaxConns)
+	case c.IdleTimeout <= 0:
+		return fmt.Errorf("idle_timeout: %v is not positive", c.IdleTimeout)
+	case c.LogFormat != "text" && c.LogFormat != "json":
+		return fmt.Errorf("log_format: %q is neither text nor json", c.LogFormat)
+	case c.TLS != "" && c.TLS != "auto":
+		return fmt.Errorf("tls: %q is not auto", c.TLS)
+	case c.TLS == "auto" && (c.TLSCert != "" || c.TLSKey != ""):
+		return fmt.Errorf("tls = auto and tls_cert/tls_key are both set; choose one")
+	case (c.TLSCert == "") != (c.TLSKey == ""):
+		return fmt.Errorf("tls_cert and tls_key go together; set both or neither")
+	case c.RequireTLS && c.TLS == "" && c.TLSCert == "":
+		return fmt.Errorf("require_tls needs tls = auto or tls_cert and tls_key")
+	}
+	return nil
+}

@@ -1,0 +1,241 @@
+package conf
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"ftpx/accounts"
+)
+
+// writeConfig writes content to a config file in a new folder.
+func writeConfig(t testing.TB, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ftpx-server.ini")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestDefault(t *testing.T) {
+	want := Config{
+		Listen:      "127.0.0.1:2121",
+		Root:        "var/data",
+		Accounts:    "var/accounts.ini",
+		MaxConns:    256,
+		IdleTimeout: 5 * time.Minute,
+		LogFormat:   "text",
+	}
+	if got := Default(); got != want {
+		t.Errorf("Default() = %+v, want %+v", got, want)
+	}
+	if err := Default().Validate(); err != nil {
+		t.Errorf("Default().Validate() = %v", err)
+	}
+}
+
+func TestLoadEmptyFileGivesDefaults(t *testing.T) {
+	c, err := Load(writeConfig(t, "; nothing set\n\n# at all\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c != Default() {
+		t.Errorf("Load = %+v, want Default()", c)
+	}
+}
+
+func TestLoadEveryKey(t *testing.T) {
+	path := writeConfig(t, `
+listen       = 0.0.0.0:2200    ; trailing comment
+ROOT         = data            # other comment style
+accounts     = /etc/ftpx/accounts.ini
+max_conns    = 10
+idle_timeout = 90s
+log_format   = json
+log_file     = "logs/ftpx server.log"
+tls          = auto
+tls_cert     = cert.pem
+tls_key      = key.pem
+require_tls  = true
+`)
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Dir(path)
+	want := Config{
+		Listen:      "0.0.0.0:2200",
+		Root:        filepath.Join(dir, "data"),
+		Accounts:    "/etc/ftpx/accounts.ini",
+		MaxConns:    10,
+		IdleTimeout: 90 * time.Second,
+		LogFormat:   "json",
+		LogFile:     filepath.Join(dir, "logs/ftpx server.log"),
+		TLS:         "auto",
+		TLSCert:     filepath.Join(dir, "cert.pem"),
+		TLSKey:      filepath.Join(dir, "key.pem"),
+		RequireTLS:  true,
+	}
+	if c != want {
+		t.Errorf("Load =\n%+v\nwant\n%+v", c, want)
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	if _, err := Load(filepath.Join(t.TempDir(), "nope.ini")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Load of a missing file = %v, want fs.ErrNotExist", err)
+	}
+}
+
+func TestLoadErrorsNameTheLine(t *testing.T) {
+	head := "; config\nlisten = 127.0.0.1:2121\n\n" // lines 1-3
+	for _, tc := range []struct {
+		name, content string
+		line          int
+		msg           string
+	}{
+		{"unknown key", head + "colour = blue\n", 4, `unknown key "colour"`},
+		{"section", head + "[server]\nlisten = :21\n", 4, "sections are not allowed"},
+		{"broken section", head + "[server\n", 4, "broken section line"},
+		{"no equals", head + "max_conns\n", 4, "broken line"},
+		{"no key", head + " = 5\n", 4, "missing key"},
+		{"duplicate key", head + "Listen = :21\n", 4, "listen is given twice (first on line 2)"},
+		{"max_conns not a number", head + "max_conns = many\n", 4, `max_conns: "many" is not a number`},
+		{"max_conns zero", head + "max_conns = 0\n", 4, "max_conns: 0 is too small"},
+		{"max_conns with comment glued", head + "max_conns = 5;x\n", 4, `max_conns: "5;x" is not a number`},
+		{"idle_timeout no unit", head + "idle_timeout = 5\n", 4, `idle_timeout: "5" is not a duration`},
+		{"idle_timeout zero", head + "idle_timeout = 0s\n", 4, "idle_timeout: \"0s\" is not positive"},
+		{"idle_timeout negative", head + "idle_timeout = -1m\n", 4, "not positive"},
+		{"log_format", head + "log_format = xml\n", 4, `log_format: "xml" is neither text nor json`},
+		{"tls", head + "tls = yes\n", 4, `tls: "yes" is not auto`},
+		{"require_tls", head + "require_tls = maybe\n", 4, `require_tls: "maybe" is neither true nor false`},
+		{"duplicate key later", head + "max_conns = 3\nlisten = localhost\n", 5, "listen is given twice"},
+		{"listen bad", "listen = localhost\n", 1, `listen: "localhost" is not an address`},
+		{"listen empty", "listen =\n", 1, "listen:"},
+		{"root empty", "root =\n", 1, "root: empty path"},
+		{"accounts empty", "\n\naccounts = ; nothing\n", 3, "accounts: empty path"},
+		{"unclosed quote", "root = \"data\n", 1, "missing closing quote"},
+		{"crlf", "listen = :21\r\nmax_conns = x\r\n", 2, `max_conns: "x" is not a number`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeConfig(t, tc.content)
+			_, err := Load(path)
+			if err == nil {
+				t.Fatal("Load succeeded")
+			}
+			prefix := fmt.Sprintf("%s:%d: ", path, tc.line)
+			if !strings.HasPrefix(err.Error(), prefix) || !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("error %q, want %q...%q", err, prefix, tc.msg)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(*Config)
+		msg    string // "" for valid
+	}{
+		{"tls auto", func(c *Config) { c.TLS = "auto"; c.RequireTLS = true }, ""},
+		{"cert and key", func(c *Config) { c.TLSCert, c.TLSKey = "c", "k" }, ""},
+		{"cert without key", func(c *Config) { c.TLSCert = "c" }, "tls_cert and tls_key"},
+		{"auto and cert", func(c *Config) { c.TLS = "auto"; c.TLSCert, c.TLSKey = "c", "k" }, "choose one"},
+		{"require_tls alone", func(c *Config) { c.RequireTLS = true }, "require_tls"},
+		{"max_conns", func(c *Config) { c.MaxConns = 0 }, "max_conns"},
+		{"idle_timeout", func(c *Config) { c.IdleTimeout = 0 }, "idle_timeout"},
+		{"log_format", func(c *Config) { c.LogFormat = "xml" }, "log_format"},
+		{"tls", func(c *Config) { c.TLS = "on" }, "tls:"},
+		{"listen", func(c *Config) { c.Listen = "" }, "listen"},
+	} {
+		c := Default()
+		tc.change(&c)
+		err := c.Validate()
+		if tc.msg == "" && err != nil || tc.msg != "" && (err == nil || !strings.Contains(err.Error(), tc.msg)) {
+			t.Errorf("%s: Validate() = %v, want %q", tc.name, err, tc.msg)
+		}
+	}
+}
+
+func TestSampleConfigIsTheFile(t *testing.T) {
+	onDisk, err := os.ReadFile("ftpx-server.ini")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(onDisk, SampleConfig) {
+		t.Error("SampleConfig differs from ftpx-server.ini")
+	}
+}
+
+// TestSampleConfigLoads checks the sample sets every key to its default,
+// except root and accounts, which point at ../var relative to the file.
+func TestSampleConfigLoads(t *testing.T) {
+	repo := t.TempDir()
+	path := filepath.Join(repo, "conf", "ftpx-server.ini")
+	os.Mkdir(filepath.Dir(path), 0o755)
+	if err := os.WriteFile(path, SampleConfig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Default()
+	want.Root = filepath.Join(repo, "var", "data")
+	want.Accounts = filepath.Join(repo, "var", "accounts.ini")
+	if c != want {
+		t.Errorf("sample config =\n%+v\nwant\n%+v", c, want)
+	}
+	if err := c.Validate(); err != nil {
+		t.Error(err)
+	}
+	for _, key := range []string{"listen", "root", "accounts", "max_conns", "idle_timeout", "log_format", "log_file", "tls", "tls_cert", "tls_key", "require_tls"} {
+		if !bytes.Contains(SampleConfig, []byte("\n"+key+" ")) {
+			t.Errorf("the sample does not show %s", key)
+		}
+	}
+
+	// As `make run` uses it: from the repository's root, conf/ftpx-server.ini.
+	c, err = Load("ftpx-server.ini")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Root != filepath.Join("..", "var", "data") || c.Accounts != filepath.Join("..", "var", "accounts.ini") {
+		t.Errorf("from conf/: root %q, accounts %q", c.Root, c.Accounts)
+	}
+}
+
+func TestSampleAccountsAuthenticatesDemo(t *testing.T) {
+	onDisk, err := os.ReadFile("accounts.ini")
+	if err != nil || !bytes.Equal(onDisk, SampleAccounts) {
+		t.Fatalf("SampleAccounts differs from accounts.ini (%v)", err)
+	}
+	path := filepath.Join(t.TempDir(), "accounts.ini")
+	if err := os.WriteFile(path, SampleAccounts, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := accounts.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := s.Warnings(); len(w) != 0 {
+		t.Errorf("Warnings() = %q", w)
+	}
+	a, err := s.Authenticate("demo", "demo-password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a != (accounts.Account{Name: "demo", Quota: 1 << 30}) {
+		t.Errorf("demo = %+v", a)
+	}
+	if _, err := s.Authenticate("demo", "wrong"); !errors.Is(err, accounts.ErrBadPassword) {
+		t.Errorf("wrong password: %v", err)
+	}
+}
