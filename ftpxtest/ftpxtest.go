@@ -1,0 +1,128 @@
+// Package ftpxtest starts real ftpx servers for tests, in the spirit of
+// net/http/httptest: a Server on 127.0.0.1:0 with a temporary root and
+// accounts file, stopped by t.Cleanup.
+package ftpxtest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"ftpx/accounts"
+	"ftpx/home"
+	"ftpx/server"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Server is a running test server.
+type Server struct {
+	*server.Server
+	Addr     string // host:port to dial
+	Root     string // the data root: user homes are Root/NAME
+	Accounts string // the accounts file
+
+	logMu sync.Mutex
+	log   bytes.Buffer
+}
+
+// Option adjusts the server before it starts.
+type Option func(*server.Server)
+
+// NewServer starts a server with no users; add them with AddUser. The
+// server and its files go away when the test ends.
+func NewServer(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	dir := t.TempDir()
+	ts := &Server{Root: filepath.Join(dir, "root"), Accounts: filepath.Join(dir, "accounts.ini")}
+	if err := os.WriteFile(ts.Accounts, []byte("; test accounts\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	store, err := accounts.Load(ts.Accounts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	homes, err := home.NewManager(ts.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.Server = &server.Server{
+		Homes:    homes,
+		Accounts: store,
+		Logger:   slog.New(slog.NewTextHandler(lockedWriter{ts}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	for _, o := range opts {
+		o(ts.Server)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.Addr = l.Addr().String()
+	done := make(chan error, 1)
+	go func() { done <- ts.Serve(l) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		ts.Shutdown(ctx)
+		<-done
+		if t.Failed() {
+			t.Logf("server log:\n%s", ts.Log())
+		}
+	})
+	return ts
+}
+
+// AddUser adds an account and reloads the server's accounts. The hash is
+// made at bcrypt's minimum cost, to keep tests fast; the server checks it
+// like any other.
+func (ts *Server) AddUser(t testing.TB, name, password string, quota int64) {
+	t.Helper()
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := fmt.Sprintf("\n[%s]\npassword = %s\n", name, hash)
+	if quota != accounts.Unlimited {
+		section += "quota = " + accounts.FormatSize(quota) + "\n"
+	}
+	f, err := os.OpenFile(ts.Accounts, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteString(section)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.Server.Accounts.Reload(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Home returns the directory of a user's home on disk.
+func (ts *Server) Home(name string) string { return filepath.Join(ts.Root, name) }
+
+// Log returns what the server has logged so far.
+func (ts *Server) Log() string {
+	ts.logMu.Lock()
+	defer ts.logMu.Unlock()
+	return ts.log.String()
+}
+
+type lockedWriter struct{ ts *Server }
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.ts.logMu.Lock()
+	defer w.ts.logMu.Unlock()
+	return w.ts.log.Write(p)
+}

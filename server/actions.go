@@ -1,0 +1,29 @@
+package server
+
+import "ftpx/protocol"
+
+// action is one entry of the action table. open marks the actions allowed
+// before authentication; the dispatcher checks it, not the handlers.
+type action struct {
+	fn   func(*session, *protocol.Request) error
+	open bool
+}
+
+// actions maps every action name to its handler. A handler answers the
+// request itself; its error is returned only when the session must end
+// (the client can no longer be reached or the stream is out of sync).
+var actions map[string]action
+
+func init() {
+	actions = map[string]action{
+		protocol.ActionAuth:  {fn: (*session).handleAuth, open: true},
+		protocol.ActionQuit:  {fn: (*session).handleQuit, open: true},
+		protocol.ActionLs:    {fn: (*session).handleLs},
+		protocol.ActionCd:    {fn: (*session).handleCd},
+		protocol.ActionPwd:   {fn: (*session).handlePwd},
+		protocol.ActionStat:  {fn: (*session).handleStat},
+		protocol.ActionMkdir: {fn: (*session).handleMkdir},
+		protocol.ActionGet:   {fn: (*session).handleGet},
+		protocol.ActionPut:   {fn: (*session).handlePut},
+	}
+}

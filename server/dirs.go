@@ -1,0 +1,102 @@
+package server
+
+import (
+	"fmt"
+	"io/fs"
+	"path"
+
+	"ftpx/protocol"
+)
+
+// handleLs lists a directory, or describes a single file.
+func (c *session) handleLs(req *protocol.Request) error {
+	name, err := c.resolve(req.Path)
+	if err != nil {
+		return c.fail(req, err)
+	}
+	fi, err := c.home.FS.Stat(name)
+	if err != nil {
+		return c.fail(req, err)
+	}
+	var entries []protocol.Entry
+	if fi.IsDir() {
+		infos, err := c.home.FS.ReadDir(name)
+		if err != nil {
+			return c.fail(req, err)
+		}
+		entries = make([]protocol.Entry, 0, len(infos))
+		for _, fi := range infos {
+			entries = append(entries, entryOf(fi.Name(), fi))
+		}
+	} else {
+		entries = []protocol.Entry{entryOf(path.Base(name), fi)}
+	}
+	return c.send(protocol.Response{ID: req.ID, Status: protocol.StatusOK, Msg: protocol.StatusOK.String(), Path: name, Entries: entries})
+}
+
+// handleStat describes one name.
+func (c *session) handleStat(req *protocol.Request) error {
+	name, err := c.resolveFilename(req)
+	if err != nil {
+		return c.fail(req, err)
+	}
+	fi, err := c.home.FS.Stat(name)
+	if err != nil {
+		return c.fail(req, err)
+	}
+	e := entryOf(path.Base(name), fi)
+	return c.send(protocol.Response{ID: req.ID, Status: protocol.StatusOK, Msg: protocol.StatusOK.String(), Path: name, Stat: &e})
+}
+
+// handleCd changes the current directory.
+func (c *session) handleCd(req *protocol.Request) error {
+	name, err := c.resolve(req.Path)
+	if err != nil {
+		return c.fail(req, err)
+	}
+	fi, err := c.home.FS.Stat(name)
+	if err != nil {
+		return c.fail(req, err)
+	}
+	if !fi.IsDir() {
+		return c.reply(req, protocol.StatusNotDir, "cd "+name+": not a directory")
+	}
+	c.cwd = name
+	return c.send(protocol.Response{ID: req.ID, Status: protocol.StatusDirChanged, Msg: protocol.StatusDirChanged.String(), Path: name})
+}
+
+// handlePwd reports the current directory.
+func (c *session) handlePwd(req *protocol.Request) error {
+	return c.send(protocol.Response{ID: req.ID, Status: protocol.StatusOK, Msg: protocol.StatusOK.String(), Path: c.cwd})
+}
+
+// handleMkdir creates a directory (and its parents when asked).
+func (c *session) handleMkdir(req *protocol.Request) error {
+	name, err := c.resolveFilename(req)
+	if err != nil {
+		return c.fail(req, err)
+	}
+	if err := c.home.FS.Mkdir(name, req.Parents); err != nil {
+		return c.fail(req, err)
+	}
+	return c.send(protocol.Response{ID: req.ID, Status: protocol.StatusOK, Msg: protocol.StatusOK.String(), Path: name})
+}
+
+// resolveFilename resolves the request's "filename", which must be given.
+func (c *session) resolveFilename(req *protocol.Request) (string, error) {
+	if req.Filename == "" {
+		return "", fmt.Errorf("%s: %w", req.Action, errNoFilename)
+	}
+	return c.resolve(req.Filename)
+}
+
+func entryOf(name string, fi fs.FileInfo) protocol.Entry {
+	e := protocol.Entry{Name: name, IsDir: fi.IsDir(), MTime: fi.ModTime().UTC().Truncate(1e9)}
+	if !e.IsDir {
+		e.Size = fi.Size()
+	}
+	if name == "/" || name == "." {
+		e.Name = "/"
+	}
+	return e
+}

@@ -1,0 +1,221 @@
+package server
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"ftpx/home"
+	"ftpx/protocol"
+
+	"github.com/google/uuid"
+)
+
+// session is one connection: its state (who is logged in, the current
+// directory) and the loop that reads requests and dispatches them.
+type session struct {
+	srv    *Server
+	conn   net.Conn
+	r      *bufio.Reader
+	id     string
+	log    *slog.Logger
+	start  time.Time
+	remote string
+
+	user string     // "" until auth succeeds
+	home *home.Home // nil until auth succeeds
+	cwd  string     // home path, "/" being the home root
+
+	mu   sync.Mutex // guards idle, against Shutdown
+	idle bool       // waiting for the next request
+
+	requests int
+}
+
+func (s *Server) newSession(c net.Conn) *session {
+	id := uuid.NewString()
+	remote := c.RemoteAddr().String()
+	return &session{
+		srv:    s,
+		conn:   c,
+		r:      bufio.NewReaderSize(c, 32<<10),
+		id:     id,
+		remote: remote,
+		log:    s.logger().With("session", id, "remote", remote),
+		start:  time.Now(),
+		cwd:    "/",
+	}
+}
+
+// errClose ends the session after the current request.
+var errClose = errors.New("close session")
+
+// serve runs the session until the client leaves, a protocol error or a
+// timeout closes it, or the server shuts down.
+func (c *session) serve() {
+	reason := "client closed"
+	defer func() {
+		if c.home != nil {
+			c.home.Close()
+		}
+		c.conn.Close()
+		c.log.Info("connection closed", "user", c.user, "requests", c.requests,
+			"seconds", secondsSince(c.start), "reason", reason)
+	}()
+	if err := c.send(protocol.Response{
+		Status:  protocol.StatusReady,
+		Msg:     protocol.StatusReady.String(),
+		Version: Version,
+		Welcome: c.srv.Welcome,
+		Session: c.id,
+	}); err != nil {
+		reason = "greeting: " + err.Error()
+		return
+	}
+	for {
+		req, err := c.readRequest()
+		if err != nil {
+			reason = c.endWith(err)
+			if reason != "" {
+				return
+			}
+			continue
+		}
+		c.requests++
+		if err := c.dispatch(req); err != nil {
+			reason = err.Error()
+			return
+		}
+	}
+}
+
+// readRequest waits, up to the idle timeout, for the next request frame.
+func (c *session) readRequest() (*protocol.Request, error) {
+	c.mu.Lock()
+	if c.srv.closing.Load() {
+		c.mu.Unlock()
+		return nil, errShuttingDown
+	}
+	c.idle = true
+	c.conn.SetReadDeadline(time.Now().Add(c.srv.idleTimeout()))
+	c.mu.Unlock()
+
+	req, err := protocol.ReadRequest(c.r, c.srv.maxHeader())
+
+	c.mu.Lock()
+	c.idle = false
+	c.mu.Unlock()
+	return req, err
+}
+
+var errShuttingDown = errors.New("server shutting down")
+
+// interruptIfIdle wakes a session blocked waiting for a request so that it
+// sees the server is shutting down. A session in the middle of a request
+// finishes it first and then sees the flag in readRequest.
+func (c *session) interruptIfIdle() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.idle {
+		c.conn.SetReadDeadline(time.Now())
+	}
+}
+
+// endWith answers a failed request read. It returns "" when the session
+// can go on (the bad frame was consumed whole), or the reason it ends.
+func (c *session) endWith(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, protocol.ErrFormat), errors.Is(err, protocol.ErrEmpty):
+		c.reply(&protocol.Request{}, protocol.StatusBadFormat, err.Error())
+		return ""
+	case errors.Is(err, protocol.ErrTooLarge):
+		c.reply(&protocol.Request{}, protocol.StatusHeaderTooLarge, err.Error())
+		return "header too large"
+	case errors.Is(err, errShuttingDown) || c.srv.closing.Load() && errors.As(err, &ne) && ne.Timeout():
+		c.reply(&protocol.Request{}, protocol.StatusShuttingDown, "server shutting down")
+		return "server shutting down"
+	case errors.As(err, &ne) && ne.Timeout():
+		c.reply(&protocol.Request{}, protocol.StatusTimeout, "idle timeout")
+		return "idle timeout"
+	case errors.Is(err, io.EOF):
+		return "client closed"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "truncated frame"
+	}
+	return "read: " + err.Error()
+}
+
+// dispatch runs one request's handler. A panic is logged with the request
+// id, answered with a server error, and ends this session only.
+func (c *session) dispatch(req *protocol.Request) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.Error("panic in handler", "id", req.ID, "action", req.Action, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			c.reply(req, protocol.StatusServerError, "internal error")
+			err = errClose
+		}
+	}()
+	if req.Action == "" {
+		c.reply(req, protocol.StatusBadFormat, "no action")
+		return nil
+	}
+	a, ok := actions[req.Action]
+	switch {
+	case !ok:
+		return c.reply(req, protocol.StatusBadCommand, fmt.Sprintf("unknown action %q", req.Action))
+	case !a.open && c.home == nil:
+		return c.reply(req, protocol.StatusNotLoggedIn, req.Action+": not authenticated")
+	}
+	return a.fn(c, req)
+}
+
+// send writes one response frame, within the transfer timeout.
+func (c *session) send(resp protocol.Response) error {
+	c.conn.SetWriteDeadline(time.Now().Add(c.srv.transferTimeout()))
+	return protocol.WriteFrame(c.conn, resp)
+}
+
+// reply answers req with a status and message and nothing else. The error
+// is the write's; a handler returns it to end the session when the client
+// can no longer be reached.
+func (c *session) reply(req *protocol.Request, st protocol.Status, msg string) error {
+	if msg == "" {
+		msg = st.String()
+	}
+	return c.send(protocol.Response{ID: req.ID, Status: st, Msg: msg})
+}
+
+// fail answers req with the status that err maps to. Server-side errors are
+// logged in full and reported to the client without their detail.
+func (c *session) fail(req *protocol.Request, err error) error {
+	st := statusFor(err)
+	msg := err.Error()
+	if st == protocol.StatusServerError {
+		c.log.Error(req.Action+" failed", "id", req.ID, "user", c.user, "err", err)
+		msg = req.Action + ": server error"
+	}
+	return c.reply(req, st, msg)
+}
+
+// resolve turns a wire path into a home path, relative to the current
+// directory.
+func (c *session) resolve(p string) (string, error) {
+	return home.Resolve(c.cwd, p)
+}
+
+func secondsSince(t time.Time) float64 {
+	return float64(time.Since(t).Microseconds()) / 1e6
+}
+
+// isTimeout reports whether err is a deadline that passed.
+func isTimeout(err error) bool {
+	return errors.Is(err, os.ErrDeadlineExceeded)
+}

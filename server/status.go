@@ -1,0 +1,49 @@
+package server
+
+import (
+	"errors"
+
+	"ftpx/accounts"
+	"ftpx/home"
+	"ftpx/protocol"
+)
+
+// statusFor is the one place where an error becomes a status code.
+func statusFor(err error) protocol.Status {
+	switch {
+	case err == nil:
+		return protocol.StatusOK
+	case errors.Is(err, home.ErrNotExist):
+		return protocol.StatusNotExist
+	case errors.Is(err, home.ErrOutside), errors.Is(err, home.ErrPermission):
+		return protocol.StatusPermission
+	case errors.Is(err, home.ErrBadPath):
+		return protocol.StatusBadPath
+	case errors.Is(err, home.ErrQuota):
+		return protocol.StatusQuota
+	case errors.Is(err, home.ErrNotDir):
+		return protocol.StatusNotDir
+	case errors.Is(err, home.ErrIsDir):
+		return protocol.StatusIsDir
+	case errors.Is(err, home.ErrExists):
+		return protocol.StatusExists
+	case errors.Is(err, home.ErrMD5):
+		return protocol.StatusMD5Mismatch
+	case errors.Is(err, home.ErrSize), errors.Is(err, errBadSize):
+		return protocol.StatusBadSize
+	case errors.Is(err, errBadOffset):
+		return protocol.StatusBadOffset
+	case errors.Is(err, errNoFilename):
+		return protocol.StatusNoFilename
+	case errors.Is(err, accounts.ErrBadPassword):
+		return protocol.StatusWrongLogin
+	}
+	return protocol.StatusServerError
+}
+
+// Request errors found by the server itself, before home/ is involved.
+var (
+	errNoFilename = errors.New("filename not provided")
+	errBadSize    = errors.New("invalid size")
+	errBadOffset  = errors.New("bad resume offset")
+)

@@ -1,0 +1,168 @@
+package server
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"ftpx/protocol"
+)
+
+// bufSize is the chunk size of body copies; bufs pools the buffers so an
+// idle connection holds none and a transfer allocates none.
+const bufSize = 256 << 10
+
+var bufs = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
+
+// handleGet sends a file: 257 with its size, the body, then a frame with
+// the MD5 computed while sending.
+func (c *session) handleGet(req *protocol.Request) error {
+	start := time.Now()
+	name, err := c.resolveFilename(req)
+	if err != nil {
+		return c.fail(req, err)
+	}
+	if req.Offset != 0 {
+		return c.fail(req, fmt.Errorf("get %s: offset %d: %w (resume is not supported yet)", name, req.Offset, errBadOffset))
+	}
+	f, err := c.home.FS.Open(name)
+	if err != nil {
+		return c.fail(req, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return c.fail(req, err)
+	}
+	size := fi.Size()
+	if err := c.send(protocol.Response{ID: req.ID, Status: protocol.StatusReadyToSend, Msg: protocol.StatusReadyToSend.String(), Size: protocol.Int64(size)}); err != nil {
+		return err
+	}
+	h := md5.New()
+	n, err := c.copyBody(io.MultiWriter(c.conn, h), f, size, c.conn.SetWriteDeadline)
+	if err != nil {
+		// The client has been promised size bytes: the stream cannot be
+		// resynchronised, so the session ends.
+		c.logTransfer(slog.LevelWarn, "get failed", req, name, n, start, "", protocol.StatusServerError, err)
+		return fmt.Errorf("get %s: %w", name, err)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	c.logTransfer(slog.LevelInfo, "get done", req, name, n, start, sum, protocol.StatusOK, nil)
+	return c.send(protocol.Response{ID: req.ID, Status: protocol.StatusOK, Msg: "md5", MD5: sum, Size: protocol.Int64(size)})
+}
+
+// handlePut receives a file into a partial upload and puts it in place
+// only once the MD5 of what arrived equals the client's. Every refusal
+// comes before 257, so no body byte is read for a refused put.
+func (c *session) handlePut(req *protocol.Request) error {
+	start := time.Now()
+	name, err := c.resolveFilename(req)
+	if err != nil {
+		return c.fail(req, err)
+	}
+	size, ok := req.Size()
+	switch {
+	case !ok:
+		return c.fail(req, fmt.Errorf("put %s: %w: no size", name, errBadSize))
+	case size < 0:
+		return c.fail(req, fmt.Errorf("put %s: %w: %d", name, errBadSize, size))
+	case req.Offset != 0:
+		return c.fail(req, fmt.Errorf("put %s: offset %d: %w (resume is not supported yet)", name, req.Offset, errBadOffset))
+	}
+	up, err := c.home.BeginUpload(name, size)
+	if err != nil {
+		if statusFor(err) == protocol.StatusQuota {
+			used, reserved, limit := c.home.Quota()
+			err = fmt.Errorf("%w (need %d bytes; %d used, %d reserved, limit %d)", err, size, used, reserved, limit)
+			c.logTransfer(slog.LevelWarn, "put refused", req, name, 0, start, "", protocol.StatusQuota, err)
+		}
+		return c.fail(req, err)
+	}
+	defer up.Abort() // a no-op once committed
+	if err := c.send(protocol.Response{ID: req.ID, Status: protocol.StatusReadyToSend, Msg: protocol.StatusReadyToSend.String()}); err != nil {
+		return err
+	}
+	n, err := c.copyBody(up, c.r, size, c.conn.SetReadDeadline)
+	if err != nil {
+		c.logTransfer(slog.LevelWarn, "put failed", req, name, n, start, "", statusFor(err), err)
+		return fmt.Errorf("put %s: body: %w", name, err)
+	}
+	want := req.MD5
+	if want == "" {
+		trailer, err := c.readTrailer()
+		if err != nil {
+			c.logTransfer(slog.LevelWarn, "put failed", req, name, n, start, up.Sum(), protocol.StatusBadFormat, err)
+			if errors.Is(err, protocol.ErrFormat) {
+				return c.reply(req, protocol.StatusBadFormat, "put "+name+": "+err.Error())
+			}
+			return fmt.Errorf("put %s: trailer: %w", name, err)
+		}
+		want = trailer.MD5
+	}
+	if err := up.Commit(want); err != nil {
+		st := statusFor(err)
+		c.logTransfer(slog.LevelWarn, "put failed", req, name, n, start, up.Sum(), st, err)
+		return c.fail(req, err)
+	}
+	c.logTransfer(slog.LevelInfo, "put done", req, name, n, start, up.Sum(), protocol.StatusMD5OK, nil)
+	return c.send(protocol.Response{ID: req.ID, Status: protocol.StatusMD5OK, Msg: protocol.StatusMD5OK.String(), MD5: up.Sum(), Size: protocol.Int64(size)})
+}
+
+// readTrailer reads the {"md5":HEX} frame that follows a put body.
+func (c *session) readTrailer() (*protocol.Request, error) {
+	c.conn.SetReadDeadline(time.Now().Add(c.srv.transferTimeout()))
+	t, err := protocol.ReadRequest(c.r, c.srv.maxHeader())
+	if err != nil {
+		return nil, err
+	}
+	if t.Action != "" || t.MD5 == "" {
+		return nil, fmt.Errorf("%w: expected the md5 frame after the body", protocol.ErrFormat)
+	}
+	return t, nil
+}
+
+// copyBody copies exactly n bytes from src to dst through a pooled buffer,
+// moving the connection's deadline forward before each chunk, so a peer
+// that stalls is dropped after the transfer timeout however long the
+// whole transfer takes. It returns the bytes copied.
+func (c *session) copyBody(dst io.Writer, src io.Reader, n int64, setDeadline func(time.Time) error) (int64, error) {
+	bp := bufs.Get().(*[]byte)
+	defer bufs.Put(bp)
+	buf := *bp
+	var done int64
+	timeout := c.srv.transferTimeout()
+	for done < n {
+		chunk := buf[:min(int64(len(buf)), n-done)]
+		setDeadline(time.Now().Add(timeout))
+		r, err := io.ReadFull(src, chunk)
+		if r > 0 {
+			w, werr := dst.Write(chunk[:r])
+			done += int64(w)
+			if werr != nil {
+				return done, werr
+			}
+		}
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return done, err
+		}
+	}
+	return done, nil
+}
+
+// logTransfer writes the one line every transfer gets.
+func (c *session) logTransfer(level slog.Level, msg string, req *protocol.Request, name string, n int64, start time.Time, sum string, st protocol.Status, err error) {
+	attrs := []any{"id", req.ID, "path", name, "bytes", n, "seconds", secondsSince(start), "md5", sum, "status", int(st)}
+	if err != nil {
+		attrs = append(attrs, "err", err.Error())
+	}
+	c.log.Log(context.Background(), level, msg, attrs...)
+}
