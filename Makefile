@@ -1,0 +1,52 @@
+# ftpx: the two set-up commands are `make run` and `make test`.
+GO        ?= go
+BIN       := bin
+VAR       := var
+FUZZTIME  ?= 10s
+PKGS      := ./...
+
+.PHONY: all build run test lint fuzz fuzz-long bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ftpx-server ./cmd/ftpx-server
+	$(GO) build -o $(BIN)/ftpx ./cmd/ftpx
+
+# run: a working server in the foreground on 127.0.0.1:2121, data under var/,
+# with the demo account from conf/accounts.ini.
+run: build
+	@mkdir -p $(VAR)/data
+	@[ -f $(VAR)/accounts.ini ] || install -m 600 conf/accounts.ini $(VAR)/accounts.ini
+	@echo "ftpx-server on 127.0.0.1:2121; demo account: user demo, password demo-password"
+	@echo "try: FTPX_USER=demo FTPX_PASSWORD=demo-password $(BIN)/ftpx put README.md"
+	$(BIN)/ftpx-server --config conf/ftpx-server.ini
+
+test: lint
+	$(GO) test -race -count=1 $(PKGS)
+	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+# fuzz: every fuzz target for FUZZTIME each (make test runs them briefly).
+fuzz:
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$t $(FUZZTIME)"; \
+	    out=$$($(GO) test $$pkg -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) 2>&1) || \
+	      { echo "$$out" | tail -40; exit 1; }; \
+	  done; \
+	done
+
+fuzz-long:
+	$(MAKE) fuzz FUZZTIME=5m
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./server ./protocol
+	bench/transfer.sh
+
+clean:
+	rm -rf $(BIN)

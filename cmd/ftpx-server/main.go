@@ -1,0 +1,30 @@
+// Command ftpx-server is the ftpx daemon. It only turns flags and the
+// config file into a server.Server and runs it; see package server.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+)
+
+func main() {
+	app := &cli.App{
+		Name:                 "ftpx-server",
+		Usage:                "serve files over the ftpx protocol, every transfer verified by MD5",
+		HideHelpCommand:      true,
+		EnableBashCompletion: false,
+		Flags:                serveFlags,
+		Action:               serve,
+		Commands: []*cli.Command{
+			{Name: "serve", Usage: "run the server (the default)", Flags: serveFlags, Action: serve},
+			userCommand,
+		},
+		ExitErrHandler: func(*cli.Context, error) {},
+	}
+	if err := app.Run(os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "ftpx-server:", err)
+		os.Exit(1)
+	}
+}

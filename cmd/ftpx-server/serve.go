@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"ftpx/accounts"
+	"ftpx/conf"
+	"ftpx/home"
+	"ftpx/server"
+
+	"github.com/urfave/cli/v2"
+)
+
+var serveFlags = []cli.Flag{
+	&cli.StringFlag{Name: "config", Usage: "INI config `FILE` (flags override it)"},
+	&cli.StringFlag{Name: "listen", Usage: "listen on `ADDR` (default 127.0.0.1:2121; port 0 picks one)"},
+	&cli.StringFlag{Name: "root", Usage: "data root `DIR`: each user's home is DIR/NAME (default var/data)"},
+	&cli.StringFlag{Name: "accounts", Usage: "accounts `FILE` (default var/accounts.ini)"},
+	&cli.IntFlag{Name: "max-conns", Usage: "maximum simultaneous connections (default 256)"},
+	&cli.DurationFlag{Name: "idle-timeout", Usage: "close a connection idle this long (default 5m)"},
+	&cli.StringFlag{Name: "log-format", Usage: "text or json (default text)"},
+	&cli.StringFlag{Name: "log-file", Usage: "append logs to `FILE` instead of stderr"},
+}
+
+// gracePeriod bounds how long running transfers may finish on SIGINT/SIGTERM.
+const gracePeriod = 30 * time.Second
+
+func serve(c *cli.Context) error {
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return err
+	}
+	logger, closeLog, err := newLogger(cfg)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	if cfg.TLS != "" || cfg.TLSCert != "" || cfg.TLSKey != "" || cfg.RequireTLS {
+		return errors.New("TLS settings are not supported by this version yet; remove tls, tls_cert, tls_key and require_tls")
+	}
+	store, err := accounts.Load(cfg.Accounts)
+	if err != nil {
+		return err
+	}
+	for _, w := range store.Warnings() {
+		logger.Warn(w)
+	}
+	homes, err := home.NewManager(cfg.Root)
+	if err != nil {
+		return fmt.Errorf("root: %w", err)
+	}
+	srv := &server.Server{Homes: homes, Accounts: store, MaxConns: cfg.MaxConns, IdleTimeout: cfg.IdleTimeout, Logger: logger}
+	l, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	logger.Info("listening", "addr", l.Addr().String(), "root", cfg.Root, "accounts", cfg.Accounts, "users", len(store.Users()), "version", server.Version)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go reloadOnHangup(ctx, store, logger)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", "grace", gracePeriod.String())
+	sctx, cancel := context.WithTimeout(context.Background(), gracePeriod)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		logger.Warn("grace period over; closed remaining connections", "err", err)
+	}
+	<-errc
+	logger.Info("stopped")
+	return nil
+}
+
+// loadConfig layers the flags over the config file over the defaults.
+func loadConfig(c *cli.Context) (conf.Config, error) {
+	cfg := conf.Default()
+	if f := c.String("config"); f != "" {
+		var err error
+		if cfg, err = conf.Load(f); err != nil {
+			return cfg, err
+		}
+	}
+	if c.IsSet("listen") {
+		cfg.Listen = c.String("listen")
+	}
+	if c.IsSet("root") {
+		cfg.Root = c.String("root")
+	}
+	if c.IsSet("accounts") {
+		cfg.Accounts = c.String("accounts")
+	}
+	if c.IsSet("max-conns") {
+		cfg.MaxConns = c.Int("max-conns")
+	}
+	if c.IsSet("idle-timeout") {
+		cfg.IdleTimeout = c.Duration("idle-timeout")
+	}
+	if c.IsSet("log-format") {
+		cfg.LogFormat = c.String("log-format")
+	}
+	if c.IsSet("log-file") {
+		cfg.LogFile = c.String("log-file")
+	}
+	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
+		return cfg, fmt.Errorf("--log-format: %q is neither text nor json", cfg.LogFormat)
+	}
+	if cfg.MaxConns < 1 || cfg.IdleTimeout <= 0 {
+		return cfg, errors.New("--max-conns and --idle-timeout must be positive")
+	}
+	return cfg, nil
+}
+
+func newLogger(cfg conf.Config) (*slog.Logger, func(), error) {
+	var w io.Writer = os.Stderr
+	closeLog := func() {}
+	if cfg.LogFile != "" {
+		f, err := os.OpenFile(cfg.LogFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+		if err != nil {
+			return nil, nil, err
+		}
+		w, closeLog = f, func() { f.Close() }
+	}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil)), closeLog, nil
+	}
+	return slog.New(slog.NewTextHandler(w, nil)), closeLog, nil
+}
+
+// reloadOnHangup re-reads the accounts file on every SIGHUP.
+func reloadOnHangup(ctx context.Context, store *accounts.Store, logger *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := store.Reload(); err != nil {
+				logger.Error("accounts reload failed; keeping the old accounts", "err", err)
+				continue
+			}
+			for _, w := range store.Warnings() {
+				logger.Warn(w)
+			}
+			logger.Info("accounts reloaded", "users", len(store.Users()))
+		}
+	}
+}
