@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"ftpx/client"
+	"ftpx/protocol"
+)
+
+// newApp defines the command line. Actions check their arguments before
+// anything touches the network, so usage errors never need a server.
+func newApp(stdin *os.File, stdout, stderr io.Writer) *cli.App {
+	usage := func(_ *cli.Context, err error, _ bool) error { return client.Usagef("%v", err) }
+	to := &cli.StringFlag{Name: "to", Usage: "put every item inside `DIR`, creating it when missing"}
+	cmd := func(c *cli.Command) *cli.Command {
+		c.OnUsageError, c.HideHelpCommand = usage, true
+		return c
+	}
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	return &cli.App{
+		Name:        "ftpx",
+		Usage:       "copy files to and from an ftpx server, verified by MD5",
+		Description: "Remote paths are relative to the remote current directory (the home root for one-shot\ncommands); / is the user's home root. Destinations follow cp.\n\n" + exitStatuses,
+		Writer:      stdout,
+		ErrWriter:   stderr,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "server", Value: "127.0.0.1:2121", EnvVars: []string{"FTPX_SERVER"}, Usage: "connect to `ADDR` (host:port)"},
+			&cli.StringFlag{Name: "user", EnvVars: []string{"FTPX_USER"}, Usage: "user `NAME`"},
+			&cli.BoolFlag{Name: "password-stdin", Usage: "read the password from one line of standard input (else FTPX_PASSWORD, else a prompt)"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bars or warnings"},
+			&cli.BoolFlag{Name: "json", Usage: "print results as JSON on stdout"},
+		},
+		Commands: []*cli.Command{
+			cmd(&cli.Command{Name: "ls", Usage: "list a remote directory", ArgsUsage: "[REMOTE_PATH]",
+				Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print one JSON array"}}, Action: e.ls}),
+			cmd(&cli.Command{Name: "get", Usage: "download files", ArgsUsage: "REMOTE [LOCAL] | --to LOCAL_DIR REMOTE...",
+				Flags: []cli.Flag{to}, Action: e.get}),
+			cmd(&cli.Command{Name: "put", Usage: "upload files or (with -r) trees", ArgsUsage: "LOCAL [REMOTE] | --to REMOTE_DIR LOCAL...",
+				Flags: []cli.Flag{to, &cli.BoolFlag{Name: "recursive", Aliases: []string{"r"}, Usage: "copy directories recursively"}}, Action: e.put}),
+		},
+		HideHelpCommand: true,
+		OnUsageError:    usage,
+		ExitErrHandler:  func(*cli.Context, error) {}, // run reports errors and exits
+		Action: func(c *cli.Context) error {
+			if c.Args().First() == "help" {
+				return cli.ShowAppHelp(c)
+			}
+			if c.Args().Present() {
+				return client.Usagef("unknown command %q", c.Args().First())
+			}
+			return client.Usagef("no command given")
+		},
+	}
+}
+
+// env is what the actions print to and read from.
+type env struct {
+	stdin          *os.File
+	stdout, stderr io.Writer
+}
+
+func (e *env) ls(c *cli.Context) error {
+	if c.NArg() > 1 {
+		return client.Usagef("ls: want at most one REMOTE_PATH")
+	}
+	p := c.Args().First()
+	if p == "" {
+		p = "."
+	}
+	cl, err := e.connect(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	entries, err := cl.Ls(c.Context, p)
+	if err != nil {
+		return err
+	}
+	if anyBool(c, "json") {
+		if entries == nil {
+			entries = []protocol.Entry{}
+		}
+		return json.NewEncoder(e.stdout).Encode(entries)
+	}
+	for _, en := range entries {
+		kind := "-"
+		if en.IsDir {
+			kind = "d"
+		}
+		fmt.Fprintf(e.stdout, "%s %12d %s %s\n", kind, en.Size, en.MTime.Local().Format("2006-01-02 15:04"), client.Printable(en.Name))
+	}
+	return nil
+}
+
+func (e *env) get(c *cli.Context) error {
+	args, opt := c.Args().Slice(), client.TransferOptions{To: c.String("to")}
+	var local string
+	switch {
+	case opt.To != "" && len(args) == 0:
+		return client.Usagef("get: want --to LOCAL_DIR REMOTE...")
+	case opt.To == "" && (len(args) < 1 || len(args) > 2):
+		return client.Usagef("get: want REMOTE [LOCAL] (or --to LOCAL_DIR REMOTE...)")
+	case opt.To == "" && len(args) == 2:
+		args, local = args[:1], args[1]
+	}
+	cl, err := e.connect(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	return cl.GetPaths(c.Context, args, local, e.report(c, opt))
+}
+
+func (e *env) put(c *cli.Context) error {
+	args := c.Args().Slice()
+	opt := client.TransferOptions{To: c.String("to"), Recursive: c.Bool("recursive")}
+	var remote string
+	switch {
+	case opt.To != "" && len(args) == 0:
+		return client.Usagef("put: want --to REMOTE_DIR LOCAL...")
+	case opt.To == "" && (len(args) < 1 || len(args) > 2):
+		return client.Usagef("put: want LOCAL [REMOTE] (or --to REMOTE_DIR LOCAL...)")
+	case opt.To == "" && len(args) == 2:
+		args, remote = args[:1], args[1]
+	}
+	cl, err := e.connect(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	return cl.PutPaths(c.Context, args, remote, e.report(c, opt))
+}
+
+// report wires --json, --quiet and the progress bars into opt.
+func (e *env) report(c *cli.Context, opt client.TransferOptions) client.TransferOptions {
+	asJSON, quiet := anyBool(c, "json"), anyBool(c, "quiet")
+	if asJSON {
+		enc := json.NewEncoder(e.stdout)
+		opt.Done = func(r client.Result) { enc.Encode(r) }
+	}
+	if !quiet {
+		opt.Warn = func(msg string) { fmt.Fprintln(e.stderr, "ftpx: warning: "+client.Printable(msg)) }
+	}
+	if f, ok := e.stderr.(*os.File); ok && !quiet && !asJSON && term.IsTerminal(int(f.Fd())) {
+		opt.Progress = func(remote string) client.Progress { return &bar{w: f, name: client.Printable(remote)} }
+	}
+	return opt
+}
+
+// anyBool reports whether a boolean flag is set on the command or on the
+// app: "ftpx --json ls" and "ftpx ls --json" are the same.
+func anyBool(c *cli.Context, name string) bool {
+	for _, x := range c.Lineage() {
+		if x.Bool(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// connect dials --server and logs in as --user. The password comes from
+// --password-stdin, FTPX_PASSWORD, or a prompt on a terminal, in that
+// order; it is looked for before dialing.
+func (e *env) connect(c *cli.Context) (*client.Client, error) {
+	user, addr := c.String("user"), c.String("server")
+	if user == "" {
+		return nil, client.Usagef("no user: give --user NAME or set FTPX_USER")
+	}
+	password, err := e.password(c.Bool("password-stdin"), user, addr)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := client.Dial(c.Context, addr)
+	if err != nil {
+		return nil, err
+	}
+	if err := cl.Auth(c.Context, user, password); err != nil {
+		cl.Close()
+		return nil, err
+	}
+	return cl, nil
+}
+
+func (e *env) password(fromStdin bool, user, addr string) (string, error) {
+	if fromStdin {
+		line, err := bufio.NewReader(e.stdin).ReadString('\n')
+		line = strings.TrimRight(line, "\r\n")
+		if line == "" && err != nil {
+			return "", client.Usagef("--password-stdin: no password on standard input")
+		}
+		return line, nil
+	}
+	if p := os.Getenv("FTPX_PASSWORD"); p != "" {
+		return p, nil
+	}
+	if e.stdin != nil && term.IsTerminal(int(e.stdin.Fd())) {
+		fmt.Fprintf(e.stderr, "Password for %s@%s: ", user, addr)
+		b, err := term.ReadPassword(int(e.stdin.Fd()))
+		fmt.Fprintln(e.stderr)
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		return string(b), nil
+	}
+	return "", client.Usagef("no password: set FTPX_PASSWORD, use --password-stdin, or run on a terminal")
+}

@@ -1,0 +1,71 @@
+// Command ftpx is the client of the ftpx file-transfer server: it lists,
+// uploads and downloads files, verifying every transfer by MD5.
+//
+// This file holds main and the error reporting; commands.go defines the
+// command line; the protocol and the cp-like destinations live in package
+// client.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"ftpx/client"
+)
+
+const exitStatuses = `Exit status:
+  0  everything asked for succeeded
+  1  a transfer or command failed (the generic failure)
+  2  usage error
+  3  could not connect, or the connection was lost (worth retrying later)
+  4  authentication failed
+  5  quota exceeded
+  6  MD5 verification failed
+When several things fail, the status is that of the first failure.`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes one command line and returns its exit status, having
+// written every failure to stderr, one line each: "ftpx: put x: 264 ...".
+func run(ctx context.Context, args []string, stdin *os.File, stdout, stderr io.Writer) int {
+	err := newApp(stdin, stdout, stderr).RunContext(ctx, args)
+	for _, e := range flatten(err) {
+		fmt.Fprintln(stderr, "ftpx: "+oneLine(e.Error()))
+	}
+	return client.ExitCode(err)
+}
+
+// flatten lists the failures an error joins (errors.Join), in order.
+func flatten(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var all []error
+		for _, e := range j.Unwrap() {
+			all = append(all, flatten(e)...)
+		}
+		return all
+	}
+	return []error{err}
+}
+
+// oneLine keeps a message on one line whatever it holds.
+func oneLine(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c == '\n' || c == '\r' {
+			b[i] = ' '
+		}
+	}
+	return string(b)
+}
