@@ -172,7 +172,7 @@ func (c *session) dispatch(req *protocol.Request) (err error) {
 	case !ok:
 		return c.reply(req, protocol.StatusBadCommand, fmt.Sprintf("unknown action %q", req.Action))
 	case !a.open && c.home == nil:
-		return c.reply(req, protocol.StatusNotLoggedIn, req.Action+": not authenticated")
+		return c.reply(req, protocol.StatusNotLoggedIn, "")
 	}
 	return a.fn(c, req)
 }
@@ -193,16 +193,15 @@ func (c *session) reply(req *protocol.Request, st protocol.Status, msg string) e
 	return c.send(protocol.Response{ID: req.ID, Status: st, Msg: msg})
 }
 
-// fail answers req with the status that err maps to. Server-side errors are
-// logged in full and reported to the client without their detail.
+// fail answers req with the status that err maps to. The message is the
+// status's own text: the client already knows the operation and the path,
+// and server-side detail stays in the log.
 func (c *session) fail(req *protocol.Request, err error) error {
 	st := statusFor(err)
-	msg := err.Error()
 	if st == protocol.StatusServerError {
-		c.log.Error(req.Action+" failed", "id", req.ID, "user", c.user, "err", err)
-		msg = req.Action + ": server error"
+		c.log.Error(req.Action+" failed", "id", req.ID, "err", err)
 	}
-	return c.reply(req, st, msg)
+	return c.reply(req, st, "")
 }
 
 // resolve turns a wire path into a home path, relative to the current

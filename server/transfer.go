@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"ftpx/accounts"
 	"ftpx/protocol"
 )
 
@@ -77,12 +78,16 @@ func (c *session) handlePut(req *protocol.Request) error {
 	}
 	up, err := c.home.BeginUpload(name, size)
 	if err != nil {
-		if statusFor(err) == protocol.StatusQuota {
-			used, reserved, limit := c.home.Quota()
-			err = fmt.Errorf("%w (need %d bytes; %d used, %d reserved, limit %d)", err, size, used, reserved, limit)
-			c.logTransfer(slog.LevelWarn, "put refused", req, name, 0, start, "", protocol.StatusQuota, err)
+		if statusFor(err) != protocol.StatusQuota {
+			return c.fail(req, err)
 		}
-		return c.fail(req, err)
+		used, reserved, limit := c.home.Quota()
+		msg := fmt.Sprintf("%s (need %s, %s of %s used", protocol.StatusQuota, accounts.FormatSize(size), accounts.FormatSize(used), accounts.FormatSize(limit))
+		if reserved > 0 {
+			msg += fmt.Sprintf(", %s reserved by uploads in progress", accounts.FormatSize(reserved))
+		}
+		c.logTransfer(slog.LevelWarn, "put refused", req, name, 0, start, "", protocol.StatusQuota, err)
+		return c.reply(req, protocol.StatusQuota, msg+")")
 	}
 	defer up.Abort() // a no-op once committed
 	if err := c.send(protocol.Response{ID: req.ID, Status: protocol.StatusReadyToSend, Msg: protocol.StatusReadyToSend.String()}); err != nil {

@@ -1,0 +1,290 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/md5"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"ftpx/protocol"
+)
+
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ftpx-e2e-bin")
+	if err != nil {
+		panic(err)
+	}
+	binDir = dir
+	for _, cmd := range []string{"ftpx", "ftpx-server"} {
+		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, cmd), "ftpx/cmd/"+cmd).CombinedOutput()
+		if err != nil {
+			os.RemoveAll(dir)
+			panic("build " + cmd + ": " + err.Error() + "\n" + string(out))
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// daemon is a running ftpx-server process.
+type daemon struct {
+	addr, root, accounts string
+	cmd                  *exec.Cmd
+	log                  *bytes.Buffer
+}
+
+// addUser runs `ftpx-server user add` with the password on stdin.
+func addUser(t *testing.T, accounts, name, password, quota string) {
+	t.Helper()
+	args := []string{"user", "add", "--password-stdin", "--accounts", accounts}
+	if quota != "" {
+		args = append(args, "--quota", quota)
+	}
+	cmd := exec.Command(filepath.Join(binDir, "ftpx-server"), append(args, name)...)
+	cmd.Stdin = strings.NewReader(password + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("user add %s: %v\n%s", name, err, out)
+	}
+}
+
+var addrRE = regexp.MustCompile(`addr=(127\.0\.0\.1:\d+)`)
+
+// startDaemon runs ftpx-server on a free port and waits for its address.
+func startDaemon(t *testing.T, accounts string, extra ...string) *daemon {
+	t.Helper()
+	d := &daemon{root: filepath.Join(t.TempDir(), "root"), accounts: accounts, log: new(bytes.Buffer)}
+	args := append([]string{"--listen", "127.0.0.1:0", "--root", d.root, "--accounts", accounts}, extra...)
+	d.cmd = exec.Command(filepath.Join(binDir, "ftpx-server"), args...)
+	stderr, err := d.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sent := false
+		for sc.Scan() {
+			d.log.WriteString(sc.Text() + "\n")
+			if m := addrRE.FindStringSubmatch(sc.Text()); m != nil && !sent {
+				found <- m[1]
+				sent = true
+			}
+		}
+		close(found)
+	}()
+	t.Cleanup(func() {
+		d.cmd.Process.Signal(syscall.SIGTERM)
+		d.cmd.Wait()
+	})
+	select {
+	case a, ok := <-found:
+		if !ok {
+			t.Fatalf("server exited before listening")
+		}
+		d.addr = a
+	case <-time.After(30 * time.Second):
+		t.Fatal("server did not log its address")
+	}
+	return d
+}
+
+// ftpx runs the client and returns stdout, stderr and the exit status.
+func ftpx(t *testing.T, dir string, env []string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, "ftpx"), args...)
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), "FTPX_STATE_DIR="+filepath.Join(dir, ".state")), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+func writeRandom(t *testing.T, path string, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	rand.Read(b)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := md5.Sum(b)
+	return hex.EncodeToString(s[:])
+}
+
+func md5File(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := md5.Sum(b)
+	return hex.EncodeToString(s[:])
+}
+
+func TestEndToEnd(t *testing.T) {
+	accounts := filepath.Join(t.TempDir(), "accounts.ini")
+	addUser(t, accounts, "alex", "s3cret pass", "1MB")
+	d := startDaemon(t, accounts)
+	work := t.TempDir()
+	env := []string{"FTPX_SERVER=" + d.addr, "FTPX_USER=alex", "FTPX_PASSWORD=s3cret pass"}
+
+	sum := writeRandom(t, filepath.Join(work, "data.bin"), 300_000)
+	if _, errOut, code := ftpx(t, work, env, "put", "data.bin"); code != 0 {
+		t.Fatalf("put: exit %d: %s", code, errOut)
+	}
+	if got := md5File(t, filepath.Join(d.root, "alex", "data.bin")); got != sum {
+		t.Fatalf("stored md5 %s, want %s", got, sum)
+	}
+
+	out, errOut, code := ftpx(t, work, env, "ls", "--json")
+	var entries []map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &entries) != nil || len(entries) != 1 || entries[0]["name"] != "data.bin" || entries[0]["size"] != float64(300_000) {
+		t.Fatalf("ls --json: exit %d %q %s", code, out, errOut)
+	}
+
+	out, errOut, code = ftpx(t, work, env, "--json", "get", "data.bin", "copy.bin")
+	var res map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || res["md5"] != sum || res["action"] != "get" {
+		t.Fatalf("get --json: exit %d %q %s", code, out, errOut)
+	}
+	if got := md5File(t, filepath.Join(work, "copy.bin")); got != sum {
+		t.Fatalf("downloaded md5 %s, want %s", got, sum)
+	}
+
+	// put -r of a tree, then a cp-like listing.
+	os.MkdirAll(filepath.Join(work, "tree", "sub", "empty"), 0o755)
+	writeRandom(t, filepath.Join(work, "tree", "a.txt"), 10)
+	subSum := writeRandom(t, filepath.Join(work, "tree", "sub", "b.txt"), 20)
+	if _, errOut, code := ftpx(t, work, env, "put", "-r", "tree"); code != 0 {
+		t.Fatalf("put -r: exit %d: %s", code, errOut)
+	}
+	if got := md5File(t, filepath.Join(d.root, "alex", "tree", "sub", "b.txt")); got != subSum {
+		t.Fatalf("tree/sub/b.txt md5 %s", got)
+	}
+	if fi, err := os.Stat(filepath.Join(d.root, "alex", "tree", "sub", "empty")); err != nil || !fi.IsDir() {
+		t.Fatalf("empty directory not created: %v", err)
+	}
+}
+
+func TestExitStatuses(t *testing.T) {
+	accounts := filepath.Join(t.TempDir(), "accounts.ini")
+	addUser(t, accounts, "alex", "pw", "100KB")
+	d := startDaemon(t, accounts)
+	work := t.TempDir()
+	env := []string{"FTPX_SERVER=" + d.addr, "FTPX_USER=alex", "FTPX_PASSWORD=pw"}
+	writeRandom(t, filepath.Join(work, "big.bin"), 200_000)
+	writeRandom(t, filepath.Join(work, "small.bin"), 1000)
+
+	closed, _ := net.Listen("tcp", "127.0.0.1:0")
+	closedAddr := closed.Addr().String()
+	closed.Close()
+
+	lying := lyingServer(t)
+
+	for _, tc := range []struct {
+		name string
+		env  []string
+		args []string
+		want int
+		msg  string // a piece of the one-line error
+	}{
+		{"ok", env, []string{"put", "small.bin"}, 0, ""},
+		{"missing remote file", env, []string{"get", "missing.txt"}, 1, "256"},
+		{"missing local file", env, []string{"put", "nothing-here.bin"}, 1, "nothing-here.bin"},
+		{"usage", env, []string{"get"}, 2, ""},
+		{"unknown flag", env, []string{"ls", "--bogus"}, 2, ""},
+		{"no server", append(env, "FTPX_SERVER="+closedAddr), []string{"ls"}, 3, ""},
+		{"wrong password", append(env, "FTPX_PASSWORD=nope"), []string{"ls"}, 4, "253"},
+		{"quota", env, []string{"put", "big.bin"}, 5, "264"},
+		{"md5 mismatch", append(env, "FTPX_SERVER="+lying), []string{"get", "x.bin"}, 6, "265"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, errOut, code := ftpx(t, work, tc.env, tc.args...)
+			if code != tc.want {
+				t.Fatalf("exit %d, want %d; stderr: %s", code, tc.want, errOut)
+			}
+			if code != 0 && !strings.HasPrefix(errOut, "ftpx: ") && code != 2 {
+				t.Fatalf("error line %q does not start with ftpx:", errOut)
+			}
+			if !strings.Contains(errOut, tc.msg) {
+				t.Fatalf("stderr %q does not mention %q", errOut, tc.msg)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(work, "x.bin")); !os.IsNotExist(err) {
+		t.Fatalf("a file from the lying server is under its final name: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(d.root, "alex", "big.bin")); !os.IsNotExist(err) {
+		t.Fatalf("the over-quota file exists on the server")
+	}
+}
+
+// lyingServer accepts any login and answers every get with a body whose
+// md5 frame is wrong.
+func lyingServer(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				protocol.WriteFrame(c, protocol.Response{Status: protocol.StatusReady, Msg: "ready", Version: "liar/1"})
+				for {
+					req, err := protocol.ReadRequest(c, protocol.MaxRequestHeader)
+					if err != nil {
+						return
+					}
+					switch req.Action {
+					case "auth":
+						protocol.WriteFrame(c, protocol.Response{ID: req.ID, Status: protocol.StatusLoggedIn, Msg: "ok"})
+					case "get":
+						body := []byte("honest bytes, dishonest digest")
+						protocol.WriteFrame(c, protocol.Response{ID: req.ID, Status: protocol.StatusReadyToSend, Msg: "ready", Size: protocol.Int64(int64(len(body)))})
+						c.Write(body)
+						protocol.WriteFrame(c, protocol.Response{ID: req.ID, Status: protocol.StatusOK, Msg: "md5", MD5: strings.Repeat("0", 32)})
+					case "stat":
+						protocol.WriteFrame(c, protocol.Response{ID: req.ID, Status: protocol.StatusNotExist, Msg: "no"})
+					default:
+						protocol.WriteFrame(c, protocol.Response{ID: req.ID, Status: protocol.StatusGoodbye, Msg: "bye"})
+						io.Copy(io.Discard, c)
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
