@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -63,7 +64,10 @@ func addUser(t *testing.T, accounts, name, password, quota string) {
 	}
 }
 
-var addrRE = regexp.MustCompile(`addr=(127\.0\.0\.1:\d+)`)
+var (
+	addrRE   = regexp.MustCompile(`addr=(127\.0\.0\.1:\d+)`)
+	addrJSON = regexp.MustCompile(`"addr":"(127\.0\.0\.1:\d+)"`)
+)
 
 // startDaemon runs ftpx-server on a free port and waits for its address.
 func startDaemon(t *testing.T, accounts string, extra ...string) *daemon {
@@ -78,7 +82,7 @@ func startDaemon(t *testing.T, accounts string, extra ...string) *daemon {
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	found := make(chan string, 1)
+	found, exited := make(chan string, 2), make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sent := false
@@ -89,18 +93,28 @@ func startDaemon(t *testing.T, accounts string, extra ...string) *daemon {
 				sent = true
 			}
 		}
-		close(found)
+		close(exited)
 	}()
 	t.Cleanup(func() {
 		d.cmd.Process.Signal(syscall.SIGTERM)
 		d.cmd.Wait()
 	})
+	if i := slices.Index(extra, "--log-file"); i >= 0 { // the address is logged there instead
+		go func() {
+			for range 300 {
+				b, _ := os.ReadFile(extra[i+1])
+				if m := addrJSON.FindSubmatch(b); m != nil {
+					found <- string(m[1])
+					return
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}()
+	}
 	select {
-	case a, ok := <-found:
-		if !ok {
-			t.Fatalf("server exited before listening")
-		}
-		d.addr = a
+	case d.addr = <-found:
+	case <-exited:
+		t.Fatalf("server exited before listening:\n%s", d.log)
 	case <-time.After(30 * time.Second):
 		t.Fatal("server did not log its address")
 	}
@@ -287,4 +301,100 @@ func lyingServer(t *testing.T) string {
 		}
 	}()
 	return l.Addr().String()
+}
+
+func TestServerCommands(t *testing.T) {
+	dir := t.TempDir()
+	accounts := filepath.Join(dir, "accounts.ini")
+	server := filepath.Join(binDir, "ftpx-server")
+	run := func(stdin string, args ...string) (string, int) {
+		cmd := exec.Command(server, args...)
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return string(out), ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), 0
+	}
+	if out, code := run("pw-one\n", "user", "add", "--quota", "100MB", "--password-stdin", "--accounts", accounts, "one"); code != 0 {
+		t.Fatalf("user add: %d %s", code, out)
+	}
+	if fi, err := os.Stat(accounts); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("accounts file mode: %v %v", fi.Mode(), err)
+	}
+	if out, code := run("pw\n", "user", "add", "--password-stdin", "--accounts", accounts, "one"); code != 1 || strings.Count(strings.TrimSpace(out), "\n") != 0 {
+		t.Fatalf("adding an existing user: exit %d, %q; want 1 and one line", code, out)
+	}
+	for _, args := range [][]string{{"passwd", "--password-stdin"}, {"del"}} {
+		if out, code := run("pw\n", append(append([]string{"user"}, args...), "--accounts", accounts, "ghost")...); code != 1 {
+			t.Fatalf("user %s of an unknown user: exit %d %q", args[0], code, out)
+		}
+	}
+	run("pw-two\n", "user", "add", "--password-stdin", "--accounts", accounts, "two")
+	if out, _ := run("", "user", "list", "--accounts", accounts); out != "one\t100MB\ntwo\tunlimited\n" {
+		t.Fatalf("user list: %q", out)
+	}
+	if out, code := run("", "user", "del", "--accounts", accounts, "two"); code != 0 {
+		t.Fatalf("user del: %d %s", code, out)
+	}
+	if out, _ := run("", "user", "list", "--accounts", accounts); out != "one\t100MB\n" {
+		t.Fatalf("user list after del: %q", out)
+	}
+
+	bad := filepath.Join(dir, "bad.ini")
+	os.WriteFile(bad, []byte("listen = 127.0.0.1:0\n\nmax_conns = many\n"), 0o644)
+	if out, code := run("", "--config", bad); code != 1 || !strings.Contains(out, "bad.ini:3:") {
+		t.Fatalf("bad config: exit %d %q, want 1 naming bad.ini:3", code, out)
+	}
+	broken := filepath.Join(dir, "broken.ini")
+	os.WriteFile(broken, []byte("[alex]\npassword = x\nquota = lots\n"), 0o600)
+	if out, code := run("", "--listen", "127.0.0.1:0", "--root", dir, "--accounts", broken); code != 1 || !strings.Contains(out, "broken.ini:3:") {
+		t.Fatalf("malformed accounts: exit %d %q, want 1 naming broken.ini:3", code, out)
+	}
+}
+
+func TestReloadOnHangupAndCleanExit(t *testing.T) {
+	accounts := filepath.Join(t.TempDir(), "accounts.ini")
+	addUser(t, accounts, "first", "pw1", "")
+	logFile := filepath.Join(t.TempDir(), "server.log")
+	d := startDaemon(t, accounts, "--log-format", "json", "--log-file", logFile)
+	work := t.TempDir()
+	env := []string{"FTPX_SERVER=" + d.addr, "FTPX_USER=late", "FTPX_PASSWORD=pw2"}
+	if _, _, code := ftpx(t, work, env, "ls"); code != 4 {
+		t.Fatalf("unknown user: exit %d, want 4", code)
+	}
+	addUser(t, accounts, "late", "pw2", "")
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, errOut, code := ftpx(t, work, env, "ls")
+		if code == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("user added before SIGHUP still refused: %d %s", code, errOut)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	if err := d.cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+	b, _ := os.ReadFile(logFile)
+	var sawAddr, sawAuth bool
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line is not JSON: %q", line)
+		}
+		sawAddr = sawAddr || rec["addr"] == d.addr
+		sawAuth = sawAuth || rec["msg"] == "auth failed" && rec["user"] == "late"
+	}
+	if !sawAddr || !sawAuth {
+		t.Fatalf("JSON log lacks the address or the failed auth:\n%s", b)
+	}
 }

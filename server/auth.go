@@ -36,5 +36,5 @@ func (c *session) handleAuth(req *protocol.Request) error {
 // handleQuit says goodbye; the session ends after the answer.
 func (c *session) handleQuit(req *protocol.Request) error {
 	c.send(protocol.Response{ID: req.ID, Status: protocol.StatusGoodbye, Msg: protocol.StatusGoodbye.String()})
-	return errClose
+	return errQuit
 }

@@ -54,8 +54,11 @@ func (s *Server) newSession(c net.Conn) *session {
 	}
 }
 
-// errClose ends the session after the current request.
-var errClose = errors.New("close session")
+// Errors that end a session after the current request.
+var (
+	errPanic = errors.New("panic in handler")
+	errQuit  = errors.New("client quit")
+)
 
 // serve runs the session until the client leaves, a protocol error or a
 // timeout closes it, or the server shuts down.
@@ -66,7 +69,7 @@ func (c *session) serve() {
 			c.home.Close()
 		}
 		c.conn.Close()
-		c.log.Info("connection closed", "user", c.user, "requests", c.requests,
+		c.log.Info("connection closed", "requests", c.requests,
 			"seconds", secondsSince(c.start), "reason", reason)
 	}()
 	if err := c.send(protocol.Response{
@@ -160,7 +163,7 @@ func (c *session) dispatch(req *protocol.Request) (err error) {
 		if p := recover(); p != nil {
 			c.log.Error("panic in handler", "id", req.ID, "action", req.Action, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			c.reply(req, protocol.StatusServerError, "internal error")
-			err = errClose
+			err = errPanic
 		}
 	}()
 	if req.Action == "" {
