@@ -116,13 +116,7 @@ func loadConfig(c *cli.Context) (conf.Config, error) {
 	if c.IsSet("log-file") {
 		cfg.LogFile = c.String("log-file")
 	}
-	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
-		return cfg, fmt.Errorf("--log-format: %q is neither text nor json", cfg.LogFormat)
-	}
-	if cfg.MaxConns < 1 || cfg.IdleTimeout <= 0 {
-		return cfg, errors.New("--max-conns and --idle-timeout must be positive")
-	}
-	return cfg, nil
+	return cfg, cfg.Validate()
 }
 
 func newLogger(cfg conf.Config) (*slog.Logger, func(), error) {
