@@ -39,6 +39,7 @@ time_of() { local t0 t1; t0=$(now); "$@" >/dev/null; t1=$(now); awk -v a="$t0" -
 md5sum_s=$(for _ in $(seq "$runs"); do time_of md5sum "$file"; done | median)
 go build -o "$work/md5file" ./bench/md5file
 gomd5_s=$(for _ in $(seq "$runs"); do time_of "$work/md5file" "$file"; done | median)
+dd_s=$(for _ in $(seq "$runs"); do time_of dd if="$file" of="$work/dd.bin" bs=1M conv=fsync status=none; rm -f "$work/dd.bin"; done | median)
 put_s=$(for _ in $(seq "$runs"); do time_of $bin/ftpx --quiet put "$file" big.bin; done | median)
 mkdir -p "$work/get"
 get_s=$(for i in $(seq "$runs"); do time_of $bin/ftpx --quiet get big.bin "$work/get/big$i.bin"; rm -f "$work/get/big$i.bin"; done | median)
@@ -49,6 +50,7 @@ got=$(md5sum <"$work/root/bench/big.bin" | cut -d' ' -f1)
 
 md5sum_r=$(mbps "$bytes" "$md5sum_s")
 gomd5_r=$(mbps "$bytes" "$gomd5_s")
+dd_r=$(mbps "$bytes" "$dd_s")
 put_r=$(mbps "$bytes" "$put_s")
 get_r=$(mbps "$bytes" "$get_s")
 echo
@@ -57,5 +59,6 @@ printf '%-28s %8s %10s %14s\n' "what" "MB/s" "seconds" "vs md5sum"
 row() { printf '%-28s %8s %10.2f %13.2fx\n' "$1" "$2" "$3" "$(awk -v a="$2" -v b="$md5sum_r" 'BEGIN {print a/b}')"; }
 row "md5sum (ceiling)" "$md5sum_r" "$md5sum_s"
 row "Go crypto/md5 of the file" "$gomd5_r" "$gomd5_s"
+row "dd conv=fsync (disk)" "$dd_r" "$dd_s"
 row "ftpx put (verified)" "$put_r" "$put_s"
 row "ftpx get (verified)" "$get_r" "$get_s"
