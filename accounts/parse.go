@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"strings"
 
+	"ftpx/internal/iniline"
+
 	"golang.org/x/crypto/bcrypt"
 )
 
-// This file is the line scanner shared by Load and the editor: it keeps
-// every line of the file as written, so that an edit replaces or removes
+// This file is the parser shared by Load and the editor: it keeps every
+// line of the file as written, so that an edit replaces or removes
 // exactly the lines of one section and leaves the rest byte for byte.
 
 // file is a parsed accounts file.
@@ -55,31 +57,31 @@ func parse(path string, content []byte) (*file, error) {
 		if i == 0 {
 			skip = bom
 		}
-		l, err := scanLine(line, skip)
+		l, err := iniline.Scan(line, skip)
 		if err != nil {
 			return nil, errorf("%v", err)
 		}
-		switch l.kind {
-		case lineBlank:
+		switch l.Kind {
+		case iniline.Blank:
 			continue
-		case lineSection:
+		case iniline.Section:
 			if err := cur.finish(path); err != nil {
 				return nil, err
 			}
-			if !ValidName(l.name) {
-				return nil, errorf("invalid user name %q (1-64 of A-Z a-z 0-9 . _ -, not starting with . or -)", l.name)
+			if !ValidName(l.Name) {
+				return nil, errorf("invalid user name %q (1-64 of A-Z a-z 0-9 . _ -, not starting with . or -)", l.Name)
 			}
-			if prev, dup := f.byName[l.name]; dup {
-				return nil, errorf("user %q is already defined on line %d", l.name, prev.header+1)
+			if prev, dup := f.byName[l.Name]; dup {
+				return nil, errorf("user %q is already defined on line %d", l.Name, prev.header+1)
 			}
-			cur = &section{name: l.name, header: i, last: i}
+			cur = &section{name: l.Name, header: i, last: i}
 			f.sections = append(f.sections, cur)
-			f.byName[l.name] = cur
-		case lineKey:
+			f.byName[l.Name] = cur
+		case iniline.Key:
 			if cur == nil {
-				return nil, errorf("key %q is outside any [user] section", l.key)
+				return nil, errorf("key %q is outside any [user] section", l.Key)
 			}
-			if err := cur.add(keyLine{index: i, key: strings.ToLower(l.key), value: l.value, start: l.start, end: l.end}); err != nil {
+			if err := cur.add(keyLine{index: i, key: strings.ToLower(l.Key), value: l.Value, start: l.Start, end: l.End}); err != nil {
 				return nil, errorf("%v", err)
 			}
 		}
@@ -182,78 +184,4 @@ func checkHash(v string) error {
 		return fmt.Errorf("not a well-formed bcrypt hash (%v)", err)
 	}
 	return nil
-}
-
-type lineKind int
-
-const (
-	lineBlank   lineKind = iota // empty or a comment
-	lineSection                 // [name]
-	lineKey                     // key = value
-)
-
-// scannedLine is one line of an INI file, taken apart.
-type scannedLine struct {
-	kind       lineKind
-	name       string // section name
-	key, value string
-	start, end int // the value as written, within the line
-}
-
-// scanLine takes one line apart (without its terminator). skip is a prefix
-// to ignore (a byte order mark). A comment starts at ';' or '#' at the start
-// of a line or value, or after a space or tab. A value may be double-quoted.
-func scanLine(line string, skip int) (scannedLine, error) {
-	body := strings.TrimSpace(line[skip:])
-	switch {
-	case body == "" || body[0] == ';' || body[0] == '#':
-		return scannedLine{kind: lineBlank}, nil
-	case body[0] == '[':
-		end := strings.IndexByte(body, ']')
-		if end < 0 || !isComment(body[end+1:]) {
-			return scannedLine{}, fmt.Errorf("broken section line %q (want [NAME])", body)
-		}
-		return scannedLine{kind: lineSection, name: strings.TrimSpace(body[1:end])}, nil
-	}
-	eq := strings.IndexByte(line, '=')
-	if eq < 0 {
-		return scannedLine{}, fmt.Errorf("broken line %q (want key = value, or [NAME])", body)
-	}
-	l := scannedLine{kind: lineKey, key: strings.TrimSpace(line[skip:eq])}
-	if l.key == "" {
-		return scannedLine{}, fmt.Errorf("missing key before '='")
-	}
-	l.start = eq + 1
-	for l.start < len(line) && (line[l.start] == ' ' || line[l.start] == '\t') {
-		l.start++
-	}
-	rest := line[l.start:]
-	if strings.HasPrefix(rest, `"`) {
-		closing := strings.IndexByte(rest[1:], '"')
-		if closing < 0 {
-			return scannedLine{}, fmt.Errorf("%s: missing closing quote", l.key)
-		}
-		l.value = rest[1 : 1+closing]
-		l.end = l.start + closing + 2
-		if !isComment(line[l.end:]) {
-			return scannedLine{}, fmt.Errorf("%s: text after the closing quote", l.key)
-		}
-		return l, nil
-	}
-	n := len(rest)
-	for i := 0; i < len(rest); i++ {
-		if (rest[i] == ';' || rest[i] == '#') && (i == 0 || rest[i-1] == ' ' || rest[i-1] == '\t') {
-			n = i
-			break
-		}
-	}
-	l.value = strings.TrimRight(rest[:n], " \t")
-	l.end = l.start + len(l.value)
-	return l, nil
-}
-
-// isComment reports whether s is blank or a comment.
-func isComment(s string) bool {
-	s = strings.TrimSpace(s)
-	return s == "" || s[0] == ';' || s[0] == '#'
 }

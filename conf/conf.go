@@ -1,6 +1,7 @@
 package conf
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -8,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+
+	"ftpx/internal/iniline"
 )
 
 // Config is the server's configuration.
@@ -133,30 +137,47 @@ func Load(path string) (Config, error) {
 		errorf := func(format string, args ...any) error {
 			return fmt.Errorf("%s:%d: %s", path, i+1, fmt.Sprintf(format, args...))
 		}
-		l, err := scanLine(strings.TrimSuffix(line, "\r"))
+		l, err := scanLine(line)
 		if err != nil {
 			return Config{}, errorf("%v", err)
 		}
-		switch l.kind {
-		case lineBlank:
+		switch l.Kind {
+		case iniline.Blank:
 			continue
-		case lineSection:
-			return Config{}, errorf("sections are not allowed: [%s] (the settings go outside any section)", l.name)
+		case iniline.Section:
+			return Config{}, errorf("sections are not allowed: [%s] (the settings go outside any section)", l.Name)
 		}
-		key := strings.ToLower(l.key)
+		key := strings.ToLower(l.Key)
 		set, ok := keys[key]
 		if !ok {
-			return Config{}, errorf("unknown key %q", l.key)
+			return Config{}, errorf("unknown key %q", l.Key)
 		}
 		if first, dup := seen[key]; dup {
 			return Config{}, errorf("%s is given twice (first on line %d)", key, first)
 		}
 		seen[key] = i + 1
-		if err := set(&c, l.value, dir); err != nil {
+		if err := set(&c, l.Value, dir); err != nil {
 			return Config{}, errorf("%s: %v", key, err)
 		}
 	}
 	return c, nil
+}
+
+// scanLine takes one line of the config file apart (the byte order mark
+// already removed). Trailing white space of any kind, a '\r' included, is
+// not part of an unquoted value, and the messages for a broken line do not
+// suggest a [section], which the config file does not allow.
+func scanLine(line string) (iniline.Line, error) {
+	l, err := iniline.Scan(strings.TrimRightFunc(line, unicode.IsSpace), 0)
+	var syn *iniline.SyntaxError
+	switch {
+	case !errors.As(err, &syn):
+		return l, err
+	case syn.Section:
+		return l, fmt.Errorf("broken section line %q", syn.Text)
+	default:
+		return l, fmt.Errorf("broken line %q (want key = value)", syn.Text)
+	}
 }
 
 // Validate checks the rules that span several settings, and each setting's
