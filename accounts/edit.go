@@ -3,6 +3,7 @@ package accounts
 import (
 	"errors"
 	"fmt"
+	"ftpx/protocol"
 	"io"
 	"io/fs"
 	"os"
@@ -47,7 +48,7 @@ func AddUser(path, name, password string, quota int64) error {
 		}
 		f.lines = append(f.lines, "["+name+"]"+eol, "password = "+hash+eol)
 		if quota != Unlimited {
-			f.lines = append(f.lines, "quota    = "+FormatSize(quota)+eol)
+			f.lines = append(f.lines, "quota    = "+protocol.FormatSize(quota)+eol)
 		}
 		return nil
 	})

@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"fmt"
+	"ftpx/protocol"
 	"strings"
 
 	"ftpx/internal/iniline"
@@ -116,7 +117,7 @@ func (s *section) add(k keyLine) error {
 		}
 		s.secret = k.value
 	case "quota":
-		n, err := ParseSize(k.value)
+		n, err := protocol.ParseSize(k.value)
 		if err != nil {
 			return fmt.Errorf("quota: %v", err)
 		}
@@ -161,11 +162,11 @@ func (s *section) hasKey(key string) bool {
 
 // parseQuotation reads the older Quotation key: a number of MB.
 func parseQuotation(v string) (int64, error) {
-	whole, frac, hasDot := strings.Cut(v, ".")
-	if !allDigits(whole) || hasDot && !allDigits(frac) {
+	whole, frac, _ := strings.Cut(v, ".")
+	if whole == "" || strings.Trim(whole, "0123456789") != "" || strings.Trim(frac, "0123456789") != "" || strings.HasSuffix(v, ".") {
 		return 0, fmt.Errorf("%q is not a number of MB", v)
 	}
-	return ParseSize(v + "MB")
+	return protocol.ParseSize(v + "MB")
 }
 
 // isHash tells a bcrypt hash from a plaintext password by its prefix.

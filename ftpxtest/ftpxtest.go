@@ -17,6 +17,7 @@ import (
 
 	"ftpx/accounts"
 	"ftpx/home"
+	"ftpx/protocol"
 	"ftpx/server"
 
 	"golang.org/x/crypto/bcrypt"
@@ -91,7 +92,7 @@ func (ts *Server) AddUser(t testing.TB, name, password string, quota int64) {
 	}
 	section := fmt.Sprintf("\n[%s]\npassword = %s\n", name, hash)
 	if quota != accounts.Unlimited {
-		section += "quota = " + accounts.FormatSize(quota) + "\n"
+		section += "quota = " + protocol.FormatSize(quota) + "\n"
 	}
 	f, err := os.OpenFile(ts.Accounts, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"ftpx/accounts"
 	"ftpx/protocol"
 )
 
@@ -82,9 +81,9 @@ func (c *session) handlePut(req *protocol.Request) error {
 			return c.fail(req, err)
 		}
 		used, reserved, limit := c.home.Quota()
-		msg := fmt.Sprintf("%s (need %s, %s of %s used", protocol.StatusQuota, accounts.FormatSize(size), accounts.FormatSize(used), accounts.FormatSize(limit))
+		msg := fmt.Sprintf("%s (need %s, %s of %s used", protocol.StatusQuota, protocol.FormatSize(size), protocol.FormatSize(used), protocol.FormatSize(limit))
 		if reserved > 0 {
-			msg += fmt.Sprintf(", %s reserved by uploads in progress", accounts.FormatSize(reserved))
+			msg += fmt.Sprintf(", %s reserved by uploads in progress", protocol.FormatSize(reserved))
 		}
 		c.logTransfer(slog.LevelWarn, "put refused", req, name, 0, start, "", protocol.StatusQuota, err)
 		return c.reply(req, protocol.StatusQuota, msg+")")

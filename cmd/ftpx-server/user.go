@@ -9,6 +9,7 @@ import (
 
 	"ftpx/accounts"
 	"ftpx/conf"
+	"ftpx/protocol"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -31,7 +32,7 @@ var userCommand = &cli.Command{
 				}
 				quota := accounts.Unlimited
 				if c.IsSet("quota") {
-					if quota, err = accounts.ParseSize(c.String("quota")); err != nil {
+					if quota, err = protocol.ParseSize(c.String("quota")); err != nil {
 						return fmt.Errorf("--quota: %w", err)
 					}
 				}
@@ -80,7 +81,7 @@ var userCommand = &cli.Command{
 					return err
 				}
 				for _, a := range store.Users() {
-					fmt.Printf("%s\t%s\n", a.Name, accounts.FormatSize(a.Quota))
+					fmt.Printf("%s\t%s\n", a.Name, protocol.FormatSize(a.Quota))
 				}
 				return nil
 			},
