@@ -13,6 +13,8 @@ const (
 	ActionGet   = "get"
 	ActionPut   = "put"
 	ActionQuit  = "quit"
+
+	ActionBreakpoint = "breakpoint" // how much of an interrupted put the server holds
 )
 
 // Request is every header a client sends. Which fields matter depends on
@@ -33,7 +35,12 @@ type Request struct {
 	SizeField     *int64 `json:"size,omitempty"`
 	FileSizeField *int64 `json:"file_size,omitempty"`
 	Offset        int64  `json:"offset,omitempty"`
-	MD5           string `json:"md5,omitempty"`
+	MD5           string `json:"md5,omitempty"` // put: the whole file's; get with an offset: the prefix's
+
+	// Transfer names a resumable put (a uuid the client chooses and keeps
+	// across reconnections): its partial outlives the connection, and
+	// breakpoint reports how much of it the server holds.
+	Transfer string `json:"transfer,omitempty"`
 
 	Parents bool `json:"parents,omitempty"` // mkdir: create missing parents, no error if it exists
 }
@@ -64,12 +71,13 @@ type Response struct {
 	Session string `json:"session,omitempty"`
 
 	// Answers to file and directory actions.
-	Path    string  `json:"path,omitempty"` // cd, pwd: the current directory, "/" being the home
-	Size    *int64  `json:"size,omitempty"` // get, stat: always present on a 257 for get
-	Offset  int64   `json:"offset,omitempty"`
-	MD5     string  `json:"md5,omitempty"`
-	Entries []Entry `json:"entries,omitempty"` // ls
-	Stat    *Entry  `json:"stat,omitempty"`    // stat
+	Path    string     `json:"path,omitempty"` // cd, pwd: the current directory, "/" being the home
+	Size    *int64     `json:"size,omitempty"` // get, stat: always present on a 257 for get
+	Offset  int64      `json:"offset,omitempty"`
+	MD5     string     `json:"md5,omitempty"`
+	MTime   *time.Time `json:"mtime,omitempty"`   // get: the file's modification time, to tell a changed source
+	Entries []Entry    `json:"entries,omitempty"` // ls
+	Stat    *Entry     `json:"stat,omitempty"`    // stat
 
 	Goodbye string `json:"goodbye,omitempty"` // quit
 }
