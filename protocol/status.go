@@ -7,34 +7,37 @@ import "strconv"
 type Status int
 
 const (
-	StatusBadFormat      Status = 250 // invalid command format: not a frame, not JSON, wrong types
-	StatusBadCommand     Status = 251 // invalid command: unknown action
-	StatusBadAuthData    Status = 252 // invalid auth data: username or password missing
-	StatusWrongLogin     Status = 253 // wrong username or password
-	StatusLoggedIn       Status = 254 // passed authentication
-	StatusNoFilename     Status = 255 // filename not provided
-	StatusNotExist       Status = 256 // file does not exist on server
-	StatusReadyToSend    Status = 257 // ready to send file: the body follows (get) or may follow (put)
-	StatusMD5OK          Status = 258 // md5 verification: the file is complete and in place
-	StatusDirChanged     Status = 259 // directory has been switched
-	StatusOK             Status = 260 // success of ls, pwd, stat, mkdir, quit
-	StatusReady          Status = 261 // greeting: the server is ready for a request
-	StatusNotLoggedIn    Status = 262 // the action needs a successful auth first
-	StatusPermission     Status = 263 // permission denied, or the path leaves the home
-	StatusQuota          Status = 264 // quota exceeded
-	StatusMD5Mismatch    Status = 265 // md5 mismatch: nothing was stored under the name
-	StatusBadOffset      Status = 266 // resume offset negative, past the end, or not resumable
-	StatusNotDir         Status = 267 // not a directory
-	StatusIsDir          Status = 268 // is a directory
-	StatusExists         Status = 269 // already exists
-	StatusTooManyConns   Status = 270 // too many connections: the server closes
-	StatusHeaderTooLarge Status = 271 // header length over the limit: the server closes
-	StatusServerError    Status = 272 // server-side I/O or internal error
-	StatusBadPath        Status = 273 // invalid path: NUL, control bytes, invalid UTF-8, too long
-	StatusBadSize        Status = 274 // size missing, negative or over the limit
-	StatusTimeout        Status = 275 // idle or transfer timeout: the server closes
-	StatusShuttingDown   Status = 276 // the server is shutting down: the server closes
-	StatusGoodbye        Status = 277 // answer to quit: the server closes
+	StatusBadFormat       Status = 250 // invalid command format: not a frame, not JSON, wrong types
+	StatusBadCommand      Status = 251 // invalid command: unknown action
+	StatusBadAuthData     Status = 252 // invalid auth data: username or password missing
+	StatusWrongLogin      Status = 253 // wrong username or password
+	StatusLoggedIn        Status = 254 // passed authentication
+	StatusNoFilename      Status = 255 // filename not provided
+	StatusNotExist        Status = 256 // file does not exist on server
+	StatusReadyToSend     Status = 257 // ready to send file: the body follows (get) or may follow (put)
+	StatusMD5OK           Status = 258 // md5 verification: the file is complete and in place
+	StatusDirChanged      Status = 259 // directory has been switched
+	StatusOK              Status = 260 // success of ls, pwd, stat, mkdir, quit
+	StatusReady           Status = 261 // greeting: the server is ready for a request
+	StatusNotLoggedIn     Status = 262 // the action needs a successful auth first
+	StatusPermission      Status = 263 // permission denied, or the path leaves the home
+	StatusQuota           Status = 264 // quota exceeded
+	StatusMD5Mismatch     Status = 265 // md5 mismatch: nothing was stored under the name
+	StatusBadOffset       Status = 266 // resume offset negative, past the end, or not resumable
+	StatusNotDir          Status = 267 // not a directory
+	StatusIsDir           Status = 268 // is a directory
+	StatusExists          Status = 269 // already exists
+	StatusTooManyConns    Status = 270 // too many connections: the server closes
+	StatusHeaderTooLarge  Status = 271 // header length over the limit: the server closes
+	StatusServerError     Status = 272 // server-side I/O or internal error
+	StatusBadPath         Status = 273 // invalid path: NUL, control bytes, invalid UTF-8, too long
+	StatusBadSize         Status = 274 // size missing, negative or over the limit
+	StatusTimeout         Status = 275 // idle or transfer timeout: the server closes
+	StatusShuttingDown    Status = 276 // the server is shutting down: the server closes
+	StatusGoodbye         Status = 277 // answer to quit: the server closes
+	StatusForeignTransfer Status = 278 // the transfer id belongs to another user
+	StatusPrefixMismatch  Status = 279 // resume: the prefix md5 differs from the bytes held
+	StatusTransferBusy    Status = 280 // the transfer is in progress on another connection: retry later
 )
 
 var statusText = map[Status]string{
