@@ -27,6 +27,8 @@ type Config struct {
 	TLSCert     string        // certificate file
 	TLSKey      string        // key file
 	RequireTLS  bool          // refuse everything but starttls on a plaintext connection
+
+	PartialMaxAge time.Duration // interrupted uploads untouched this long are removed; default 168h
 }
 
 // Default returns the built-in configuration.
@@ -38,6 +40,8 @@ func Default() Config {
 		MaxConns:    256,
 		IdleTimeout: 5 * time.Minute,
 		LogFormat:   "text",
+
+		PartialMaxAge: 7 * 24 * time.Hour,
 	}
 }
 
@@ -70,17 +74,8 @@ var keys = map[string]setter{
 		c.MaxConns = n
 		return nil
 	},
-	"idle_timeout": func(c *Config, v, _ string) error {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return fmt.Errorf("%q is not a duration (e.g. 30s, 5m, 1h)", v)
-		}
-		if d <= 0 {
-			return fmt.Errorf("%q is not positive", v)
-		}
-		c.IdleTimeout = d
-		return nil
-	},
+	"idle_timeout":    durationSetter(func(c *Config) *time.Duration { return &c.IdleTimeout }),
+	"partial_max_age": durationSetter(func(c *Config) *time.Duration { return &c.PartialMaxAge }),
 	"log_format": func(c *Config, v, _ string) error {
 		if v != "text" && v != "json" {
 			return fmt.Errorf("%q is neither text nor json", v)
@@ -103,6 +98,21 @@ var keys = map[string]setter{
 		c.RequireTLS = b
 		return nil
 	},
+}
+
+// durationSetter sets a positive Go duration.
+func durationSetter(field func(*Config) *time.Duration) setter {
+	return func(c *Config, v, _ string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration (e.g. 30s, 5m, 1h)", v)
+		}
+		if d <= 0 {
+			return fmt.Errorf("%q is not positive", v)
+		}
+		*field(c) = d
+		return nil
+	}
 }
 
 // pathSetter sets a path, relative to the config file's folder unless it is
@@ -194,6 +204,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("max_conns: %d is too small (at least 1)", c.MaxConns)
 	case c.IdleTimeout <= 0:
 		return fmt.Errorf("idle_timeout: %v is not positive", c.IdleTimeout)
+	case c.PartialMaxAge <= 0:
+		return fmt.Errorf("partial_max_age: %v is not positive", c.PartialMaxAge)
 	case c.LogFormat != "text" && c.LogFormat != "json":
 		return fmt.Errorf("log_format: %q is neither text nor json", c.LogFormat)
 	case c.TLS != "" && c.TLS != "auto":

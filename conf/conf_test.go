@@ -32,6 +32,8 @@ func TestDefault(t *testing.T) {
 		MaxConns:    256,
 		IdleTimeout: 5 * time.Minute,
 		LogFormat:   "text",
+
+		PartialMaxAge: 168 * time.Hour,
 	}
 	if got := Default(); got != want {
 		t.Errorf("Default() = %+v, want %+v", got, want)
@@ -64,6 +66,7 @@ tls          = auto
 tls_cert     = cert.pem
 tls_key      = key.pem
 require_tls  = true
+partial_max_age = 36h
 `)
 	c, err := Load(path)
 	if err != nil {
@@ -82,6 +85,8 @@ require_tls  = true
 		TLSCert:     filepath.Join(dir, "cert.pem"),
 		TLSKey:      filepath.Join(dir, "key.pem"),
 		RequireTLS:  true,
+
+		PartialMaxAge: 36 * time.Hour,
 	}
 	if c != want {
 		t.Errorf("Load =\n%+v\nwant\n%+v", c, want)

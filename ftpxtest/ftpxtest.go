@@ -42,10 +42,25 @@ type Option func(*server.Server)
 func NewServer(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	dir := t.TempDir()
-	ts := &Server{Root: filepath.Join(dir, "root"), Accounts: filepath.Join(dir, "accounts.ini")}
-	if err := os.WriteFile(ts.Accounts, []byte("; test accounts\n"), 0o600); err != nil {
+	accounts := filepath.Join(dir, "accounts.ini")
+	if err := os.WriteFile(accounts, []byte("; test accounts\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return start(t, filepath.Join(dir, "root"), accounts, opts)
+}
+
+// Restart stops the server, as SIGTERM would, and starts a new one on the
+// same root and accounts (on a new port), as after a restart of the daemon.
+func (ts *Server) Restart(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ts.Shutdown(ctx)
+	return start(t, ts.Root, ts.Accounts, opts)
+}
+
+func start(t testing.TB, root, accountsFile string, opts []Option) *Server {
+	ts := &Server{Root: root, Accounts: accountsFile}
 	store, err := accounts.Load(ts.Accounts)
 	if err != nil {
 		t.Fatal(err)
@@ -74,6 +89,7 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 		defer cancel()
 		ts.Shutdown(ctx)
 		<-done
+		homes.Close()
 		if t.Failed() {
 			t.Logf("server log:\n%s", ts.Log())
 		}

@@ -21,6 +21,12 @@ var (
 	ErrExists     = errors.New("already exists")
 	ErrMD5        = errors.New("md5 mismatch")
 	ErrSize       = errors.New("size mismatch") // body longer/shorter than declared
+
+	ErrBadOffset   = errors.New("bad resume offset")                // negative, past the end, or not what is held
+	ErrBadTransfer = errors.New("invalid transfer id")              // not a uuid
+	ErrForeign     = errors.New("transfer belongs to another user") // the id is held in another home
+	ErrBusy        = errors.New("transfer in progress")             // another connection is using the id
+	ErrPrefix      = errors.New("prefix md5 mismatch")              // a resumed get's prefix differs
 )
 
 // escapeMsg is the text of the unexported error os.Root returns when a
@@ -52,7 +58,8 @@ func opErr(op, name string, err error) error {
 // kindOf returns the sentinel err means, or nil.
 func kindOf(err error) error {
 	for _, kind := range []error{ErrNotExist, ErrOutside, ErrBadPath, ErrPermission,
-		ErrQuota, ErrNotDir, ErrIsDir, ErrExists, ErrMD5, ErrSize} {
+		ErrQuota, ErrNotDir, ErrIsDir, ErrExists, ErrMD5, ErrSize,
+		ErrBadOffset, ErrBadTransfer, ErrForeign, ErrBusy, ErrPrefix} {
 		if errors.Is(err, kind) {
 			return kind
 		}

@@ -43,10 +43,14 @@ type FS interface {
 	Mkdir(name string, parents bool) error      // parents: like mkdir -p (no error if it exists as a dir)
 	Remove(name string) error
 	Rename(oldname, newname string) error
-	CreatePartial(id string) (WriteFile, error) // new file PartialDir/id (creates PartialDir as needed), truncating
-	CommitPartial(id, name string) error        // rename PartialDir/id onto name, atomically replacing a file; ErrIsDir if name is a dir; ErrNotExist if name's parent is missing
-	RemovePartial(id string) error
-	Usage() (int64, error) // bytes in regular files of the tree, partials included; symlinks not followed
+	CreatePartial(id string) (WriteFile, error)               // new file PartialDir/id (creates PartialDir as needed), truncating
+	ReopenPartial(id string, offset int64) (WriteFile, error) // the partial cut to offset, positioned at its end; ErrSize if shorter
+	CommitPartial(id, name string) error                      // rename PartialDir/id onto name, atomically replacing a file; ErrIsDir if name is a dir; ErrNotExist if name's parent is missing
+	RemovePartial(id string) error                            // the data and the saved state
+	SavePartialState(id string, state []byte) error           // atomically
+	PartialState(id string) ([]byte, error)                   // ErrNotExist when none was saved
+	Partials() ([]PartialInfo, error)                         // every partial's data file
+	Usage() (int64, error)                                    // bytes in regular files of the tree, partials included; symlinks not followed
 	Close() error
 }
 
@@ -286,14 +290,6 @@ func (d *dirFS) CommitPartial(id, name string) error {
 	return opErr("put", name, d.root.Rename(p, r))
 }
 
-func (d *dirFS) RemovePartial(id string) error {
-	p, err := partial("abort", id)
-	if err != nil {
-		return err
-	}
-	return opErr("abort", "partial "+id, d.root.Remove(p))
-}
-
 func (d *dirFS) Usage() (int64, error) {
 	var n int64
 	err := fs.WalkDir(d.root.FS(), ".", func(p string, e fs.DirEntry, err error) error {
@@ -303,7 +299,7 @@ func (d *dirFS) Usage() (int64, error) {
 			}
 			return err
 		}
-		if !e.Type().IsRegular() {
+		if !e.Type().IsRegular() || isStateFile(p) {
 			return nil
 		}
 		fi, err := e.Info()

@@ -16,9 +16,11 @@ import (
 // quota account, shared by all that user's open homes.
 type Manager struct {
 	root string
+	top  *os.Root // root itself, to look across homes for a transfer id
 
-	mu    sync.Mutex
-	users map[string]*userAccount
+	mu     sync.Mutex
+	users  map[string]*userAccount
+	claims map[string]bool // "user/transfer" of partials in use
 }
 
 // userAccount is a user's account and the number of its open homes.
@@ -35,7 +37,11 @@ func NewManager(root string) (*Manager, error) {
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, err // the server's own configuration: its path helps
 	}
-	return &Manager{root: root, users: make(map[string]*userAccount)}, nil
+	top, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, err
+	}
+	return &Manager{root: root, top: top, users: make(map[string]*userAccount), claims: make(map[string]bool)}, nil
 }
 
 // Open returns the user's home, creating ROOT/user (0700) if missing. The
@@ -135,3 +141,7 @@ func (h *Home) Close() error {
 func (h *Home) Quota() (used, reserved, limit int64) {
 	return h.acct.snapshot()
 }
+
+// Close releases the Manager's handle on the root. Homes already open
+// stay usable until they are closed.
+func (m *Manager) Close() error { return m.top.Close() }

@@ -2,6 +2,7 @@ package home
 
 import (
 	"crypto/md5"
+	"encoding"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -15,55 +16,130 @@ import (
 
 // Upload is a file being put: a partial file under PartialDir, hashed
 // as it is written, and a reservation on the user's quota. It ends with
-// exactly one Commit or Abort. An Upload is not safe for concurrent use.
+// exactly one Commit, Abort or (for a resumable upload) Suspend. An Upload
+// is not safe for concurrent use.
 type Upload struct {
-	h       *Home
-	name    string // the final home path
-	id      string // the partial's name under PartialDir
-	size    int64  // declared, and reserved on the quota
-	written int64
-	f       WriteFile
-	md5     hash.Hash
-	done    bool // committed, failed or aborted: the partial is gone
+	h        *Home
+	name     string // the final home path
+	id       string // the partial's name under PartialDir: the transfer id, or a fresh uuid
+	resume   bool   // a transfer id was given: the partial outlives the upload
+	size     int64  // declared
+	base     int64  // bytes the partial held when this upload began (already counted as used)
+	written  int64  // bytes written by this upload, after base
+	saved    int64  // base+written at the last saved state
+	f        WriteFile
+	md5      hash.Hash
+	done     bool // committed, suspended, failed or aborted
+	released bool // the claim on id is given back
 }
+
+// checkpointEvery is how often a resumable upload saves its state while it
+// runs, so that a server killed mid-upload loses at most this much.
+const checkpointEvery = 8 << 20
 
 // BeginUpload checks that name can be written (not a directory: ErrIsDir;
 // its parent exists and is a directory: else ErrNotExist / ErrNotDir),
-// reserves size bytes on the quota (ErrQuota if used+reserved+size would
-// pass the limit; the whole size even when replacing a file, since the
-// partial sits next to the old file until the rename), and creates the
-// partial file. Nothing is created when it fails.
-func (h *Home) BeginUpload(name string, size int64) (*Upload, error) {
+// reserves what is left to send on the quota (ErrQuota if used+reserved
+// plus that would pass the limit; the whole size even when replacing a
+// file, since the partial sits next to the old file until the rename), and
+// creates or reopens the partial file. Nothing changes when it fails.
+//
+// transfer, when not empty, is the client's transfer id (a uuid): the
+// partial is kept under that id when the upload is suspended, so a later
+// BeginUpload with the same id and offset (which must equal what
+// Breakpoint reports) appends to it. offset 0 starts over, discarding what
+// was held. Without a transfer id, offset must be 0.
+func (h *Home) BeginUpload(name string, size int64, transfer string, offset int64) (*Upload, error) {
 	if size < 0 {
 		return nil, fmt.Errorf("put %s: negative size %d: %w", name, size, ErrSize)
 	}
+	if offset < 0 || offset > size || offset > 0 && transfer == "" {
+		return nil, fmt.Errorf("put %s: offset %d of %d: %w", name, offset, size, ErrBadOffset)
+	}
+	if err := h.checkTarget(name); err != nil {
+		return nil, err
+	}
+	id := transfer
+	if id == "" {
+		id = uuid.NewString()
+	} else if err := checkTransfer(transfer); err != nil {
+		return nil, err
+	}
+	if err := h.claim(id); err != nil {
+		return nil, fmt.Errorf("put %s: %w", name, err)
+	}
+	u := &Upload{h: h, name: name, id: id, resume: transfer != "", size: size, md5: md5.New()}
+	if err := u.open(offset); err != nil {
+		h.unclaim(id)
+		return nil, err
+	}
+	return u, nil
+}
+
+// checkTarget checks that name can be written.
+func (h *Home) checkTarget(name string) error {
 	if name == "/" {
-		return nil, fmt.Errorf("put %s: %w", name, ErrIsDir)
+		return fmt.Errorf("put %s: %w", name, ErrIsDir)
 	}
 	dir, err := h.FS.Stat(path.Dir(name))
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("put %s: %w", name, err)
+		return fmt.Errorf("put %s: %w", name, err)
 	case !dir.IsDir():
-		return nil, fmt.Errorf("put %s: %w", name, ErrNotDir)
+		return fmt.Errorf("put %s: %w", name, ErrNotDir)
 	}
 	fi, err := h.FS.Stat(name)
 	switch {
 	case err == nil && fi.IsDir():
-		return nil, fmt.Errorf("put %s: %w", name, ErrIsDir)
+		return fmt.Errorf("put %s: %w", name, ErrIsDir)
 	case err != nil && !errors.Is(err, ErrNotExist):
-		return nil, fmt.Errorf("put %s: %w", name, err)
+		return fmt.Errorf("put %s: %w", name, err)
 	}
-	if err := h.acct.reserve(size); err != nil {
-		return nil, fmt.Errorf("put %s: %w", name, err)
+	return nil
+}
+
+// open reserves the quota and creates the partial (offset 0) or reopens it
+// where the held bytes end.
+func (u *Upload) open(offset int64) error {
+	h := u.h
+	if offset == 0 {
+		if u.resume {
+			h.dropPartial(u.id) // start over: what was held goes
+		}
+		if err := h.acct.reserve(u.size); err != nil {
+			return fmt.Errorf("put %s: %w", u.name, err)
+		}
+		f, err := h.FS.CreatePartial(u.id)
+		if err != nil {
+			h.acct.release(u.size)
+			return err
+		}
+		u.f = f
+		return nil
 	}
-	id := uuid.NewString()
-	f, err := h.FS.CreatePartial(id)
+	st, err := h.held(u.id)
+	switch {
+	case errors.Is(err, ErrNotExist):
+		return fmt.Errorf("put %s: offset %d, nothing held: %w", u.name, offset, ErrBadOffset)
+	case err != nil:
+		return err
+	case st.Name != u.name || st.Size != u.size || st.Offset != offset:
+		return fmt.Errorf("put %s: offset %d of %d, held %d of %d for %s: %w", u.name, offset, u.size, st.Offset, st.Size, st.Name, ErrBadOffset)
+	}
+	if err := u.md5.(encoding.BinaryUnmarshaler).UnmarshalBinary(st.MD5); err != nil {
+		h.dropPartial(u.id)
+		return fmt.Errorf("put %s: saved state: %w", u.name, ErrBadOffset)
+	}
+	if err := h.acct.reserve(u.size - offset); err != nil {
+		return fmt.Errorf("put %s: %w", u.name, err)
+	}
+	f, err := h.FS.ReopenPartial(u.id, offset)
 	if err != nil {
-		h.acct.release(size)
-		return nil, err
+		h.acct.release(u.size - offset)
+		return err
 	}
-	return &Upload{h: h, name: name, id: id, size: size, f: f, md5: md5.New()}, nil
+	u.f, u.base, u.saved = f, offset, offset
+	return nil
 }
 
 // Write writes p to the partial and adds it to the MD5. Writing past the
@@ -83,11 +159,20 @@ func (u *Upload) Write(p []byte) (int, error) {
 	if err != nil {
 		return n, opErr("put", u.name, err)
 	}
+	if u.resume && u.base+u.written-u.saved >= checkpointEvery {
+		if err := u.saveState(); err != nil {
+			return n, err
+		}
+	}
 	return n, over
 }
 
-// Written returns the number of bytes written so far.
+// Written returns the number of bytes this upload has written (after the
+// offset it resumed from).
 func (u *Upload) Written() int64 { return u.written }
+
+// Offset returns where this upload began: the bytes already held.
+func (u *Upload) Offset() int64 { return u.base }
 
 // Sum returns the lower-case hex MD5 of what was written so far.
 func (u *Upload) Sum() string {
@@ -104,8 +189,8 @@ func (u *Upload) Commit(want string) error {
 	if u.done {
 		return fmt.Errorf("put %s: %w", u.name, fs.ErrClosed)
 	}
-	if u.written != u.size {
-		return u.fail(fmt.Errorf("put %s: body of %d bytes, %d declared: %w", u.name, u.written, u.size, ErrSize))
+	if u.base+u.written != u.size {
+		return u.fail(fmt.Errorf("put %s: body of %d bytes, %d declared: %w", u.name, u.base+u.written, u.size, ErrSize))
 	}
 	if got := u.Sum(); !strings.EqualFold(got, want) {
 		return u.fail(fmt.Errorf("put %s: md5 %s, client sent %q: %w", u.name, got, want, ErrMD5))
@@ -130,7 +215,11 @@ func (u *Upload) Commit(want string) error {
 		return u.fail(err)
 	}
 	u.done = true
-	a.commit(u.size, u.size-old)
+	if u.resume {
+		u.h.FS.RemovePartial(u.id) // the saved state; the data is in place
+	}
+	a.commit(u.size-u.base, u.size-u.base-old)
+	u.release()
 	return nil
 }
 
@@ -183,6 +272,7 @@ func (u *Upload) Abort() error {
 	} else if err != nil {
 		err = opErr("abort", u.name, err)
 	}
-	u.h.acct.release(u.size)
+	u.h.acct.commit(u.size-u.base, -u.base) // the held bytes are gone too
+	u.release()
 	return err
 }

@@ -37,7 +37,7 @@ func md5hex(b []byte) string {
 
 // put uploads data to name in chunks and commits it with want.
 func put(h *Home, name string, data []byte, want string) error {
-	u, err := h.BeginUpload(name, int64(len(data)))
+	u, err := h.BeginUpload(name, int64(len(data)), "", 0)
 	if err != nil {
 		return err
 	}
@@ -103,7 +103,7 @@ func TestUploadCommit(t *testing.T) {
 
 func TestUploadSumAndWritten(t *testing.T) {
 	_, _, h := newHome(t, Unlimited)
-	u, err := h.BeginUpload("/x", 3)
+	u, err := h.BeginUpload("/x", 3, "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestUploadMD5MismatchKeepsOldFile(t *testing.T) {
 
 func TestUploadShortBodyRefused(t *testing.T) {
 	root, _, h := newHome(t, 100)
-	u, err := h.BeginUpload("/short", 10)
+	u, err := h.BeginUpload("/short", 10, "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestUploadShortBodyRefused(t *testing.T) {
 
 func TestUploadLongBodyRefused(t *testing.T) {
 	root, _, h := newHome(t, Unlimited)
-	u, err := h.BeginUpload("/long", 4)
+	u, err := h.BeginUpload("/long", 4, "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,11 +207,11 @@ func TestUploadOverQuotaCreatesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := snapshot(t, root)
-	if _, err := h.BeginUpload("/b", 5); !errors.Is(err, ErrQuota) {
+	if _, err := h.BeginUpload("/b", 5, "", 0); !errors.Is(err, ErrQuota) {
 		t.Fatalf("put of 5 bytes with 6 of 10 used: %v", err)
 	}
 	// Replacing counts the whole size too: old and partial coexist.
-	if _, err := h.BeginUpload("/a", 6); !errors.Is(err, ErrQuota) {
+	if _, err := h.BeginUpload("/a", 6, "", 0); !errors.Is(err, ErrQuota) {
 		t.Fatalf("replace of 6 bytes with 6 of 10 used: %v", err)
 	}
 	if after := snapshot(t, root); fmt.Sprint(after) != fmt.Sprint(before) {
@@ -261,7 +261,7 @@ func TestUploadBeginChecksTheName(t *testing.T) {
 		{"/missing/x", ErrNotExist},
 		{"/file/x", ErrNotDir},
 	} {
-		if _, err := h.BeginUpload(tt.name, 1); !errors.Is(err, tt.err) {
+		if _, err := h.BeginUpload(tt.name, 1, "", 0); !errors.Is(err, tt.err) {
 			t.Errorf("put %s: %v, want %v", tt.name, err, tt.err)
 		}
 	}
@@ -275,7 +275,7 @@ func TestUploadBeginChecksTheName(t *testing.T) {
 
 func TestUploadCommitRacingDirectoryStoresNothing(t *testing.T) {
 	root, _, h := newHome(t, Unlimited)
-	u, err := h.BeginUpload("/x", 1)
+	u, err := h.BeginUpload("/x", 1, "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +294,7 @@ func TestUploadCommitRacingDirectoryStoresNothing(t *testing.T) {
 
 func TestUploadAbort(t *testing.T) {
 	root, _, h := newHome(t, 100)
-	u, err := h.BeginUpload("/x", 50)
+	u, err := h.BeginUpload("/x", 50, "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +324,7 @@ func TestUploadAbort(t *testing.T) {
 	}
 
 	// Abort after Commit changes nothing.
-	u, _ = h.BeginUpload("/y", 2)
+	u, _ = h.BeginUpload("/y", 2, "", 0)
 	u.Write([]byte("ok"))
 	if err := u.Commit(md5hex([]byte("ok"))); err != nil {
 		t.Fatal(err)
@@ -414,7 +414,7 @@ func BenchmarkUploadWrite(b *testing.B) {
 	}
 	defer h.Close()
 	chunk := make([]byte, 256<<10)
-	u, err := h.BeginUpload("/big", int64(b.N)*int64(len(chunk)))
+	u, err := h.BeginUpload("/big", int64(b.N)*int64(len(chunk)), "", 0)
 	if err != nil {
 		b.Fatal(err)
 	}

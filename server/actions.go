@@ -25,5 +25,7 @@ func init() {
 		protocol.ActionMkdir: {fn: (*session).handleMkdir},
 		protocol.ActionGet:   {fn: (*session).handleGet},
 		protocol.ActionPut:   {fn: (*session).handlePut},
+
+		protocol.ActionBreakpoint: {fn: (*session).handleBreakpoint},
 	}
 }

@@ -93,14 +93,20 @@ func (rc *raw) put(name string, body []byte, sum string) protocol.Response {
 // get downloads name and returns the answer, the body and the trailer's md5.
 func (rc *raw) get(name string) (protocol.Response, []byte, string) {
 	rc.t.Helper()
-	resp := rc.do(protocol.Request{Action: "get", Filename: name})
+	return rc.getAt(name, 0, "")
+}
+
+// getAt downloads name from offset, giving the md5 of the prefix held.
+func (rc *raw) getAt(name string, offset int64, prefix string) (protocol.Response, []byte, string) {
+	rc.t.Helper()
+	resp := rc.do(protocol.Request{Action: "get", Filename: name, Offset: offset, MD5: prefix})
 	if resp.Status != protocol.StatusReadyToSend {
 		return resp, nil, ""
 	}
 	if resp.Size == nil || *resp.Size < 0 {
 		rc.t.Fatalf("257 without a size: %+v", resp)
 	}
-	body := make([]byte, *resp.Size)
+	body := make([]byte, *resp.Size-offset)
 	if _, err := io.ReadFull(rc.r, body); err != nil {
 		rc.t.Fatalf("get body: %v", err)
 	}

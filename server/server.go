@@ -23,8 +23,9 @@ var ErrServerClosed = errors.New("ftpx: server closed")
 
 // Defaults for the zero values of Server's fields.
 const (
-	DefaultMaxConns    = 256
-	DefaultGracePeriod = 30 * time.Second
+	DefaultMaxConns      = 256
+	DefaultGracePeriod   = 30 * time.Second
+	DefaultPartialMaxAge = 7 * 24 * time.Hour
 )
 
 // Server serves ftpx sessions. Set its fields before calling Serve; they
@@ -38,6 +39,7 @@ type Server struct {
 	TransferTimeout time.Duration // wait for each chunk of a body; 0 means protocol.DefaultTransferTimeout
 	MaxHeader       int           // request header limit; 0 means protocol.MaxRequestHeader
 	Welcome         string        // sent in the greeting
+	PartialMaxAge   time.Duration // interrupted uploads untouched this long are removed; 0 means DefaultPartialMaxAge
 	Logger          *slog.Logger  // nil discards
 
 	mu        sync.Mutex
@@ -46,6 +48,10 @@ type Server struct {
 	conns     atomic.Int64
 	closing   atomic.Bool
 	wg        sync.WaitGroup // one per running session
+
+	janitor     sync.Once
+	stopJanitor chan struct{}
+	janitorDone chan struct{}
 }
 
 // ListenAndServe listens on the TCP address addr and calls Serve.
@@ -65,6 +71,7 @@ func (s *Server) Serve(l net.Listener) error {
 		return ErrServerClosed
 	}
 	defer s.untrack(l)
+	s.janitor.Do(s.startJanitor)
 	var delay time.Duration
 	for {
 		c, err := l.Accept()
@@ -116,6 +123,7 @@ func (s *Server) refuse(c net.Conn, st protocol.Status) {
 // or ctx is done; then it closes what is left and returns ctx's error.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
+	s.stopTheJanitor()
 	s.mu.Lock()
 	for l := range s.listeners {
 		l.Close()
@@ -141,6 +149,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // are abandoned and their partial files removed.
 func (s *Server) Close() error {
 	s.closing.Store(true)
+	s.stopTheJanitor()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for l := range s.listeners {
@@ -157,6 +166,9 @@ func (s *Server) track(l net.Listener) bool {
 	defer s.mu.Unlock()
 	if s.closing.Load() {
 		return false
+	}
+	if s.stopJanitor == nil {
+		s.stopJanitor, s.janitorDone = make(chan struct{}), make(chan struct{})
 	}
 	if s.listeners == nil {
 		s.listeners = make(map[net.Listener]struct{})

@@ -31,8 +31,16 @@ func statusFor(err error) protocol.Status {
 		return protocol.StatusMD5Mismatch
 	case errors.Is(err, home.ErrSize), errors.Is(err, errBadSize):
 		return protocol.StatusBadSize
-	case errors.Is(err, errBadOffset):
+	case errors.Is(err, home.ErrBadOffset):
 		return protocol.StatusBadOffset
+	case errors.Is(err, home.ErrBadTransfer):
+		return protocol.StatusBadFormat
+	case errors.Is(err, home.ErrForeign):
+		return protocol.StatusForeignTransfer
+	case errors.Is(err, home.ErrBusy):
+		return protocol.StatusTransferBusy
+	case errors.Is(err, home.ErrPrefix):
+		return protocol.StatusPrefixMismatch
 	case errors.Is(err, errNoFilename):
 		return protocol.StatusNoFilename
 	case errors.Is(err, accounts.ErrBadPassword):
@@ -45,5 +53,4 @@ func statusFor(err error) protocol.Status {
 var (
 	errNoFilename = errors.New("filename not provided")
 	errBadSize    = errors.New("invalid size")
-	errBadOffset  = errors.New("bad resume offset")
 )

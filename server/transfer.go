@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
+	"ftpx/home"
 	"ftpx/protocol"
 )
 
@@ -28,9 +30,6 @@ func (c *session) handleGet(req *protocol.Request) error {
 	if err != nil {
 		return c.fail(req, err)
 	}
-	if req.Offset != 0 {
-		return c.fail(req, fmt.Errorf("get %s: offset %d: %w (resume is not supported yet)", name, req.Offset, errBadOffset))
-	}
 	f, err := c.home.FS.Open(name)
 	if err != nil {
 		return c.fail(req, err)
@@ -40,12 +39,27 @@ func (c *session) handleGet(req *protocol.Request) error {
 	if err != nil {
 		return c.fail(req, err)
 	}
-	size := fi.Size()
-	if err := c.send(protocol.Response{ID: req.ID, Status: protocol.StatusReadyToSend, Msg: protocol.StatusReadyToSend.String(), Size: protocol.Int64(size)}); err != nil {
+	size, offset := fi.Size(), req.Offset
+	if offset < 0 || offset > size {
+		return c.fail(req, fmt.Errorf("get %s: offset %d of %d: %w", name, offset, size, home.ErrBadOffset))
+	}
+	// A resumed get hashes the prefix the client holds (reading it once, as
+	// part of the one pass over the file) and checks it against the
+	// client's before sending the rest.
+	h := md5.New()
+	if offset > 0 {
+		if _, err := c.copyBody(h, f, offset, func(time.Time) error { return nil }); err != nil {
+			return c.fail(req, fmt.Errorf("get %s: read: %w", name, err))
+		}
+		if req.MD5 != "" && !strings.EqualFold(req.MD5, hex.EncodeToString(h.Sum(nil))) {
+			return c.fail(req, fmt.Errorf("get %s: prefix of %d bytes: %w", name, offset, home.ErrPrefix))
+		}
+	}
+	mtime := fi.ModTime().UTC()
+	if err := c.send(protocol.Response{ID: req.ID, Status: protocol.StatusReadyToSend, Msg: protocol.StatusReadyToSend.String(), Size: protocol.Int64(size), Offset: offset, MTime: &mtime}); err != nil {
 		return err
 	}
-	h := md5.New()
-	n, err := c.copyBody(io.MultiWriter(c.conn, h), f, size, c.conn.SetWriteDeadline)
+	n, err := c.copyBody(io.MultiWriter(c.conn, h), f, size-offset, c.conn.SetWriteDeadline)
 	if err != nil {
 		// The client has been promised size bytes: the stream cannot be
 		// resynchronised, so the session ends.
@@ -72,10 +86,8 @@ func (c *session) handlePut(req *protocol.Request) error {
 		return c.fail(req, fmt.Errorf("put %s: %w: no size", name, errBadSize))
 	case size < 0:
 		return c.fail(req, fmt.Errorf("put %s: %w: %d", name, errBadSize, size))
-	case req.Offset != 0:
-		return c.fail(req, fmt.Errorf("put %s: offset %d: %w (resume is not supported yet)", name, req.Offset, errBadOffset))
 	}
-	up, err := c.home.BeginUpload(name, size)
+	up, err := c.home.BeginUpload(name, size, req.Transfer, req.Offset)
 	if err != nil {
 		if statusFor(err) != protocol.StatusQuota {
 			return c.fail(req, err)
@@ -88,13 +100,18 @@ func (c *session) handlePut(req *protocol.Request) error {
 		c.logTransfer(slog.LevelWarn, "put refused", req, name, 0, start, "", protocol.StatusQuota, err)
 		return c.reply(req, protocol.StatusQuota, msg+")")
 	}
-	defer up.Abort() // a no-op once committed
-	if err := c.send(protocol.Response{ID: req.ID, Status: protocol.StatusReadyToSend, Msg: protocol.StatusReadyToSend.String()}); err != nil {
+	defer up.Abort() // a no-op once committed or suspended
+	if err := c.send(protocol.Response{ID: req.ID, Status: protocol.StatusReadyToSend, Msg: protocol.StatusReadyToSend.String(), Offset: up.Offset()}); err != nil {
+		up.Suspend()
 		return err
 	}
-	n, err := c.copyBody(up, c.r, size, c.conn.SetReadDeadline)
+	n, err := c.copyBody(up, c.r, size-up.Offset(), c.conn.SetReadDeadline)
 	if err != nil {
-		c.logTransfer(slog.LevelWarn, "put failed", req, name, n, start, "", statusFor(err), err)
+		// Cut off: a put with a transfer id keeps what arrived, to resume.
+		if serr := up.Suspend(); serr != nil {
+			c.log.Error("put: suspend failed", "id", req.ID, "path", name, "err", serr)
+		}
+		c.logTransfer(slog.LevelWarn, "put interrupted", req, name, n, start, "", statusFor(err), err, "transfer", req.Transfer, "held", up.Offset()+up.Written())
 		return fmt.Errorf("put %s: body: %w", name, err)
 	}
 	want := req.MD5
@@ -163,10 +180,14 @@ func (c *session) copyBody(dst io.Writer, src io.Reader, n int64, setDeadline fu
 }
 
 // logTransfer writes the one line every transfer gets.
-func (c *session) logTransfer(level slog.Level, msg string, req *protocol.Request, name string, n int64, start time.Time, sum string, st protocol.Status, err error) {
+func (c *session) logTransfer(level slog.Level, msg string, req *protocol.Request, name string, n int64, start time.Time, sum string, st protocol.Status, err error, extra ...any) {
 	attrs := []any{"id", req.ID, "path", name, "bytes", n, "seconds", secondsSince(start), "md5", sum, "status", int(st)}
+	if req.Offset != 0 {
+		attrs = append(attrs, "offset", req.Offset)
+	}
 	if err != nil {
 		attrs = append(attrs, "err", err.Error())
 	}
+	attrs = append(attrs, extra...)
 	c.log.Log(context.Background(), level, msg, attrs...)
 }

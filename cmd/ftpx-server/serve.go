@@ -27,6 +27,7 @@ var serveFlags = []cli.Flag{
 	&cli.StringFlag{Name: "accounts", Usage: "accounts `FILE` (default var/accounts.ini)"},
 	&cli.IntFlag{Name: "max-conns", Usage: "maximum simultaneous connections (default 256)"},
 	&cli.DurationFlag{Name: "idle-timeout", Usage: "close a connection idle this long (default 5m)"},
+	&cli.DurationFlag{Name: "partial-max-age", Usage: "remove interrupted uploads untouched this long (default 168h)"},
 	&cli.StringFlag{Name: "log-format", Usage: "text or json (default text)"},
 	&cli.StringFlag{Name: "log-file", Usage: "append logs to `FILE` instead of stderr"},
 }
@@ -58,7 +59,8 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("root: %w", err)
 	}
-	srv := &server.Server{Homes: homes, Accounts: store, MaxConns: cfg.MaxConns, IdleTimeout: cfg.IdleTimeout, Logger: logger}
+	defer homes.Close()
+	srv := &server.Server{Homes: homes, Accounts: store, MaxConns: cfg.MaxConns, IdleTimeout: cfg.IdleTimeout, PartialMaxAge: cfg.PartialMaxAge, Logger: logger}
 	l, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
@@ -109,6 +111,9 @@ func loadConfig(c *cli.Context) (conf.Config, error) {
 	}
 	if c.IsSet("idle-timeout") {
 		cfg.IdleTimeout = c.Duration("idle-timeout")
+	}
+	if c.IsSet("partial-max-age") {
+		cfg.PartialMaxAge = c.Duration("partial-max-age")
 	}
 	if c.IsSet("log-format") {
 		cfg.LogFormat = c.String("log-format")

@@ -1,0 +1,195 @@
+package home
+
+import (
+	"crypto/md5"
+	"encoding"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// partialState is what a resumable upload saves beside its partial: enough
+// to append to it later and still verify the whole file, without reading
+// the bytes already held (the MD5 state is the digest's own encoding).
+type partialState struct {
+	Name    string    `json:"name"`
+	Size    int64     `json:"size"`
+	Offset  int64     `json:"offset"`
+	MD5     []byte    `json:"md5_state"`
+	Updated time.Time `json:"updated"`
+}
+
+// Held describes what the server holds of an interrupted upload.
+type Held struct {
+	Name      string // the home path it is for
+	Size      int64  // the whole file's declared size
+	Offset    int64  // bytes held
+	PrefixMD5 string // lower-case hex MD5 of the bytes held
+}
+
+// checkTransfer accepts only a uuid as a transfer id: it names a file.
+func checkTransfer(id string) error {
+	if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
+		return fmt.Errorf("transfer %q: %w", id, ErrBadTransfer)
+	}
+	return nil
+}
+
+// Breakpoint reports what the home holds of the transfer: ErrNotExist when
+// nothing, ErrForeign when the id is held in another user's home, ErrBusy
+// when another connection is uploading it.
+func (h *Home) Breakpoint(transfer string) (Held, error) {
+	if err := checkTransfer(transfer); err != nil {
+		return Held{}, err
+	}
+	if err := h.claim(transfer); err != nil {
+		return Held{}, fmt.Errorf("breakpoint: %w", err)
+	}
+	defer h.unclaim(transfer)
+	st, err := h.held(transfer)
+	if err != nil {
+		return Held{}, err
+	}
+	d := md5.New()
+	if err := d.(encoding.BinaryUnmarshaler).UnmarshalBinary(st.MD5); err != nil {
+		h.dropPartial(transfer)
+		return Held{}, fmt.Errorf("breakpoint: saved state: %w", ErrNotExist)
+	}
+	return Held{Name: st.Name, Size: st.Size, Offset: st.Offset, PrefixMD5: hex.EncodeToString(d.Sum(nil))}, nil
+}
+
+// held loads the saved state of the transfer id, which the caller has
+// claimed. A state that cannot be used (unreadable, or more than the data
+// file holds, as after a crash of the machine) is dropped with its partial
+// and reported as ErrNotExist; an id unknown here but held by another user
+// is ErrForeign.
+func (h *Home) held(id string) (partialState, error) {
+	var st partialState
+	b, err := h.FS.PartialState(id)
+	if errors.Is(err, ErrNotExist) {
+		if h.m != nil && h.m.heldElsewhere(h.user, id) {
+			return st, fmt.Errorf("transfer %s: %w", id, ErrForeign)
+		}
+		return st, fmt.Errorf("transfer %s: %w", id, ErrNotExist)
+	}
+	if err != nil {
+		return st, err
+	}
+	if json.Unmarshal(b, &st) != nil || st.Offset < 0 || st.Offset > st.Size || !h.holds(id, st.Offset) {
+		h.dropPartial(id)
+		return partialState{}, fmt.Errorf("transfer %s: unusable saved state: %w", id, ErrNotExist)
+	}
+	return st, nil
+}
+
+// holds reports whether the partial's data has at least n bytes.
+func (h *Home) holds(id string, n int64) bool {
+	ps, err := h.FS.Partials()
+	if err != nil {
+		return false
+	}
+	for _, p := range ps {
+		if p.ID == id {
+			return p.Size >= n
+		}
+	}
+	return false
+}
+
+// dropPartial removes a partial at rest (claimed by the caller) and takes
+// its bytes off the usage.
+func (h *Home) dropPartial(id string) {
+	var size int64
+	if ps, err := h.FS.Partials(); err == nil {
+		for _, p := range ps {
+			if p.ID == id {
+				size = p.Size
+			}
+		}
+	}
+	if err := h.FS.RemovePartial(id); err == nil || !errors.Is(err, ErrNotExist) {
+		h.acct.commit(0, -size)
+	}
+}
+
+// saveState records where the upload stands, so it can resume from here.
+func (u *Upload) saveState() error {
+	m, err := u.md5.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		return err
+	}
+	st := partialState{Name: u.name, Size: u.size, Offset: u.base + u.written, MD5: m, Updated: time.Now().UTC()}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	if err := u.h.FS.SavePartialState(u.id, b); err != nil {
+		return err
+	}
+	u.saved = st.Offset
+	return nil
+}
+
+// Suspend ends an upload that was cut off. A resumable one (it has a
+// transfer id) keeps its partial and saves its state, so a later
+// BeginUpload can append from Breakpoint's offset; the bytes it holds stay
+// counted on the quota. Any other upload is aborted.
+func (u *Upload) Suspend() error {
+	if u.done {
+		return nil
+	}
+	if !u.resume {
+		return u.Abort()
+	}
+	u.done = true
+	err := u.f.Close()
+	u.f = nil
+	if serr := u.saveState(); err == nil {
+		err = serr
+	}
+	u.h.acct.commit(u.size-u.base, u.written)
+	u.release()
+	if err != nil {
+		return opErr("suspend", u.name, err)
+	}
+	return nil
+}
+
+// release gives back the claim on the partial's id, once.
+func (u *Upload) release() {
+	if !u.released {
+		u.released = true
+		u.h.unclaim(u.id)
+	}
+}
+
+// claimWait is how long a claim waits for another connection to let go of
+// a transfer: a client that reconnects after a cut is often quicker than
+// the server is to notice the old connection died.
+const claimWait = 3 * time.Second
+
+// claim marks the id as in use by this home's user, waiting up to
+// claimWait for another holder to let go; then ErrBusy.
+func (h *Home) claim(id string) error {
+	if h.m == nil {
+		return nil
+	}
+	deadline := time.Now().Add(claimWait)
+	for !h.m.tryClaim(h.user, id) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("transfer %s: %w", id, ErrBusy)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil
+}
+
+func (h *Home) unclaim(id string) {
+	if h.m != nil {
+		h.m.unclaim(h.user, id)
+	}
+}
