@@ -88,29 +88,28 @@ func (h *Home) held(id string) (partialState, error) {
 
 // holds reports whether the partial's data has at least n bytes.
 func (h *Home) holds(id string, n int64) bool {
+	return h.partialSize(id) >= n
+}
+
+// partialSize returns the size of the partial's data, or -1 when there is
+// none.
+func (h *Home) partialSize(id string) int64 {
 	ps, err := h.FS.Partials()
 	if err != nil {
-		return false
+		return -1
 	}
 	for _, p := range ps {
 		if p.ID == id {
-			return p.Size >= n
+			return p.Size
 		}
 	}
-	return false
+	return -1
 }
 
 // dropPartial removes a partial at rest (claimed by the caller) and takes
 // its bytes off the usage.
 func (h *Home) dropPartial(id string) {
-	var size int64
-	if ps, err := h.FS.Partials(); err == nil {
-		for _, p := range ps {
-			if p.ID == id {
-				size = p.Size
-			}
-		}
-	}
+	size := max(h.partialSize(id), 0)
 	if err := h.FS.RemovePartial(id); err == nil || !errors.Is(err, ErrNotExist) {
 		h.acct.commit(0, -size)
 	}
@@ -170,7 +169,7 @@ func (u *Upload) release() {
 // claimWait is how long a claim waits for another connection to let go of
 // a transfer: a client that reconnects after a cut is often quicker than
 // the server is to notice the old connection died.
-const claimWait = 3 * time.Second
+var claimWait = 3 * time.Second
 
 // claim marks the id as in use by this home's user, waiting up to
 // claimWait for another holder to let go; then ErrBusy.

@@ -133,11 +133,13 @@ func (u *Upload) open(offset int64) error {
 	if err := h.acct.reserve(u.size - offset); err != nil {
 		return fmt.Errorf("put %s: %w", u.name, err)
 	}
+	had := h.partialSize(u.id) // more than offset after a crash between checkpoints
 	f, err := h.FS.ReopenPartial(u.id, offset)
 	if err != nil {
 		h.acct.release(u.size - offset)
 		return err
 	}
+	h.acct.commit(0, -(had - offset)) // the bytes cut off past the checkpoint
 	u.f, u.base, u.saved = f, offset, offset
 	return nil
 }

@@ -1,0 +1,167 @@
+package home
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+func randomData(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+// usageMatchesDisk checks the quota's used bytes against what is on disk
+// (state files excepted), with nothing reserved.
+func usageMatchesDisk(t *testing.T, h *Home, dir string) {
+	t.Helper()
+	used, reserved, _ := h.Quota()
+	var states int64
+	matches, _ := filepath.Glob(filepath.Join(dir, PartialDir, "*"+stateSuffix))
+	for _, m := range matches {
+		fi, _ := os.Stat(m)
+		states += fi.Size()
+	}
+	if disk := diskUsage(t, dir) - states; used != disk || reserved != 0 {
+		t.Fatalf("used %d reserved %d, disk %d", used, reserved, disk)
+	}
+}
+
+func TestSuspendThenResume(t *testing.T) {
+	root, _, h := newHome(t, 1<<30)
+	dir := filepath.Join(root, "alice")
+	data := randomData(3 << 20)
+	id := uuid.NewString()
+
+	u, err := h.BeginUpload("/f", int64(len(data)), id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Write(data[:1<<20+3])
+	if err := u.Suspend(); err != nil {
+		t.Fatal(err)
+	}
+	usageMatchesDisk(t, h, dir)
+	held, err := h.Breakpoint(id)
+	if err != nil || held.Offset != 1<<20+3 || held.Size != int64(len(data)) || held.Name != "/f" || held.PrefixMD5 != md5hex(data[:1<<20+3]) {
+		t.Fatalf("held %+v, %v", held, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "f")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("suspended upload visible under its name")
+	}
+
+	u, err = h.BeginUpload("/f", int64(len(data)), id, held.Offset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Offset() != held.Offset {
+		t.Fatalf("offset %d", u.Offset())
+	}
+	u.Write(data[held.Offset:])
+	if err := u.Commit(md5hex(data)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "f")); !bytes.Equal(got, data) {
+		t.Fatal("content differs")
+	}
+	if p := partials(t, dir); len(p) != 0 {
+		t.Fatalf("left behind: %v", p)
+	}
+	usageMatchesDisk(t, h, dir)
+}
+
+func TestResumedMismatchDiscardsEverything(t *testing.T) {
+	root, _, h := newHome(t, 1<<30)
+	dir := filepath.Join(root, "alice")
+	data := randomData(100_000)
+	id := uuid.NewString()
+	u, _ := h.BeginUpload("/f", 100_000, id, 0)
+	u.Write(data[:50_000])
+	u.Suspend()
+	u, err := h.BeginUpload("/f", 100_000, id, 50_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Write(data[50_000:])
+	if err := u.Commit(md5hex([]byte("other"))); !errors.Is(err, ErrMD5) {
+		t.Fatalf("commit: %v, want ErrMD5", err)
+	}
+	if _, err := h.Breakpoint(id); !errors.Is(err, ErrNotExist) {
+		t.Fatalf("breakpoint after a mismatch: %v", err)
+	}
+	usageMatchesDisk(t, h, dir)
+}
+
+// A server killed mid-upload leaves the data it wrote and the state of its
+// last checkpoint; a resume starts from the checkpoint, cutting the rest.
+func TestCrashResumesFromCheckpoint(t *testing.T) {
+	root, m, h := newHome(t, Unlimited)
+	dir := filepath.Join(root, "alice")
+	data := randomData(20 << 20)
+	id := uuid.NewString()
+	u, _ := h.BeginUpload("/f", int64(len(data)), id, 0)
+	for p := data[:17<<20]; len(p) > 0; p = p[256<<10:] {
+		u.Write(p[:256<<10])
+	}
+	u.f.Close() // the process dies: no Suspend, no Abort
+	m.unclaim("alice", id)
+	h.Close()
+
+	m2, _ := NewManager(root)
+	h2, err := m2.Open("alice", Unlimited)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h2.Close()
+	held, err := h2.Breakpoint(id)
+	if err != nil || held.Offset != 16<<20 || held.PrefixMD5 != md5hex(data[:16<<20]) {
+		t.Fatalf("held %+v %v; want the 16 MiB checkpoint", held, err)
+	}
+	u, err = h2.BeginUpload("/f", int64(len(data)), id, held.Offset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Write(data[held.Offset:])
+	if err := u.Commit(md5hex(data)); err != nil {
+		t.Fatal(err)
+	}
+	usageMatchesDisk(t, h2, dir)
+}
+
+func TestBreakpointRefusals(t *testing.T) {
+	root, m, h := newHome(t, Unlimited)
+	id := uuid.NewString()
+	if _, err := h.Breakpoint("not-a-uuid"); !errors.Is(err, ErrBadTransfer) {
+		t.Fatalf("bad id: %v", err)
+	}
+	if _, err := h.Breakpoint(id); !errors.Is(err, ErrNotExist) {
+		t.Fatalf("unknown id: %v", err)
+	}
+	u, _ := h.BeginUpload("/f", 10, id, 0)
+	u.Write([]byte("12345"))
+	claimWait = 50 * time.Millisecond
+	defer func() { claimWait = 3 * time.Second }()
+	if _, err := h.Breakpoint(id); !errors.Is(err, ErrBusy) {
+		t.Fatalf("in use: %v", err)
+	}
+	u.Suspend()
+	bob, err := m.Open("bob", Unlimited)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bob.Close()
+	if _, err := bob.Breakpoint(id); !errors.Is(err, ErrForeign) {
+		t.Fatalf("another user's transfer: %v", err)
+	}
+	if _, err := bob.BeginUpload("/f", 10, id, 5); !errors.Is(err, ErrForeign) {
+		t.Fatalf("resuming another user's transfer: %v", err)
+	}
+	_ = root
+}
