@@ -27,6 +27,7 @@ var (
 	ErrForeign     = errors.New("transfer belongs to another user") // the id is held in another home
 	ErrBusy        = errors.New("transfer in progress")             // another connection is using the id
 	ErrPrefix      = errors.New("prefix md5 mismatch")              // a resumed get's prefix differs
+	ErrNotEmpty    = errors.New("directory not empty")
 )
 
 // escapeMsg is the text of the unexported error os.Root returns when a
@@ -59,7 +60,7 @@ func opErr(op, name string, err error) error {
 func kindOf(err error) error {
 	for _, kind := range []error{ErrNotExist, ErrOutside, ErrBadPath, ErrPermission,
 		ErrQuota, ErrNotDir, ErrIsDir, ErrExists, ErrMD5, ErrSize,
-		ErrBadOffset, ErrBadTransfer, ErrForeign, ErrBusy, ErrPrefix} {
+		ErrBadOffset, ErrBadTransfer, ErrForeign, ErrBusy, ErrPrefix, ErrNotEmpty} {
 		if errors.Is(err, kind) {
 			return kind
 		}
@@ -68,7 +69,7 @@ func kindOf(err error) error {
 	case escapes(err):
 		return ErrOutside
 	case errors.Is(err, syscall.ENOTEMPTY):
-		return nil // fs.ErrExist would match it, but "already exists" misleads
+		return ErrNotEmpty // before fs.ErrExist, which would match it too
 	case errors.Is(err, syscall.ENOTDIR):
 		return ErrNotDir
 	case errors.Is(err, syscall.EISDIR):

@@ -38,10 +38,11 @@ type WriteFile interface {
 // anonymous tree and object storage can be added later, so it stays small.
 type FS interface {
 	Stat(name string) (fs.FileInfo, error)
-	ReadDir(name string) ([]fs.FileInfo, error) // sorted by name; PartialDir left out; ErrNotDir on a file
-	Open(name string) (File, error)             // regular files only: ErrIsDir on a directory
-	Mkdir(name string, parents bool) error      // parents: like mkdir -p (no error if it exists as a dir)
-	Remove(name string) error
+	ReadDir(name string) ([]fs.FileInfo, error)     // sorted by name; PartialDir left out; ErrNotDir on a file
+	Open(name string) (File, error)                 // regular files only: ErrIsDir on a directory
+	Mkdir(name string, parents bool) error          // parents: like mkdir -p (no error if it exists as a dir)
+	Remove(name string) error                       // a file or an empty directory: ErrNotEmpty otherwise
+	RemoveAll(name string) (freed int64, err error) // a tree, symlinks not followed; the bytes of its regular files
 	Rename(oldname, newname string) error
 	CreatePartial(id string) (WriteFile, error)               // new file PartialDir/id (creates PartialDir as needed), truncating
 	ReopenPartial(id string, offset int64) (WriteFile, error) // the partial cut to offset, positioned at its end; ErrSize if shorter
@@ -237,6 +238,29 @@ func (d *dirFS) Remove(name string) error {
 		return fmt.Errorf("rm %s: %w", name, ErrPermission)
 	}
 	return opErr("rm", name, d.root.Remove(r))
+}
+
+func (d *dirFS) RemoveAll(name string) (int64, error) {
+	r, err := rel("rm", name)
+	if err != nil {
+		return 0, err
+	}
+	if r == "." {
+		return 0, fmt.Errorf("rm %s: %w", name, ErrPermission)
+	}
+	if _, err := d.root.Lstat(r); err != nil {
+		return 0, opErr("rm", name, err)
+	}
+	var freed int64
+	fs.WalkDir(d.root.FS(), r, func(_ string, e fs.DirEntry, err error) error {
+		if err == nil && e.Type().IsRegular() {
+			if fi, err := e.Info(); err == nil {
+				freed += fi.Size()
+			}
+		}
+		return nil
+	})
+	return freed, opErr("rm", name, d.root.RemoveAll(r))
 }
 
 func (d *dirFS) Rename(oldname, newname string) error {

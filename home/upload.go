@@ -226,29 +226,13 @@ func (u *Upload) Commit(want string) error {
 }
 
 // replaced returns the bytes the quota counts for what is now at the
-// name: a regular file's size, or 0 (nothing there, or a symlink, which
-// Usage does not follow).
+// name (0 for nothing; CommitPartial refuses a directory).
 func (u *Upload) replaced() (int64, error) {
-	var fi fs.FileInfo
-	var err error
-	if l, ok := u.h.FS.(interface {
-		lstat(string) (fs.FileInfo, error)
-	}); ok {
-		fi, err = l.lstat(u.name)
-	} else {
-		fi, err = u.h.FS.Stat(u.name)
-	}
-	switch {
-	case errors.Is(err, ErrNotExist):
+	n, err := u.h.lsize(u.name)
+	if errors.Is(err, ErrNotExist) {
 		return 0, nil
-	case err != nil:
-		return 0, err
-	case fi.IsDir():
-		return 0, fmt.Errorf("put %s: %w", u.name, ErrIsDir)
-	case fi.Mode().IsRegular():
-		return fi.Size(), nil
 	}
-	return 0, nil
+	return n, err
 }
 
 // fail ends the upload after a failed Commit and returns err.

@@ -15,6 +15,9 @@ const (
 	ActionQuit  = "quit"
 
 	ActionBreakpoint = "breakpoint" // how much of an interrupted put the server holds
+	ActionRm         = "rm"
+	ActionMv         = "mv"
+	ActionQuota      = "quota"
 )
 
 // Request is every header a client sends. Which fields matter depends on
@@ -42,7 +45,10 @@ type Request struct {
 	// breakpoint reports how much of it the server holds.
 	Transfer string `json:"transfer,omitempty"`
 
-	Parents bool `json:"parents,omitempty"` // mkdir: create missing parents, no error if it exists
+	Parents   bool   `json:"parents,omitempty"`   // mkdir: create missing parents, no error if it exists
+	Recursive bool   `json:"recursive,omitempty"` // rm: a directory and everything in it
+	To        string `json:"to,omitempty"`        // mv: the new name
+	Checksum  bool   `json:"checksum,omitempty"`  // stat: include the file's md5
 }
 
 // Size returns the announced size and whether one was given, preferring
@@ -78,6 +84,9 @@ type Response struct {
 	MTime   *time.Time `json:"mtime,omitempty"`   // get: the file's modification time, to tell a changed source
 	Entries []Entry    `json:"entries,omitempty"` // ls
 	Stat    *Entry     `json:"stat,omitempty"`    // stat
+
+	Used  *int64 `json:"used,omitempty"`  // quota: bytes in use (partial uploads included)
+	Quota *int64 `json:"quota,omitempty"` // quota: the limit, -1 for none
 
 	Goodbye string `json:"goodbye,omitempty"` // quit
 }

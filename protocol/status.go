@@ -38,6 +38,7 @@ const (
 	StatusForeignTransfer Status = 278 // the transfer id belongs to another user
 	StatusPrefixMismatch  Status = 279 // resume: the prefix md5 differs from the bytes held
 	StatusTransferBusy    Status = 280 // the transfer is in progress on another connection: retry later
+	StatusNotEmpty        Status = 281 // rm of a directory that is not empty, without recursive
 )
 
 var statusText = map[Status]string{
@@ -72,6 +73,7 @@ var statusText = map[Status]string{
 	StatusForeignTransfer: "transfer belongs to another user",
 	StatusPrefixMismatch:  "prefix md5 mismatch",
 	StatusTransferBusy:    "transfer busy",
+	StatusNotEmpty:        "directory not empty",
 }
 
 // String returns the short English meaning of s, or "status N" for a code

@@ -27,5 +27,8 @@ func init() {
 		protocol.ActionPut:   {fn: (*session).handlePut},
 
 		protocol.ActionBreakpoint: {fn: (*session).handleBreakpoint},
+		protocol.ActionRm:         {fn: (*session).handleRm},
+		protocol.ActionMv:         {fn: (*session).handleMv},
+		protocol.ActionQuota:      {fn: (*session).handleQuota},
 	}
 }

@@ -45,7 +45,13 @@ func (c *session) handleStat(req *protocol.Request) error {
 		return c.fail(req, err)
 	}
 	e := entryOf(path.Base(name), fi)
-	return c.send(protocol.Response{ID: req.ID, Status: protocol.StatusOK, Msg: protocol.StatusOK.String(), Path: name, Stat: &e})
+	resp := protocol.Response{ID: req.ID, Status: protocol.StatusOK, Msg: protocol.StatusOK.String(), Path: name, Stat: &e}
+	if req.Checksum && !fi.IsDir() {
+		if resp.MD5, err = c.home.Checksum(name); err != nil {
+			return c.fail(req, err)
+		}
+	}
+	return c.send(resp)
 }
 
 // handleCd changes the current directory.

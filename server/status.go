@@ -39,6 +39,8 @@ func statusFor(err error) protocol.Status {
 		return protocol.StatusForeignTransfer
 	case errors.Is(err, home.ErrBusy):
 		return protocol.StatusTransferBusy
+	case errors.Is(err, home.ErrNotEmpty):
+		return protocol.StatusNotEmpty
 	case errors.Is(err, home.ErrPrefix):
 		return protocol.StatusPrefixMismatch
 	case errors.Is(err, errNoFilename):

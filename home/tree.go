@@ -1,0 +1,107 @@
+package home
+
+import (
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strings"
+)
+
+// Remove deletes a file, an empty directory, or with recursive a whole
+// tree (symlinks inside are removed, never followed), and gives the bytes
+// it held back to the quota.
+func (h *Home) Remove(name string, recursive bool) error {
+	if name == "/" {
+		return fmt.Errorf("rm %s: %w", name, ErrPermission)
+	}
+	a := h.acct
+	a.tree.Lock()
+	defer a.tree.Unlock()
+	if recursive {
+		freed, err := h.FS.RemoveAll(name)
+		a.commit(0, -freed)
+		return err
+	}
+	size, err := h.lsize(name)
+	if err != nil {
+		return err
+	}
+	if err := h.FS.Remove(name); err != nil {
+		return err
+	}
+	a.commit(0, -size)
+	return nil
+}
+
+// Rename moves oldname to newname, replacing a file there (not a
+// directory: ErrIsDir), and takes a replaced file's bytes off the quota.
+// newname's parent must exist.
+func (h *Home) Rename(oldname, newname string) error {
+	if oldname == "/" || newname == "/" {
+		return fmt.Errorf("mv %s %s: %w", oldname, newname, ErrPermission)
+	}
+	if newname == oldname || strings.HasPrefix(newname, oldname+"/") {
+		return fmt.Errorf("mv %s %s: into itself: %w", oldname, newname, ErrPermission)
+	}
+	a := h.acct
+	a.tree.Lock()
+	defer a.tree.Unlock()
+	if _, err := h.FS.Stat(oldname); err != nil {
+		return err
+	}
+	fi, err := h.FS.Stat(newname)
+	switch {
+	case err == nil && fi.IsDir():
+		return fmt.Errorf("mv %s %s: %w", oldname, newname, ErrIsDir)
+	case err != nil && !errors.Is(err, ErrNotExist):
+		return err
+	}
+	replaced, err := h.lsize(newname)
+	if err != nil && !errors.Is(err, ErrNotExist) {
+		return err
+	}
+	if err := h.FS.Rename(oldname, newname); err != nil {
+		return err
+	}
+	a.commit(0, -replaced)
+	return nil
+}
+
+// lsize returns the bytes the quota counts for name: a regular file's
+// size, else 0; symlinks are not followed.
+func (h *Home) lsize(name string) (int64, error) {
+	var fi fs.FileInfo
+	var err error
+	if l, ok := h.FS.(interface {
+		lstat(string) (fs.FileInfo, error)
+	}); ok {
+		fi, err = l.lstat(name)
+	} else {
+		fi, err = h.FS.Stat(name)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if fi.Mode().IsRegular() {
+		return fi.Size(), nil
+	}
+	return 0, nil
+}
+
+// Checksum returns the lower-case hex MD5 of a file's content, reading it
+// once.
+func (h *Home) Checksum(name string) (string, error) {
+	f, err := h.FS.Open(name)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	d := md5.New()
+	if _, err := io.CopyBuffer(d, f, make([]byte, 256<<10)); err != nil {
+		return "", opErr("stat", name, err)
+	}
+	return hex.EncodeToString(d.Sum(nil)), nil
+}
