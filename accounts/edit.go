@@ -35,8 +35,8 @@ func AddUser(path, name, password string, quota int64) error {
 		return fmt.Errorf("user %s: %w", name, err)
 	}
 	return edit(path, true, func(f *file, eol string) error {
-		if _, ok := f.byName[name]; ok {
-			return fmt.Errorf("user %s: %w", name, ErrExists)
+		if prev := f.sameButCase(name); prev != nil {
+			return fmt.Errorf("user %s: %w (as %s)", name, ErrExists, prev.name)
 		}
 		if n := len(f.lines); n > 0 {
 			if !strings.HasSuffix(f.lines[n-1], "\n") {

@@ -277,3 +277,17 @@ func TestEditThroughSymlinkKeepsSymlink(t *testing.T) {
 		t.Error("carl not in the target file")
 	}
 }
+
+func TestAddUserRefusesNameDifferingOnlyInCase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "accounts.ini")
+	if err := AddUser(path, "alice", "pw", Unlimited); err != nil {
+		t.Fatal(err)
+	}
+	if err := AddUser(path, "ALICE", "pw", Unlimited); !errors.Is(err, ErrExists) {
+		t.Fatalf("AddUser(ALICE) next to alice: %v, want ErrExists", err)
+	}
+	os.WriteFile(path, []byte("[alice]\npassword = a\n[Alice]\npassword = b\n"), 0o600)
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), ":3:") {
+		t.Fatalf("Load of alice and Alice: %v, want an error on line 3", err)
+	}
+}

@@ -75,6 +75,9 @@ func parse(path string, content []byte) (*file, error) {
 			if prev, dup := f.byName[l.Name]; dup {
 				return nil, errorf("user %q is already defined on line %d", l.Name, prev.header+1)
 			}
+			if prev := f.sameButCase(l.Name); prev != nil {
+				return nil, errorf("user %q differs from %q (line %d) only in case; homes would clash on a case-insensitive file system", l.Name, prev.name, prev.header+1)
+			}
 			cur = &section{name: l.Name, header: i, last: i}
 			f.sections = append(f.sections, cur)
 			f.byName[l.Name] = cur
@@ -91,6 +94,17 @@ func parse(path string, content []byte) (*file, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// sameButCase returns the section whose name equals name ignoring case,
+// or nil.
+func (f *file) sameButCase(name string) *section {
+	for _, s := range f.sections {
+		if strings.EqualFold(s.name, name) {
+			return s
+		}
+	}
+	return nil
 }
 
 // add checks one key line of the section and records it.

@@ -63,6 +63,22 @@ func (a *account) commit(reserved, delta int64) {
 	a.mu.Unlock()
 }
 
+// commitChecked is commit, refused with ErrQuota (changing nothing) when
+// used would then pass the limit together with the other reservations.
+func (a *account) commitChecked(reserved, delta int64) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.limit >= 0 && delta > 0 && a.used+delta > a.limit-(a.reserved-reserved) {
+		return fmt.Errorf("%d more bytes with %d used of %d: %w", delta, a.used, a.limit, ErrQuota)
+	}
+	a.reserved -= reserved
+	a.used += delta
+	if a.used < 0 {
+		a.used = 0
+	}
+	return nil
+}
+
 func (a *account) setLimit(limit int64) {
 	a.mu.Lock()
 	a.limit = limit

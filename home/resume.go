@@ -144,13 +144,18 @@ func (u *Upload) Suspend() error {
 	if !u.resume {
 		return u.Abort()
 	}
+	// Kept bytes count as used; where the reservation was smaller (it
+	// replaces a file) they may not fit, and then they go.
+	if err := u.h.acct.commitChecked(u.reserved, u.written); err != nil {
+		u.h.acct.reserve(u.reserved)
+		return u.Abort()
+	}
 	u.done = true
 	err := u.f.Close()
 	u.f = nil
 	if serr := u.saveState(); err == nil {
 		err = serr
 	}
-	u.h.acct.commit(u.size-u.base, u.written)
 	u.release()
 	if err != nil {
 		return opErr("suspend", u.name, err)

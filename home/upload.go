@@ -24,6 +24,7 @@ type Upload struct {
 	id       string // the partial's name under PartialDir: the transfer id, or a fresh uuid
 	resume   bool   // a transfer id was given: the partial outlives the upload
 	size     int64  // declared
+	reserved int64  // on the quota: what is left to send, less the size of the file it replaces
 	base     int64  // bytes the partial held when this upload began (already counted as used)
 	written  int64  // bytes written by this upload, after base
 	saved    int64  // base+written at the last saved state
@@ -39,10 +40,9 @@ const checkpointEvery = 8 << 20
 
 // BeginUpload checks that name can be written (not a directory: ErrIsDir;
 // its parent exists and is a directory: else ErrNotExist / ErrNotDir),
-// reserves what is left to send on the quota (ErrQuota if used+reserved
-// plus that would pass the limit; the whole size even when replacing a
-// file, since the partial sits next to the old file until the rename), and
-// creates or reopens the partial file. Nothing changes when it fails.
+// reserves what is left to send on the quota, less the size of a file it
+// will replace (ErrQuota if used+reserved plus that would pass the limit),
+// and creates or reopens the partial file. Nothing changes when it fails.
 //
 // transfer, when not empty, is the client's transfer id (a uuid): the
 // partial is kept under that id when the upload is suspended, so a later
@@ -56,7 +56,8 @@ func (h *Home) BeginUpload(name string, size int64, transfer string, offset int6
 	if offset < 0 || offset > size || offset > 0 && transfer == "" {
 		return nil, fmt.Errorf("put %s: offset %d of %d: %w", name, offset, size, ErrBadOffset)
 	}
-	if err := h.checkTarget(name); err != nil {
+	replaces, err := h.checkTarget(name)
+	if err != nil {
 		return nil, err
 	}
 	id := transfer
@@ -69,49 +70,57 @@ func (h *Home) BeginUpload(name string, size int64, transfer string, offset int6
 		return nil, fmt.Errorf("put %s: %w", name, err)
 	}
 	u := &Upload{h: h, name: name, id: id, resume: transfer != "", size: size, md5: md5.New()}
-	if err := u.open(offset); err != nil {
+	if err := u.open(offset, replaces); err != nil {
 		h.unclaim(id)
 		return nil, err
 	}
 	return u, nil
 }
 
-// checkTarget checks that name can be written.
-func (h *Home) checkTarget(name string) error {
+// checkTarget checks that name can be written, and returns the bytes the
+// quota counts for the file it would replace.
+func (h *Home) checkTarget(name string) (int64, error) {
 	if name == "/" {
-		return fmt.Errorf("put %s: %w", name, ErrIsDir)
+		return 0, fmt.Errorf("put %s: %w", name, ErrIsDir)
 	}
 	dir, err := h.FS.Stat(path.Dir(name))
 	switch {
+	case errors.Is(err, ErrNotExist):
+		return 0, fmt.Errorf("put %s: parent directory: %w", name, err)
 	case err != nil:
-		return fmt.Errorf("put %s: %w", name, err)
+		return 0, fmt.Errorf("put %s: %w", name, err)
 	case !dir.IsDir():
-		return fmt.Errorf("put %s: %w", name, ErrNotDir)
+		return 0, fmt.Errorf("put %s: %w", name, ErrNotDir)
 	}
 	fi, err := h.FS.Stat(name)
 	switch {
 	case err == nil && fi.IsDir():
-		return fmt.Errorf("put %s: %w", name, ErrIsDir)
+		return 0, fmt.Errorf("put %s: %w", name, ErrIsDir)
 	case err != nil && !errors.Is(err, ErrNotExist):
-		return fmt.Errorf("put %s: %w", name, err)
+		return 0, fmt.Errorf("put %s: %w", name, err)
 	}
-	return nil
+	n, err := h.lsize(name)
+	if errors.Is(err, ErrNotExist) {
+		err = nil
+	}
+	return n, err
 }
 
 // open reserves the quota and creates the partial (offset 0) or reopens it
 // where the held bytes end.
-func (u *Upload) open(offset int64) error {
+func (u *Upload) open(offset, replaces int64) error {
 	h := u.h
+	u.reserved = max(u.size-offset-replaces, 0)
 	if offset == 0 {
 		if u.resume {
 			h.dropPartial(u.id) // start over: what was held goes
 		}
-		if err := h.acct.reserve(u.size); err != nil {
+		if err := h.acct.reserve(u.reserved); err != nil {
 			return fmt.Errorf("put %s: %w", u.name, err)
 		}
 		f, err := h.FS.CreatePartial(u.id)
 		if err != nil {
-			h.acct.release(u.size)
+			h.acct.release(u.reserved)
 			return err
 		}
 		u.f = f
@@ -130,13 +139,13 @@ func (u *Upload) open(offset int64) error {
 		h.dropPartial(u.id)
 		return fmt.Errorf("put %s: saved state: %w", u.name, ErrBadOffset)
 	}
-	if err := h.acct.reserve(u.size - offset); err != nil {
+	if err := h.acct.reserve(u.reserved); err != nil {
 		return fmt.Errorf("put %s: %w", u.name, err)
 	}
 	had := h.partialSize(u.id) // more than offset after a crash between checkpoints
 	f, err := h.FS.ReopenPartial(u.id, offset)
 	if err != nil {
-		h.acct.release(u.size - offset)
+		h.acct.release(u.reserved)
 		return err
 	}
 	h.acct.commit(0, -(had - offset)) // the bytes cut off past the checkpoint
@@ -213,14 +222,20 @@ func (u *Upload) Commit(want string) error {
 	if err != nil {
 		return u.fail(err)
 	}
+	// The reservation counted the file this replaces as it was at the
+	// start; if it has shrunk or gone since, the new file may not fit.
+	if err := a.commitChecked(u.reserved, u.size-u.base-old); err != nil {
+		return u.fail(fmt.Errorf("put %s: %w", u.name, err))
+	}
 	if err := u.h.FS.CommitPartial(u.id, u.name); err != nil {
+		a.commit(0, -(u.size - u.base - old)) // undo; fail gives back what was held
+		a.reserve(u.reserved)
 		return u.fail(err)
 	}
 	u.done = true
 	if u.resume {
 		u.h.FS.RemovePartial(u.id) // the saved state; the data is in place
 	}
-	a.commit(u.size-u.base, u.size-u.base-old)
 	u.release()
 	return nil
 }
@@ -258,7 +273,7 @@ func (u *Upload) Abort() error {
 	} else if err != nil {
 		err = opErr("abort", u.name, err)
 	}
-	u.h.acct.commit(u.size-u.base, -u.base) // the held bytes are gone too
+	u.h.acct.commit(u.reserved, -u.base) // the held bytes are gone too
 	u.release()
 	return err
 }

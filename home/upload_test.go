@@ -210,9 +210,9 @@ func TestUploadOverQuotaCreatesNothing(t *testing.T) {
 	if _, err := h.BeginUpload("/b", 5, "", 0); !errors.Is(err, ErrQuota) {
 		t.Fatalf("put of 5 bytes with 6 of 10 used: %v", err)
 	}
-	// Replacing counts the whole size too: old and partial coexist.
-	if _, err := h.BeginUpload("/a", 6, "", 0); !errors.Is(err, ErrQuota) {
-		t.Fatalf("replace of 6 bytes with 6 of 10 used: %v", err)
+	// Replacing a file counts only what it adds.
+	if _, err := h.BeginUpload("/a", 11, "", 0); !errors.Is(err, ErrQuota) {
+		t.Fatalf("replace of 6 bytes by 11 with 6 of 10 used: %v", err)
 	}
 	if after := snapshot(t, root); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Errorf("a refused put changed the tree:\n%v\n%v", before, after)
@@ -225,6 +225,37 @@ func TestUploadOverQuotaCreatesNothing(t *testing.T) {
 	}
 	if err := put(h, "/d", nil, md5hex(nil)); err != nil {
 		t.Errorf("empty put at the limit: %v", err)
+	}
+}
+
+func TestUploadReplaceNeedsOnlyTheGrowth(t *testing.T) {
+	_, _, h := newHome(t, 10)
+	six, ten := []byte("123456"), []byte("0123456789")
+	if err := put(h, "/a", six, md5hex(six)); err != nil {
+		t.Fatal(err)
+	}
+	if err := put(h, "/a", ten, md5hex(ten)); err != nil {
+		t.Fatalf("replace of 6 bytes by 10 with 6 of 10 used: %v", err)
+	}
+	// The replaced file goes away during the upload: the new one no
+	// longer fits, and the commit is refused, storing nothing.
+	u, err := h.BeginUpload("/a", 10, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Write(six)
+	u.Write(six[:4])
+	if err := h.Remove("/a", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := put(h, "/b", []byte("12345"), md5hex([]byte("12345"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Commit(md5hex([]byte("1234561234"))); !errors.Is(err, ErrQuota) {
+		t.Fatalf("commit after the replaced file went: %v, want ErrQuota", err)
+	}
+	if used, reserved, _ := h.Quota(); used != 5 || reserved != 0 {
+		t.Errorf("quota = %d, %d; want 5, 0", used, reserved)
 	}
 }
 

@@ -3,7 +3,9 @@ package protocol
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 )
 
@@ -18,9 +20,44 @@ func Decode(b []byte, v any) error {
 		return err
 	}
 	if err := json.Unmarshal(b, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return fmt.Errorf("%w: %q is a JSON %s, want a %s", ErrFormat, te.Field, te.Value, jsonKind(te.Type.Kind()))
+		}
 		return fmt.Errorf("%w: %v", ErrFormat, err)
 	}
 	return nil
+}
+
+// jsonKind names a Go kind as the JSON type that decodes into it.
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.Struct, reflect.Map, reflect.Pointer:
+		return "object"
+	}
+	return "number"
+}
+
+// PeekID returns the "id" of a header that Decode refused, when the header
+// is at least a JSON object with a string id, so that even the answer to a
+// malformed request can carry its id.
+func PeekID(b []byte) string {
+	var h struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(b, &h) != nil {
+		var m map[string]json.RawMessage
+		if json.Unmarshal(b, &m) != nil || json.Unmarshal(m["id"], &h.ID) != nil {
+			return ""
+		}
+	}
+	return h.ID
 }
 
 // checkKeys verifies that b is a single JSON object with no two top-level

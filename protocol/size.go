@@ -102,3 +102,16 @@ func FormatSize(n int64) string {
 	}
 	return strconv.FormatInt(n/u.size, 10) + u.name
 }
+
+// HumanSize rounds n for people: "1.9MB", "512B", "unlimited".
+func HumanSize(n int64) string {
+	if n < 0 {
+		return "unlimited"
+	}
+	for _, u := range units {
+		if n >= u.size && u.size > 1 {
+			return strconv.FormatFloat(float64(n)/float64(u.size), 'f', 1, 64) + u.name
+		}
+	}
+	return strconv.FormatInt(n, 10) + "B"
+}

@@ -88,3 +88,11 @@ func FuzzParseSize(f *testing.F) {
 		}
 	})
 }
+
+func TestHumanSize(t *testing.T) {
+	for n, want := range map[int64]string{0: "0B", 1023: "1023B", 1024: "1.0KB", 2_000_000: "1.9MB", 1 << 30: "1.0GB", Unlimited: "unlimited"} {
+		if got := HumanSize(n); got != want {
+			t.Errorf("HumanSize(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

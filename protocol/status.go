@@ -39,6 +39,7 @@ const (
 	StatusPrefixMismatch  Status = 279 // resume: the prefix md5 differs from the bytes held
 	StatusTransferBusy    Status = 280 // the transfer is in progress on another connection: retry later
 	StatusNotEmpty        Status = 281 // rm of a directory that is not empty, without recursive
+	StatusBanned          Status = 282 // too many failed logins from this address or for this user: try later
 )
 
 var statusText = map[Status]string{
@@ -74,6 +75,7 @@ var statusText = map[Status]string{
 	StatusPrefixMismatch:  "prefix md5 mismatch",
 	StatusTransferBusy:    "transfer busy",
 	StatusNotEmpty:        "directory not empty",
+	StatusBanned:          "too many failed logins; try later",
 }
 
 // String returns the short English meaning of s, or "status N" for a code

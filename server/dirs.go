@@ -65,7 +65,7 @@ func (c *session) handleCd(req *protocol.Request) error {
 		return c.fail(req, err)
 	}
 	if !fi.IsDir() {
-		return c.reply(req, protocol.StatusNotDir, "cd "+name+": not a directory")
+		return c.reply(req, protocol.StatusNotDir, "")
 	}
 	c.cwd = name
 	return c.send(protocol.Response{ID: req.ID, Status: protocol.StatusDirChanged, Msg: protocol.StatusDirChanged.String(), Path: name})

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -85,7 +86,7 @@ func (c *session) serve() {
 	for {
 		req, err := c.readRequest()
 		if err != nil {
-			reason = c.endWith(err)
+			reason = c.endWith(req, err)
 			if reason != "" {
 				return
 			}
@@ -100,6 +101,8 @@ func (c *session) serve() {
 }
 
 // readRequest waits, up to the idle timeout, for the next request frame.
+// A frame that does not decode still gives a request with its id, when it
+// has one, for the answer.
 func (c *session) readRequest() (*protocol.Request, error) {
 	c.mu.Lock()
 	if c.srv.closing.Load() {
@@ -110,12 +113,19 @@ func (c *session) readRequest() (*protocol.Request, error) {
 	c.conn.SetReadDeadline(time.Now().Add(c.srv.idleTimeout()))
 	c.mu.Unlock()
 
-	req, err := protocol.ReadRequest(c.r, c.srv.maxHeader())
+	b, err := protocol.ReadFrame(c.r, c.srv.maxHeader())
 
 	c.mu.Lock()
 	c.idle = false
 	c.mu.Unlock()
-	return req, err
+	if err != nil {
+		return &protocol.Request{}, err
+	}
+	req := new(protocol.Request)
+	if err := protocol.Decode(b, req); err != nil {
+		return &protocol.Request{ID: protocol.PeekID(b)}, err
+	}
+	return req, nil
 }
 
 var errShuttingDown = errors.New("server shutting down")
@@ -133,11 +143,12 @@ func (c *session) interruptIfIdle() {
 
 // endWith answers a failed request read. It returns "" when the session
 // can go on (the bad frame was consumed whole), or the reason it ends.
-func (c *session) endWith(err error) string {
+func (c *session) endWith(req *protocol.Request, err error) string {
 	var ne net.Error
 	switch {
 	case errors.Is(err, protocol.ErrFormat), errors.Is(err, protocol.ErrEmpty):
-		c.reply(&protocol.Request{}, protocol.StatusBadFormat, err.Error())
+		c.log.Info("bad request", "id", req.ID, "status", int(protocol.StatusBadFormat), "err", err.Error())
+		c.reply(req, protocol.StatusBadFormat, err.Error())
 		return ""
 	case errors.Is(err, protocol.ErrTooLarge):
 		c.reply(&protocol.Request{}, protocol.StatusHeaderTooLarge, err.Error())
@@ -200,11 +211,19 @@ func (c *session) reply(req *protocol.Request, st protocol.Status, msg string) e
 // status's own text: the client already knows the operation and the path,
 // and server-side detail stays in the log.
 func (c *session) fail(req *protocol.Request, err error) error {
+	return c.failWith(req, err, "")
+}
+
+// failWith is fail with a message of the caller's ("" for the status's
+// text).
+func (c *session) failWith(req *protocol.Request, err error, msg string) error {
 	st := statusFor(err)
+	level := slog.LevelInfo
 	if st == protocol.StatusServerError {
-		c.log.Error(req.Action+" failed", "id", req.ID, "err", err)
+		level = slog.LevelError
 	}
-	return c.reply(req, st, "")
+	c.log.Log(context.Background(), level, req.Action+" refused", "id", req.ID, "status", int(st), "err", err.Error())
+	return c.reply(req, st, msg)
 }
 
 // resolve turns a wire path into a home path, relative to the current

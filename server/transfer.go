@@ -89,13 +89,16 @@ func (c *session) handlePut(req *protocol.Request) error {
 	}
 	up, err := c.home.BeginUpload(name, size, req.Transfer, req.Offset)
 	if err != nil {
+		if errors.Is(err, home.ErrNotExist) {
+			return c.failWith(req, err, "file does not exist: the parent directory is missing")
+		}
 		if statusFor(err) != protocol.StatusQuota {
 			return c.fail(req, err)
 		}
 		used, reserved, limit := c.home.Quota()
-		msg := fmt.Sprintf("%s (need %s, %s of %s used", protocol.StatusQuota, protocol.FormatSize(size), protocol.FormatSize(used), protocol.FormatSize(limit))
+		msg := fmt.Sprintf("%s (need %s, %s of %s used", protocol.StatusQuota, protocol.HumanSize(size-req.Offset), protocol.HumanSize(used), protocol.HumanSize(limit))
 		if reserved > 0 {
-			msg += fmt.Sprintf(", %s reserved by uploads in progress", protocol.FormatSize(reserved))
+			msg += fmt.Sprintf(", %s reserved by uploads in progress", protocol.HumanSize(reserved))
 		}
 		c.logTransfer(slog.LevelWarn, "put refused", req, name, 0, start, "", protocol.StatusQuota, err)
 		return c.reply(req, protocol.StatusQuota, msg+")")

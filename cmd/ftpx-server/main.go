@@ -22,9 +22,18 @@ func main() {
 			userCommand,
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError:   usageError,
+	}
+	for _, cmd := range append(app.Commands, userCommand.Subcommands...) {
+		cmd.OnUsageError = usageError
 	}
 	if err := app.Run(os.Args); err != nil {
 		fmt.Fprintln(os.Stderr, "ftpx-server:", err)
 		os.Exit(1)
 	}
+}
+
+// usageError turns a bad flag into one line, instead of the help text.
+func usageError(_ *cli.Context, err error, _ bool) error {
+	return fmt.Errorf("%w (see ftpx-server --help)", err)
 }

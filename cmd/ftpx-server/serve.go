@@ -20,22 +20,40 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
+// serveFlags are the server's settings. They are accepted before and
+// after "serve" (which is the default command), and override the config
+// file, which overrides conf.Default().
 var serveFlags = []cli.Flag{
 	&cli.StringFlag{Name: "config", Usage: "INI config `FILE` (flags override it)"},
-	&cli.StringFlag{Name: "listen", Usage: "listen on `ADDR` (default 127.0.0.1:2121; port 0 picks one)"},
-	&cli.StringFlag{Name: "root", Usage: "data root `DIR`: each user's home is DIR/NAME (default var/data)"},
-	&cli.StringFlag{Name: "accounts", Usage: "accounts `FILE` (default var/accounts.ini)"},
-	&cli.IntFlag{Name: "max-conns", Usage: "maximum simultaneous connections (default 256)"},
-	&cli.DurationFlag{Name: "idle-timeout", Usage: "close a connection idle this long (default 5m)"},
-	&cli.DurationFlag{Name: "partial-max-age", Usage: "remove interrupted uploads untouched this long (default 168h)"},
-	&cli.StringFlag{Name: "log-format", Usage: "text or json (default text)"},
-	&cli.StringFlag{Name: "log-file", Usage: "append logs to `FILE` instead of stderr"},
+	&cli.StringFlag{Name: "listen", Usage: "listen on `ADDR` (port 0 picks one)", DefaultText: conf.Default().Listen},
+	&cli.StringFlag{Name: "root", Usage: "data root `DIR`: each user's home is DIR/NAME", DefaultText: conf.Default().Root},
+	&cli.StringFlag{Name: "accounts", Usage: "accounts `FILE`", DefaultText: conf.Default().Accounts},
+	&cli.IntFlag{Name: "max-conns", Usage: "maximum simultaneous connections", DefaultText: fmt.Sprint(conf.Default().MaxConns)},
+	&cli.DurationFlag{Name: "idle-timeout", Usage: "close a connection idle this long", DefaultText: conf.Default().IdleTimeout.String()},
+	&cli.DurationFlag{Name: "partial-max-age", Usage: "remove interrupted uploads untouched this long", DefaultText: conf.Default().PartialMaxAge.String()},
+	&cli.StringFlag{Name: "log-format", Usage: "text or json", DefaultText: conf.Default().LogFormat},
+	&cli.StringFlag{Name: "log-file", Usage: "append logs to `FILE`", DefaultText: "standard error"},
+}
+
+// overrides applies each flag that was given to the config.
+var overrides = map[string]func(c *cli.Context, cfg *conf.Config){
+	"listen":          func(c *cli.Context, cfg *conf.Config) { cfg.Listen = c.String("listen") },
+	"root":            func(c *cli.Context, cfg *conf.Config) { cfg.Root = c.String("root") },
+	"accounts":        func(c *cli.Context, cfg *conf.Config) { cfg.Accounts = c.String("accounts") },
+	"max-conns":       func(c *cli.Context, cfg *conf.Config) { cfg.MaxConns = c.Int("max-conns") },
+	"idle-timeout":    func(c *cli.Context, cfg *conf.Config) { cfg.IdleTimeout = c.Duration("idle-timeout") },
+	"partial-max-age": func(c *cli.Context, cfg *conf.Config) { cfg.PartialMaxAge = c.Duration("partial-max-age") },
+	"log-format":      func(c *cli.Context, cfg *conf.Config) { cfg.LogFormat = c.String("log-format") },
+	"log-file":        func(c *cli.Context, cfg *conf.Config) { cfg.LogFile = c.String("log-file") },
 }
 
 // gracePeriod bounds how long running transfers may finish on SIGINT/SIGTERM.
 const gracePeriod = 30 * time.Second
 
 func serve(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return fmt.Errorf("serve: unexpected argument %q (flags come before arguments, and serve takes none)", c.Args().First())
+	}
 	cfg, err := loadConfig(c)
 	if err != nil {
 		return err
@@ -91,37 +109,29 @@ func serve(c *cli.Context) error {
 // loadConfig layers the flags over the config file over the defaults.
 func loadConfig(c *cli.Context) (conf.Config, error) {
 	cfg := conf.Default()
-	if f := c.String("config"); f != "" {
+	if cc := setBy(c, "config"); cc != nil {
 		var err error
-		if cfg, err = conf.Load(f); err != nil {
+		if cfg, err = conf.Load(cc.String("config")); err != nil {
 			return cfg, err
 		}
 	}
-	if c.IsSet("listen") {
-		cfg.Listen = c.String("listen")
-	}
-	if c.IsSet("root") {
-		cfg.Root = c.String("root")
-	}
-	if c.IsSet("accounts") {
-		cfg.Accounts = c.String("accounts")
-	}
-	if c.IsSet("max-conns") {
-		cfg.MaxConns = c.Int("max-conns")
-	}
-	if c.IsSet("idle-timeout") {
-		cfg.IdleTimeout = c.Duration("idle-timeout")
-	}
-	if c.IsSet("partial-max-age") {
-		cfg.PartialMaxAge = c.Duration("partial-max-age")
-	}
-	if c.IsSet("log-format") {
-		cfg.LogFormat = c.String("log-format")
-	}
-	if c.IsSet("log-file") {
-		cfg.LogFile = c.String("log-file")
+	for name, apply := range overrides {
+		if cc := setBy(c, name); cc != nil {
+			apply(cc, &cfg)
+		}
 	}
 	return cfg, cfg.Validate()
+}
+
+// setBy returns the context in which the flag was given: the serve
+// command's or, for flags before "serve", the app's; nil when neither.
+func setBy(c *cli.Context, name string) *cli.Context {
+	for _, cc := range c.Lineage() {
+		if cc.IsSet(name) {
+			return cc
+		}
+	}
+	return nil
 }
 
 func newLogger(cfg conf.Config) (*slog.Logger, func(), error) {

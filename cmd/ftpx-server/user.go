@@ -76,6 +76,9 @@ var userCommand = &cli.Command{
 			Name: "list", Usage: "print NAME<TAB>QUOTA for each user",
 			Flags: []cli.Flag{accountsFlag},
 			Action: func(c *cli.Context) error {
+				if c.NArg() > 0 {
+					return fmt.Errorf("user list: unexpected argument %q", c.Args().First())
+				}
 				store, err := accounts.Load(c.String("accounts"))
 				if err != nil {
 					return err
