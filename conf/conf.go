@@ -29,6 +29,10 @@ type Config struct {
 	RequireTLS  bool          // refuse everything but starttls on a plaintext connection
 
 	PartialMaxAge time.Duration // interrupted uploads untouched this long are removed; default 168h
+
+	MaxConnsPerIP    int           // connections from one address; default 64
+	MaxLoginFailures int           // failed logins from one address before a ban; default 10
+	LoginBanTime     time.Duration // how long such a ban lasts; default 15m
 }
 
 // Default returns the built-in configuration.
@@ -42,6 +46,10 @@ func Default() Config {
 		LogFormat:   "text",
 
 		PartialMaxAge: 7 * 24 * time.Hour,
+
+		MaxConnsPerIP:    64,
+		MaxLoginFailures: 10,
+		LoginBanTime:     15 * time.Minute,
 	}
 }
 
@@ -58,24 +66,17 @@ var keys = map[string]setter{
 		c.Listen = v
 		return nil
 	},
-	"root":     pathSetter(func(c *Config) *string { return &c.Root }, true),
-	"accounts": pathSetter(func(c *Config) *string { return &c.Accounts }, true),
-	"log_file": pathSetter(func(c *Config) *string { return &c.LogFile }, false),
-	"tls_cert": pathSetter(func(c *Config) *string { return &c.TLSCert }, false),
-	"tls_key":  pathSetter(func(c *Config) *string { return &c.TLSKey }, false),
-	"max_conns": func(c *Config, v, _ string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return fmt.Errorf("%q is not a number", v)
-		}
-		if n < 1 {
-			return fmt.Errorf("%d is too small (at least 1)", n)
-		}
-		c.MaxConns = n
-		return nil
-	},
-	"idle_timeout":    durationSetter(func(c *Config) *time.Duration { return &c.IdleTimeout }),
-	"partial_max_age": durationSetter(func(c *Config) *time.Duration { return &c.PartialMaxAge }),
+	"root":               pathSetter(func(c *Config) *string { return &c.Root }, true),
+	"accounts":           pathSetter(func(c *Config) *string { return &c.Accounts }, true),
+	"log_file":           pathSetter(func(c *Config) *string { return &c.LogFile }, false),
+	"tls_cert":           pathSetter(func(c *Config) *string { return &c.TLSCert }, false),
+	"tls_key":            pathSetter(func(c *Config) *string { return &c.TLSKey }, false),
+	"max_conns":          countSetter(func(c *Config) *int { return &c.MaxConns }),
+	"max_conns_per_ip":   countSetter(func(c *Config) *int { return &c.MaxConnsPerIP }),
+	"max_login_failures": countSetter(func(c *Config) *int { return &c.MaxLoginFailures }),
+	"login_ban_time":     durationSetter(func(c *Config) *time.Duration { return &c.LoginBanTime }),
+	"idle_timeout":       durationSetter(func(c *Config) *time.Duration { return &c.IdleTimeout }),
+	"partial_max_age":    durationSetter(func(c *Config) *time.Duration { return &c.PartialMaxAge }),
 	"log_format": func(c *Config, v, _ string) error {
 		if v != "text" && v != "json" {
 			return fmt.Errorf("%q is neither text nor json", v)
@@ -98,6 +99,21 @@ var keys = map[string]setter{
 		c.RequireTLS = b
 		return nil
 	},
+}
+
+// countSetter sets a number that is at least 1.
+func countSetter(field func(*Config) *int) setter {
+	return func(c *Config, v, _ string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", v)
+		}
+		if n < 1 {
+			return fmt.Errorf("%d is too small (at least 1)", n)
+		}
+		*field(c) = n
+		return nil
+	}
 }
 
 // durationSetter sets a positive Go duration.
@@ -206,6 +222,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("idle_timeout: %v is not positive", c.IdleTimeout)
 	case c.PartialMaxAge <= 0:
 		return fmt.Errorf("partial_max_age: %v is not positive", c.PartialMaxAge)
+	case c.MaxConnsPerIP < 1:
+		return fmt.Errorf("max_conns_per_ip: %d is too small (at least 1)", c.MaxConnsPerIP)
+	case c.MaxLoginFailures < 1:
+		return fmt.Errorf("max_login_failures: %d is too small (at least 1)", c.MaxLoginFailures)
+	case c.LoginBanTime <= 0:
+		return fmt.Errorf("login_ban_time: %v is not positive", c.LoginBanTime)
 	case c.LogFormat != "text" && c.LogFormat != "json":
 		return fmt.Errorf("log_format: %q is neither text nor json", c.LogFormat)
 	case c.TLS != "" && c.TLS != "auto":

@@ -34,6 +34,10 @@ func TestDefault(t *testing.T) {
 		LogFormat:   "text",
 
 		PartialMaxAge: 168 * time.Hour,
+
+		MaxConnsPerIP:    64,
+		MaxLoginFailures: 10,
+		LoginBanTime:     15 * time.Minute,
 	}
 	if got := Default(); got != want {
 		t.Errorf("Default() = %+v, want %+v", got, want)
@@ -67,6 +71,9 @@ tls_cert     = cert.pem
 tls_key      = key.pem
 require_tls  = true
 partial_max_age = 36h
+max_conns_per_ip = 5
+max_login_failures = 3
+login_ban_time = 1h
 `)
 	c, err := Load(path)
 	if err != nil {
@@ -87,6 +94,10 @@ partial_max_age = 36h
 		RequireTLS:  true,
 
 		PartialMaxAge: 36 * time.Hour,
+
+		MaxConnsPerIP:    5,
+		MaxLoginFailures: 3,
+		LoginBanTime:     time.Hour,
 	}
 	if c != want {
 		t.Errorf("Load =\n%+v\nwant\n%+v", c, want)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"time"
 
 	"ftpx/protocol"
 )
@@ -16,12 +17,20 @@ func (c *session) handleAuth(req *protocol.Request) error {
 	if req.Username == "" || req.Password == "" {
 		return c.reply(req, protocol.StatusBadAuthData, "auth: username and password required")
 	}
+	logins := c.srv.logins()
+	if until, banned := logins.banned(c.ip, time.Now()); banned {
+		c.log.Warn("auth refused: address banned", "id", req.ID, "user", req.Username, "until", until.Format(time.RFC3339))
+		return c.reply(req, protocol.StatusBanned, fmt.Sprintf("%s (until %s)", protocol.StatusBanned, until.UTC().Format(time.RFC3339)))
+	}
 	acct, err := c.srv.Accounts.Authenticate(req.Username, req.Password)
 	if err != nil {
 		_, known := c.srv.Accounts.Lookup(req.Username)
-		c.log.Warn("auth failed", "id", req.ID, "user", req.Username, "known_user", known)
+		delay, banned := logins.fail(c.ip, req.Username, time.Now())
+		c.log.Warn("auth failed", "id", req.ID, "user", req.Username, "known_user", known, "delay", delay.String(), "address_banned", banned)
+		time.Sleep(delay)
 		return c.reply(req, protocol.StatusWrongLogin, protocol.StatusWrongLogin.String())
 	}
+	logins.succeed(c.ip, acct.Name)
 	h, err := c.srv.Homes.Open(acct.Name, acct.Quota)
 	if err != nil {
 		c.log.Error("auth: open home failed", "id", req.ID, "user", acct.Name, "err", err)

@@ -23,9 +23,13 @@ var ErrServerClosed = errors.New("ftpx: server closed")
 
 // Defaults for the zero values of Server's fields.
 const (
-	DefaultMaxConns      = 256
-	DefaultGracePeriod   = 30 * time.Second
-	DefaultPartialMaxAge = 7 * 24 * time.Hour
+	DefaultMaxConns         = 256
+	DefaultMaxConnsPerIP    = 64
+	DefaultMaxLoginFailures = 10
+	DefaultLoginBanTime     = 15 * time.Minute
+	DefaultLoginDelay       = 250 * time.Millisecond
+	DefaultGracePeriod      = 30 * time.Second
+	DefaultPartialMaxAge    = 7 * 24 * time.Hour
 )
 
 // Server serves ftpx sessions. Set its fields before calling Serve; they
@@ -34,18 +38,24 @@ type Server struct {
 	Homes    *home.Manager   // required: users' trees
 	Accounts *accounts.Store // required: who may log in
 
-	MaxConns        int           // simultaneous connections; 0 means DefaultMaxConns
-	IdleTimeout     time.Duration // wait for the next request; 0 means protocol.DefaultIdleTimeout
-	TransferTimeout time.Duration // wait for each chunk of a body; 0 means protocol.DefaultTransferTimeout
-	MaxHeader       int           // request header limit; 0 means protocol.MaxRequestHeader
-	Welcome         string        // sent in the greeting
-	PartialMaxAge   time.Duration // interrupted uploads untouched this long are removed; 0 means DefaultPartialMaxAge
-	Logger          *slog.Logger  // nil discards
+	MaxConns         int           // simultaneous connections; 0 means DefaultMaxConns
+	MaxConnsPerIP    int           // simultaneous connections from one address; 0 means DefaultMaxConnsPerIP
+	IdleTimeout      time.Duration // wait for the next request; 0 means protocol.DefaultIdleTimeout
+	TransferTimeout  time.Duration // wait for each chunk of a body; 0 means protocol.DefaultTransferTimeout
+	MaxHeader        int           // request header limit; 0 means protocol.MaxRequestHeader
+	Welcome          string        // sent in the greeting
+	PartialMaxAge    time.Duration // interrupted uploads untouched this long are removed; 0 means DefaultPartialMaxAge
+	MaxLoginFailures int           // failed logins from one address before it is banned; 0 means DefaultMaxLoginFailures
+	LoginBanTime     time.Duration // how long such a ban lasts; 0 means DefaultLoginBanTime
+	LoginDelay       time.Duration // wait after the 4th failed login in a row, doubling after; 0 means DefaultLoginDelay
+	Logger           *slog.Logger  // nil discards
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	sessions  map[*session]struct{}
 	conns     atomic.Int64
+	perIP     map[string]int // connections by remote address, under mu
+	throttle  *throttle
 	closing   atomic.Bool
 	wg        sync.WaitGroup // one per running session
 
@@ -91,13 +101,13 @@ func (s *Server) Serve(l net.Listener) error {
 		delay = 0
 		if n := s.conns.Add(1); n > int64(s.maxConns()) {
 			s.conns.Add(-1)
-			s.refuse(c, protocol.StatusTooManyConns)
+			s.refuse(c, protocol.StatusTooManyConns, "too many connections")
 			continue
 		}
 		sess := s.newSession(c)
-		if !s.add(sess) {
+		if st, msg := s.add(sess); st != 0 {
 			s.conns.Add(-1)
-			s.refuse(c, protocol.StatusShuttingDown)
+			s.refuse(c, st, msg)
 			continue
 		}
 		go func() {
@@ -111,11 +121,11 @@ func (s *Server) Serve(l net.Listener) error {
 
 // refuse sends one frame with status st and closes c, without waiting long
 // for a client that does not read.
-func (s *Server) refuse(c net.Conn, st protocol.Status) {
+func (s *Server) refuse(c net.Conn, st protocol.Status, msg string) {
 	c.SetWriteDeadline(time.Now().Add(time.Second))
-	protocol.WriteFrame(c, protocol.Response{Status: st, Msg: st.String(), Version: Version})
+	protocol.WriteFrame(c, protocol.Response{Status: st, Msg: msg, Version: Version})
 	c.Close()
-	s.logger().Warn("connection refused", "remote", c.RemoteAddr().String(), "status", int(st))
+	s.logger().Warn("connection refused", "remote", c.RemoteAddr().String(), "status", int(st), "reason", msg)
 }
 
 // Shutdown stops accepting, tells idle sessions the server is going away,
@@ -183,25 +193,34 @@ func (s *Server) untrack(l net.Listener) {
 	s.mu.Unlock()
 }
 
-// add registers a session; it fails once Shutdown has begun, so that no
-// session starts after Shutdown looked at the set.
-func (s *Server) add(sess *session) bool {
+// add registers a session, or returns the status refusing it: once
+// Shutdown has begun (so that no session starts after Shutdown looked at
+// the set), or when its address has too many connections already.
+func (s *Server) add(sess *session) (protocol.Status, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing.Load() {
-		return false
+		return protocol.StatusShuttingDown, "server shutting down"
 	}
 	if s.sessions == nil {
 		s.sessions = make(map[*session]struct{})
+		s.perIP = make(map[string]int)
 	}
+	if s.perIP[sess.ip] >= s.maxConnsPerIP() {
+		return protocol.StatusTooManyConns, "too many connections from " + sess.ip
+	}
+	s.perIP[sess.ip]++
 	s.sessions[sess] = struct{}{}
 	s.wg.Add(1)
-	return true
+	return 0, ""
 }
 
 func (s *Server) remove(sess *session) {
 	s.mu.Lock()
 	delete(s.sessions, sess)
+	if s.perIP[sess.ip]--; s.perIP[sess.ip] <= 0 {
+		delete(s.perIP, sess.ip)
+	}
 	s.mu.Unlock()
 }
 
@@ -217,6 +236,33 @@ func (s *Server) maxConns() int {
 		return s.MaxConns
 	}
 	return DefaultMaxConns
+}
+
+func (s *Server) maxConnsPerIP() int {
+	if s.MaxConnsPerIP > 0 {
+		return s.MaxConnsPerIP
+	}
+	return DefaultMaxConnsPerIP
+}
+
+// logins returns the login throttle, made on first use from the settings.
+func (s *Server) logins() *throttle {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.throttle == nil {
+		n, ban, delay := s.MaxLoginFailures, s.LoginBanTime, s.LoginDelay
+		if n <= 0 {
+			n = DefaultMaxLoginFailures
+		}
+		if ban <= 0 {
+			ban = DefaultLoginBanTime
+		}
+		if delay <= 0 {
+			delay = DefaultLoginDelay
+		}
+		s.throttle = newThrottle(n, ban, delay)
+	}
+	return s.throttle
 }
 
 func (s *Server) idleTimeout() time.Duration {

@@ -28,7 +28,8 @@ type session struct {
 	id     string
 	log    *slog.Logger
 	start  time.Time
-	remote string
+	remote string // host:port
+	ip     string // host
 
 	user string     // "" until auth succeeds
 	home *home.Home // nil until auth succeeds
@@ -43,7 +44,12 @@ type session struct {
 func (s *Server) newSession(c net.Conn) *session {
 	id := uuid.NewString()
 	remote := c.RemoteAddr().String()
+	ip, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		ip = remote
+	}
 	return &session{
+		ip:     ip,
 		srv:    s,
 		conn:   c,
 		r:      bufio.NewReaderSize(c, 32<<10),

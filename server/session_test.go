@@ -270,3 +270,34 @@ func TestPipelinedRequestsAnsweredInOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestBruteForceBansAddress(t *testing.T) {
+	ts := ftpxtest.NewServer(t, func(s *server.Server) {
+		s.MaxLoginFailures, s.LoginDelay, s.LoginBanTime = 5, time.Millisecond, time.Hour
+	})
+	ts.AddUser(t, "alex", "pw-alex", accounts.Unlimited)
+	rc := dialRaw(t, ts.Addr)
+	for i := range 5 {
+		if resp := rc.do(protocol.Request{Action: "auth", Username: "alex", Password: "guess"}); resp.Status != protocol.StatusWrongLogin {
+			t.Fatalf("guess %d: %d", i, resp.Status)
+		}
+	}
+	if resp := rc.do(protocol.Request{Action: "auth", Username: "alex", Password: "pw-alex"}); resp.Status != protocol.StatusBanned {
+		t.Fatalf("right password from a banned address: %d, want 282", resp.Status)
+	}
+	if !strings.Contains(ts.Log(), "address_banned=true") {
+		t.Fatalf("ban not logged:\n%s", ts.Log())
+	}
+}
+
+func TestMaxConnsPerIP(t *testing.T) {
+	ts := ftpxtest.NewServer(t, func(s *server.Server) { s.MaxConnsPerIP = 3 })
+	for range 3 {
+		if c := dialRaw(t, ts.Addr); c.hi.Status != protocol.StatusReady {
+			t.Fatalf("greeting %d", c.hi.Status)
+		}
+	}
+	if c := dialRaw(t, ts.Addr); c.hi.Status != protocol.StatusTooManyConns || !strings.Contains(c.hi.Msg, "127.0.0.1") {
+		t.Fatalf("fourth connection from one address: %+v", c.hi)
+	}
+}

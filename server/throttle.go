@@ -9,7 +9,7 @@ import (
 // logins per remote address and per user name within a window:
 //
 //   - every failure past the third waits before it is answered, twice as
-//     long each time (from 250 ms, up to 5 s): per address and per user,
+//     long each time (from FirstDelay, up to 5 s): per address and per user,
 //     so guessing one user's password from many addresses slows down too;
 //   - an address with MaxFailures failures (for any users) is banned for
 //     the ban time: its logins are refused without checking the password.
@@ -20,6 +20,7 @@ import (
 type throttle struct {
 	MaxFailures int           // failures from one address before a ban
 	Ban         time.Duration // how long a ban lasts, and the window failures are counted in
+	FirstDelay  time.Duration // the wait after the first failure past the free ones; it doubles
 
 	mu    sync.Mutex
 	addrs map[string]*failures
@@ -34,12 +35,11 @@ type failures struct {
 
 const (
 	freeFailures = 3
-	firstDelay   = 250 * time.Millisecond
 	maxDelay     = 5 * time.Second
 )
 
-func newThrottle(maxFailures int, ban time.Duration) *throttle {
-	return &throttle{MaxFailures: maxFailures, Ban: ban, addrs: map[string]*failures{}, users: map[string]*failures{}}
+func newThrottle(maxFailures int, ban, firstDelay time.Duration) *throttle {
+	return &throttle{MaxFailures: maxFailures, Ban: ban, FirstDelay: firstDelay, addrs: map[string]*failures{}, users: map[string]*failures{}}
 }
 
 // banned reports whether addr is banned now, and until when.
@@ -63,7 +63,7 @@ func (t *throttle) fail(addr, user string, now time.Time) (time.Duration, bool) 
 	if a.n >= t.MaxFailures {
 		a.until = now.Add(t.Ban)
 	}
-	return delayFor(max(a.n, u.n)), now.Before(a.until)
+	return t.delayFor(max(a.n, u.n)), now.Before(a.until)
 }
 
 // succeed clears the counts of the address and the user.
@@ -96,10 +96,10 @@ func (t *throttle) count(m map[string]*failures, key string, now time.Time) *fai
 }
 
 // delayFor is the wait before answering the n-th failure in a row.
-func delayFor(n int) time.Duration {
+func (t *throttle) delayFor(n int) time.Duration {
 	if n <= freeFailures {
 		return 0
 	}
-	d := firstDelay << min(n-freeFailures-1, 10)
+	d := t.FirstDelay << min(n-freeFailures-1, 10)
 	return min(d, maxDelay)
 }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"ftpx/accounts"
 	"ftpx/conf"
@@ -29,6 +28,7 @@ var serveFlags = []cli.Flag{
 	&cli.StringFlag{Name: "root", Usage: "data root `DIR`: each user's home is DIR/NAME", DefaultText: conf.Default().Root},
 	&cli.StringFlag{Name: "accounts", Usage: "accounts `FILE`", DefaultText: conf.Default().Accounts},
 	&cli.IntFlag{Name: "max-conns", Usage: "maximum simultaneous connections", DefaultText: fmt.Sprint(conf.Default().MaxConns)},
+	&cli.IntFlag{Name: "max-conns-per-ip", Usage: "maximum simultaneous connections from one address", DefaultText: fmt.Sprint(conf.Default().MaxConnsPerIP)},
 	&cli.DurationFlag{Name: "idle-timeout", Usage: "close a connection idle this long", DefaultText: conf.Default().IdleTimeout.String()},
 	&cli.DurationFlag{Name: "partial-max-age", Usage: "remove interrupted uploads untouched this long", DefaultText: conf.Default().PartialMaxAge.String()},
 	&cli.StringFlag{Name: "log-format", Usage: "text or json", DefaultText: conf.Default().LogFormat},
@@ -37,18 +37,19 @@ var serveFlags = []cli.Flag{
 
 // overrides applies each flag that was given to the config.
 var overrides = map[string]func(c *cli.Context, cfg *conf.Config){
-	"listen":          func(c *cli.Context, cfg *conf.Config) { cfg.Listen = c.String("listen") },
-	"root":            func(c *cli.Context, cfg *conf.Config) { cfg.Root = c.String("root") },
-	"accounts":        func(c *cli.Context, cfg *conf.Config) { cfg.Accounts = c.String("accounts") },
-	"max-conns":       func(c *cli.Context, cfg *conf.Config) { cfg.MaxConns = c.Int("max-conns") },
-	"idle-timeout":    func(c *cli.Context, cfg *conf.Config) { cfg.IdleTimeout = c.Duration("idle-timeout") },
-	"partial-max-age": func(c *cli.Context, cfg *conf.Config) { cfg.PartialMaxAge = c.Duration("partial-max-age") },
-	"log-format":      func(c *cli.Context, cfg *conf.Config) { cfg.LogFormat = c.String("log-format") },
-	"log-file":        func(c *cli.Context, cfg *conf.Config) { cfg.LogFile = c.String("log-file") },
+	"listen":           func(c *cli.Context, cfg *conf.Config) { cfg.Listen = c.String("listen") },
+	"root":             func(c *cli.Context, cfg *conf.Config) { cfg.Root = c.String("root") },
+	"accounts":         func(c *cli.Context, cfg *conf.Config) { cfg.Accounts = c.String("accounts") },
+	"max-conns":        func(c *cli.Context, cfg *conf.Config) { cfg.MaxConns = c.Int("max-conns") },
+	"max-conns-per-ip": func(c *cli.Context, cfg *conf.Config) { cfg.MaxConnsPerIP = c.Int("max-conns-per-ip") },
+	"idle-timeout":     func(c *cli.Context, cfg *conf.Config) { cfg.IdleTimeout = c.Duration("idle-timeout") },
+	"partial-max-age":  func(c *cli.Context, cfg *conf.Config) { cfg.PartialMaxAge = c.Duration("partial-max-age") },
+	"log-format":       func(c *cli.Context, cfg *conf.Config) { cfg.LogFormat = c.String("log-format") },
+	"log-file":         func(c *cli.Context, cfg *conf.Config) { cfg.LogFile = c.String("log-file") },
 }
 
 // gracePeriod bounds how long running transfers may finish on SIGINT/SIGTERM.
-const gracePeriod = 30 * time.Second
+const gracePeriod = server.DefaultGracePeriod
 
 func serve(c *cli.Context) error {
 	if c.NArg() > 0 {
@@ -78,7 +79,11 @@ func serve(c *cli.Context) error {
 		return fmt.Errorf("root: %w", err)
 	}
 	defer homes.Close()
-	srv := &server.Server{Homes: homes, Accounts: store, MaxConns: cfg.MaxConns, IdleTimeout: cfg.IdleTimeout, PartialMaxAge: cfg.PartialMaxAge, Logger: logger}
+	srv := &server.Server{
+		Homes: homes, Accounts: store, Logger: logger,
+		MaxConns: cfg.MaxConns, MaxConnsPerIP: cfg.MaxConnsPerIP, IdleTimeout: cfg.IdleTimeout,
+		PartialMaxAge: cfg.PartialMaxAge, MaxLoginFailures: cfg.MaxLoginFailures, LoginBanTime: cfg.LoginBanTime,
+	}
 	l, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
