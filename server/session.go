@@ -52,7 +52,7 @@ func (s *Server) newSession(c net.Conn) *session {
 		ip:     ip,
 		srv:    s,
 		conn:   c,
-		r:      bufio.NewReaderSize(c, 32<<10),
+		r:      bufio.NewReaderSize(c, 4<<10), // headers; bodies bypass it (large reads go straight to the conn)
 		id:     id,
 		remote: remote,
 		log:    s.logger().With("session", id, "remote", remote),
