@@ -21,6 +21,7 @@ type Manager struct {
 	mu     sync.Mutex
 	users  map[string]*userAccount
 	claims map[string]bool // "user/transfer" of partials in use
+	sums   sums            // MD5s of whole files seen, for all users
 }
 
 // userAccount is a user's account and the number of its open homes.

@@ -91,17 +91,29 @@ func (h *Home) lsize(name string) (int64, error) {
 	return 0, nil
 }
 
-// Checksum returns the lower-case hex MD5 of a file's content, reading it
-// once.
+// Checksum returns the lower-case hex MD5 of a file's content: the one
+// remembered, or else reading the file once (and remembering it, if the
+// file did not change meanwhile).
 func (h *Home) Checksum(name string) (string, error) {
 	f, err := h.FS.Open(name)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
+	before, err := f.Stat()
+	if err != nil {
+		return "", opErr("stat", name, err)
+	}
+	if sum := h.KnownSum(before); sum != "" {
+		return sum, nil
+	}
 	d := md5.New()
 	if _, err := io.CopyBuffer(d, f, make([]byte, 256<<10)); err != nil {
 		return "", opErr("stat", name, err)
 	}
-	return hex.EncodeToString(d.Sum(nil)), nil
+	sum := hex.EncodeToString(d.Sum(nil))
+	if after, err := f.Stat(); err == nil && after.Size() == before.Size() && after.ModTime().Equal(before.ModTime()) {
+		h.RememberSum(after, sum)
+	}
+	return sum, nil
 }

@@ -236,6 +236,9 @@ func (u *Upload) Commit(want string) error {
 	if u.resume {
 		u.h.FS.RemovePartial(u.id) // the saved state; the data is in place
 	}
+	if fi, err := u.h.FS.Stat(u.name); err == nil {
+		u.h.RememberSum(fi, u.Sum())
+	}
 	u.release()
 	return nil
 }

@@ -110,6 +110,9 @@ func (rc *raw) getAt(name string, offset int64, prefix string) (protocol.Respons
 	if _, err := io.ReadFull(rc.r, body); err != nil {
 		rc.t.Fatalf("get body: %v", err)
 	}
+	if resp.MD5 != "" { // announced up front: no trailer
+		return resp, body, resp.MD5
+	}
 	trailer := rc.read()
 	return resp, body, trailer.MD5
 }

@@ -228,3 +228,25 @@ func TestConcurrentClients(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestGetAnnouncesKnownMD5(t *testing.T) {
+	ts := ftpxtest.NewServer(t)
+	ts.AddUser(t, "alex", "pw-alex", accounts.Unlimited)
+	rc := login(t, ts, "alex", "pw-alex")
+	body := randomBytes(t, 20<<20+1) // more than one sendfile chunk
+	rc.put("f.bin", body, md5hex(body))
+	resp, data, sum := rc.get("f.bin")
+	if resp.MD5 != md5hex(body) || !bytes.Equal(data, body) || sum != md5hex(body) {
+		t.Fatalf("get after put: 257 md5 %q, %d bytes", resp.MD5, len(data))
+	}
+	// Changed behind the server's back: the digest is computed again.
+	other := randomBytes(t, 1000)
+	os.WriteFile(filepath.Join(ts.Home("alex"), "f.bin"), other, 0o644)
+	resp, data, sum = rc.get("f.bin")
+	if resp.MD5 != "" || !bytes.Equal(data, other) || sum != md5hex(other) {
+		t.Fatalf("get of a changed file: 257 md5 %q, trailer %s", resp.MD5, sum)
+	}
+	if resp, _, _ := rc.get("f.bin"); resp.MD5 != md5hex(other) {
+		t.Fatalf("the digest of a whole get is not remembered: %q", resp.MD5)
+	}
+}
