@@ -23,8 +23,13 @@ type Client struct {
 	greeting protocol.Response
 
 	// err, once set, is returned by every later operation: the connection
-	// is closed or out of step with the server.
+	// is closed or out of step with the server. A Client made by Connect
+	// replaces a connection lost this way (see retry).
 	err error
+
+	cfg *Config  // nil for a Client made by Dial: no reconnection, no resume points
+	lim *limiter // nil: no rate cap
+	cwd string   // the remote current directory, restored after a reconnection
 }
 
 // ioTimeout bounds how long one read or write may stall before the client
@@ -41,7 +46,7 @@ func Dial(ctx context.Context, addr string) (*Client, error) {
 		return nil, &opError{op: "connect", path: addr, kind: ErrConnection, err: err}
 	}
 	rw := &deadlineConn{Conn: conn, timeout: ioTimeout}
-	c := &Client{addr: addr, conn: conn, rw: rw, br: bufio.NewReader(rw)}
+	c := &Client{addr: addr, conn: conn, rw: rw, br: bufio.NewReader(rw), cwd: "/"}
 
 	stop := c.watch(ctx)
 	resp, err := c.readResponse(ctx, "connect", addr, "")
@@ -78,7 +83,8 @@ func (c *Client) Close() error {
 // watch closes the connection when ctx is done, so that blocked I/O
 // returns. The returned function stops watching.
 func (c *Client) watch(ctx context.Context) (stop func() bool) {
-	return context.AfterFunc(ctx, func() { c.conn.Close() })
+	conn := c.conn
+	return context.AfterFunc(ctx, func() { conn.Close() })
 }
 
 // fail records err as the connection's fatal error, closes the connection
@@ -132,17 +138,6 @@ func (c *Client) readResponse(ctx context.Context, op, path, id string) (*protoc
 		c.conn.Close()
 	}
 	return resp, nil
-}
-
-// roundTrip sends req and reads its answer.
-func (c *Client) roundTrip(ctx context.Context, op, path string, req *protocol.Request) (*protocol.Response, error) {
-	stop := c.watch(ctx)
-	defer stop()
-	id, err := c.send(ctx, op, path, req)
-	if err != nil {
-		return nil, err
-	}
-	return c.readResponse(ctx, op, path, id)
 }
 
 // deadlineConn refreshes the connection's deadline before every read and

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"ftpx/protocol"
 )
@@ -56,6 +57,9 @@ func (c *Client) Cd(ctx context.Context, path string) (string, error) {
 	}
 	if err := expect(resp, "cd", path, protocol.StatusDirChanged); err != nil {
 		return "", err
+	}
+	if strings.HasPrefix(resp.Path, "/") {
+		c.cwd = resp.Path
 	}
 	return resp.Path, nil
 }

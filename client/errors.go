@@ -16,7 +16,7 @@ const (
 	ExitOK         = 0 // everything asked for succeeded
 	ExitFailure    = 1 // a transfer or command failed
 	ExitUsage      = 2 // usage error
-	ExitConnection = 3 // could not connect, or the connection was lost
+	ExitConnection = 3 // could not connect, or the connection was lost and retries ran out
 	ExitAuth       = 4 // authentication failed
 	ExitQuota      = 5 // quota exceeded
 	ExitMD5        = 6 // MD5 verification failed
@@ -123,7 +123,7 @@ func ExitCode(err error) int {
 			return ExitQuota
 		case protocol.StatusMD5Mismatch:
 			return ExitMD5
-		case protocol.StatusTooManyConns, protocol.StatusTimeout, protocol.StatusShuttingDown:
+		case protocol.StatusTooManyConns, protocol.StatusTimeout, protocol.StatusShuttingDown, protocol.StatusTransferBusy:
 			return ExitConnection
 		}
 		return ExitFailure

@@ -2,18 +2,11 @@ package client
 
 import (
 	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"errors"
-	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
-
-	"github.com/google/uuid"
 
 	"ftpx/protocol"
 )
@@ -24,15 +17,16 @@ type Result struct {
 	Local   string  `json:"local"`
 	Remote  string  `json:"remote"`
 	Size    int64   `json:"size"`   // the whole file
-	Offset  int64   `json:"offset"` // where this run started (0: resume is not implemented yet)
+	Offset  int64   `json:"offset"` // where this run resumed (0: from the start)
 	Sent    int64   `json:"sent"`   // bytes moved by this run
 	MD5     string  `json:"md5"`    // lower-case hex of the whole file
 	Seconds float64 `json:"seconds"`
 }
 
 // Progress follows the body of one transfer. Start is called once the
-// size is known, before the first byte; Add after every chunk; Finish once
-// at the end, with nil on success. A nil Progress is allowed everywhere.
+// size is known, before the first byte (followed by Add(offset) for a
+// resumed transfer); Add after every chunk; Finish once at the end, with
+// nil on success. A nil Progress is allowed everywhere.
 type Progress interface {
 	Start(size int64)
 	Add(n int)
@@ -44,179 +38,107 @@ const bufSize = 256 << 10
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
 
-// Put uploads the local regular file localPath to remote, reading it once
-// and hashing it as it streams. The server stores it only once the MD5
-// matches; a mismatch is a *StatusError with 265 (ExitCode 6), a refusal
-// such as 264 (quota) is returned before any body byte is sent.
-func (c *Client) Put(ctx context.Context, localPath, remote string, p Progress) (res Result, err error) {
-	res = Result{Action: protocol.ActionPut, Local: localPath, Remote: remote}
-	f, err := os.Open(localPath)
-	if err != nil {
-		return res, localError("put", localPath, err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return res, localError("put", localPath, err)
-	}
-	if fi.IsDir() {
-		return res, &opError{op: "put", path: localPath, err: errors.New("is a directory (use -r)")}
-	}
-	if !fi.Mode().IsRegular() {
-		return res, &opError{op: "put", path: localPath, err: errors.New("not a regular file")}
-	}
-	size := fi.Size()
-	res.Size = size
+// Resume points are saved after every checkpointBytes moved, or after
+// checkpointEvery when fewer moved (a slow, rate-limited transfer), and
+// when a transfer stops without finishing.
+const (
+	checkpointBytes = 4 << 20
+	checkpointEvery = 2 * time.Second
+)
 
-	start := time.Now()
-	stop := c.watch(ctx)
-	defer stop()
-	id, err := c.send(ctx, "put", remote, &protocol.Request{Action: protocol.ActionPut, Filename: remote, SizeField: protocol.Int64(size)})
-	if err != nil {
-		return res, err
-	}
-	resp, err := c.readResponse(ctx, "put", remote, id)
-	if err != nil {
-		return res, err
-	}
-	if err := expect(resp, "put", remote, protocol.StatusReadyToSend); err != nil {
-		return res, err // the server reads nothing more for this request
-	}
+// transferState is what Put and Get share: the result being built, the
+// progress shown, the resume point and when it was last saved.
+type transferState struct {
+	c   *Client
+	op  string // "put" or "get"
+	arg string // the remote path as given, for messages and requests
+	res Result
+	p   Progress
 
-	if p != nil {
-		p.Start(size)
-		defer func() { p.Finish(err) }()
-	}
-	h := md5.New()
-	var hashed io.Writer = h
-	if p != nil {
-		hashed = io.MultiWriter(h, progressWriter{p})
-	}
-	buf := bufPool.Get().(*[]byte)
-	n, err := io.CopyBuffer(c.rw, io.TeeReader(io.LimitReader(localReader{f}, size), hashed), *buf)
-	bufPool.Put(buf)
-	switch {
-	case err != nil && isLocalReadError(err):
-		// The server waits for bytes this client cannot send.
-		return res, c.fail(ctx, "put", remote, nil, localError("read", localPath, err))
-	case err != nil:
-		return res, c.lostDuringPut(ctx, remote, id, err)
-	case n < size:
-		return res, c.fail(ctx, "put", remote, nil, fmt.Errorf("%s shrank from %d to %d bytes while it was sent", localPath, size, n))
-	}
-	res.MD5 = hex.EncodeToString(h.Sum(nil))
-	res.Sent = n
-
-	if err := protocol.WriteFrame(c.rw, protocol.Request{MD5: res.MD5}); err != nil {
-		return res, c.fail(ctx, "put", remote, ErrConnection, err)
-	}
-	resp, err = c.readResponse(ctx, "put", remote, id)
-	if err != nil {
-		return res, err
-	}
-	if err := expect(resp, "put", remote, protocol.StatusMD5OK); err != nil {
-		return res, err
-	}
-	res.Seconds = time.Since(start).Seconds()
-	return res, nil
+	rec      *Record // the resume point; without Records only its ID is used
+	started  bool    // p.Start was called
+	furthest int64   // the furthest offset reached in this run
+	savedAt  time.Time
+	saved    int64 // rec.Offset at the last save
+	warned   bool  // a failure to save was reported
 }
 
-// Get downloads remote into localPath. The body goes to a hidden partial
-// file beside localPath, hashed as it is written, and is renamed into place
-// only when its MD5 equals the server's. On any failure the partial is
-// removed and a file already at localPath is left as it was; an MD5
-// mismatch is a *StatusError with 265 (ExitCode 6).
-func (c *Client) Get(ctx context.Context, remote, localPath string, p Progress) (res Result, err error) {
-	res = Result{Action: protocol.ActionGet, Local: localPath, Remote: remote}
-	if fi, err := os.Stat(localPath); err == nil && fi.IsDir() {
-		return res, &opError{op: "get", path: localPath, err: errors.New("is a directory")}
+// begin starts the progress of a body that resumes at offset.
+func (t *transferState) begin(offset int64) {
+	if t.res.Offset < 0 || offset < t.res.Offset {
+		t.res.Offset = offset
 	}
-	part, err := createPartial(localPath)
-	if err != nil {
-		return res, localError("get", localPath, err)
-	}
-	defer func() {
-		if part != nil {
-			part.Close()
-			os.Remove(part.Name())
+	if t.p != nil && !t.started {
+		t.started = true
+		t.p.Start(t.res.Size)
+		if offset > 0 {
+			t.p.Add(int(offset))
 		}
-	}()
+	}
+}
 
-	start := time.Now()
-	stop := c.watch(ctx)
-	defer stop()
-	id, err := c.send(ctx, "get", remote, &protocol.Request{Action: protocol.ActionGet, Filename: remote})
-	if err != nil {
-		return res, err
+// advanced reports whether offset is further than any reached before in
+// this run: the progress that resets the count of retries.
+func (t *transferState) advanced(offset int64) bool {
+	if offset > t.furthest {
+		t.furthest = offset
+		return true
 	}
-	resp, err := c.readResponse(ctx, "get", remote, id)
-	if err != nil {
-		return res, err
-	}
-	if err := expect(resp, "get", remote, protocol.StatusReadyToSend); err != nil {
-		return res, err
-	}
-	if resp.Size == nil || *resp.Size < 0 || resp.Offset != 0 {
-		return res, c.fail(ctx, "get", remote, ErrProtocol, errors.New("257 without a valid size, or with an offset not asked for"))
-	}
-	size, want := *resp.Size, resp.MD5
-	res.Size = size
+	return false
+}
 
-	if p != nil {
-		p.Start(size)
-		defer func() { p.Finish(err) }()
+// moved accounts n body bytes of this run.
+func (t *transferState) moved(n int) {
+	t.res.Sent += int64(n)
+	if t.p != nil {
+		t.p.Add(n)
 	}
-	h := md5.New()
-	dst := &stickyWriter{w: part}
-	var w io.Writer = io.MultiWriter(dst, h)
-	if p != nil {
-		w = io.MultiWriter(dst, h, progressWriter{p})
-	}
-	buf := bufPool.Get().(*[]byte)
-	n, err := io.CopyBuffer(w, io.LimitReader(c.br, size), *buf)
-	bufPool.Put(buf)
-	if err == nil && n < size {
-		err = io.ErrUnexpectedEOF
-	}
-	if err != nil {
-		return res, c.fail(ctx, "get", remote, ErrConnection, err)
-	}
-	res.Sent = n
+}
 
-	if want == "" {
-		trailer, err := c.readResponse(ctx, "get", remote, id)
-		if err != nil {
-			return res, err
-		}
-		if err := expect(trailer, "get", remote, protocol.StatusOK); err != nil {
-			return res, err
-		}
-		if trailer.MD5 == "" {
-			return res, c.fail(ctx, "get", remote, ErrProtocol, errors.New("md5 trailer without \"md5\""))
-		}
-		want = trailer.MD5
+// end finishes the progress and the result.
+func (t *transferState) end(start time.Time, err error) {
+	if t.res.Offset < 0 {
+		t.res.Offset = 0
 	}
-	// The connection is in step again; what follows is local.
-	if dst.err != nil {
-		return res, localError("get", localPath, dst.err)
+	if t.p != nil && t.started {
+		t.p.Finish(err)
 	}
-	res.MD5 = hex.EncodeToString(h.Sum(nil))
-	if !strings.EqualFold(want, res.MD5) {
-		return res, &StatusError{Op: "get", Path: remote, Status: protocol.StatusMD5Mismatch,
-			Msg: fmt.Sprintf("md5 mismatch (server said %.64s, received %s)", want, res.MD5)}
+	if err == nil {
+		t.res.Seconds = time.Since(start).Seconds()
 	}
-	if err := part.Sync(); err != nil {
-		return res, localError("get", localPath, err)
+}
+
+// due reports whether a checkpoint at offset is due.
+func (t *transferState) due(offset int64) bool {
+	return offset-t.saved >= checkpointBytes || offset != t.saved && time.Since(t.savedAt) >= checkpointEvery
+}
+
+// save writes the resume point, reporting the first failure only: a
+// transfer goes on without resume points rather than failing.
+func (t *transferState) save() {
+	st := t.c.records()
+	if st == nil {
+		return
 	}
-	if err := part.Close(); err != nil {
-		return res, localError("get", localPath, err)
+	t.saved, t.savedAt = t.rec.Offset, time.Now()
+	if err := st.Save(t.rec); err != nil && !t.warned {
+		t.warned = true
+		t.c.notice("%s %s: cannot save the resume point: %v", t.op, Printable(t.arg), err)
 	}
-	if err := os.Rename(part.Name(), localPath); err != nil {
-		return res, localError("get", localPath, err)
+}
+
+// forget removes the resume point.
+func (t *transferState) forget() {
+	if st := t.c.records(); st != nil {
+		st.Remove(t.rec)
 	}
-	part = nil
-	res.Seconds = time.Since(start).Seconds()
-	return res, nil
+}
+
+// worthKeeping reports whether a transfer that failed with err may be
+// resumed later: it was cut off (connection lost, retries exhausted,
+// interrupted), not refused.
+func worthKeeping(err error) bool {
+	return Retryable(err) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // lostDuringPut handles a write error in the middle of a put body. A
@@ -237,14 +159,15 @@ func (c *Client) lostDuringPut(ctx context.Context, remote, id string, werr erro
 	return c.fail(ctx, "put", remote, ErrConnection, werr)
 }
 
-// createPartial creates the hidden file a get writes into, in the
-// directory of localPath: ".NAME.ftpx-part-UUID".
-func createPartial(localPath string) (*os.File, error) {
+// createPartial creates the hidden file a get writes into, beside
+// localPath (an absolute path) and named after the transfer id:
+// ".NAME.ftpx-part-ID".
+func createPartial(localPath, id string) (*os.File, error) {
 	dir, name := filepath.Split(localPath)
 	if len(name) > 100 {
 		name = name[:100]
 	}
-	return os.OpenFile(filepath.Join(dir, "."+name+".ftpx-part-"+uuid.NewString()), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+	return os.OpenFile(filepath.Join(dir, "."+name+".ftpx-part-"+id), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
 }
 
 // localError reports a failure of the local file system under the
@@ -256,47 +179,4 @@ func localError(op, path string, err error) error {
 		err = pe.Err
 	}
 	return &opError{op: op, path: path, err: err}
-}
-
-// localReader marks the read errors of the local file in a put, to tell
-// them from write errors on the connection.
-type localReader struct{ r io.Reader }
-
-func (l localReader) Read(p []byte) (int, error) {
-	n, err := l.r.Read(p)
-	if err != nil && err != io.EOF {
-		err = localReadError{err}
-	}
-	return n, err
-}
-
-type localReadError struct{ error }
-
-func (e localReadError) Unwrap() error { return e.error }
-
-func isLocalReadError(err error) bool {
-	var le localReadError
-	return errors.As(err, &le)
-}
-
-// stickyWriter keeps the first write error and then discards the rest, so
-// that a get whose local disk fails still reads the whole body and the
-// connection stays usable.
-type stickyWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (s *stickyWriter) Write(p []byte) (int, error) {
-	if s.err == nil {
-		_, s.err = s.w.Write(p)
-	}
-	return len(p), nil
-}
-
-type progressWriter struct{ p Progress }
-
-func (w progressWriter) Write(b []byte) (int, error) {
-	w.p.Add(len(b))
-	return len(b), nil
 }

@@ -72,8 +72,15 @@ var (
 // startDaemon runs ftpx-server on a free port and waits for its address.
 func startDaemon(t *testing.T, accounts string, extra ...string) *daemon {
 	t.Helper()
-	d := &daemon{root: filepath.Join(t.TempDir(), "root"), accounts: accounts, log: new(bytes.Buffer)}
-	args := append([]string{"--listen", "127.0.0.1:0", "--root", d.root, "--accounts", accounts}, extra...)
+	return startDaemonAt(t, filepath.Join(t.TempDir(), "root"), "127.0.0.1:0", accounts, extra...)
+}
+
+// startDaemonAt runs ftpx-server on root, listening on listen (a restart
+// after a kill passes the same root and address).
+func startDaemonAt(t *testing.T, root, listen, accounts string, extra ...string) *daemon {
+	t.Helper()
+	d := &daemon{root: root, accounts: accounts, log: new(bytes.Buffer)}
+	args := append([]string{"--listen", listen, "--root", d.root, "--accounts", accounts}, extra...)
 	d.cmd = exec.Command(filepath.Join(binDir, "ftpx-server"), args...)
 	stderr, err := d.cmd.StderrPipe()
 	if err != nil {

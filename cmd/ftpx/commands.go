@@ -37,6 +37,9 @@ func newApp(stdin *os.File, stdout, stderr io.Writer) *cli.App {
 			&cli.BoolFlag{Name: "password-stdin", Usage: "read the password from one line of standard input (else FTPX_PASSWORD, else a prompt)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bars or warnings"},
 			&cli.BoolFlag{Name: "json", Usage: "print results as JSON on stdout"},
+			&cli.IntFlag{Name: "retries", Value: client.DefaultRetries, Usage: "reconnect and resume up to `N` times in a row after a lost connection"},
+			&cli.DurationFlag{Name: "retry-delay", Value: client.DefaultRetryDelay, Usage: "wait `DURATION` before the first retry, doubling each time up to 30s"},
+			&cli.StringFlag{Name: "limit-rate", Usage: "cap the transfer rate at `RATE` bytes per second (e.g. 500KB, 10MB)"},
 		},
 		Commands: []*cli.Command{
 			cmd(&cli.Command{Name: "ls", Usage: "list a remote directory", ArgsUsage: "[REMOTE_PATH]",
@@ -45,6 +48,12 @@ func newApp(stdin *os.File, stdout, stderr io.Writer) *cli.App {
 				Flags: []cli.Flag{to}, Action: e.get}),
 			cmd(&cli.Command{Name: "put", Usage: "upload files or (with -r) trees", ArgsUsage: "LOCAL [REMOTE] | --to REMOTE_DIR LOCAL...",
 				Flags: []cli.Flag{to, &cli.BoolFlag{Name: "recursive", Aliases: []string{"r"}, Usage: "copy directories recursively"}}, Action: e.put}),
+			cmd(&cli.Command{Name: "resume", Usage: "continue every interrupted transfer recorded for this server and user",
+				Description: "Interrupted transfers are recorded under $FTPX_STATE_DIR (default $XDG_STATE_HOME/ftpx,\nelse ~/.local/state/ftpx). Running the same get or put again also resumes it.",
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "list", Usage: "show the recorded transfers (of every server and user) instead"},
+					&cli.BoolFlag{Name: "json", Usage: "print JSON"},
+				}, Action: e.resume}),
 		},
 		HideHelpCommand: true,
 		OnUsageError:    usage,
@@ -174,19 +183,50 @@ func (e *env) connect(c *cli.Context) (*client.Client, error) {
 	if user == "" {
 		return nil, client.Usagef("no user: give --user NAME or set FTPX_USER")
 	}
+	cfg, err := e.config(c)
+	if err != nil {
+		return nil, err
+	}
 	password, err := e.password(c.Bool("password-stdin"), user, addr)
 	if err != nil {
 		return nil, err
 	}
-	cl, err := client.Dial(c.Context, addr)
+	cfg.Addr, cfg.User, cfg.Password = addr, user, password
+	return client.Connect(c.Context, cfg)
+}
+
+// config reads the flags that shape transfers: retries, the rate cap and
+// where resume points live. Notices go to stderr unless --quiet.
+func (e *env) config(c *cli.Context) (client.Config, error) {
+	cfg := client.Config{Retry: client.RetryPolicy{Retries: c.Int("retries"), Delay: c.Duration("retry-delay")}}
+	if cfg.Retry.Retries < 0 || cfg.Retry.Delay < 0 {
+		return cfg, client.Usagef("--retries and --retry-delay cannot be negative")
+	}
+	if r := c.String("limit-rate"); r != "" {
+		rate, err := protocol.ParseSize(r)
+		if err != nil {
+			return cfg, client.Usagef("--limit-rate: %v", err)
+		}
+		cfg.RateLimit = max(rate, 0) // "unlimited" is -1
+	}
+	if !anyBool(c, "quiet") {
+		cfg.Notice = func(msg string) { fmt.Fprintln(e.stderr, "ftpx: "+oneLine(msg)) }
+	}
+	records, err := e.records()
+	if err != nil && cfg.Notice != nil {
+		cfg.Notice("warning: interrupted transfers will not be resumable: " + err.Error())
+	}
+	cfg.Records = records
+	return cfg, nil
+}
+
+// records is the store of resume points.
+func (e *env) records() (*client.Records, error) {
+	dir, err := client.DefaultStateDir()
 	if err != nil {
 		return nil, err
 	}
-	if err := cl.Auth(c.Context, user, password); err != nil {
-		cl.Close()
-		return nil, err
-	}
-	return cl, nil
+	return &client.Records{Dir: dir}, nil
 }
 
 func (e *env) password(fromStdin bool, user, addr string) (string, error) {

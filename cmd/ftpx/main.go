@@ -21,7 +21,7 @@ const exitStatuses = `Exit status:
   0  everything asked for succeeded
   1  a transfer or command failed (the generic failure)
   2  usage error
-  3  could not connect, or the connection was lost (worth retrying later)
+  3  could not connect, or the connection was lost and retries ran out (worth retrying later)
   4  authentication failed
   5  quota exceeded
   6  MD5 verification failed

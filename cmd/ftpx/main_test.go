@@ -62,6 +62,10 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"put", "a", "b", "c"},
 		{"put", "-r", "--to", "dir"},
 		{"--password", "x", "ls"}, // secrets never travel in argv
+		{"--limit-rate", "lots", "ls"},
+		{"--retries", "-1", "ls"},
+		{"--retry-delay", "soon", "ls"},
+		{"resume", "extra"},
 	} {
 		_, stderr, code := ftpx(t, []string{"FTPX_USER=u", "FTPX_PASSWORD=p", "FTPX_SERVER=127.0.0.1:1"}, args...)
 		if code != 2 {
@@ -120,5 +124,21 @@ func TestUnreachableServerExit3(t *testing.T) {
 	_, stderr, _ = ftpx(t, []string{"FTPX_USER=demo", "FTPX_PASSWORD=p", "FTPX_SERVER=127.0.0.1:1"}, "--server", "127.0.0.1:2", "ls")
 	if !strings.Contains(stderr, "127.0.0.1:2") {
 		t.Fatalf("--server did not win over FTPX_SERVER: %q", stderr)
+	}
+}
+
+func TestResumeListWithNothingRecorded(t *testing.T) {
+	stdout, stderr, code := ftpx(t, nil, "resume", "--list", "--json")
+	if code != 0 || stdout != "[]\n" || stderr != "" {
+		t.Fatalf("resume --list --json: exit %d, %q, %q", code, stdout, stderr)
+	}
+	stdout, stderr, code = ftpx(t, nil, "resume", "--list")
+	if code != 0 || stdout != "" || stderr != "" {
+		t.Fatalf("resume --list: exit %d, %q, %q", code, stdout, stderr)
+	}
+	// Nothing to resume: no connection, no password needed.
+	_, stderr, code = ftpx(t, []string{"FTPX_USER=demo", "FTPX_SERVER=127.0.0.1:1"}, "resume")
+	if code != 0 || !strings.Contains(stderr, "nothing to resume") {
+		t.Fatalf("resume: exit %d, %q", code, stderr)
 	}
 }

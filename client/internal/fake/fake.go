@@ -1,8 +1,9 @@
 // Package fake is a small in-memory ftpx server for the client's tests: it
-// speaks the frames of PROTOCOL.md on real loopback TCP and can be told to
-// misbehave (lie about a digest, refuse the greeting, refuse a put and
-// watch for stray body bytes). It is not the real server and must not be
-// used outside tests.
+// speaks the frames of PROTOCOL.md on real loopback TCP, resumable puts
+// and gets included, and can be told to misbehave (lie about a digest,
+// refuse the greeting, refuse a put and watch for stray body bytes, cut
+// connections mid-body, answer "transfer busy"). It is not the real server
+// and must not be used outside tests.
 package fake
 
 import (
@@ -45,14 +46,36 @@ type Server struct {
 	// GiveUpPut, when positive, makes put read that many body bytes, then
 	// answer 275 (timeout) and close.
 	GiveUpPut int64
+	// CutEvery, when positive, closes the connection after that many body
+	// bytes of a put or get on it (the bytes a put sent until then are
+	// kept under its transfer id, as the real server does).
+	CutEvery int64
+	// Busy makes the first Busy requests naming a transfer (breakpoint,
+	// put) answer 280.
+	Busy int
+	// NoResume makes the fake answer breakpoint 251 and ignore transfer
+	// ids, as a server without resume would.
+	NoResume bool
 
-	l     net.Listener
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	files map[string][]byte // "a/b.txt", no leading slash
-	dirs  map[string]bool   // "" is the home root
-	log   []string          // "put a/b.txt", "mkdir -p a", ...
-	stray int
+	l        net.Listener
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	files    map[string][]byte // "a/b.txt", no leading slash
+	mtimes   map[string]time.Time
+	dirs     map[string]bool // "" is the home root
+	partials map[string]*partial
+	log      []string // "put a/b.txt", "mkdir -p a", ...
+	stray    int
+	conns    int
+	bodies   int64 // body bytes moved, both ways
+	clock    time.Time
+}
+
+// partial is what the fake holds of an interrupted put.
+type partial struct {
+	user, name string
+	size       int64
+	data       []byte
 }
 
 // Start starts a fake on 127.0.0.1:0, after calling each configure
@@ -64,11 +87,14 @@ func Start(t testing.TB, configure ...func(*Server)) *Server {
 		t.Fatal(err)
 	}
 	s := &Server{
-		Addr:  l.Addr().String(),
-		Users: map[string]string{"demo": "secret"},
-		l:     l,
-		files: map[string][]byte{},
-		dirs:  map[string]bool{"": true},
+		Addr:     l.Addr().String(),
+		Users:    map[string]string{"demo": "secret"},
+		l:        l,
+		files:    map[string][]byte{},
+		mtimes:   map[string]time.Time{},
+		dirs:     map[string]bool{"": true},
+		partials: map[string]*partial{},
+		clock:    epoch,
 	}
 	for _, f := range configure {
 		f(s)
@@ -86,10 +112,16 @@ func (s *Server) Close() {
 }
 
 // WriteFile and Mkdir set up the tree (paths without a leading slash).
+// Every write gives the file a later mtime.
 func (s *Server) WriteFile(name string, b []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.files[name] = b
+	s.writeFile(name, b)
+}
+
+func (s *Server) writeFile(name string, b []byte) {
+	s.clock = s.clock.Add(time.Second)
+	s.files[name], s.mtimes[name] = b, s.clock
 }
 
 func (s *Server) Mkdir(name string) {
@@ -134,6 +166,42 @@ func (s *Server) Dirs() []string {
 	return names
 }
 
+// Partial returns how many bytes the fake holds of an interrupted put.
+func (s *Server) Partial(transfer string) (int64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.partials[transfer]
+	if !ok {
+		return 0, false
+	}
+	return int64(len(p.data)), true
+}
+
+// SetCutEvery changes CutEvery while the fake runs.
+func (s *Server) SetCutEvery(n int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.CutEvery = n
+}
+
+// StopAccepting closes the listener, leaving the sessions running: a
+// client that loses its connection then cannot reconnect.
+func (s *Server) StopAccepting() { s.l.Close() }
+
+// Conns returns how many connections the fake accepted.
+func (s *Server) Conns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns
+}
+
+// BodyBytes returns the body bytes moved so far, both ways.
+func (s *Server) BodyBytes() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bodies
+}
+
 // Log returns the actions received so far.
 func (s *Server) Log() []string {
 	s.mu.Lock()
@@ -156,6 +224,9 @@ func (s *Server) accept() {
 		if err != nil {
 			return
 		}
+		s.mu.Lock()
+		s.conns++
+		s.mu.Unlock()
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
@@ -269,6 +340,8 @@ func (ss *session) handle(req *protocol.Request) bool {
 		return ss.put(req)
 	case protocol.ActionGet:
 		return ss.get(req)
+	case protocol.ActionBreakpoint:
+		ss.breakpoint(req)
 	default:
 		ss.reply(req.ID, protocol.StatusBadCommand, protocol.Response{})
 	}
@@ -285,7 +358,7 @@ func (ss *session) entry(p string) (protocol.Entry, bool) {
 		return protocol.Entry{Name: path.Base("/" + p), IsDir: true, MTime: epoch}, true
 	}
 	if b, ok := s.files[p]; ok {
-		return protocol.Entry{Name: path.Base(p), Size: int64(len(b)), MTime: epoch}, true
+		return protocol.Entry{Name: path.Base(p), Size: int64(len(b)), MTime: s.mtimes[p]}, true
 	}
 	return protocol.Entry{}, false
 }
@@ -363,6 +436,14 @@ func (ss *session) put(req *protocol.Request) bool {
 		ss.reply(req.ID, protocol.StatusBadSize, protocol.Response{})
 		return true
 	}
+	transfer := req.Transfer
+	if s.NoResume {
+		transfer = ""
+	}
+	if transfer != "" && ss.busy() {
+		ss.reply(req.ID, protocol.StatusTransferBusy, protocol.Response{})
+		return true
+	}
 	s.mu.Lock()
 	var used int64
 	for n, b := range s.files {
@@ -371,6 +452,7 @@ func (ss *session) put(req *protocol.Request) bool {
 		}
 	}
 	isDir, parent := s.dirs[p], s.dirs[parent(p)]
+	part := s.partials[transfer]
 	s.mu.Unlock()
 	var refusal protocol.Status
 	switch {
@@ -380,6 +462,12 @@ func (ss *session) put(req *protocol.Request) bool {
 		refusal = protocol.StatusNotExist
 	case s.Quota > 0 && used+size > s.Quota:
 		refusal = protocol.StatusQuota
+	case part != nil && part.user != ss.user:
+		refusal = protocol.StatusForeignTransfer
+	case req.Offset < 0 || req.Offset > size:
+		refusal = protocol.StatusBadOffset
+	case req.Offset > 0 && (part == nil || part.name != p || part.size != size || int64(len(part.data)) != req.Offset):
+		refusal = protocol.StatusBadOffset
 	}
 	if refusal != 0 {
 		ss.reply(req.ID, refusal, protocol.Response{})
@@ -393,29 +481,89 @@ func (ss *session) put(req *protocol.Request) bool {
 		}
 		return true
 	}
-	ss.reply(req.ID, protocol.StatusReadyToSend, protocol.Response{})
-	h := md5.New()
-	body := make([]byte, 0, min(size, 64<<20))
-	buf := &byteBuf{b: body}
+	if req.Offset == 0 || part == nil {
+		part = &partial{user: ss.user, name: p, size: size}
+	}
+	ss.reply(req.ID, protocol.StatusReadyToSend, protocol.Response{Offset: req.Offset})
 	if s.GiveUpPut > 0 && s.GiveUpPut < size {
 		io.CopyN(io.Discard, ss.br, s.GiveUpPut)
 		ss.reply(req.ID, protocol.StatusTimeout, protocol.Response{})
 		return false
 	}
-	if _, err := io.CopyN(io.MultiWriter(buf, h), ss.br, size); err != nil {
+	buf := &byteBuf{b: part.data}
+	want, cut := size-req.Offset, false
+	if every := s.cutEvery(); every > 0 && every < want {
+		want, cut = every, true
+	}
+	n, err := io.CopyN(buf, ss.br, want)
+	part.data = buf.b
+	s.mu.Lock()
+	s.bodies += n
+	if transfer != "" {
+		s.partials[transfer] = part
+	}
+	s.mu.Unlock()
+	if err != nil || cut {
 		return false
 	}
 	trailer, err := protocol.ReadRequest(ss.br, protocol.MaxRequestHeader)
 	if err != nil {
 		return false
 	}
-	if trailer.MD5 != hex.EncodeToString(h.Sum(nil)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.partials, transfer)
+	if trailer.MD5 != md5hex(part.data) {
 		ss.reply(req.ID, protocol.StatusMD5Mismatch, protocol.Response{})
 		return true
 	}
-	s.WriteFile(p, buf.b)
+	s.writeFile(p, part.data)
 	ss.reply(req.ID, protocol.StatusMD5OK, protocol.Response{})
 	return true
+}
+
+func (s *Server) cutEvery() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.CutEvery
+}
+
+// busy counts down Busy and reports whether this request is refused 280.
+func (ss *session) busy() bool {
+	s := ss.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Busy > 0 {
+		s.Busy--
+		return true
+	}
+	return false
+}
+
+func (ss *session) breakpoint(req *protocol.Request) {
+	s := ss.s
+	if s.NoResume {
+		ss.reply(req.ID, protocol.StatusBadCommand, protocol.Response{})
+		return
+	}
+	if ss.busy() {
+		ss.reply(req.ID, protocol.StatusTransferBusy, protocol.Response{})
+		return
+	}
+	p := ss.resolve(req.Filename)
+	ss.record("breakpoint", p)
+	s.mu.Lock()
+	part := s.partials[req.Transfer]
+	s.mu.Unlock()
+	switch {
+	case part == nil || part.name != p:
+		ss.reply(req.ID, protocol.StatusOK, protocol.Response{})
+	case part.user != ss.user:
+		ss.reply(req.ID, protocol.StatusForeignTransfer, protocol.Response{})
+	default:
+		ss.reply(req.ID, protocol.StatusOK, protocol.Response{Offset: int64(len(part.data)),
+			Size: protocol.Int64(part.size), MD5: md5hex(part.data)})
+	}
 }
 
 func (ss *session) get(req *protocol.Request) bool {
@@ -424,6 +572,7 @@ func (ss *session) get(req *protocol.Request) bool {
 	ss.record("get", p)
 	s.mu.Lock()
 	b, ok := s.files[p]
+	mtime := s.mtimes[p]
 	isDir := s.dirs[p]
 	s.mu.Unlock()
 	switch {
@@ -433,24 +582,44 @@ func (ss *session) get(req *protocol.Request) bool {
 	case !ok:
 		ss.reply(req.ID, protocol.StatusNotExist, protocol.Response{})
 		return true
+	case req.Offset < 0 || req.Offset > int64(len(b)):
+		ss.reply(req.ID, protocol.StatusBadOffset, protocol.Response{})
+		return true
+	case req.Offset > 0 && req.MD5 != md5hex(b[:req.Offset]):
+		ss.reply(req.ID, protocol.StatusPrefixMismatch, protocol.Response{})
+		return true
 	}
-	sum := md5.Sum(b)
-	digest := hex.EncodeToString(sum[:])
+	digest := md5hex(b)
 	if s.LieMD5 {
 		digest = strings.Repeat("0", 32)
 	}
-	resp := protocol.Response{Size: protocol.Int64(int64(len(b)))}
+	resp := protocol.Response{Size: protocol.Int64(int64(len(b))), Offset: req.Offset, MTime: &mtime}
 	if s.MD5InHeader {
 		resp.MD5 = digest
 	}
 	ss.reply(req.ID, protocol.StatusReadyToSend, resp)
-	if _, err := ss.conn.Write(b); err != nil {
+	body := b[req.Offset:]
+	every := s.cutEvery()
+	cut := every > 0 && every < int64(len(body))
+	if cut {
+		body = body[:every]
+	}
+	n, err := ss.conn.Write(body)
+	s.mu.Lock()
+	s.bodies += int64(n)
+	s.mu.Unlock()
+	if err != nil || cut {
 		return false
 	}
 	if !s.MD5InHeader {
 		ss.reply(req.ID, protocol.StatusOK, protocol.Response{MD5: digest})
 	}
 	return true
+}
+
+func md5hex(b []byte) string {
+	sum := md5.Sum(b)
+	return hex.EncodeToString(sum[:])
 }
 
 type byteBuf struct{ b []byte }

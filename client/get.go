@@ -1,0 +1,353 @@
+package client
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"ftpx/protocol"
+)
+
+// Get downloads remote into localPath. The body goes to a hidden partial
+// file beside localPath, hashed as it is written, and is renamed into place
+// only when its MD5 equals the server's: no incomplete file ever appears
+// under localPath, and a file already there is left as it was on failure.
+// An MD5 mismatch is a *StatusError with 265 (ExitCode 6).
+//
+// When the connection drops, a Client made by Connect reconnects and asks
+// for the rest, sending the MD5 of what it holds so the server can refuse
+// (279) when its file no longer starts with those bytes. With Records, an
+// interrupted get keeps its partial file and a resume point holding the
+// MD5 state, so getting the same file again resumes without reading the
+// partial, unless the remote file changed (size or mtime).
+func (c *Client) Get(ctx context.Context, remote, localPath string, p Progress) (Result, error) {
+	j := &getJob{transferState: transferState{c: c, op: "get", arg: remote, p: p,
+		res: Result{Action: protocol.ActionGet, Local: localPath, Remote: remote, Offset: -1}}, local: localPath}
+	if fi, err := os.Stat(localPath); err == nil && fi.IsDir() {
+		err := &opError{op: "get", path: localPath, err: errors.New("is a directory")}
+		j.end(time.Now(), err)
+		return j.res, err
+	}
+	if err := j.open(); err != nil {
+		j.end(time.Now(), err)
+		return j.res, err
+	}
+	start := time.Now()
+	err := c.retry(ctx, "get", remote, func() (bool, error) { return j.attempt(ctx) })
+	err = j.finish(err)
+	j.end(start, err)
+	return j.res, err
+}
+
+// getJob is one get across its attempts.
+type getJob struct {
+	transferState
+	local string
+
+	part  *os.File
+	h     hash.Hash // MD5 of part's first pos bytes
+	pos   int64
+	werr  error // the first failure to write part; the body is still read to its end
+	known bool  // rec holds the source's size and mtime
+	stat  bool  // compare the source with rec before the first request
+
+	resumed   bool // some request asked for an offset
+	restarted bool // started over after a whole-file MD5 mismatch
+}
+
+// open finds the resume point and its partial file, or starts a new one.
+func (j *getJob) open() error {
+	c := j.c
+	abs, err := filepath.Abs(j.local)
+	if err != nil {
+		return localError("get", j.local, err)
+	}
+	j.rec = newRecord(c.server(), c.user(), "get", abs, c.abs(j.arg))
+	if st := c.records(); st != nil {
+		old, err := st.Load(j.rec)
+		switch {
+		case err != nil:
+			c.notice("get %s: resume record unreadable (%v); starting over", Printable(j.arg), err)
+			removeStalePartials(abs)
+		case old != nil && j.reopen(old):
+			return nil
+		}
+	}
+	part, err := createPartial(abs, j.rec.ID)
+	if err != nil {
+		return localError("get", j.local, err)
+	}
+	j.part, j.h, j.rec.Partial = part, md5.New(), part.Name()
+	return nil
+}
+
+// removeStalePartials removes the partial files of earlier gets to
+// localPath, whose record was lost: nothing can resume them.
+func removeStalePartials(localPath string) {
+	dir, name := filepath.Split(localPath)
+	if len(name) > 100 {
+		name = name[:100]
+	}
+	matches, _ := filepath.Glob(filepath.Join(dir, "."+globEscape(name)+".ftpx-part-*"))
+	for _, m := range matches {
+		if uuid.Validate(m[strings.LastIndex(m, ".ftpx-part-")+len(".ftpx-part-"):]) == nil {
+			os.Remove(m)
+		}
+	}
+}
+
+// globEscape quotes the characters filepath.Match treats specially.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// reopen continues from the partial file and MD5 state of an earlier run,
+// cut back to the last checkpoint. It reports false (and why) when that
+// cannot be done.
+func (j *getJob) reopen(old *Record) bool {
+	part, err := os.OpenFile(old.Partial, os.O_RDWR, 0)
+	if err != nil {
+		j.c.notice("get %s: the partial download is gone; starting over", Printable(j.arg))
+		return false
+	}
+	h, _ := restoreMD5(old.MD5State) // checked when the record was loaded
+	fi, err := part.Stat()
+	if err == nil && fi.Size() < old.Offset {
+		err = fmt.Errorf("it holds %d bytes, the resume point says %d", fi.Size(), old.Offset)
+	}
+	if err == nil {
+		err = part.Truncate(old.Offset)
+	}
+	if err != nil {
+		j.c.notice("get %s: the partial download is unusable (%v); starting over", Printable(j.arg), err)
+		part.Close()
+		os.Remove(old.Partial)
+		return false
+	}
+	j.rec, j.part, j.h, j.pos = old, part, h, old.Offset
+	j.known, j.stat = true, true
+	j.saved = old.Offset
+	return true
+}
+
+// attempt makes one try on the current connection: ask for the file from
+// pos, receive the rest and check the MD5. progressed says whether the
+// partial grew.
+func (j *getJob) attempt(ctx context.Context) (progressed bool, err error) {
+	c := j.c
+	stop := c.watch(ctx)
+	defer stop()
+	if j.stat {
+		if err := j.compareSource(ctx); err != nil {
+			return false, err
+		}
+	}
+	req := &protocol.Request{Action: protocol.ActionGet, Filename: j.arg, Offset: j.pos}
+	if j.pos > 0 {
+		req.MD5 = hex.EncodeToString(j.h.Sum(nil))
+		j.resumed = true
+	}
+	id, err := c.send(ctx, "get", j.arg, req)
+	if err != nil {
+		return false, err
+	}
+	resp, err := c.readResponse(ctx, "get", j.arg, id)
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case resp.Status == protocol.StatusPrefixMismatch && j.pos > 0:
+		j.startOver("the server's file no longer starts with the bytes already received")
+		return false, errAgain
+	case resp.Status == protocol.StatusBadOffset && j.pos > 0:
+		j.startOver(fmt.Sprintf("the server refused to resume at byte %d", j.pos))
+		return false, errAgain
+	}
+	if err := expect(resp, "get", j.arg, protocol.StatusReadyToSend); err != nil {
+		return false, err
+	}
+	if resp.Size == nil || *resp.Size < j.pos || resp.Offset != j.pos {
+		return false, c.fail(ctx, "get", j.arg, ErrProtocol, fmt.Errorf("257 without a valid size, or with offset %d for %d", resp.Offset, j.pos))
+	}
+	size := *resp.Size
+	var mtime time.Time
+	if resp.MTime != nil {
+		mtime = *resp.MTime
+	}
+	switch {
+	case j.known && (size != j.rec.SourceSize || !mtime.IsZero() && !sameSecond(mtime, j.rec.SourceMTime)):
+		// What follows is the rest of another file: drop the connection.
+		c.fail(ctx, "get", j.arg, ErrConnection, errors.New("the source changed; reconnecting"))
+		j.startOver("source changed since the transfer began")
+		return false, errAgain
+	case !j.known:
+		j.known = true
+		j.rec.Size, j.rec.SourceSize, j.rec.SourceMTime = size, size, mtime
+		j.save()
+	}
+	j.res.Size = size
+	j.begin(j.pos)
+
+	err = j.receive(ctx, size)
+	progressed = j.advanced(j.pos)
+	if err != nil {
+		j.checkpoint()
+		return progressed, err
+	}
+	want := resp.MD5
+	if want == "" {
+		trailer, err := c.readResponse(ctx, "get", j.arg, id)
+		if err != nil {
+			j.checkpoint()
+			return progressed, err
+		}
+		if err := expect(trailer, "get", j.arg, protocol.StatusOK); err != nil {
+			return progressed, err
+		}
+		if trailer.MD5 == "" {
+			return progressed, c.fail(ctx, "get", j.arg, ErrProtocol, errors.New("md5 trailer without \"md5\""))
+		}
+		want = trailer.MD5
+	}
+	// The connection is in step again; what follows is local.
+	if j.werr != nil {
+		return progressed, localError("get", j.local, j.werr)
+	}
+	j.res.MD5 = hex.EncodeToString(j.h.Sum(nil))
+	if !strings.EqualFold(want, j.res.MD5) {
+		if j.resumed && !j.restarted {
+			j.restarted = true
+			j.startOver("the MD5 of the resumed file is wrong")
+			return progressed, errAgain
+		}
+		return progressed, &StatusError{Op: "get", Path: j.arg, Status: protocol.StatusMD5Mismatch,
+			Msg: fmt.Sprintf("md5 mismatch (server said %.64s, received %s)", want, j.res.MD5)}
+	}
+	return progressed, nil
+}
+
+// compareSource stats the remote file before resuming an earlier run's
+// partial, and starts over when its size or mtime changed.
+func (j *getJob) compareSource(ctx context.Context) error {
+	resp, err := j.c.roundTrip1(ctx, "get", j.arg, &protocol.Request{Action: protocol.ActionStat, Filename: j.arg})
+	if err != nil {
+		return err
+	}
+	if err := expect(resp, "get", j.arg, protocol.StatusOK); err != nil {
+		return err
+	}
+	j.stat = false
+	if e := resp.Stat; e == nil || e.Size != j.rec.SourceSize || !sameSecond(e.MTime, j.rec.SourceMTime) {
+		j.startOver("source changed since the interrupted transfer")
+	}
+	return nil
+}
+
+// receive writes the body from pos to size into the partial file,
+// hashing it, at the client's rate, saving resume points as it goes.
+func (j *getJob) receive(ctx context.Context, size int64) error {
+	c := j.c
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	for j.pos < size {
+		n, err := c.br.Read(buf[:min(int64(len(buf)), int64(c.lim.chunk()), size-j.pos)])
+		if n > 0 {
+			if j.werr == nil {
+				_, j.werr = j.part.WriteAt(buf[:n], j.pos)
+			}
+			j.h.Write(buf[:n])
+			j.pos += int64(n)
+			j.moved(n)
+			if err := c.lim.wait(ctx, n); err != nil {
+				return c.fail(ctx, "get", j.arg, nil, err)
+			}
+			if j.due(j.pos) {
+				j.checkpoint()
+			}
+		}
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return c.fail(ctx, "get", j.arg, ErrConnection, err)
+		}
+	}
+	return nil
+}
+
+// checkpoint saves the resume point: pos and the MD5 state of the bytes
+// before it, all of which are in the partial file.
+func (j *getJob) checkpoint() {
+	if !j.known || j.werr != nil || j.c.records() == nil {
+		return
+	}
+	j.rec.Offset, j.rec.MD5State = j.pos, md5State(j.h)
+	j.save()
+}
+
+// startOver empties the partial file and forgets the source's size and
+// mtime, saying why.
+func (j *getJob) startOver(why string) {
+	j.c.notice("get %s: %s; starting over", Printable(j.arg), why)
+	j.werr = j.part.Truncate(0)
+	j.h.Reset()
+	j.pos, j.known = 0, false
+	j.rec.Offset, j.rec.MD5State = 0, nil
+	j.save()
+}
+
+// finish puts a verified file in place and forgets its resume point; a
+// transfer cut off keeps its partial and resume point; any other failure
+// removes both.
+func (j *getJob) finish(err error) error {
+	if err == nil {
+		err = j.part.Sync()
+		if cerr := j.part.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Rename(j.part.Name(), j.local)
+		}
+		if err != nil {
+			os.Remove(j.part.Name())
+			j.forget()
+			return localError("get", j.local, err)
+		}
+		j.forget()
+		return nil
+	}
+	j.part.Close()
+	if j.c.records() != nil && j.known && worthKeeping(err) {
+		j.checkpoint()
+		return err
+	}
+	os.Remove(j.part.Name())
+	j.forget()
+	return err
+}
+
+// sameSecond compares remote mtimes to the second: a listing may carry
+// whole seconds where a get's 257 carries nanoseconds. A change within
+// the same second and size is still caught, by the prefix MD5 (279) or the
+// whole file's.
+func sameSecond(a, b time.Time) bool {
+	return a.Truncate(time.Second).Equal(b.Truncate(time.Second))
+}

@@ -1,0 +1,65 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+func TestFileHashSeeksToAnyPrefix(t *testing.T) {
+	data := make([]byte, 5*snapEvery+12345)
+	rand.NewChaCha8([32]byte{7}).Read(data)
+	prefix := func(n int64) string { s := md5.Sum(data[:n]); return hex.EncodeToString(s[:]) }
+	fh := newFileHash(bytes.NewReader(data))
+	buf := make([]byte, 100<<10)
+	for _, off := range []int64{3*snapEvery + 5, snapEvery - 1, 0, int64(len(data)), 2 * snapEvery, 17, 4*snapEvery + 1} {
+		if err := fh.seek(off, buf); err != nil {
+			t.Fatalf("seek %d: %v", off, err)
+		}
+		if fh.pos != off || fh.sum() != prefix(off) {
+			t.Fatalf("at %d (pos %d): md5 %s, want %s", off, fh.pos, fh.sum(), prefix(off))
+		}
+	}
+	// Reading on after a seek continues the same digest.
+	for {
+		n, err := fh.Read(buf)
+		if n == 0 && err != nil {
+			break
+		}
+	}
+	if fh.pos != int64(len(data)) || fh.sum() != prefix(int64(len(data))) {
+		t.Fatalf("whole file: pos %d md5 %s", fh.pos, fh.sum())
+	}
+	if err := fh.seek(int64(len(data))+1, buf); err == nil {
+		t.Fatal("seek past the end succeeded")
+	}
+}
+
+func TestLimiterHoldsTheRate(t *testing.T) {
+	l := newLimiter(4 << 20)
+	start := time.Now()
+	for sent := 0; sent < 1<<20; sent += l.chunk() {
+		if err := l.wait(context.Background(), l.chunk()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d < 200*time.Millisecond || d > 5*time.Second {
+		t.Fatalf("1 MiB at 4 MiB/s took %v", d)
+	}
+	if newLimiter(0) != nil || newLimiter(-1) != nil {
+		t.Fatal("a rate of 0 limits")
+	}
+	var none *limiter
+	if none.wait(context.Background(), 1<<30) != nil || none.chunk() != bufSize {
+		t.Fatal("a nil limiter limits")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := newLimiter(1).wait(ctx, 1000); err == nil {
+		t.Fatal("wait ignored a cancelled context")
+	}
+}

@@ -1,0 +1,250 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"ftpx/protocol"
+)
+
+// Put uploads the local regular file localPath to remote, reading it once
+// and hashing it as it streams. The server stores it only once the MD5
+// matches; a mismatch is a *StatusError with 265 (ExitCode 6), a refusal
+// such as 264 (quota) is returned before any body byte is sent.
+//
+// Every put carries a transfer id. When the connection drops, a Client
+// made by Connect reconnects and resumes where the server says it got
+// to, once the server's MD5 of that prefix equals the local file's; with
+// Records, an interrupted put leaves a resume point, and putting the same
+// file to the same place again resumes it while the file is unchanged.
+func (c *Client) Put(ctx context.Context, localPath, remote string, p Progress) (Result, error) {
+	j := &putJob{transferState: transferState{c: c, op: "put", arg: remote, p: p,
+		res: Result{Action: protocol.ActionPut, Local: localPath, Remote: remote, Offset: -1}}}
+	if err := j.open(localPath); err != nil {
+		j.end(time.Now(), err)
+		return j.res, err
+	}
+	defer j.f.Close()
+	start := time.Now()
+	err := c.retry(ctx, "put", remote, func() (bool, error) { return j.attempt(ctx) })
+	switch {
+	case err == nil:
+		j.forget()
+		j.res.MD5 = j.fh.sum()
+	case worthKeeping(err):
+		j.rec.Offset = min(j.fh.pos, j.res.Size)
+		j.save()
+	default:
+		j.forget()
+	}
+	j.end(start, err)
+	return j.res, err
+}
+
+// putJob is one put across its attempts.
+type putJob struct {
+	transferState
+	local string
+	f     *os.File
+	fh    *fileHash
+	// ask says the server may hold part of this transfer: ask it
+	// (breakpoint) before sending.
+	ask bool
+}
+
+// open opens the local file and finds or starts the resume point.
+func (j *putJob) open(localPath string) error {
+	c := j.c
+	abs, err := filepath.Abs(localPath)
+	if err != nil {
+		return localError("put", localPath, err)
+	}
+	j.local = localPath
+	j.rec = newRecord(c.server(), c.user(), "put", abs, c.abs(j.arg))
+	f, err := os.Open(localPath)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			j.forget() // the source is gone: nothing left to resume
+		}
+		return localError("put", localPath, err)
+	}
+	fi, err := f.Stat()
+	switch {
+	case err != nil:
+		err = localError("put", localPath, err)
+	case fi.IsDir():
+		err = &opError{op: "put", path: localPath, err: errors.New("is a directory (use -r)")}
+	case !fi.Mode().IsRegular():
+		err = &opError{op: "put", path: localPath, err: errors.New("not a regular file")}
+	}
+	if err != nil {
+		f.Close()
+		return err
+	}
+	j.f, j.fh = f, newFileHash(f)
+	size, mtime := fi.Size(), fi.ModTime()
+	j.res.Size = size
+
+	if st := c.records(); st != nil {
+		old, err := st.Load(j.rec)
+		switch {
+		case err != nil:
+			c.notice("put %s: resume record unreadable (%v); starting over", Printable(j.arg), err)
+		case old == nil:
+		case old.SourceSize != size || !old.SourceMTime.Equal(mtime):
+			c.notice("put %s: source changed since the interrupted transfer; starting over", Printable(j.arg))
+			j.rec.ID = old.ID // offset 0 with this id discards the server's partial
+		default:
+			j.rec, j.ask = old, true
+		}
+	}
+	j.rec.Size, j.rec.SourceSize, j.rec.SourceMTime = size, size, mtime
+	if !j.ask {
+		j.rec.Offset = 0
+	}
+	j.save()
+	return nil
+}
+
+// attempt makes one try on the current connection: ask how much the
+// server holds, send the put from there, the rest of the body and the
+// MD5. progressed says whether the server holds more of the file than at
+// any attempt before.
+func (j *putJob) attempt(ctx context.Context) (progressed bool, err error) {
+	c := j.c
+	stop := c.watch(ctx)
+	defer stop()
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+
+	var offset int64
+	if j.ask {
+		if offset, err = j.breakpoint(ctx, buf); err != nil {
+			return false, err
+		}
+	}
+	if err := j.fh.seek(offset, buf); err != nil {
+		return false, localError("put", j.local, err)
+	}
+	req := &protocol.Request{Action: protocol.ActionPut, Filename: j.arg, SizeField: protocol.Int64(j.res.Size),
+		Transfer: j.rec.ID, Offset: offset}
+	id, err := c.send(ctx, "put", j.arg, req)
+	if err != nil {
+		return false, err
+	}
+	j.ask = true // from here on the server may hold a partial of this transfer
+	resp, err := c.readResponse(ctx, "put", j.arg, id)
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case resp.Status == protocol.StatusBadOffset && offset > 0:
+		c.notice("put %s: the server refused to resume at byte %d; starting over", Printable(j.arg), offset)
+		j.ask = false
+		return false, errAgain
+	case resp.Status == protocol.StatusForeignTransfer:
+		j.newID()
+		return false, errAgain
+	}
+	if err := expect(resp, "put", j.arg, protocol.StatusReadyToSend); err != nil {
+		return false, err // the server reads nothing more for this request
+	}
+
+	// Progress is what the server confirms holding: what was sent before
+	// a connection dropped may not have reached it.
+	progressed = j.advanced(offset)
+	j.begin(offset)
+	err = j.sendBody(ctx, id, buf)
+	if err != nil {
+		return progressed, err
+	}
+	if err := protocol.WriteFrame(c.rw, protocol.Request{MD5: j.fh.sum()}); err != nil {
+		return progressed, c.fail(ctx, "put", j.arg, ErrConnection, err)
+	}
+	resp, err = c.readResponse(ctx, "put", j.arg, id)
+	if err != nil {
+		return progressed, err
+	}
+	return progressed, expect(resp, "put", j.arg, protocol.StatusMD5OK)
+}
+
+// breakpoint asks how much of this transfer the server holds and returns
+// the offset to resume at: what it holds when the MD5 of that prefix
+// equals the local file's, else 0. It leaves fh at that offset.
+func (j *putJob) breakpoint(ctx context.Context, buf []byte) (int64, error) {
+	c := j.c
+	resp, err := c.roundTrip1(ctx, "put", j.arg, &protocol.Request{Action: protocol.ActionBreakpoint, Filename: j.arg, Transfer: j.rec.ID})
+	if err != nil {
+		return 0, err
+	}
+	switch resp.Status {
+	case protocol.StatusOK:
+	case protocol.StatusBadCommand: // a server that cannot resume
+		return 0, nil
+	case protocol.StatusForeignTransfer:
+		j.newID()
+		return 0, nil
+	default:
+		return 0, expect(resp, "put", j.arg, protocol.StatusOK)
+	}
+	held := resp.Offset
+	if held <= 0 || held > j.res.Size || resp.Size == nil || *resp.Size != j.res.Size {
+		return 0, nil
+	}
+	if err := j.fh.seek(held, buf); err != nil {
+		return 0, localError("put", j.local, err)
+	}
+	if !strings.EqualFold(j.fh.sum(), resp.MD5) {
+		c.notice("put %s: the server's partial copy differs from the local file; starting over", Printable(j.arg))
+		return 0, nil
+	}
+	return held, nil
+}
+
+// newID gives the transfer a fresh id, after the server said the old one
+// belongs to another user.
+func (j *putJob) newID() {
+	j.c.notice("put %s: the transfer id is taken on the server; starting over with a new one", Printable(j.arg))
+	j.rec.ID, j.rec.Offset, j.ask = uuid.NewString(), 0, false
+	j.save()
+}
+
+// sendBody sends the file from fh's position to its end, hashing as it
+// reads, at the client's rate, saving resume points as it goes.
+func (j *putJob) sendBody(ctx context.Context, id string, buf []byte) error {
+	c := j.c
+	for j.fh.pos < j.res.Size {
+		n, err := j.fh.Read(buf[:min(int64(len(buf)), int64(c.lim.chunk()), j.res.Size-j.fh.pos)])
+		if n > 0 {
+			if _, werr := c.rw.Write(buf[:n]); werr != nil {
+				return c.lostDuringPut(ctx, j.arg, id, werr)
+			}
+			j.moved(n)
+			if err := c.lim.wait(ctx, n); err != nil {
+				return c.fail(ctx, "put", j.arg, nil, err)
+			}
+			if j.due(j.fh.pos) {
+				j.rec.Offset = j.fh.pos
+				j.save()
+			}
+		}
+		switch {
+		case err == io.EOF:
+			// The server waits for bytes this client cannot send.
+			return c.fail(ctx, "put", j.arg, nil, fmt.Errorf("%s shrank from %d to %d bytes while it was sent", j.local, j.res.Size, j.fh.pos))
+		case err != nil:
+			return c.fail(ctx, "put", j.arg, nil, localError("read", j.local, err))
+		}
+	}
+	return nil
+}
