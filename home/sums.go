@@ -18,8 +18,8 @@ type sums struct {
 }
 
 type sumKey struct {
-	dev, ino    uint64
-	size, mtime int64
+	dev, ino           uint64
+	size, mtime, ctime int64 // ctime: cannot be set back by hand, unlike mtime
 }
 
 // maxSums bounds the cache; past it, it starts afresh.
@@ -30,7 +30,8 @@ func keyOf(fi fs.FileInfo) (sumKey, bool) {
 	if !ok || !fi.Mode().IsRegular() {
 		return sumKey{}, false
 	}
-	return sumKey{dev: uint64(st.Dev), ino: st.Ino, size: fi.Size(), mtime: fi.ModTime().UnixNano()}, true
+	return sumKey{dev: uint64(st.Dev), ino: st.Ino, size: fi.Size(), mtime: fi.ModTime().UnixNano(),
+		ctime: st.Ctim.Sec*1e9 + st.Ctim.Nsec}, true
 }
 
 func (s *sums) get(fi fs.FileInfo) string {

@@ -55,7 +55,7 @@ func (c *session) handleGet(req *protocol.Request) error {
 			return c.fail(req, fmt.Errorf("get %s: prefix of %d bytes: %w", name, offset, home.ErrPrefix))
 		}
 	}
-	mtime := fi.ModTime().UTC()
+	mtime := fi.ModTime().UTC().Truncate(time.Second) // as ls and stat give it
 	ready := protocol.Response{ID: req.ID, Status: protocol.StatusReadyToSend, Msg: protocol.StatusReadyToSend.String(), Size: protocol.Int64(size), Offset: offset, MTime: &mtime}
 	if known := c.home.KnownSum(fi); known != "" && offset == 0 {
 		// The digest is known: announce it and let the kernel move the
@@ -90,8 +90,12 @@ func (c *session) handleGet(req *protocol.Request) error {
 	return c.send(protocol.Response{ID: req.ID, Status: protocol.StatusOK, Msg: "md5", MD5: sum, Size: protocol.Int64(size)})
 }
 
-// sendChunk is how much one sendfile call moves between deadline updates.
-const sendChunk = 8 << 20
+// sendChunk is how much one sendfile call moves between deadline updates,
+// and minRate the slowest peer a chunk waits for (on top of the timeout).
+const (
+	sendChunk = 1 << 20
+	minRate   = 4 << 10 // bytes per second
+)
 
 // sendFile copies n bytes of f to the connection with io.CopyN, which hands
 // an *os.File to a *net.TCPConn through sendfile, in chunks so that the
@@ -99,7 +103,7 @@ const sendChunk = 8 << 20
 func (c *session) sendFile(f io.Reader, n int64) (int64, error) {
 	var done int64
 	for done < n {
-		c.conn.SetWriteDeadline(time.Now().Add(c.srv.transferTimeout()))
+		c.conn.SetWriteDeadline(time.Now().Add(c.srv.transferTimeout() + sendChunk/minRate*time.Second))
 		m, err := io.CopyN(c.conn, f, min(sendChunk, n-done))
 		done += m
 		if err != nil {
@@ -192,19 +196,22 @@ func (c *session) readTrailer() (*protocol.Request, error) {
 	return t, nil
 }
 
-// copyBody copies exactly n bytes from src to dst through a pooled buffer,
-// moving the connection's deadline forward before each chunk, so a peer
-// that stalls is dropped after the transfer timeout however long the
-// whole transfer takes. It returns the bytes copied.
+// copyBody copies exactly n bytes from src to dst through a pooled buffer.
+// setDeadline is the connection's read or write deadline: it moves forward
+// before every read from src (a put) or every piece written to dst (a
+// get), so a peer is dropped once it moves nothing for the transfer
+// timeout, however long the whole transfer takes and however slow (a
+// rate-limited client) it is. It returns the bytes copied.
 func (c *session) copyBody(dst io.Writer, src io.Reader, n int64, setDeadline func(time.Time) error) (int64, error) {
 	bp := bufs.Get().(*[]byte)
 	defer bufs.Put(bp)
 	buf := *bp
-	var done int64
 	timeout := c.srv.transferTimeout()
+	src = progressReader{src, setDeadline, timeout}
+	dst = progressWriter{dst, setDeadline, timeout}
+	var done int64
 	for done < n {
 		chunk := buf[:min(int64(len(buf)), n-done)]
-		setDeadline(time.Now().Add(timeout))
 		r, err := io.ReadFull(src, chunk)
 		if r > 0 {
 			w, werr := dst.Write(chunk[:r])
@@ -217,6 +224,42 @@ func (c *session) copyBody(dst io.Writer, src io.Reader, n int64, setDeadline fu
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
+			return done, err
+		}
+	}
+	return done, nil
+}
+
+// progressReader moves a deadline forward before each Read.
+type progressReader struct {
+	r           io.Reader
+	setDeadline func(time.Time) error
+	timeout     time.Duration
+}
+
+func (p progressReader) Read(b []byte) (int, error) {
+	p.setDeadline(time.Now().Add(p.timeout))
+	return p.r.Read(b)
+}
+
+// writePiece bounds one write under one deadline: a peer reading at 1 KiB/s
+// still moves a piece within the default 60 s.
+const writePiece = 64 << 10
+
+// progressWriter writes in pieces, moving a deadline forward before each.
+type progressWriter struct {
+	w           io.Writer
+	setDeadline func(time.Time) error
+	timeout     time.Duration
+}
+
+func (p progressWriter) Write(b []byte) (int, error) {
+	var done int
+	for done < len(b) {
+		p.setDeadline(time.Now().Add(p.timeout))
+		n, err := p.w.Write(b[done:min(len(b), done+writePiece)])
+		done += n
+		if err != nil {
 			return done, err
 		}
 	}
