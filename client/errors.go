@@ -117,7 +117,7 @@ func ExitCode(err error) int {
 	var se *StatusError
 	if errors.As(err, &se) {
 		switch se.Status {
-		case protocol.StatusBadAuthData, protocol.StatusWrongLogin:
+		case protocol.StatusBadAuthData, protocol.StatusWrongLogin, protocol.StatusBanned:
 			return ExitAuth
 		case protocol.StatusQuota:
 			return ExitQuota

@@ -27,6 +27,7 @@ func TestExitCode(t *testing.T) {
 		{fmt.Errorf("x: %w", client.ErrConnection), 3},
 		{st(protocol.StatusBadAuthData), 4},
 		{st(protocol.StatusWrongLogin), 4},
+		{st(protocol.StatusBanned), 4},
 		{st(protocol.StatusQuota), 5},
 		{st(protocol.StatusMD5Mismatch), 6},
 		{errors.Join(st(protocol.StatusQuota), st(protocol.StatusMD5Mismatch)), 5},

@@ -20,6 +20,7 @@ import (
 func newApp(stdin *os.File, stdout, stderr io.Writer) *cli.App {
 	usage := func(_ *cli.Context, err error, _ bool) error { return client.Usagef("%v", err) }
 	to := &cli.StringFlag{Name: "to", Usage: "put every item inside `DIR`, creating it when missing"}
+	jsonLines := &cli.BoolFlag{Name: "json", Usage: "print one JSON object a line for each finished transfer"}
 	cmd := func(c *cli.Command) *cli.Command {
 		c.OnUsageError, c.HideHelpCommand = usage, true
 		return c
@@ -45,9 +46,9 @@ func newApp(stdin *os.File, stdout, stderr io.Writer) *cli.App {
 			cmd(&cli.Command{Name: "ls", Usage: "list a remote directory", ArgsUsage: "[REMOTE_PATH]",
 				Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print one JSON array"}}, Action: e.ls}),
 			cmd(&cli.Command{Name: "get", Usage: "download files", ArgsUsage: "REMOTE [LOCAL] | --to LOCAL_DIR REMOTE...",
-				Flags: []cli.Flag{to}, Action: e.get}),
+				Flags: []cli.Flag{to, jsonLines}, Action: e.get}),
 			cmd(&cli.Command{Name: "put", Usage: "upload files or (with -r) trees", ArgsUsage: "LOCAL [REMOTE] | --to REMOTE_DIR LOCAL...",
-				Flags: []cli.Flag{to, &cli.BoolFlag{Name: "recursive", Aliases: []string{"r"}, Usage: "copy directories recursively"}}, Action: e.put}),
+				Flags: []cli.Flag{to, jsonLines, &cli.BoolFlag{Name: "recursive", Aliases: []string{"r"}, Usage: "copy directories recursively"}}, Action: e.put}),
 			cmd(&cli.Command{Name: "resume", Usage: "continue every interrupted transfer recorded for this server and user",
 				Description: "Interrupted transfers are recorded under $FTPX_STATE_DIR (default $XDG_STATE_HOME/ftpx,\nelse ~/.local/state/ftpx). Running the same get or put again also resumes it.",
 				Flags: []cli.Flag{
