@@ -54,6 +54,7 @@ fuzz-long:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./server ./protocol
 	bench/transfer.sh
+	bench/resume.sh
 
 clean:
 	rm -rf $(BIN)
