@@ -96,7 +96,7 @@ func TestStatusString(t *testing.T) {
 	if got := Status(999).String(); !strings.Contains(got, "999") {
 		t.Fatalf("999 = %q", got)
 	}
-	for s := Status(250); s <= StatusBanned; s++ {
+	for s := Status(250); s <= StatusTLSRequired; s++ {
 		if !s.Known() {
 			t.Errorf("code %d has no text", s)
 		}

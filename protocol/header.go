@@ -18,6 +18,7 @@ const (
 	ActionRm         = "rm"
 	ActionMv         = "mv"
 	ActionQuota      = "quota"
+	ActionStartTLS   = "starttls" // after its 260 answer both sides run the TLS handshake
 )
 
 // Request is every header a client sends. Which fields matter depends on

@@ -40,6 +40,7 @@ const (
 	StatusTransferBusy    Status = 280 // the transfer is in progress on another connection: retry later
 	StatusNotEmpty        Status = 281 // rm of a directory that is not empty, without recursive
 	StatusBanned          Status = 282 // too many failed logins from this address or for this user: try later
+	StatusTLSRequired     Status = 283 // the server requires TLS: send starttls first
 )
 
 var statusText = map[Status]string{
@@ -76,6 +77,7 @@ var statusText = map[Status]string{
 	StatusTransferBusy:    "transfer busy",
 	StatusNotEmpty:        "directory not empty",
 	StatusBanned:          "too many failed logins; try later",
+	StatusTLSRequired:     "TLS required: send starttls first",
 }
 
 // String returns the short English meaning of s, or "status N" for a code

@@ -30,5 +30,6 @@ func init() {
 		protocol.ActionRm:         {fn: (*session).handleRm},
 		protocol.ActionMv:         {fn: (*session).handleMv},
 		protocol.ActionQuota:      {fn: (*session).handleQuota},
+		protocol.ActionStartTLS:   {fn: (*session).handleStartTLS, open: true},
 	}
 }

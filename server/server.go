@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -44,6 +45,8 @@ type Server struct {
 	TransferTimeout  time.Duration // wait for each chunk of a body; 0 means protocol.DefaultTransferTimeout
 	MaxHeader        int           // request header limit; 0 means protocol.MaxRequestHeader
 	Welcome          string        // sent in the greeting
+	TLSConfig        *tls.Config   // offered through starttls when set (see TLSConfig, AutoCert)
+	RequireTLS       bool          // refuse every action but starttls on a plaintext connection
 	PartialMaxAge    time.Duration // interrupted uploads untouched this long are removed; 0 means DefaultPartialMaxAge
 	MaxLoginFailures int           // failed logins from one address before it is banned; 0 means DefaultMaxLoginFailures
 	LoginBanTime     time.Duration // how long such a ban lasts; 0 means DefaultLoginBanTime
@@ -166,7 +169,7 @@ func (s *Server) Close() error {
 		l.Close()
 	}
 	for sess := range s.sessions {
-		sess.conn.Close()
+		sess.tcp.Close()
 	}
 	return nil
 }

@@ -23,8 +23,10 @@ import (
 // directory) and the loop that reads requests and dispatches them.
 type session struct {
 	srv    *Server
-	conn   net.Conn
-	r      *bufio.Reader
+	tcp    net.Conn      // the accepted connection: Shutdown and Close use it from other goroutines
+	conn   net.Conn      // the stream: tcp, or the TLS connection over it after starttls
+	tls    bool          // conn is TLS
+	r      *bufio.Reader // reads conn
 	id     string
 	log    *slog.Logger
 	start  time.Time
@@ -51,6 +53,7 @@ func (s *Server) newSession(c net.Conn) *session {
 	return &session{
 		ip:     ip,
 		srv:    s,
+		tcp:    c,
 		conn:   c,
 		r:      bufio.NewReaderSize(c, 4<<10), // headers; bodies bypass it (large reads go straight to the conn)
 		id:     id,
@@ -85,6 +88,7 @@ func (c *session) serve() {
 		Version: Version,
 		Welcome: c.srv.Welcome,
 		Session: c.id,
+		TLS:     c.srv.TLSConfig != nil,
 	}); err != nil {
 		reason = "greeting: " + err.Error()
 		return
@@ -116,7 +120,7 @@ func (c *session) readRequest() (*protocol.Request, error) {
 		return nil, errShuttingDown
 	}
 	c.idle = true
-	c.conn.SetReadDeadline(time.Now().Add(c.srv.idleTimeout()))
+	c.tcp.SetReadDeadline(time.Now().Add(c.srv.idleTimeout()))
 	c.mu.Unlock()
 
 	b, err := protocol.ReadFrame(c.r, c.srv.maxHeader())
@@ -143,7 +147,7 @@ func (c *session) interruptIfIdle() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.idle {
-		c.conn.SetReadDeadline(time.Now())
+		c.tcp.SetReadDeadline(time.Now())
 	}
 }
 
@@ -191,6 +195,8 @@ func (c *session) dispatch(req *protocol.Request) (err error) {
 	switch {
 	case !ok:
 		return c.reply(req, protocol.StatusBadCommand, fmt.Sprintf("unknown action %q", req.Action))
+	case c.srv.RequireTLS && !c.tls && req.Action != protocol.ActionStartTLS:
+		return c.reply(req, protocol.StatusTLSRequired, "")
 	case !a.open && c.home == nil:
 		return c.reply(req, protocol.StatusNotLoggedIn, "")
 	}

@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -31,6 +31,9 @@ var serveFlags = []cli.Flag{
 	&cli.IntFlag{Name: "max-conns-per-ip", Usage: "maximum simultaneous connections from one address", DefaultText: fmt.Sprint(conf.Default().MaxConnsPerIP)},
 	&cli.DurationFlag{Name: "idle-timeout", Usage: "close a connection idle this long", DefaultText: conf.Default().IdleTimeout.String()},
 	&cli.DurationFlag{Name: "partial-max-age", Usage: "remove interrupted uploads untouched this long", DefaultText: conf.Default().PartialMaxAge.String()},
+	&cli.StringFlag{Name: "tls", Usage: "auto: a self-signed certificate made on first start and kept under the data root"},
+	&cli.StringFlag{Name: "tls-cert", Usage: "TLS certificate `FILE` (PEM)"},
+	&cli.StringFlag{Name: "tls-key", Usage: "TLS key `FILE` (PEM)"},
 	&cli.StringFlag{Name: "log-format", Usage: "text or json", DefaultText: conf.Default().LogFormat},
 	&cli.StringFlag{Name: "log-file", Usage: "append logs to `FILE`", DefaultText: "standard error"},
 }
@@ -46,6 +49,9 @@ var overrides = map[string]func(c *cli.Context, cfg *conf.Config){
 	"partial-max-age":  func(c *cli.Context, cfg *conf.Config) { cfg.PartialMaxAge = c.Duration("partial-max-age") },
 	"log-format":       func(c *cli.Context, cfg *conf.Config) { cfg.LogFormat = c.String("log-format") },
 	"log-file":         func(c *cli.Context, cfg *conf.Config) { cfg.LogFile = c.String("log-file") },
+	"tls":              func(c *cli.Context, cfg *conf.Config) { cfg.TLS = c.String("tls") },
+	"tls-cert":         func(c *cli.Context, cfg *conf.Config) { cfg.TLSCert = c.String("tls-cert") },
+	"tls-key":          func(c *cli.Context, cfg *conf.Config) { cfg.TLSKey = c.String("tls-key") },
 }
 
 // gracePeriod bounds how long running transfers may finish on SIGINT/SIGTERM.
@@ -64,9 +70,6 @@ func serve(c *cli.Context) error {
 		return err
 	}
 	defer closeLog()
-	if cfg.TLS != "" || cfg.TLSCert != "" || cfg.TLSKey != "" || cfg.RequireTLS {
-		return errors.New("TLS settings are not supported by this version yet; remove tls, tls_cert, tls_key and require_tls")
-	}
 	store, err := accounts.Load(cfg.Accounts)
 	if err != nil {
 		return err
@@ -79,8 +82,12 @@ func serve(c *cli.Context) error {
 		return fmt.Errorf("root: %w", err)
 	}
 	defer homes.Close()
+	tlsConfig, err := loadTLS(cfg, logger)
+	if err != nil {
+		return err
+	}
 	srv := &server.Server{
-		Homes: homes, Accounts: store, Logger: logger,
+		Homes: homes, Accounts: store, Logger: logger, TLSConfig: tlsConfig, RequireTLS: cfg.RequireTLS,
 		MaxConns: cfg.MaxConns, MaxConnsPerIP: cfg.MaxConnsPerIP, IdleTimeout: cfg.IdleTimeout,
 		PartialMaxAge: cfg.PartialMaxAge, MaxLoginFailures: cfg.MaxLoginFailures, LoginBanTime: cfg.LoginBanTime,
 	}
@@ -137,6 +144,30 @@ func setBy(c *cli.Context, name string) *cli.Context {
 		}
 	}
 	return nil
+}
+
+// loadTLS loads the configured certificate, or the automatic one, and
+// logs its fingerprint; no TLS setting gives nil.
+func loadTLS(cfg conf.Config, logger *slog.Logger) (*tls.Config, error) {
+	var cert tls.Certificate
+	var err error
+	switch {
+	case cfg.TLS == "auto":
+		cert, err = server.AutoCert(cfg.Root)
+	case cfg.TLSCert != "":
+		cert, err = tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+	default:
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	fp, err := server.CertFingerprint(cert)
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	logger.Info("tls ready", "fingerprint", fp, "auto", cfg.TLS == "auto", "required", cfg.RequireTLS)
+	return server.TLSConfig(cert), nil
 }
 
 func newLogger(cfg conf.Config) (*slog.Logger, func(), error) {
