@@ -70,6 +70,8 @@ func kindOf(err error) error {
 		return ErrOutside
 	case errors.Is(err, syscall.ENOTEMPTY):
 		return ErrNotEmpty // before fs.ErrExist, which would match it too
+	case errors.Is(err, syscall.ELOOP):
+		return ErrBadPath // a symlink loop, or one swapped in mid-lookup
 	case errors.Is(err, syscall.ENOTDIR):
 		return ErrNotDir
 	case errors.Is(err, syscall.EISDIR):

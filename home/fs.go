@@ -248,8 +248,16 @@ func (d *dirFS) RemoveAll(name string) (int64, error) {
 	if r == "." {
 		return 0, fmt.Errorf("rm %s: %w", name, ErrPermission)
 	}
-	if _, err := d.root.Lstat(r); err != nil {
+	fi, err := d.root.Lstat(r)
+	if err != nil {
 		return 0, opErr("rm", name, err)
+	}
+	if !fi.IsDir() { // a file, or a symlink (to a directory too): only the name goes
+		var freed int64
+		if fi.Mode().IsRegular() {
+			freed = fi.Size()
+		}
+		return freed, opErr("rm", name, d.root.Remove(r))
 	}
 	var freed int64
 	fs.WalkDir(d.root.FS(), r, func(_ string, e fs.DirEntry, err error) error {

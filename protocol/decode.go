@@ -7,15 +7,22 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"unicode/utf8"
 )
 
 // Decode parses a header into v (a *Request or *Response). The header must
-// be one JSON object whose keys are unique even ignoring case: encoding/json
+// be valid UTF-8, and one JSON object whose keys are ASCII and unique even
+// ignoring case: encoding/json
 // matches keys case-insensitively and keeps the last, so
 // {"action":"ls","Action":"put"} would otherwise mean whatever the last key
 // says. Such headers, and anything that is not an object of the right field
 // types, give an error wrapping ErrFormat.
 func Decode(b []byte, v any) error {
+	if !utf8.Valid(b) {
+		// encoding/json would turn each bad byte into U+FFFD, making two
+		// different names one.
+		return fmt.Errorf("%w: not valid UTF-8", ErrFormat)
+	}
 	if err := checkKeys(b); err != nil {
 		return err
 	}
@@ -27,6 +34,15 @@ func Decode(b []byte, v any) error {
 		return fmt.Errorf("%w: %v", ErrFormat, err)
 	}
 	return nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // jsonKind names a Go kind as the JSON type that decodes into it.
@@ -78,6 +94,11 @@ func checkKeys(b []byte) error {
 			return fmt.Errorf("%w: %v", ErrFormat, err)
 		}
 		key, _ := tok.(string)
+		if !isASCII(key) {
+			// encoding/json folds keys with Unicode rules ("ſize" is
+			// "size"); no field of ours needs more than ASCII.
+			return fmt.Errorf("%w: key %q is not ASCII", ErrFormat, key)
+		}
 		folded := strings.ToLower(key)
 		if seen[folded] {
 			return fmt.Errorf("%w: duplicate key %q", ErrFormat, key)

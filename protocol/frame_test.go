@@ -80,6 +80,8 @@ func TestDecodeRefusesAmbiguousOrMalformed(t *testing.T) {
 		`{"action":"ls"}{"action":"ls"}`,
 		`{"action":"ls"`,
 		`{"size":1e400}`,
+		`{"action":"put","filename":"x","size":3,"ſize":1000000}`,
+		"{\"action\":\"ls\",\"path\":\"\xff\"}",
 		`nul`,
 	} {
 		var r Request

@@ -167,10 +167,10 @@ func (c *session) handlePut(req *protocol.Request) error {
 		trailer, err := c.readTrailer()
 		if err != nil {
 			c.logTransfer(slog.LevelWarn, "put failed", req, name, n, start, up.Sum(), protocol.StatusBadFormat, err)
-			if errors.Is(err, protocol.ErrFormat) {
-				return c.reply(req, protocol.StatusBadFormat, "put "+name+": "+err.Error())
+			if reason := c.endWith(req, err); reason != "" {
+				return fmt.Errorf("put %s: trailer: %s", name, reason)
 			}
-			return fmt.Errorf("put %s: trailer: %w", name, err)
+			return nil
 		}
 		want = trailer.MD5
 	}
