@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -45,6 +46,20 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	c.cfg, c.lim = &cfg, newLimiter(cfg.RateLimit)
 	return c, nil
 }
+
+// Reconnect replaces the connection with a new, logged-in one in the same
+// remote directory, as the retries do; a shell calls it when the user
+// asks to after the retries ran out. A Client made by Dial cannot.
+func (c *Client) Reconnect(ctx context.Context) error {
+	if c.cfg == nil {
+		return &opError{op: "connect", path: c.addr, err: errors.New("no configuration to reconnect with")}
+	}
+	return c.reconnect(ctx)
+}
+
+// Cwd returns the remote current directory as this client last learned
+// it ("/" being the home root).
+func (c *Client) Cwd() string { return c.cwd }
 
 // reconnect replaces a lost connection with a new, logged-in one in the
 // same remote directory.

@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"errors"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -22,233 +21,263 @@ type TransferOptions struct {
 	// Progress, when set, returns the Progress of one transfer, named by
 	// its remote path.
 	Progress func(remote string) Progress
-	// Done, when set, is called after each transfer that succeeded.
+	// Done, when set, is called after each transfer that succeeded, and
+	// for each file a batch skipped because an earlier run of the same
+	// command finished it (Offset = Size, Sent = 0).
 	Done func(Result)
 	// Warn, when set, is told about what was skipped (symlinked
 	// directories, special files) without being a failure.
 	Warn func(msg string)
 }
 
+// target is one source named on the command line and where it goes.
+type target struct{ src, dest string }
+
 // PutPaths uploads with cp's destinations:
 //
 //	put FILE            -> the base name, in the remote current directory
-//	put FILE REMOTE     -> REMOTE, or REMOTE/BASE when REMOTE is an existing directory
+//	put FILE REMOTE     -> REMOTE, or REMOTE/BASE when REMOTE is an existing
+//	                       directory; REMOTE ending in "/" must be one
 //	put -r DIR          -> the tree at BASE (merged into it when it exists)
 //	put -r DIR REMOTE   -> the tree at REMOTE (created with its parents), or at
 //	                       REMOTE/BASE when REMOTE is an existing directory
+//	put [-r] A B REMOTE -> REMOTE/A, REMOTE/B; REMOTE must be an existing
+//	                       directory ("" for the current one)
 //	put [-r] --to D A B -> D/A, D/B, creating D when missing
+//
+// Several sources, a tree or --to make a batch: before anything is sent
+// the total is compared with the quota left (a *StatusError with 264 when
+// it cannot fit), and with Records the files done are journaled so that
+// the same command, run again after a crash, skips them (see journal).
 //
 // A directory without Recursive is a failure. When several items fail it
 // goes on with the rest while the connection lasts, and returns their
 // errors joined in order (ExitCode reports the first); nil when all
 // succeeded.
 func (c *Client) PutPaths(ctx context.Context, locals []string, remote string, opt TransferOptions) error {
-	var fails failures
-	if opt.To != "" {
-		if remote != "" {
-			return Usagef("put: give either --to DIR or REMOTE, not both")
-		}
-		if len(locals) == 0 {
-			return Usagef("put: nothing to put")
-		}
-		if err := c.Mkdir(ctx, opt.To, true); err != nil {
-			return err
-		}
-		for _, l := range locals {
-			if c.err != nil || ctx.Err() != nil {
-				break
-			}
-			base, err := localBase(l)
-			if err != nil {
-				fails.add(err)
-				continue
-			}
-			c.putItem(ctx, l, path.Join(opt.To, base), opt, &fails)
-		}
-		return fails.err()
-	}
-	if len(locals) != 1 {
-		return Usagef("put: want LOCAL [REMOTE], or --to REMOTE_DIR LOCAL...")
-	}
-	local := locals[0]
-	base, err := localBase(local)
+	tops, err := c.putTargets(ctx, locals, remote, opt)
 	if err != nil {
 		return err
 	}
-	dest := base
-	if remote != "" {
-		dest = remote
-		isDir, err := c.isRemoteDir(ctx, remote)
-		if err != nil {
-			return err
-		}
-		if isDir {
-			dest = path.Join(remote, base)
+	var fails failures
+	plan := planPut(tops, opt, &fails)
+	batch := opt.Recursive || opt.To != "" || len(tops) > 1
+	if batch {
+		if err := c.checkQuota(ctx, plan, quotaSubject(locals, remote, opt)); err != nil {
+			return errors.Join(append([]error{err}, fails.errs...)...)
 		}
 	}
-	c.putItem(ctx, local, dest, opt, &fails)
+	j := c.openJournal(batch, "put", tops)
+	failedDirs := map[string]bool{}
+	for _, it := range plan {
+		if c.err != nil || ctx.Err() != nil {
+			break
+		}
+		if failedDirs[path.Dir(it.remote)] {
+			if it.dir {
+				failedDirs[it.remote] = true
+			}
+			continue
+		}
+		if it.dir {
+			if err := c.Mkdir(ctx, it.remote, true); err != nil {
+				fails.add(err)
+				failedDirs[it.remote] = true
+			}
+			continue
+		}
+		if res, ok := c.alreadyPut(ctx, j, it); ok {
+			done(opt, res)
+			continue
+		}
+		var p Progress
+		if opt.Progress != nil {
+			p = opt.Progress(it.remote)
+		}
+		res, err := c.Put(ctx, it.local, it.remote, p)
+		if err != nil {
+			fails.add(err)
+			continue
+		}
+		j.add(it.local, c.abs(it.remote), res.Size, it.mtime, res.MD5)
+		done(opt, res)
+	}
+	if ctx.Err() != nil && len(fails.errs) == 0 {
+		fails.add(&opError{op: "put", path: quotaSubject(locals, remote, opt), err: context.Cause(ctx)})
+	}
+	j.close(len(fails.errs) == 0)
 	return fails.err()
 }
 
-// putItem puts one file, or with opt.Recursive one tree, at dest.
-func (c *Client) putItem(ctx context.Context, local, dest string, opt TransferOptions, fails *failures) {
-	fi, err := os.Stat(local)
-	if err != nil {
-		fails.add(localError("put", local, err))
-		return
+// putTargets resolves where each source goes, following cp.
+func (c *Client) putTargets(ctx context.Context, locals []string, remote string, opt TransferOptions) ([]target, error) {
+	if len(locals) == 0 {
+		return nil, Usagef("put: nothing to put")
 	}
-	if !fi.IsDir() {
-		c.putFile(ctx, local, dest, opt, fails)
-		return
-	}
-	if !opt.Recursive {
-		fails.add(&opError{op: "put", path: local, err: errors.New("is a directory (use -r)")})
-		return
-	}
-	if err := c.Mkdir(ctx, dest, true); err != nil {
-		fails.add(err)
-		return
-	}
-	filepath.WalkDir(local, func(p string, d fs.DirEntry, err error) error {
-		if c.err != nil || ctx.Err() != nil {
-			return filepath.SkipAll
+	dir := remote
+	switch {
+	case opt.To != "" && remote != "":
+		return nil, Usagef("put: give either --to DIR or REMOTE, not both")
+	case opt.To != "":
+		if err := c.Mkdir(ctx, opt.To, true); err != nil {
+			return nil, err
 		}
+		dir = opt.To
+	case len(locals) == 1:
+		base, err := localBase(locals[0])
 		if err != nil {
-			fails.add(localError("put", p, err))
-			return nil
+			return nil, err
 		}
-		if p == local {
-			return nil
+		if remote == "" {
+			return []target{{locals[0], base}}, nil
 		}
-		rel, err := filepath.Rel(local, p)
-		if err != nil {
-			fails.add(localError("put", p, err))
-			return nil
-		}
-		r := path.Join(dest, filepath.ToSlash(rel))
+		isDir, exists, err := c.remoteKind(ctx, remote)
 		switch {
-		case d.IsDir():
-			if err := c.Mkdir(ctx, r, true); err != nil {
-				fails.add(err)
-				return filepath.SkipDir
-			}
-		case d.Type()&fs.ModeSymlink != 0:
-			target, err := os.Stat(p)
-			switch {
-			case err != nil:
-				fails.add(localError("put", p, err))
-			case target.IsDir():
-				warn(opt, "put "+p+": skipping symlinked directory")
-			case target.Mode().IsRegular():
-				c.putFile(ctx, p, r, opt, fails)
-			default:
-				warn(opt, "put "+p+": skipping special file")
-			}
-		case d.Type().IsRegular():
-			c.putFile(ctx, p, r, opt, fails)
-		default:
-			warn(opt, "put "+p+": skipping special file")
+		case err != nil:
+			return nil, err
+		case isDir:
+			return []target{{locals[0], path.Join(remote, base)}}, nil
+		case strings.HasSuffix(remote, "/") && (exists || !isLocalDir(locals[0])):
+			// cp: a trailing slash names a directory, and this is none.
+			return nil, &StatusError{Op: "put", Path: remote, Status: protocol.StatusNotDir, Msg: protocol.StatusNotDir.String()}
 		}
-		return nil
-	})
+		return []target{{locals[0], remote}}, nil
+	case remote != "":
+		isDir, _, err := c.remoteKind(ctx, remote)
+		if err != nil {
+			return nil, err
+		}
+		if !isDir {
+			return nil, &StatusError{Op: "put", Path: remote, Status: protocol.StatusNotDir, Msg: "not a directory (several sources need an existing directory)"}
+		}
+	}
+	var tops []target
+	for _, l := range locals {
+		base, err := localBase(l)
+		if err != nil {
+			return nil, err
+		}
+		tops = append(tops, target{l, joinRemote(dir, base)})
+	}
+	return tops, nil
 }
 
-func (c *Client) putFile(ctx context.Context, local, remote string, opt TransferOptions, fails *failures) {
-	var p Progress
-	if opt.Progress != nil {
-		p = opt.Progress(remote)
-	}
-	res, err := c.Put(ctx, local, remote, p)
-	if err != nil {
-		fails.add(err)
-		return
-	}
-	if opt.Done != nil {
-		opt.Done(res)
-	}
-}
-
-// isRemoteDir reports whether name is an existing remote directory. A name
-// that does not exist, or that this user may not stat, is not one (the
-// transfer itself then reports what is wrong); a trailing slash says the
-// caller means a directory.
-func (c *Client) isRemoteDir(ctx context.Context, name string) (bool, error) {
+// remoteKind reports whether name is an existing remote directory, and
+// whether it exists at all. A name this user may not stat counts as
+// missing (the transfer itself then reports what is wrong).
+func (c *Client) remoteKind(ctx context.Context, name string) (isDir, exists bool, err error) {
 	e, err := c.Stat(ctx, name)
 	var se *StatusError
 	switch {
 	case err == nil:
-		return e.IsDir, nil
+		return e.IsDir, true, nil
 	case errors.As(err, &se) && !se.Status.Closes():
-		return strings.HasSuffix(name, "/"), nil
+		return false, false, nil
 	}
-	return false, err
+	return false, false, err
 }
 
 // GetPaths downloads with cp's destinations, mirroring PutPaths:
 //
 //	get REMOTE          -> its base name, in the local current directory
-//	get REMOTE LOCAL    -> LOCAL, or LOCAL/BASE when LOCAL is an existing directory
+//	get REMOTE LOCAL    -> LOCAL, or LOCAL/BASE when LOCAL is an existing
+//	                       directory; LOCAL ending in "/" must be one
+//	get R S LOCAL       -> LOCAL/R, LOCAL/S; LOCAL must be an existing
+//	                       directory ("" for the current one)
 //	get --to DIR R S    -> DIR/R, DIR/S, creating DIR when missing
 //
-// Only files are fetched (recursive get is not implemented yet). Failures
-// are handled as in PutPaths.
+// Only files are fetched (recursive get is not implemented yet). Several
+// files make a batch, journaled as in PutPaths. Failures are handled as
+// in PutPaths.
 func (c *Client) GetPaths(ctx context.Context, remotes []string, local string, opt TransferOptions) error {
-	var fails failures
-	if opt.To != "" {
-		if local != "" {
-			return Usagef("get: give either --to DIR or LOCAL, not both")
-		}
-		if len(remotes) == 0 {
-			return Usagef("get: nothing to get")
-		}
-		if err := os.MkdirAll(opt.To, 0o777); err != nil {
-			return localError("get", opt.To, err)
-		}
-		for _, r := range remotes {
-			if c.err != nil || ctx.Err() != nil {
-				break
-			}
-			base, err := remoteBase(r)
-			if err != nil {
-				fails.add(err)
-				continue
-			}
-			c.getFile(ctx, r, filepath.Join(opt.To, base), opt, &fails)
-		}
-		return fails.err()
-	}
-	if len(remotes) != 1 {
-		return Usagef("get: want REMOTE [LOCAL], or --to LOCAL_DIR REMOTE...")
-	}
-	r := remotes[0]
-	base, err := remoteBase(r)
+	tops, err := getTargets(remotes, local, opt)
 	if err != nil {
 		return err
 	}
-	dest := base
-	if local != "" {
-		dest = local
-		if fi, err := os.Stat(local); err == nil && fi.IsDir() {
-			dest = filepath.Join(local, base)
+	var fails failures
+	j := c.openJournal(len(tops) > 1 || opt.To != "", "get", tops)
+	for _, t := range tops {
+		if c.err != nil || ctx.Err() != nil {
+			break
 		}
+		if res, ok := c.alreadyGot(ctx, j, t); ok {
+			done(opt, res)
+			continue
+		}
+		var p Progress
+		if opt.Progress != nil {
+			p = opt.Progress(t.src)
+		}
+		res, err := c.Get(ctx, t.src, t.dest, p)
+		if err != nil {
+			fails.add(err)
+			continue
+		}
+		if fi, err := os.Stat(t.dest); err == nil {
+			j.add(t.dest, c.abs(t.src), res.Size, fi.ModTime(), res.MD5)
+		}
+		done(opt, res)
 	}
-	c.getFile(ctx, r, dest, opt, &fails)
+	if ctx.Err() != nil && len(fails.errs) == 0 {
+		fails.add(&opError{op: "get", path: tops[0].src, err: context.Cause(ctx)})
+	}
+	j.close(len(fails.errs) == 0)
 	return fails.err()
 }
 
-func (c *Client) getFile(ctx context.Context, remote, local string, opt TransferOptions, fails *failures) {
-	var p Progress
-	if opt.Progress != nil {
-		p = opt.Progress(remote)
+// getTargets resolves where each remote file goes, following cp.
+func getTargets(remotes []string, local string, opt TransferOptions) ([]target, error) {
+	if len(remotes) == 0 {
+		return nil, Usagef("get: nothing to get")
 	}
-	res, err := c.Get(ctx, remote, local, p)
-	if err != nil {
-		fails.add(err)
-		return
+	dir := local
+	switch {
+	case opt.To != "" && local != "":
+		return nil, Usagef("get: give either --to DIR or LOCAL, not both")
+	case opt.To != "":
+		if err := os.MkdirAll(opt.To, 0o777); err != nil {
+			return nil, localError("get", opt.To, err)
+		}
+		dir = opt.To
+	case len(remotes) == 1:
+		base, err := remoteBase(remotes[0])
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case local == "":
+			return []target{{remotes[0], base}}, nil
+		case isLocalDir(local):
+			return []target{{remotes[0], filepath.Join(local, base)}}, nil
+		case strings.HasSuffix(local, "/"):
+			return nil, &opError{op: "get", path: local, err: errors.New("not a directory")}
+		}
+		return []target{{remotes[0], local}}, nil
+	case local != "" && !isLocalDir(local):
+		return nil, &opError{op: "get", path: local, err: errors.New("not a directory (several sources need an existing directory)")}
 	}
-	if opt.Done != nil {
-		opt.Done(res)
+	var tops []target
+	for _, r := range remotes {
+		base, err := remoteBase(r)
+		if err != nil {
+			return nil, err
+		}
+		tops = append(tops, target{r, filepath.Join(dir, base)})
 	}
+	return tops, nil
+}
+
+func isLocalDir(name string) bool {
+	fi, err := os.Stat(name)
+	return err == nil && fi.IsDir()
+}
+
+// joinRemote puts base inside dir, "" being the remote current directory.
+func joinRemote(dir, base string) string {
+	if dir == "" {
+		return base
+	}
+	return path.Join(dir, base)
 }
 
 // localBase is the name a local file or tree takes on the server: the base
@@ -284,6 +313,12 @@ func remoteBase(remote string) (string, error) {
 func warn(opt TransferOptions, msg string) {
 	if opt.Warn != nil {
 		opt.Warn(msg)
+	}
+}
+
+func done(opt TransferOptions, r Result) {
+	if opt.Done != nil {
+		opt.Done(r)
 	}
 }
 

@@ -50,6 +50,10 @@ func TestPutDestinationsFollowCp(t *testing.T) {
 		{name: "put DIR without -r", locals: []string{"tree"}, wantExit: 1},
 		{name: "put missing file", locals: []string{"missing.txt"}, wantExit: 1},
 		{name: "put FILE into missing dir/", locals: []string{"f.txt"}, remote: "nodir/", wantExit: 1},
+		{name: "put FILE EXISTINGFILE/ is not a directory", locals: []string{"f.txt"}, remote: "old.txt/", wantExit: 1},
+		{name: "put A B into the remote cwd", cwd: "existing", locals: []string{"f.txt", "tree/a.txt"}, wantFiles: []string{"existing/a.txt", "existing/f.txt"}},
+		{name: "put A B DIR", locals: []string{"f.txt", "tree/a.txt"}, remote: "existing", wantFiles: []string{"existing/a.txt", "existing/f.txt"}},
+		{name: "put A B MISSING", locals: []string{"f.txt", "tree/a.txt"}, remote: "nodir", wantExit: 1},
 		{
 			name: "put -r DIR", locals: []string{"tree"}, opt: client.TransferOptions{Recursive: true},
 			wantFiles: []string{"tree/a.txt", "tree/sub/b.txt"}, wantDirs: []string{"tree", "tree/empty", "tree/sub"},
@@ -168,7 +172,6 @@ func TestPutPathsUsage(t *testing.T) {
 		opt    client.TransferOptions
 	}{
 		{locals: nil},
-		{locals: []string{"f.txt", "tree"}, remote: "x"},
 		{locals: []string{"f.txt"}, remote: "x", opt: client.TransferOptions{To: "d"}},
 	} {
 		if err := c.PutPaths(ctx, tc.locals, tc.remote, tc.opt); client.ExitCode(err) != client.ExitUsage {
@@ -192,6 +195,10 @@ func TestGetDestinationsFollowCp(t *testing.T) {
 		{name: "get REMOTE DIR/", remotes: []string{"b.txt"}, local: "have/", want: []string{"have/b.txt"}},
 		{name: "get --to NEWDIR R S", remotes: []string{"docs/a.txt", "b.txt"}, to: "new/x", want: []string{"new/x/a.txt", "new/x/b.txt"}},
 		{name: "get a directory", remotes: []string{"docs"}, wantExit: 1},
+		{name: "get REMOTE FILE/ is not a directory", remotes: []string{"b.txt"}, local: "have/keep/", wantExit: 1},
+		{name: "get R S into the cwd", remotes: []string{"docs/a.txt", "b.txt"}, want: []string{"a.txt", "b.txt"}},
+		{name: "get R S DIR", remotes: []string{"docs/a.txt", "b.txt"}, local: "have", want: []string{"have/a.txt", "have/b.txt"}},
+		{name: "get R S MISSING", remotes: []string{"docs/a.txt", "b.txt"}, local: "nodir", wantExit: 1},
 		{name: "get /", remotes: []string{"/"}, wantExit: 1},
 		{name: "get --to goes on after a failure", remotes: []string{"missing", "b.txt"}, to: "d", want: []string{"d/b.txt"}, wantExit: 1},
 	} {

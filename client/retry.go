@@ -59,6 +59,13 @@ func Retryable(err error) bool {
 	return errors.Is(err, ErrConnection)
 }
 
+// cancelled reports whether err ended an operation whose context was
+// cancelled (Ctrl-C in the shell): the connection was closed on purpose
+// and the next operation, under a live context, replaces it.
+func cancelled(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
 // errAgain is returned by an attempt that changed its plan (start over
 // from offset 0, take a new transfer id) and wants to run again at once,
 // without waiting and without counting a retry.
@@ -92,7 +99,7 @@ func (c *Client) retry(ctx context.Context, op, path string, attempt func() (pro
 	for {
 		var err error
 		progressed := false
-		if c.err != nil && c.cfg != nil && Retryable(c.err) && ctx.Err() == nil {
+		if c.err != nil && c.cfg != nil && (Retryable(c.err) || cancelled(c.err)) && ctx.Err() == nil {
 			err = c.reconnect(ctx)
 		}
 		if err == nil {
