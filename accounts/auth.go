@@ -34,16 +34,20 @@ func (s *Store) Authenticate(name, password string) (Account, error) {
 	return u.Account, nil
 }
 
-// hashCost is the cost of new hashes; tests lower it.
-var hashCost = bcrypt.DefaultCost
-
-// HashPassword returns the bcrypt hash of password at bcrypt.DefaultCost.
+// HashPassword returns the bcrypt hash of password at cost (0 means
+// bcrypt.DefaultCost; bcrypt takes 4 to 31, each step doubling the work).
 // An empty password or one over 72 bytes (bcrypt's limit) is an error.
-func HashPassword(password string) (string, error) {
+func HashPassword(password string, cost int) (string, error) {
 	if password == "" {
 		return "", fmt.Errorf("empty password")
 	}
-	h, err := bcrypt.GenerateFromPassword([]byte(password), hashCost)
+	if cost == 0 {
+		cost = bcrypt.DefaultCost
+	}
+	if cost < bcrypt.MinCost || cost > bcrypt.MaxCost {
+		return "", fmt.Errorf("bcrypt cost %d is outside %d-%d", cost, bcrypt.MinCost, bcrypt.MaxCost)
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(password), cost)
 	if err != nil {
 		return "", err
 	}

@@ -2,7 +2,7 @@ package accounts
 
 import (
 	"errors"
-	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,15 +11,12 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-func TestMain(m *testing.M) {
-	hashCost = bcrypt.MinCost // HashPassword's real cost is checked by TestHashPasswordUsesDefaultCost
-	os.Exit(m.Run())
-}
+// testCost keeps the tests fast; TestHashPasswordUsesDefaultCost checks
+// the real default.
+const testCost = bcrypt.MinCost
 
 func TestHashPasswordUsesDefaultCost(t *testing.T) {
-	hashCost = bcrypt.DefaultCost
-	defer func() { hashCost = bcrypt.MinCost }()
-	h, err := HashPassword("pw")
+	h, err := HashPassword("pw", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +33,7 @@ func TestHashPasswordUsesDefaultCost(t *testing.T) {
 
 func TestHashPasswordRejects(t *testing.T) {
 	for _, pw := range []string{"", strings.Repeat("x", 73)} {
-		if _, err := HashPassword(pw); err == nil {
+		if _, err := HashPassword(pw, testCost); err == nil {
 			t.Errorf("HashPassword(%d bytes) succeeded", len(pw))
 		}
 	}
@@ -125,5 +122,28 @@ func TestUnknownUserTakesAsLongAsWrongPassword(t *testing.T) {
 	t.Logf("median: unknown user %v, wrong password %v", u, w)
 	if u > 2*w || w > 2*u {
 		t.Errorf("median unknown user %v vs wrong password %v: more than a factor of 2 apart", u, w)
+	}
+}
+
+// BenchmarkAuthenticate measures a login at bcrypt's default cost for a
+// wrong password and for an unknown user: the two must cost the same.
+// `go test -bench Authenticate ./accounts` prints them side by side.
+func BenchmarkAuthenticate(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "accounts.ini")
+	if err := AddUser(path, "alice", "right", Unlimited, 0); err != nil {
+		b.Fatal(err)
+	}
+	s, err := Load(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, who := range []string{"alice", "nobody"} {
+		b.Run(who, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := s.Authenticate(who, "wrong"); err == nil {
+					b.Fatal("accepted")
+				}
+			}
+		})
 	}
 }

@@ -23,14 +23,14 @@ import (
 // (bytes, or Unlimited for none) to the accounts file at path, creating the
 // file with mode 0600 when it is missing. It fails with ErrExists when the
 // user is already there and with ErrBadName for an invalid name.
-func AddUser(path, name, password string, quota int64) error {
+func AddUser(path, name, password string, quota int64, cost int) error {
 	if !ValidName(name) {
 		return fmt.Errorf("user %q: %w", name, ErrBadName)
 	}
 	if quota < 0 && quota != Unlimited {
 		return fmt.Errorf("user %s: negative quota %d", name, quota)
 	}
-	hash, err := HashPassword(password)
+	hash, err := HashPassword(password, cost)
 	if err != nil {
 		return fmt.Errorf("user %s: %w", name, err)
 	}
@@ -57,8 +57,8 @@ func AddUser(path, name, password string, quota int64) error {
 // SetPassword replaces the password of the user name with a bcrypt hash of
 // password, keeping the rest of its line. It fails with ErrNoUser for an
 // unknown user.
-func SetPassword(path, name, password string) error {
-	hash, err := HashPassword(password)
+func SetPassword(path, name, password string, cost int) error {
+	hash, err := HashPassword(password, cost)
 	if err != nil {
 		return fmt.Errorf("user %s: %w", name, err)
 	}

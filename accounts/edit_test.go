@@ -50,7 +50,7 @@ func onlyFile(t *testing.T, path string) {
 
 func TestAddUserCreatesFileWith0600(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "accounts.ini")
-	if err := AddUser(path, "alex", "pw", 100<<20); err != nil {
+	if err := AddUser(path, "alex", "pw", 100<<20, testCost); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(path)
@@ -73,7 +73,7 @@ func TestAddUserCreatesFileWith0600(t *testing.T) {
 
 func TestAddUserUnlimitedOmitsQuota(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "accounts.ini")
-	if err := AddUser(path, "alex", "pw", Unlimited); err != nil {
+	if err := AddUser(path, "alex", "pw", Unlimited, testCost); err != nil {
 		t.Fatal(err)
 	}
 	if got := readString(t, path); strings.Contains(got, "quota") {
@@ -90,7 +90,7 @@ func TestAddUserKeepsTheRestByteForByte(t *testing.T) {
 	if err := os.Chmod(path, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	if err := AddUser(path, "carl", "carl-pw", 1<<30); err != nil {
+	if err := AddUser(path, "carl", "carl-pw", 1<<30, testCost); err != nil {
 		t.Fatal(err)
 	}
 	got := readString(t, path)
@@ -121,7 +121,7 @@ func TestAddUserKeepsTheRestByteForByte(t *testing.T) {
 func TestAddUserKeepsCRLF(t *testing.T) {
 	orig := strings.ReplaceAll(original(t), "\n", "\r\n")
 	path := writeAccounts(t, orig)
-	if err := AddUser(path, "carl", "pw", Unlimited); err != nil {
+	if err := AddUser(path, "carl", "pw", Unlimited, testCost); err != nil {
 		t.Fatal(err)
 	}
 	added, ok := strings.CutPrefix(readString(t, path), orig)
@@ -132,7 +132,7 @@ func TestAddUserKeepsCRLF(t *testing.T) {
 
 func TestAddUserWithoutFinalNewline(t *testing.T) {
 	path := writeAccounts(t, "; no newline at the end")
-	if err := AddUser(path, "carl", "pw", Unlimited); err != nil {
+	if err := AddUser(path, "carl", "pw", Unlimited, testCost); err != nil {
 		t.Fatal(err)
 	}
 	if got := readString(t, path); !strings.HasPrefix(got, "; no newline at the end\n\n[carl]\n") {
@@ -143,7 +143,7 @@ func TestAddUserWithoutFinalNewline(t *testing.T) {
 func TestAddUserExisting(t *testing.T) {
 	orig := original(t)
 	path := writeAccounts(t, orig)
-	err := AddUser(path, "bea", "pw", Unlimited)
+	err := AddUser(path, "bea", "pw", Unlimited, testCost)
 	if !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), "bea") {
 		t.Errorf("AddUser of an existing user = %v, want ErrExists naming bea", err)
 	}
@@ -156,7 +156,7 @@ func TestAddUserExisting(t *testing.T) {
 func TestAddUserBadName(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "accounts.ini")
 	for _, name := range []string{"", "a b", "../x", "-x", "[x]"} {
-		if err := AddUser(path, name, "pw", Unlimited); !errors.Is(err, ErrBadName) {
+		if err := AddUser(path, name, "pw", Unlimited, testCost); !errors.Is(err, ErrBadName) {
 			t.Errorf("AddUser(%q) = %v, want ErrBadName", name, err)
 		}
 	}
@@ -168,7 +168,7 @@ func TestAddUserBadName(t *testing.T) {
 func TestEditRefusesMalformedFile(t *testing.T) {
 	orig := "[alex]\npassword = x\nquota = lots\n"
 	path := writeAccounts(t, orig)
-	err := AddUser(path, "bea", "pw", Unlimited)
+	err := AddUser(path, "bea", "pw", Unlimited, testCost)
 	if err == nil || !strings.HasPrefix(err.Error(), path+":3: ") {
 		t.Errorf("AddUser on a broken file = %v", err)
 	}
@@ -180,7 +180,7 @@ func TestEditRefusesMalformedFile(t *testing.T) {
 func TestSetPassword(t *testing.T) {
 	orig := original(t)
 	path := writeAccounts(t, orig)
-	if err := SetPassword(path, "bea", "new-pw"); err != nil {
+	if err := SetPassword(path, "bea", "new-pw", testCost); err != nil {
 		t.Fatal(err)
 	}
 	got := readString(t, path)
@@ -215,7 +215,7 @@ func TestSetPassword(t *testing.T) {
 
 func TestSetPasswordQuoted(t *testing.T) {
 	path := writeAccounts(t, "[alex]\npassword = \"old ; pw\" ; quoted\n")
-	if err := SetPassword(path, "alex", "new"); err != nil {
+	if err := SetPassword(path, "alex", "new", testCost); err != nil {
 		t.Fatal(err)
 	}
 	got := readString(t, path)
@@ -249,7 +249,7 @@ func TestDeleteUser(t *testing.T) {
 func TestUnknownUserEdits(t *testing.T) {
 	orig := original(t)
 	path := writeAccounts(t, orig)
-	if err := SetPassword(path, "nobody", "pw"); !errors.Is(err, ErrNoUser) || !strings.Contains(err.Error(), "nobody") {
+	if err := SetPassword(path, "nobody", "pw", testCost); !errors.Is(err, ErrNoUser) || !strings.Contains(err.Error(), "nobody") {
 		t.Errorf("SetPassword(nobody) = %v, want ErrNoUser", err)
 	}
 	if err := DeleteUser(path, "nobody"); !errors.Is(err, ErrNoUser) {
@@ -267,7 +267,7 @@ func TestEditThroughSymlinkKeepsSymlink(t *testing.T) {
 	if err := os.Symlink(path, link); err != nil {
 		t.Skip(err)
 	}
-	if err := AddUser(link, "carl", "pw", Unlimited); err != nil {
+	if err := AddUser(link, "carl", "pw", Unlimited, testCost); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
@@ -280,10 +280,10 @@ func TestEditThroughSymlinkKeepsSymlink(t *testing.T) {
 
 func TestAddUserRefusesNameDifferingOnlyInCase(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "accounts.ini")
-	if err := AddUser(path, "alice", "pw", Unlimited); err != nil {
+	if err := AddUser(path, "alice", "pw", Unlimited, testCost); err != nil {
 		t.Fatal(err)
 	}
-	if err := AddUser(path, "ALICE", "pw", Unlimited); !errors.Is(err, ErrExists) {
+	if err := AddUser(path, "ALICE", "pw", Unlimited, testCost); !errors.Is(err, ErrExists) {
 		t.Fatalf("AddUser(ALICE) next to alice: %v, want ErrExists", err)
 	}
 	os.WriteFile(path, []byte("[alice]\npassword = a\n[Alice]\npassword = b\n"), 0o600)

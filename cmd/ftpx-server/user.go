@@ -17,6 +17,7 @@ import (
 
 var accountsFlag = &cli.StringFlag{Name: "accounts", Value: conf.Default().Accounts, Usage: "accounts `FILE`"}
 var passwordStdinFlag = &cli.BoolFlag{Name: "password-stdin", Usage: "read the password as one line from standard input"}
+var costFlag = &cli.IntFlag{Name: "bcrypt-cost", Usage: "bcrypt cost of the hash (4-31; each step doubles the work of every login)", DefaultText: "10"}
 
 var userCommand = &cli.Command{
 	Name:  "user",
@@ -24,7 +25,7 @@ var userCommand = &cli.Command{
 	Subcommands: []*cli.Command{
 		{
 			Name: "add", Usage: "add a user", ArgsUsage: "NAME",
-			Flags: []cli.Flag{&cli.StringFlag{Name: "quota", Usage: "quota `SIZE` (B, KB, MB, GB, TB)"}, passwordStdinFlag, accountsFlag},
+			Flags: []cli.Flag{&cli.StringFlag{Name: "quota", Usage: "quota `SIZE` (B, KB, MB, GB, TB)"}, passwordStdinFlag, costFlag, accountsFlag},
 			Action: func(c *cli.Context) error {
 				name, err := oneName(c)
 				if err != nil {
@@ -40,12 +41,12 @@ var userCommand = &cli.Command{
 				if err != nil {
 					return err
 				}
-				return accounts.AddUser(c.String("accounts"), name, pw, quota)
+				return accounts.AddUser(c.String("accounts"), name, pw, quota, c.Int("bcrypt-cost"))
 			},
 		},
 		{
 			Name: "passwd", Usage: "set a user's password", ArgsUsage: "NAME",
-			Flags: []cli.Flag{passwordStdinFlag, accountsFlag},
+			Flags: []cli.Flag{passwordStdinFlag, costFlag, accountsFlag},
 			Action: func(c *cli.Context) error {
 				name, err := oneName(c)
 				if err != nil {
@@ -58,7 +59,7 @@ var userCommand = &cli.Command{
 				if err != nil {
 					return err
 				}
-				return accounts.SetPassword(c.String("accounts"), name, pw)
+				return accounts.SetPassword(c.String("accounts"), name, pw, c.Int("bcrypt-cost"))
 			},
 		},
 		{
