@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"ftpx/protocol"
+
+	"golang.org/x/sys/unix"
 )
 
 // PartialDir is the reserved directory at each home's root holding uploads
@@ -46,12 +48,13 @@ type FS interface {
 	Rename(oldname, newname string) error
 	CreatePartial(id string) (WriteFile, error)               // new file PartialDir/id (creates PartialDir as needed), truncating
 	ReopenPartial(id string, offset int64) (WriteFile, error) // the partial cut to offset, positioned at its end; ErrSize if shorter
-	CommitPartial(id, name string) error                      // rename PartialDir/id onto name, atomically replacing a file; ErrIsDir if name is a dir; ErrNotExist if name's parent is missing
+	CommitPartial(id, name string, durable bool) error        // rename PartialDir/id onto name, atomically replacing a file (durable: then sync its directory); ErrIsDir if name is a dir; ErrNotExist if name's parent is missing
 	RemovePartial(id string) error                            // the data and the saved state
 	SavePartialState(id string, state []byte) error           // atomically
 	PartialState(id string) ([]byte, error)                   // ErrNotExist when none was saved
 	Partials() ([]PartialInfo, error)                         // every partial's data file
 	Usage() (int64, error)                                    // bytes in regular files of the tree, partials included; symlinks not followed
+	Sync() error                                              // flush everything written to the file system holding the tree (syncfs)
 	Close() error
 }
 
@@ -301,7 +304,7 @@ func (d *dirFS) CreatePartial(id string) (WriteFile, error) {
 	return f, nil
 }
 
-func (d *dirFS) CommitPartial(id, name string) error {
+func (d *dirFS) CommitPartial(id, name string, durable bool) error {
 	p, err := partial("put", id)
 	if err != nil {
 		return err
@@ -319,7 +322,27 @@ func (d *dirFS) CommitPartial(id, name string) error {
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		return opErr("put", name, err)
 	}
-	return opErr("put", name, d.root.Rename(p, r))
+	if err := d.root.Rename(p, r); err != nil {
+		return opErr("put", name, err)
+	}
+	if !durable {
+		return nil
+	}
+	dir, err := d.root.Open(path.Dir(r))
+	if err != nil {
+		return opErr("put", name, err)
+	}
+	defer dir.Close()
+	return opErr("put", name, dir.Sync())
+}
+
+func (d *dirFS) Sync() error {
+	dir, err := d.root.Open(".")
+	if err != nil {
+		return opErr("sync", "/", err)
+	}
+	defer dir.Close()
+	return opErr("sync", "/", unix.Syncfs(int(dir.Fd())))
 }
 
 func (d *dirFS) Usage() (int64, error) {

@@ -168,12 +168,12 @@ func TestFSBasics(t *testing.T) {
 			t.Errorf("ls / shows %s", PartialDir)
 		}
 	}
-	wantErr(t, tmp, fsys.CommitPartial("p1", "/a"), ErrIsDir, "commit onto a dir")
-	wantErr(t, tmp, fsys.CommitPartial("p1", "/q/r"), ErrNotExist, "commit without parent")
-	wantErr(t, tmp, fsys.CommitPartial("nope", "/r"), ErrNotExist, "commit a missing partial")
+	wantErr(t, tmp, fsys.CommitPartial("p1", "/a", true), ErrIsDir, "commit onto a dir")
+	wantErr(t, tmp, fsys.CommitPartial("p1", "/q/r", true), ErrNotExist, "commit without parent")
+	wantErr(t, tmp, fsys.CommitPartial("nope", "/r", true), ErrNotExist, "commit a missing partial")
 	_, err = fsys.CreatePartial("../x")
 	wantErr(t, tmp, err, ErrBadPath, "partial id with a slash")
-	if err := fsys.CommitPartial("p1", "/a/x"); err != nil {
+	if err := fsys.CommitPartial("p1", "/a/x", true); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "a", "x")); string(b) != "abc" {
@@ -224,7 +224,7 @@ func TestSymlinkOutsideHomeRefused(t *testing.T) {
 		}
 		io.WriteString(w, "overwritten")
 		w.Close()
-		wantErr(t, tmp, fsys.CommitPartial("c1", name), ErrOutside, "commit onto "+name)
+		wantErr(t, tmp, fsys.CommitPartial("c1", name, true), ErrOutside, "commit onto "+name)
 		fsys.RemovePartial("c1")
 	}
 	for _, name := range outDirs {

@@ -193,10 +193,20 @@ func (u *Upload) Sum() string {
 
 // Commit checks that the whole declared size was written (else ErrSize)
 // and that its MD5 equals want, in any case (else ErrMD5); then it syncs
-// the partial, renames it onto the name, replacing a file atomically, and
-// counts it on the quota. On any failure the partial is removed, the
-// reservation released, and nothing appears or changes under the name.
+// the partial, renames it onto the name, replacing a file atomically,
+// syncs the directory, and counts it on the quota. On any failure the
+// partial is removed, the reservation released, and nothing appears or
+// changes under the name.
 func (u *Upload) Commit(want string) error {
+	if err := u.verify(want, true); err != nil {
+		return err
+	}
+	return u.place(true)
+}
+
+// verify checks size and MD5 and closes the partial, syncing it first
+// when asked; on failure the upload is over (see fail).
+func (u *Upload) verify(want string, sync bool) error {
 	if u.done {
 		return fmt.Errorf("put %s: %w", u.name, fs.ErrClosed)
 	}
@@ -206,7 +216,10 @@ func (u *Upload) Commit(want string) error {
 	if got := u.Sum(); !strings.EqualFold(got, want) {
 		return u.fail(fmt.Errorf("put %s: md5 %s, client sent %q: %w", u.name, got, want, ErrMD5))
 	}
-	err := u.f.Sync()
+	var err error
+	if sync {
+		err = u.f.Sync()
+	}
 	if cerr := u.f.Close(); err == nil {
 		err = cerr
 	}
@@ -214,7 +227,11 @@ func (u *Upload) Commit(want string) error {
 	if err != nil {
 		return u.fail(opErr("put", u.name, err))
 	}
+	return nil
+}
 
+// place renames a verified partial onto its name and counts it.
+func (u *Upload) place(durable bool) error {
 	a := u.h.acct
 	a.tree.Lock()
 	defer a.tree.Unlock()
@@ -227,7 +244,7 @@ func (u *Upload) Commit(want string) error {
 	if err := a.commitChecked(u.reserved, u.size-u.base-old); err != nil {
 		return u.fail(fmt.Errorf("put %s: %w", u.name, err))
 	}
-	if err := u.h.FS.CommitPartial(u.id, u.name); err != nil {
+	if err := u.h.FS.CommitPartial(u.id, u.name, durable); err != nil {
 		a.commit(0, -(u.size - u.base - old)) // undo; fail gives back what was held
 		a.reserve(u.reserved)
 		return u.fail(err)
@@ -241,6 +258,41 @@ func (u *Upload) Commit(want string) error {
 	}
 	u.release()
 	return nil
+}
+
+// CommitBatch commits several uploads of this home with two syncs of the
+// file system in all, instead of two for each file: each upload is checked
+// (size and MD5, wants[i]) and closed, then the data of all is synced,
+// then each is renamed into place, then the renames are synced. errs[i]
+// is upload i's outcome; an upload that fails changes nothing under its
+// name, as with Commit. Only when the final sync succeeds are the files
+// durable; if it fails, every error is that failure.
+func (h *Home) CommitBatch(ups []*Upload, wants []string) []error {
+	errs := make([]error, len(ups))
+	for i, u := range ups {
+		errs[i] = u.verify(wants[i], false)
+	}
+	if err := h.FS.Sync(); err != nil {
+		for i, u := range ups {
+			if errs[i] == nil {
+				errs[i] = u.fail(err)
+			}
+		}
+		return errs
+	}
+	for i, u := range ups {
+		if errs[i] == nil {
+			errs[i] = u.place(false)
+		}
+	}
+	if err := h.FS.Sync(); err != nil {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+	}
+	return errs
 }
 
 // replaced returns the bytes the quota counts for what is now at the
