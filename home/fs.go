@@ -9,6 +9,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"ftpx/protocol"
 
@@ -77,7 +78,8 @@ func Dir(dir string) (FS, error) {
 
 // dirFS is an FS on a local directory.
 type dirFS struct {
-	root *os.Root
+	root       *os.Root
+	partialDir atomic.Bool // PartialDir is known to exist
 }
 
 // rel turns the home path name into a path relative to the root: "/" is
@@ -294,10 +296,16 @@ func (d *dirFS) CreatePartial(id string) (WriteFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := d.root.Mkdir(PartialDir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		return nil, opErr("put", "partial "+id, err)
+	if !d.partialDir.Load() {
+		if err := d.root.Mkdir(PartialDir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, opErr("put", "partial "+id, err)
+		}
+		d.partialDir.Store(true)
 	}
 	f, err := d.root.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, filePerm)
+	if errors.Is(err, fs.ErrNotExist) && d.partialDir.Swap(false) {
+		return d.CreatePartial(id) // removed behind our back: make it again
+	}
 	if err != nil {
 		return nil, opErr("put", "partial "+id, err)
 	}

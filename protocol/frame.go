@@ -19,6 +19,12 @@ const (
 	MaxPathLen = 4096
 	// MaxNameLen bounds one path element, in bytes.
 	MaxNameLen = 255
+	// MaxNoWaitSize bounds the body of a pipelined ("nowait") put, which the
+	// server reads even when it refuses the put.
+	MaxNoWaitSize = 16 << 20
+	// NoWaitWindow is how many pipelined puts the server holds before it
+	// syncs them to disk together and answers them.
+	NoWaitWindow = 256
 )
 
 var (

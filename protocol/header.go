@@ -46,6 +46,11 @@ type Request struct {
 	// breakpoint reports how much of it the server holds.
 	Transfer string `json:"transfer,omitempty"`
 
+	// NoWait marks a pipelined put: the body follows the header at once,
+	// without waiting for a 257 (none is sent), and the server reads it
+	// whatever it answers. It needs "md5" and a size up to MaxNoWaitSize.
+	NoWait bool `json:"nowait,omitempty"`
+
 	Parents   bool   `json:"parents,omitempty"`   // mkdir: create missing parents, no error if it exists
 	Recursive bool   `json:"recursive,omitempty"` // rm: a directory and everything in it
 	To        string `json:"to,omitempty"`        // mv: the new name

@@ -41,6 +41,7 @@ type session struct {
 	idle bool       // waiting for the next request
 
 	requests int
+	pending  []*pendingPut // pipelined puts read but not yet answered (pipeline.go)
 }
 
 func (s *Server) newSession(c net.Conn) *session {
@@ -96,6 +97,7 @@ func (c *session) serve() {
 	for {
 		req, err := c.readRequest()
 		if err != nil {
+			c.flush()
 			reason = c.endWith(req, err)
 			if reason != "" {
 				return
@@ -103,6 +105,9 @@ func (c *session) serve() {
 			continue
 		}
 		c.requests++
+		if !(req.NoWait && req.Action == protocol.ActionPut) {
+			c.flush() // answers stay in the order of the requests
+		}
 		if err := c.dispatch(req); err != nil {
 			reason = err.Error()
 			return

@@ -45,6 +45,8 @@ func statusFor(err error) protocol.Status {
 		return protocol.StatusPrefixMismatch
 	case errors.Is(err, errNoFilename):
 		return protocol.StatusNoFilename
+	case errors.Is(err, protocol.ErrFormat):
+		return protocol.StatusBadFormat
 	case errors.Is(err, accounts.ErrBadPassword):
 		return protocol.StatusWrongLogin
 	}

@@ -120,6 +120,9 @@ func (c *session) sendFile(f io.Reader, n int64) (int64, error) {
 // only once the MD5 of what arrived equals the client's. Every refusal
 // comes before 257, so no body byte is read for a refused put.
 func (c *session) handlePut(req *protocol.Request) error {
+	if req.NoWait {
+		return c.handleNoWaitPut(req)
+	}
 	start := time.Now()
 	name, err := c.resolveFilename(req)
 	if err != nil {

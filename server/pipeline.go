@@ -1,0 +1,138 @@
+package server
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"ftpx/home"
+	"ftpx/protocol"
+)
+
+// A pipelined put ("nowait") sends its header, body and md5 without waiting
+// for the server, so a client can stream thousands of small files over one
+// connection. The server reads and verifies each as it comes, but answers
+// only once the files are on disk: it holds the verified uploads of a
+// window, commits them with two syncs of the file system in all
+// (home.CommitBatch) when no more requests are waiting or the window is
+// full, and then sends their answers, in order.
+
+// pendingPut is one pipelined put read but not yet answered.
+type pendingPut struct {
+	req    *protocol.Request
+	name   string
+	up     *home.Upload    // nil when refused: answer holds the refusal
+	answer protocol.Status // the refusal's status
+	err    error
+	start  time.Time
+}
+
+// handleNoWaitPut reads a pipelined put. Its body is read even when the put
+// is refused, to keep the stream in step; only a size over MaxNoWaitSize
+// (or none) cannot be skipped, and ends the session.
+func (c *session) handleNoWaitPut(req *protocol.Request) error {
+	start := time.Now()
+	size, ok := req.Size()
+	if !ok || size < 0 || size > protocol.MaxNoWaitSize {
+		c.flush()
+		c.reply(req, protocol.StatusBadSize, fmt.Sprintf("nowait put: size must be 0 to %d", protocol.MaxNoWaitSize))
+		return fmt.Errorf("nowait put: size %d", size)
+	}
+	p := &pendingPut{req: req, start: start}
+	up, err := c.beginNoWait(req, size, p)
+	if err != nil {
+		if _, derr := c.copyBody(io.Discard, c.r, size, c.conn.SetReadDeadline); derr != nil {
+			return derr
+		}
+		p.err = err
+		c.queue(p)
+		return nil
+	}
+	if _, err := c.copyBody(up, c.r, size, c.conn.SetReadDeadline); err != nil {
+		up.Abort()
+		c.flush()
+		return fmt.Errorf("put %s: body: %w", p.name, err)
+	}
+	p.up = up
+	c.queue(p)
+	return nil
+}
+
+// beginNoWait checks a pipelined put and begins its upload.
+func (c *session) beginNoWait(req *protocol.Request, size int64, p *pendingPut) (*home.Upload, error) {
+	name, err := c.resolveFilename(req)
+	p.name = name
+	switch {
+	case err != nil:
+		return nil, err
+	case req.MD5 == "":
+		return nil, fmt.Errorf("put %s: nowait needs md5: %w", name, protocol.ErrFormat)
+	case req.Transfer != "" || req.Offset != 0:
+		return nil, fmt.Errorf("put %s: nowait puts are not resumable: %w", name, home.ErrBadOffset)
+	}
+	return c.home.BeginUpload(name, size, "", 0)
+}
+
+// queue holds p for the next flush, flushing now if the window is full or
+// the client has nothing more on the way.
+func (c *session) queue(p *pendingPut) {
+	c.pending = append(c.pending, p)
+	if len(c.pending) >= protocol.NoWaitWindow || !c.moreWaiting() {
+		c.flush()
+	}
+}
+
+// moreWaiting reports whether the client has already sent more: a read of
+// one byte that waits at most a millisecond. A timeout here leaves the
+// reader as it was.
+func (c *session) moreWaiting() bool {
+	if c.r.Buffered() > 0 {
+		return true
+	}
+	c.tcp.SetReadDeadline(time.Now().Add(time.Millisecond))
+	_, err := c.r.Peek(1)
+	return err == nil
+}
+
+// flush commits the held uploads together and sends every held answer, in
+// the order of the requests.
+func (c *session) flush() {
+	if len(c.pending) == 0 {
+		return
+	}
+	var ups []*home.Upload
+	var wants []string
+	for _, p := range c.pending {
+		if p.up != nil {
+			ups = append(ups, p.up)
+			wants = append(wants, p.req.MD5)
+		}
+	}
+	var errs []error
+	if len(ups) > 0 {
+		errs = c.home.CommitBatch(ups, wants)
+	}
+	for _, p := range c.pending {
+		if p.up != nil {
+			p.err, errs = errs[0], errs[1:]
+		}
+		c.answerNoWait(p)
+	}
+	c.pending = c.pending[:0]
+}
+
+func (c *session) answerNoWait(p *pendingPut) {
+	var n int64
+	if p.up != nil {
+		n = p.up.Written()
+	}
+	if p.err != nil {
+		st := statusFor(p.err)
+		c.logTransfer(slog.LevelWarn, "put failed", p.req, p.name, n, p.start, "", st, p.err, "nowait", true)
+		c.reply(p.req, st, "")
+		return
+	}
+	c.logTransfer(slog.LevelInfo, "put done", p.req, p.name, n, p.start, p.up.Sum(), protocol.StatusMD5OK, nil, "nowait", true)
+	c.send(protocol.Response{ID: p.req.ID, Status: protocol.StatusMD5OK, Msg: protocol.StatusMD5OK.String(), MD5: p.up.Sum(), Size: protocol.Int64(p.up.Written())})
+}
