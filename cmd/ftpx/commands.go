@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"ftpx/client"
+	"ftpx/client/shell"
 	"ftpx/protocol"
 )
 
@@ -23,6 +24,7 @@ func newApp(stdin *os.File, stdout, stderr io.Writer) *cli.App {
 	jsonLines := &cli.BoolFlag{Name: "json", Usage: "print one JSON object a line for each finished transfer"}
 	cmd := func(c *cli.Command) *cli.Command {
 		c.OnUsageError, c.HideHelpCommand = usage, true
+		interruptible(c)
 		return c
 	}
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
@@ -42,7 +44,7 @@ func newApp(stdin *os.File, stdout, stderr io.Writer) *cli.App {
 			&cli.DurationFlag{Name: "retry-delay", Value: client.DefaultRetryDelay, Usage: "wait `DURATION` before the first retry, doubling each time up to 30s"},
 			&cli.StringFlag{Name: "limit-rate", Usage: "cap the transfer rate at `RATE` bytes per second (e.g. 500KB, 10MB)"},
 		},
-		Commands: []*cli.Command{
+		Commands: append([]*cli.Command{
 			cmd(&cli.Command{Name: "ls", Usage: "list a remote directory", ArgsUsage: "[REMOTE_PATH]",
 				Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print one JSON array"}}, Action: e.ls}),
 			cmd(&cli.Command{Name: "get", Usage: "download files", ArgsUsage: "REMOTE [LOCAL] | --to LOCAL_DIR REMOTE...",
@@ -55,7 +57,7 @@ func newApp(stdin *os.File, stdout, stderr io.Writer) *cli.App {
 					&cli.BoolFlag{Name: "list", Usage: "show the recorded transfers (of every server and user) instead"},
 					&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 				}, Action: e.resume}),
-		},
+		}, e.shellCommands(cmd)...),
 		HideHelpCommand: true,
 		OnUsageError:    usage,
 		ExitErrHandler:  func(*cli.Context, error) {}, // run reports errors and exits
@@ -74,7 +76,16 @@ func newApp(stdin *os.File, stdout, stderr io.Writer) *cli.App {
 // env is what the actions print to and read from.
 type env struct {
 	stdin          *os.File
+	in             *bufio.Reader // stdin, buffered once: the password line and a batch script share it
 	stdout, stderr io.Writer
+}
+
+// input returns standard input, buffered.
+func (e *env) input() *bufio.Reader {
+	if e.in == nil {
+		e.in = bufio.NewReader(e.stdin)
+	}
+	return e.in
 }
 
 func (e *env) ls(c *cli.Context) error {
@@ -100,13 +111,7 @@ func (e *env) ls(c *cli.Context) error {
 		}
 		return json.NewEncoder(e.stdout).Encode(entries)
 	}
-	for _, en := range entries {
-		kind := "-"
-		if en.IsDir {
-			kind = "d"
-		}
-		fmt.Fprintf(e.stdout, "%s %12d %s %s\n", kind, en.Size, en.MTime.Local().Format("2006-01-02 15:04"), client.Printable(en.Name))
-	}
+	shell.WriteListing(e.stdout, entries, true)
 	return nil
 }
 
@@ -232,7 +237,7 @@ func (e *env) records() (*client.Records, error) {
 
 func (e *env) password(fromStdin bool, user, addr string) (string, error) {
 	if fromStdin {
-		line, err := bufio.NewReader(e.stdin).ReadString('\n')
+		line, err := e.input().ReadString('\n')
 		line = strings.TrimRight(line, "\r\n")
 		if line == "" && err != nil {
 			return "", client.Usagef("--password-stdin: no password on standard input")

@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -28,7 +29,9 @@ const exitStatuses = `Exit status:
 When several things fail, the status is that of the first failure.`
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGINT is left to each command (see interruptible): the shell
+	// handles it itself.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	code := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -38,6 +41,10 @@ func main() {
 // written every failure to stderr, one line each: "ftpx: put x: 264 ...".
 func run(ctx context.Context, args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	err := newApp(stdin, stdout, stderr).RunContext(ctx, args)
+	var reported exitStatus
+	if errors.As(err, &reported) {
+		return int(reported)
+	}
 	for _, e := range flatten(err) {
 		fmt.Fprintln(stderr, "ftpx: "+oneLine(e.Error()))
 	}

@@ -1,13 +1,12 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
 	"ftpx/client"
+	"ftpx/client/shell"
 )
 
 // resume continues the transfers recorded for --server and --user, or
@@ -61,21 +60,5 @@ func (e *env) listRecords(c *cli.Context, records *client.Records) error {
 	for _, b := range bad {
 		fmt.Fprintf(e.stderr, "ftpx: resume: %s: %s\n", client.Printable(b.File), oneLine(b.Err.Error()))
 	}
-	if anyBool(c, "json") {
-		if recs == nil {
-			recs = []*client.Record{}
-		}
-		return json.NewEncoder(e.stdout).Encode(recs)
-	}
-	if len(recs) == 0 {
-		return nil
-	}
-	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tDIRECTION\tLOCAL\tREMOTE\tOFFSET/SIZE\tUPDATED")
-	for _, r := range recs {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s@%s:%s\t%d/%d\t%s\n", r.ID, r.Direction, client.Printable(r.Local),
-			client.Printable(r.User), client.Printable(r.Server), client.Printable(r.Remote), r.Offset, r.Size,
-			r.Updated.Local().Format("2006-01-02 15:04:05"))
-	}
-	return w.Flush()
+	return shell.WriteRecords(e.stdout, recs, anyBool(c, "json"))
 }
