@@ -33,6 +33,8 @@ type Config struct {
 	MaxConnsPerIP    int           // connections from one address; default 64
 	MaxLoginFailures int           // failed logins from one address before a ban; default 10
 	LoginBanTime     time.Duration // how long such a ban lasts; default 15m
+
+	Fsync bool // sync every upload to disk before acknowledging it; default true
 }
 
 // Default returns the built-in configuration.
@@ -50,6 +52,8 @@ func Default() Config {
 		MaxConnsPerIP:    64,
 		MaxLoginFailures: 10,
 		LoginBanTime:     15 * time.Minute,
+
+		Fsync: true,
 	}
 }
 
@@ -91,14 +95,20 @@ var keys = map[string]setter{
 		c.TLS = v
 		return nil
 	},
-	"require_tls": func(c *Config, v, _ string) error {
+	"require_tls": boolSetter(func(c *Config) *bool { return &c.RequireTLS }),
+	"fsync":       boolSetter(func(c *Config) *bool { return &c.Fsync }),
+}
+
+// boolSetter sets true or false.
+func boolSetter(field func(*Config) *bool) setter {
+	return func(c *Config, v, _ string) error {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
 			return fmt.Errorf("%q is neither true nor false", v)
 		}
-		c.RequireTLS = b
+		*field(c) = b
 		return nil
-	},
+	}
 }
 
 // countSetter sets a number that is at least 1.

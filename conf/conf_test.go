@@ -38,6 +38,8 @@ func TestDefault(t *testing.T) {
 		MaxConnsPerIP:    64,
 		MaxLoginFailures: 10,
 		LoginBanTime:     15 * time.Minute,
+
+		Fsync: true,
 	}
 	if got := Default(); got != want {
 		t.Errorf("Default() = %+v, want %+v", got, want)
@@ -74,6 +76,7 @@ partial_max_age = 36h
 max_conns_per_ip = 5
 max_login_failures = 3
 login_ban_time = 1h
+fsync = false
 `)
 	c, err := Load(path)
 	if err != nil {

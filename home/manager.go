@@ -15,6 +15,11 @@ import (
 // Manager hands out homes under one server root and keeps each user's
 // quota account, shared by all that user's open homes.
 type Manager struct {
+	// NoSync skips every fsync and syncfs of uploads: faster, but an
+	// acknowledged file may be lost if the machine (not the server)
+	// crashes. For benchmarks and scratch servers. Set before Open.
+	NoSync bool
+
 	root string
 	top  *os.Root // root itself, to look across homes for a transfer id
 
@@ -146,3 +151,14 @@ func (h *Home) Quota() (used, reserved, limit int64) {
 // Close releases the Manager's handle on the root. Homes already open
 // stay usable until they are closed.
 func (m *Manager) Close() error { return m.top.Close() }
+
+// durable reports whether commits sync to disk.
+func (h *Home) durable() bool { return h.m == nil || !h.m.NoSync }
+
+// sync flushes the file system of the home, unless syncs are off.
+func (h *Home) sync() error {
+	if !h.durable() {
+		return nil
+	}
+	return h.FS.Sync()
+}

@@ -198,10 +198,11 @@ func (u *Upload) Sum() string {
 // partial is removed, the reservation released, and nothing appears or
 // changes under the name.
 func (u *Upload) Commit(want string) error {
-	if err := u.verify(want, true); err != nil {
+	durable := u.h.durable()
+	if err := u.verify(want, durable); err != nil {
 		return err
 	}
-	return u.place(true)
+	return u.place(durable)
 }
 
 // verify checks size and MD5 and closes the partial, syncing it first
@@ -272,7 +273,7 @@ func (h *Home) CommitBatch(ups []*Upload, wants []string) []error {
 	for i, u := range ups {
 		errs[i] = u.verify(wants[i], false)
 	}
-	if err := h.FS.Sync(); err != nil {
+	if err := h.sync(); err != nil {
 		for i, u := range ups {
 			if errs[i] == nil {
 				errs[i] = u.fail(err)
@@ -285,7 +286,7 @@ func (h *Home) CommitBatch(ups []*Upload, wants []string) []error {
 			errs[i] = u.place(false)
 		}
 	}
-	if err := h.FS.Sync(); err != nil {
+	if err := h.sync(); err != nil {
 		for i := range errs {
 			if errs[i] == nil {
 				errs[i] = err

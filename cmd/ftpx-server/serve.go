@@ -31,6 +31,7 @@ var serveFlags = []cli.Flag{
 	&cli.IntFlag{Name: "max-conns-per-ip", Usage: "maximum simultaneous connections from one address", DefaultText: fmt.Sprint(conf.Default().MaxConnsPerIP)},
 	&cli.DurationFlag{Name: "idle-timeout", Usage: "close a connection idle this long", DefaultText: conf.Default().IdleTimeout.String()},
 	&cli.DurationFlag{Name: "partial-max-age", Usage: "remove interrupted uploads untouched this long", DefaultText: conf.Default().PartialMaxAge.String()},
+	&cli.BoolFlag{Name: "fsync", Usage: "sync every upload to disk before acknowledging it (--fsync=false: faster, for benchmarks)", DefaultText: "true"},
 	&cli.StringFlag{Name: "tls", Usage: "auto: a self-signed certificate made on first start and kept under the data root"},
 	&cli.StringFlag{Name: "tls-cert", Usage: "TLS certificate `FILE` (PEM)"},
 	&cli.StringFlag{Name: "tls-key", Usage: "TLS key `FILE` (PEM)"},
@@ -52,6 +53,7 @@ var overrides = map[string]func(c *cli.Context, cfg *conf.Config){
 	"tls":              func(c *cli.Context, cfg *conf.Config) { cfg.TLS = c.String("tls") },
 	"tls-cert":         func(c *cli.Context, cfg *conf.Config) { cfg.TLSCert = c.String("tls-cert") },
 	"tls-key":          func(c *cli.Context, cfg *conf.Config) { cfg.TLSKey = c.String("tls-key") },
+	"fsync":            func(c *cli.Context, cfg *conf.Config) { cfg.Fsync = c.Bool("fsync") },
 }
 
 // gracePeriod bounds how long running transfers may finish on SIGINT/SIGTERM.
@@ -82,6 +84,7 @@ func serve(c *cli.Context) error {
 		return fmt.Errorf("root: %w", err)
 	}
 	defer homes.Close()
+	homes.NoSync = !cfg.Fsync
 	tlsConfig, err := loadTLS(cfg, logger)
 	if err != nil {
 		return err
