@@ -70,7 +70,7 @@ func (c *Client) PutPaths(ctx context.Context, locals []string, remote string, o
 	j := c.openJournal(batch, "put", tops)
 	failedDirs := map[string]bool{}
 	for _, it := range plan {
-		if c.err != nil || ctx.Err() != nil {
+		if !c.usable() || ctx.Err() != nil {
 			break
 		}
 		if failedDirs[path.Dir(it.remote)] {
@@ -102,9 +102,7 @@ func (c *Client) PutPaths(ctx context.Context, locals []string, remote string, o
 		j.add(it.local, c.abs(it.remote), res.Size, it.mtime, res.MD5)
 		done(opt, res)
 	}
-	if ctx.Err() != nil && len(fails.errs) == 0 {
-		fails.add(&opError{op: "put", path: quotaSubject(locals, remote, opt), err: context.Cause(ctx)})
-	}
+	fails.stopped(ctx, c, "put", quotaSubject(locals, remote, opt))
 	j.close(len(fails.errs) == 0)
 	return fails.err()
 }
@@ -197,7 +195,7 @@ func (c *Client) GetPaths(ctx context.Context, remotes []string, local string, o
 	var fails failures
 	j := c.openJournal(len(tops) > 1 || opt.To != "", "get", tops)
 	for _, t := range tops {
-		if c.err != nil || ctx.Err() != nil {
+		if !c.usable() || ctx.Err() != nil {
 			break
 		}
 		if res, ok := c.alreadyGot(ctx, j, t); ok {
@@ -218,9 +216,7 @@ func (c *Client) GetPaths(ctx context.Context, remotes []string, local string, o
 		}
 		done(opt, res)
 	}
-	if ctx.Err() != nil && len(fails.errs) == 0 {
-		fails.add(&opError{op: "get", path: tops[0].src, err: context.Cause(ctx)})
-	}
+	fails.stopped(ctx, c, "get", tops[0].src)
 	j.close(len(fails.errs) == 0)
 	return fails.err()
 }
@@ -320,19 +316,4 @@ func done(opt TransferOptions, r Result) {
 	if opt.Done != nil {
 		opt.Done(r)
 	}
-}
-
-// failures collects the errors of a multi-item operation in order.
-type failures struct{ errs []error }
-
-func (f *failures) add(err error) { f.errs = append(f.errs, err) }
-
-func (f *failures) err() error {
-	switch len(f.errs) {
-	case 0:
-		return nil
-	case 1:
-		return f.errs[0]
-	}
-	return errors.Join(f.errs...)
 }

@@ -24,7 +24,7 @@ func (c *Client) Resume(ctx context.Context, r *Record, p Progress) (Result, err
 func (c *Client) ResumeAll(ctx context.Context, recs []*Record, opt TransferOptions) error {
 	var fails failures
 	for _, r := range recs {
-		if ctx.Err() != nil || c.err != nil && !(c.cfg != nil && Retryable(c.err)) {
+		if ctx.Err() != nil || !c.usable() {
 			break
 		}
 		var p Progress
@@ -39,6 +39,9 @@ func (c *Client) ResumeAll(ctx context.Context, recs []*Record, opt TransferOpti
 		if opt.Done != nil {
 			opt.Done(res)
 		}
+	}
+	if len(recs) > 0 {
+		fails.stopped(ctx, c, "resume", recs[0].Remote)
 	}
 	return fails.err()
 }

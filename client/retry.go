@@ -66,6 +66,12 @@ func cancelled(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
+// usable reports whether the next operation can run: the connection is
+// up, or it was lost or cancelled and this Client can replace it.
+func (c *Client) usable() bool {
+	return c.err == nil || c.cfg != nil && (Retryable(c.err) || cancelled(c.err))
+}
+
 // errAgain is returned by an attempt that changed its plan (start over
 // from offset 0, take a new transfer id) and wants to run again at once,
 // without waiting and without counting a retry.
@@ -99,7 +105,7 @@ func (c *Client) retry(ctx context.Context, op, path string, attempt func() (pro
 	for {
 		var err error
 		progressed := false
-		if c.err != nil && c.cfg != nil && (Retryable(c.err) || cancelled(c.err)) && ctx.Err() == nil {
+		if c.err != nil && c.usable() && ctx.Err() == nil {
 			err = c.reconnect(ctx)
 		}
 		if err == nil {

@@ -66,6 +66,17 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"--retries", "-1", "ls"},
 		{"--retry-delay", "soon", "ls"},
 		{"resume", "extra"},
+		{"mkdir"},
+		{"mkdir", "-x", "a"},
+		{"rm"},
+		{"rm", "--force", "a"},
+		{"mv", "a"},
+		{"mv", "a", "b", "c"},
+		{"stat"},
+		{"quota", "extra"},
+		{"df", "--bogus"},
+		{"shell", "extra"},
+		{"shell", "-c", "ls", "-f", "script"},
 	} {
 		_, stderr, code := ftpx(t, []string{"FTPX_USER=u", "FTPX_PASSWORD=p", "FTPX_SERVER=127.0.0.1:1"}, args...)
 		if code != 2 {
@@ -140,5 +151,21 @@ func TestResumeListWithNothingRecorded(t *testing.T) {
 	_, stderr, code = ftpx(t, []string{"FTPX_USER=demo", "FTPX_SERVER=127.0.0.1:1"}, "resume")
 	if code != 0 || !strings.Contains(stderr, "nothing to resume") {
 		t.Fatalf("resume: exit %d, %q", code, stderr)
+	}
+}
+
+func TestFileCommandsHelp(t *testing.T) {
+	for _, name := range []string{"mkdir", "rm", "mv", "stat", "quota", "df"} {
+		stdout, stderr, code := ftpx(t, nil, name, "--help")
+		if code != 0 || !strings.HasPrefix(stdout, "usage: ") || stderr != "" {
+			t.Errorf("ftpx %s --help: exit %d, %q, %q", name, code, stdout, stderr)
+		}
+	}
+}
+
+func TestShellScriptFileMissing(t *testing.T) {
+	_, stderr, code := ftpx(t, []string{"FTPX_USER=u", "FTPX_PASSWORD=p", "FTPX_SERVER=127.0.0.1:1"}, "shell", "-f", "/nonexistent/script")
+	if code != 1 || stderr != "ftpx: shell -f /nonexistent/script: no such file or directory\n" {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 }

@@ -1,0 +1,159 @@
+package client
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// A journal records which files of a batch (put -r, several files, --to)
+// are done, so that the same command run again after a crash skips them
+// instead of starting over; the file that was cut off resumes from its
+// own resume point (Record). It lives under the state dir, in
+// batches/DIRECTION-HASH.jsonl, the hash being that of the server, the
+// user and the command's resolved sources and destinations. Each finished
+// file appends one JSON line; a line cut short by a crash is ignored. A
+// batch that ends without failures removes its journal.
+//
+// A journaled file is skipped only when it still matches on both sides:
+// the local file has the size and mtime it had, and the server's stat
+// (with checksum) gives the size and MD5 that were transferred.
+type journal struct {
+	c      *Client
+	file   string
+	f      *os.File
+	done   map[string]journalEntry
+	warned bool
+}
+
+type journalEntry struct {
+	Local  string    `json:"local"`  // absolute
+	Remote string    `json:"remote"` // a home path
+	Size   int64     `json:"size"`
+	MTime  time.Time `json:"mtime"` // the local file's: the source of a put, the result of a get
+	MD5    string    `json:"md5"`
+}
+
+// openJournal returns the journal of a batch, nil when this is not one or
+// there is no state dir. Problems are told through Notice and leave the
+// batch unjournaled.
+func (c *Client) openJournal(batch bool, direction string, tops []target) *journal {
+	st := c.records()
+	if !batch || st == nil {
+		return nil
+	}
+	h := sha256.New()
+	h.Write([]byte(strings.Join([]string{c.server(), c.user(), direction}, "\x00")))
+	for _, t := range tops {
+		local, remote := t.src, t.dest
+		if direction == "get" {
+			local, remote = t.dest, t.src
+		}
+		abs, _ := filepath.Abs(local)
+		h.Write([]byte("\x00" + abs + "\x00" + c.abs(remote)))
+	}
+	dir := filepath.Join(st.Dir, "batches")
+	j := &journal{c: c, file: filepath.Join(dir, direction+"-"+hex.EncodeToString(h.Sum(nil)[:12])+".jsonl"), done: map[string]journalEntry{}}
+	if b, err := os.ReadFile(j.file); err == nil {
+		sc := bufio.NewScanner(strings.NewReader(string(b)))
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			var e journalEntry
+			if json.Unmarshal(sc.Bytes(), &e) == nil && e.Local != "" {
+				j.done[e.Local+"\x00"+e.Remote] = e
+			}
+		}
+	}
+	err := os.MkdirAll(dir, 0o700)
+	if err == nil {
+		j.f, err = os.OpenFile(j.file, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	}
+	if err != nil {
+		c.notice("warning: the batch will not be journaled: %v", err)
+		return nil
+	}
+	return j
+}
+
+// lookup returns the entry of a file done by an earlier run.
+func (j *journal) lookup(local, remote string) (journalEntry, bool) {
+	if j == nil {
+		return journalEntry{}, false
+	}
+	abs, err := filepath.Abs(local)
+	if err != nil {
+		return journalEntry{}, false
+	}
+	e, ok := j.done[abs+"\x00"+j.c.abs(remote)]
+	return e, ok
+}
+
+// add records a finished file.
+func (j *journal) add(local, remote string, size int64, mtime time.Time, md5 string) {
+	if j == nil {
+		return
+	}
+	abs, err := filepath.Abs(local)
+	if err == nil {
+		var b []byte
+		b, err = json.Marshal(journalEntry{Local: abs, Remote: remote, Size: size, MTime: mtime, MD5: md5})
+		if err == nil {
+			_, err = j.f.Write(append(b, '\n'))
+		}
+	}
+	if err != nil && !j.warned {
+		j.warned = true
+		j.c.notice("warning: cannot journal the batch: %v", err)
+	}
+}
+
+// close closes the journal, removing it when the batch is complete.
+func (j *journal) close(complete bool) {
+	if j == nil {
+		return
+	}
+	j.f.Close()
+	if complete {
+		os.Remove(j.file)
+	}
+}
+
+// alreadyPut reports whether an earlier run of this batch put it and the
+// server still holds that very file.
+func (c *Client) alreadyPut(ctx context.Context, j *journal, it planItem) (Result, bool) {
+	e, ok := j.lookup(it.local, it.remote)
+	if !ok || e.Size != it.size || !e.MTime.Equal(it.mtime) {
+		return Result{}, false
+	}
+	return c.sameRemote(ctx, "put", it.local, it.remote, e)
+}
+
+// alreadyGot reports whether an earlier run of this batch got t and both
+// the local copy and the server's file are still what was transferred.
+func (c *Client) alreadyGot(ctx context.Context, j *journal, t target) (Result, bool) {
+	e, ok := j.lookup(t.dest, t.src)
+	if !ok {
+		return Result{}, false
+	}
+	fi, err := os.Stat(t.dest)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() != e.Size || !fi.ModTime().Equal(e.MTime) {
+		return Result{}, false
+	}
+	return c.sameRemote(ctx, "get", t.dest, t.src, e)
+}
+
+// sameRemote compares the server's file with a journal entry by size and
+// MD5.
+func (c *Client) sameRemote(ctx context.Context, action, local, remote string, e journalEntry) (Result, bool) {
+	st, sum, err := c.StatMD5(ctx, remote)
+	if err != nil || st.IsDir || st.Size != e.Size || sum != strings.ToLower(e.MD5) {
+		return Result{}, false
+	}
+	return Result{Action: action, Local: local, Remote: remote, Size: e.Size, Offset: e.Size, MD5: sum}, true
+}

@@ -1,0 +1,170 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"time"
+)
+
+// planItem is one step of a put: a remote directory to create, or a
+// local file to send.
+type planItem struct {
+	local, remote string
+	dir           bool
+	size          int64
+	mtime         time.Time
+}
+
+// planPut walks the sources before anything is sent, so that a batch
+// knows its total size. Directories come before what they hold. Local
+// failures are added to fails; what cannot be sent (symlinked
+// directories, special files) is warned about.
+func planPut(tops []target, opt TransferOptions, fails *failures) []planItem {
+	var plan []planItem
+	for _, t := range tops {
+		fi, err := os.Stat(t.src)
+		switch {
+		case err != nil:
+			fails.add(localError("put", t.src, err))
+			continue
+		case !fi.IsDir():
+			plan = append(plan, planItem{local: t.src, remote: t.dest, size: fi.Size(), mtime: fi.ModTime()})
+			continue
+		case !opt.Recursive:
+			fails.add(&opError{op: "put", path: t.src, err: errors.New("is a directory (use -r)")})
+			continue
+		}
+		plan = append(plan, planItem{local: t.src, remote: t.dest, dir: true})
+		filepath.WalkDir(t.src, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				fails.add(localError("put", p, err))
+				return nil
+			}
+			if p == t.src {
+				return nil
+			}
+			rel, err := filepath.Rel(t.src, p)
+			if err != nil {
+				fails.add(localError("put", p, err))
+				return nil
+			}
+			r := path.Join(t.dest, filepath.ToSlash(rel))
+			if d.IsDir() {
+				plan = append(plan, planItem{local: p, remote: r, dir: true})
+				return nil
+			}
+			fi, err := os.Stat(p) // follows a symlink
+			switch {
+			case err != nil:
+				fails.add(localError("put", p, err))
+			case fi.IsDir():
+				warn(opt, "put "+p+": skipping symlinked directory")
+			case fi.Mode().IsRegular():
+				plan = append(plan, planItem{local: p, remote: r, size: fi.Size(), mtime: fi.ModTime()})
+			default:
+				warn(opt, "put "+p+": skipping special file")
+			}
+			return nil
+		})
+	}
+	return plan
+}
+
+// checkQuota refuses a batch put that cannot fit in what is left of the
+// user's quota, before anything is sent. Only when the plain total does
+// not fit does it look closer: a file that replaces one counts for the
+// difference, and the part of an interrupted upload that the server
+// already holds (and counts) is not counted twice. A server that cannot
+// answer quota is not asked again: the puts themselves are checked.
+func (c *Client) checkQuota(ctx context.Context, plan []planItem, what string) error {
+	var total int64
+	for _, it := range plan {
+		total += it.size
+	}
+	if total == 0 {
+		return nil
+	}
+	used, limit, err := c.Quota(ctx)
+	var se *StatusError
+	switch {
+	case errors.As(err, &se) && !se.Status.Closes():
+		return nil
+	case err != nil:
+		return err
+	case limit < 0 || total <= limit-used:
+		return nil
+	}
+	need, err := c.addedBytes(ctx, plan)
+	if err != nil {
+		return err
+	}
+	if need <= limit-used {
+		return nil
+	}
+	return quotaError(what, need, used, limit)
+}
+
+// addedBytes is how much the plan adds to the quota: for each file its
+// size, less that of the remote file it replaces and of the part of it
+// an interrupted put left on the server. One listing per remote
+// directory.
+func (c *Client) addedBytes(ctx context.Context, plan []planItem) (int64, error) {
+	listings := map[string]map[string]int64{}
+	var need int64
+	for _, it := range plan {
+		if it.dir {
+			continue
+		}
+		dir, base := path.Dir(it.remote), path.Base(it.remote)
+		sizes, ok := listings[dir]
+		if !ok {
+			sizes = map[string]int64{}
+			entries, err := c.Ls(ctx, dir)
+			var se *StatusError
+			if err != nil && !(errors.As(err, &se) && !se.Status.Closes()) {
+				return 0, err
+			}
+			for _, e := range entries {
+				if !e.IsDir {
+					sizes[e.Name] = e.Size
+				}
+			}
+			listings[dir] = sizes
+		}
+		need += max(it.size-sizes[base]-c.heldForPut(it), 0)
+	}
+	return need, nil
+}
+
+// heldForPut is how much of an interrupted put of it the resume point
+// says the server holds.
+func (c *Client) heldForPut(it planItem) int64 {
+	st := c.records()
+	abs, err := filepath.Abs(it.local)
+	if st == nil || err != nil {
+		return 0
+	}
+	r, err := st.Load(newRecord(c.server(), c.user(), "put", abs, c.abs(it.remote)))
+	if err != nil || r == nil || r.SourceSize != it.size || !r.SourceMTime.Equal(it.mtime) {
+		return 0
+	}
+	return r.Offset
+}
+
+// quotaSubject names a batch put in a quota refusal: its only source, or
+// where its sources go.
+func quotaSubject(locals []string, remote string, opt TransferOptions) string {
+	switch {
+	case opt.To != "":
+		return opt.To
+	case len(locals) == 1:
+		return locals[0]
+	case remote != "":
+		return remote
+	}
+	return "."
+}
