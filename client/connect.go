@@ -29,13 +29,15 @@ type Config struct {
 	// line without "ftpx: ", e.g. "put big.iso: source changed since the
 	// interrupted transfer; starting over".
 	Notice func(msg string)
+	// TLS, when set, switches every connection to TLS before logging in.
+	TLS *TLSOptions
 }
 
 // Connect dials cfg.Addr and logs in. The first connection is not retried
 // (a server that is down is reported at once, exit status 3); later ones,
 // after a connection dropped mid-operation, follow cfg.Retry.
 func Connect(ctx context.Context, cfg Config) (*Client, error) {
-	c, err := Dial(ctx, cfg.Addr)
+	c, err := dial(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -44,6 +46,19 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c.cfg, c.lim = &cfg, newLimiter(cfg.RateLimit)
+	return c, nil
+}
+
+// dial connects and, when cfg asks for it, switches to TLS.
+func dial(ctx context.Context, cfg Config) (*Client, error) {
+	c, err := Dial(ctx, cfg.Addr)
+	if err != nil || cfg.TLS == nil {
+		return c, err
+	}
+	if err := c.StartTLS(ctx, *cfg.TLS); err != nil {
+		c.conn.Close()
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -65,7 +80,7 @@ func (c *Client) Cwd() string { return c.cwd }
 // same remote directory.
 func (c *Client) reconnect(ctx context.Context) error {
 	c.conn.Close()
-	nc, err := Dial(ctx, c.cfg.Addr)
+	nc, err := dial(ctx, *c.cfg)
 	if err != nil {
 		return err
 	}

@@ -43,6 +43,9 @@ func newApp(stdin *os.File, stdout, stderr io.Writer) *cli.App {
 			&cli.IntFlag{Name: "retries", Value: client.DefaultRetries, Usage: "reconnect and resume up to `N` times in a row after a lost connection"},
 			&cli.DurationFlag{Name: "retry-delay", Value: client.DefaultRetryDelay, Usage: "wait `DURATION` before the first retry, doubling each time up to 30s"},
 			&cli.StringFlag{Name: "limit-rate", Usage: "cap the transfer rate at `RATE` bytes per second (e.g. 500KB, 10MB)"},
+			&cli.BoolFlag{Name: "tls", EnvVars: []string{"FTPX_TLS"}, Usage: "switch to TLS (starttls) before logging in"},
+			&cli.StringFlag{Name: "ca", Usage: "verify the server against the CA certificates in `FILE` (PEM) instead of the system's"},
+			&cli.BoolFlag{Name: "trust-new-server", Usage: "with --tls, pin an unverifiable server's certificate on first use without asking"},
 		},
 		Commands: append([]*cli.Command{
 			cmd(&cli.Command{Name: "ls", Usage: "list a remote directory", ArgsUsage: "[REMOTE_PATH]",
@@ -223,7 +226,25 @@ func (e *env) config(c *cli.Context) (client.Config, error) {
 		cfg.Notice("warning: interrupted transfers will not be resumable: " + err.Error())
 	}
 	cfg.Records = records
+	if c.Bool("tls") || c.IsSet("ca") || c.Bool("trust-new-server") {
+		cfg.TLS = &client.TLSOptions{CA: c.String("ca"), TrustNew: c.Bool("trust-new-server"), Ask: e.askTrust}
+	}
 	return cfg, nil
+}
+
+// askTrust shows an unverifiable server's fingerprint and asks, on a
+// terminal, whether to trust it; without a terminal the answer is no.
+func (e *env) askTrust(addr, fingerprint string) bool {
+	if e.stdin == nil || !term.IsTerminal(int(e.stdin.Fd())) {
+		return false
+	}
+	fmt.Fprintf(e.stderr, "The server %s has a certificate that cannot be verified.\n"+
+		"Its fingerprint is %s\n"+
+		"(the server logs it at start: \"tls ready\" fingerprint=...).\n"+
+		"Trust it and remember it? [y/N] ", addr, fingerprint)
+	line, _ := e.input().ReadString('\n')
+	answer := strings.ToLower(strings.TrimSpace(line))
+	return answer == "y" || answer == "yes"
 }
 
 // records is the store of resume points.
