@@ -69,9 +69,28 @@ func (c *Client) PutPaths(ctx context.Context, locals []string, remote string, o
 	}
 	j := c.openJournal(batch, "put", tops)
 	failedDirs := map[string]bool{}
-	for _, it := range plan {
+	finished := func(it planItem, res Result) {
+		j.add(it.local, c.abs(it.remote), res.Size, it.mtime, res.MD5)
+		done(opt, res)
+	}
+	for i := 0; i < len(plan); i++ {
+		it := plan[i]
 		if !c.usable() || ctx.Err() != nil {
 			break
+		}
+		if batch && c.pipelinable(j, it, failedDirs) {
+			run := i + 1
+			for run < len(plan) && run-i < 4*pipeWindow && c.pipelinable(j, plan[run], failedDirs) {
+				run++
+			}
+			// After a lost connection, what was not settled goes one by
+			// one, through the retries.
+			if run-i > 1 {
+				if n := c.putPipelined(ctx, plan[i:run], finished, fails.add); n > 0 {
+					i += n - 1
+					continue
+				}
+			}
 		}
 		if failedDirs[path.Dir(it.remote)] {
 			if it.dir {
@@ -99,8 +118,7 @@ func (c *Client) PutPaths(ctx context.Context, locals []string, remote string, o
 			fails.add(err)
 			continue
 		}
-		j.add(it.local, c.abs(it.remote), res.Size, it.mtime, res.MD5)
-		done(opt, res)
+		finished(it, res)
 	}
 	fails.stopped(ctx, c, "put", quotaSubject(locals, remote, opt))
 	j.close(len(fails.errs) == 0)

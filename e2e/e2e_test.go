@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -403,5 +404,30 @@ func TestReloadOnHangupAndCleanExit(t *testing.T) {
 	}
 	if !sawAddr || !sawAuth {
 		t.Fatalf("JSON log lacks the address or the failed auth:\n%s", b)
+	}
+}
+
+func TestPutManySmallFilesPipelined(t *testing.T) {
+	accounts := filepath.Join(t.TempDir(), "accounts.ini")
+	addUser(t, accounts, "alex", "pw", "")
+	d := startDaemon(t, accounts)
+	work := t.TempDir()
+	env := []string{"FTPX_SERVER=" + d.addr, "FTPX_USER=alex", "FTPX_PASSWORD=pw"}
+	sums := map[string]string{}
+	for i := range 500 {
+		dir := filepath.Join(work, "many", fmt.Sprintf("d%d", i%7))
+		os.MkdirAll(dir, 0o755)
+		name := filepath.Join(dir, fmt.Sprintf("f%03d", i))
+		sums[name] = writeRandom(t, name, 100+i*37)
+	}
+	out, errOut, code := ftpx(t, work, env, "--json", "put", "-r", "many")
+	if code != 0 || strings.Count(out, "\n") != 500 {
+		t.Fatalf("put -r of 500 small files: exit %d, %d result lines: %s", code, strings.Count(out, "\n"), errOut)
+	}
+	for local, sum := range sums {
+		rel, _ := filepath.Rel(work, local)
+		if got := md5File(t, filepath.Join(d.root, "alex", rel)); got != sum {
+			t.Fatalf("%s: md5 %s, want %s", rel, got, sum)
+		}
 	}
 }

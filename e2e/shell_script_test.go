@@ -147,10 +147,12 @@ func TestBatchJournalSkipsFinishedFilesAfterACrash(t *testing.T) {
 	d, work, env := shellSetup(t, "")
 	os.Mkdir(filepath.Join(work, "tree"), 0o755)
 	sums := map[string]string{}
+	// Over 1 MiB each, so that they go one by one rather than pipelined
+	// (small files are answered together, in groups).
 	for _, n := range []string{"a", "b", "c"} {
-		sums[n] = writeRandom(t, filepath.Join(work, "tree", n), 300_000)
+		sums[n] = writeRandom(t, filepath.Join(work, "tree", n), 1_500_000)
 	}
-	b := startFtpx(t, work, env, "--limit-rate", "1MB", "put", "-r", "tree")
+	b := startFtpx(t, work, env, "--limit-rate", "3MB", "put", "-r", "tree")
 	journal := func() int {
 		files, _ := filepath.Glob(filepath.Join(work, ".state", "batches", "put-*.jsonl"))
 		if len(files) != 1 {
@@ -171,7 +173,7 @@ func TestBatchJournalSkipsFinishedFilesAfterACrash(t *testing.T) {
 	}
 	skipped := 0
 	for _, r := range parseResults(t, out) {
-		if r.Sent == 0 && r.Offset == r.Size && r.Size == 300_000 {
+		if r.Sent == 0 && r.Offset == r.Size && r.Size == 1_500_000 {
 			skipped++
 		}
 	}

@@ -436,6 +436,9 @@ func (ss *session) put(req *protocol.Request) bool {
 		ss.reply(req.ID, protocol.StatusBadSize, protocol.Response{})
 		return true
 	}
+	if req.NoWait {
+		return ss.putNoWait(req, p, size)
+	}
 	transfer := req.Transfer
 	if s.NoResume {
 		transfer = ""
@@ -631,3 +634,40 @@ func (w *byteBuf) Write(p []byte) (int, error) {
 
 // parent is the tree key of p's directory.
 func parent(p string) string { return strings.TrimPrefix(path.Dir("/"+p), "/") }
+
+// putNoWait handles a pipelined put: the body comes at once, whatever the
+// answer; no 257.
+func (ss *session) putNoWait(req *protocol.Request, p string, size int64) bool {
+	s := ss.s
+	if size > protocol.MaxNoWaitSize {
+		ss.reply(req.ID, protocol.StatusBadSize, protocol.Response{})
+		return false
+	}
+	body := make([]byte, size)
+	if _, err := io.ReadFull(ss.br, body); err != nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.bodies += size
+	var used int64
+	for n, b := range s.files {
+		if n != p {
+			used += int64(len(b))
+		}
+	}
+	switch {
+	case s.dirs[p]:
+		ss.reply(req.ID, protocol.StatusIsDir, protocol.Response{})
+	case !s.dirs[parent(p)]:
+		ss.reply(req.ID, protocol.StatusNotExist, protocol.Response{})
+	case s.Quota > 0 && used+size > s.Quota:
+		ss.reply(req.ID, protocol.StatusQuota, protocol.Response{})
+	case req.MD5 != md5hex(body):
+		ss.reply(req.ID, protocol.StatusMD5Mismatch, protocol.Response{})
+	default:
+		s.writeFile(p, body)
+		ss.reply(req.ID, protocol.StatusMD5OK, protocol.Response{MD5: req.MD5})
+	}
+	return true
+}
