@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -48,7 +49,8 @@ func TestMain(m *testing.M) {
 type daemon struct {
 	addr, root, accounts string
 	cmd                  *exec.Cmd
-	log                  *bytes.Buffer
+	log                  *bytes.Buffer // written by the goroutine reading stderr: use logText
+	logMu                sync.Mutex
 }
 
 // addUser runs `ftpx-server user add` with the password on stdin.
@@ -95,7 +97,9 @@ func startDaemonAt(t *testing.T, root, listen, accounts string, extra ...string)
 		sc := bufio.NewScanner(stderr)
 		sent := false
 		for sc.Scan() {
+			d.logMu.Lock()
 			d.log.WriteString(sc.Text() + "\n")
+			d.logMu.Unlock()
 			if m := addrRE.FindStringSubmatch(sc.Text()); m != nil && !sent {
 				found <- m[1]
 				sent = true
@@ -122,11 +126,18 @@ func startDaemonAt(t *testing.T, root, listen, accounts string, extra ...string)
 	select {
 	case d.addr = <-found:
 	case <-exited:
-		t.Fatalf("server exited before listening:\n%s", d.log)
+		t.Fatalf("server exited before listening:\n%s", d.logText())
 	case <-time.After(30 * time.Second):
 		t.Fatal("server did not log its address")
 	}
 	return d
+}
+
+// logText returns what the server has written to stderr so far.
+func (d *daemon) logText() string {
+	d.logMu.Lock()
+	defer d.logMu.Unlock()
+	return d.log.String()
 }
 
 // ftpx runs the client and returns stdout, stderr and the exit status.

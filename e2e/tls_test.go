@@ -25,8 +25,8 @@ func TestTLSAutoPinnedOnFirstUseInAScript(t *testing.T) {
 	addUser(t, accounts, "alex", "pw", "")
 	addr := freeAddr(t)
 	d := startDaemonAt(t, filepath.Join(t.TempDir(), "root"), addr, accounts, "--tls", "auto")
-	if !strings.Contains(d.log.String(), "fingerprint=SHA256:") {
-		t.Fatalf("no fingerprint logged:\n%s", d.log)
+	if !strings.Contains(d.logText(), "fingerprint=SHA256:") {
+		t.Fatalf("no fingerprint logged:\n%s", d.logText())
 	}
 	work := t.TempDir()
 	cfgDir := filepath.Join(work, "cfg")
