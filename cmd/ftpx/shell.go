@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -94,6 +95,13 @@ func (e *env) shell(c *cli.Context) error {
 	defer cl.Close()
 	sh := e.newShell(c, cl)
 	if interactive {
+		// The server's welcome is for people: shown here, never in
+		// --json output or in batch mode.
+		if w := cl.Greeting().Welcome; w != "" && !anyBool(c, "json") && !anyBool(c, "quiet") {
+			for _, line := range strings.Split(strings.TrimRight(w, "\n"), "\n") {
+				fmt.Fprintln(e.stdout, client.Printable(line)) // escaped: the server is not trusted
+			}
+		}
 		return exitStatus(sh.RunTerminal(c.Context))
 	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt)
