@@ -211,10 +211,34 @@ func (c *Client) GetPaths(ctx context.Context, remotes []string, local string, o
 		return err
 	}
 	var fails failures
-	j := c.openJournal(len(tops) > 1 || opt.To != "", "get", tops)
-	for _, t := range tops {
+	batch := len(tops) > 1 || opt.To != ""
+	j := c.openJournal(batch, "get", tops)
+	finished := func(t target, res Result) {
+		if fi, err := os.Stat(t.dest); err == nil {
+			j.add(t.dest, c.abs(t.src), res.Size, fi.ModTime(), res.MD5)
+		}
+		done(opt, res)
+	}
+	var small map[string]bool
+	if batch && c.lim == nil && len(tops) > 1 {
+		small = c.smallRemote(ctx, tops)
+	}
+	for i := 0; i < len(tops); i++ {
+		t := tops[i]
 		if !c.usable() || ctx.Err() != nil {
 			break
+		}
+		if c.getPipelinable(j, t, small) {
+			run := i + 1
+			for run < len(tops) && run-i < 4*pipeWindow && c.getPipelinable(j, tops[run], small) {
+				run++
+			}
+			if run-i > 1 {
+				if n := c.getPipelined(ctx, tops[i:run], finished, fails.add); n > 0 {
+					i += n - 1
+					continue
+				}
+			}
 		}
 		if res, ok := c.alreadyGot(ctx, j, t); ok {
 			done(opt, res)
@@ -229,10 +253,7 @@ func (c *Client) GetPaths(ctx context.Context, remotes []string, local string, o
 			fails.add(err)
 			continue
 		}
-		if fi, err := os.Stat(t.dest); err == nil {
-			j.add(t.dest, c.abs(t.src), res.Size, fi.ModTime(), res.MD5)
-		}
-		done(opt, res)
+		finished(t, res)
 	}
 	fails.stopped(ctx, c, "get", tops[0].src)
 	j.close(len(fails.errs) == 0)

@@ -354,13 +354,15 @@ func TestServerCommands(t *testing.T) {
 		}
 	}
 	run("pw-two\n", "user", "add", "--password-stdin", "--accounts", accounts, "two")
-	if out, _ := run("", "user", "list", "--accounts", accounts); out != "one\t100MB\ntwo\tunlimited\n" {
+	os.MkdirAll(filepath.Join(dir, "data", "one", "sub"), 0o700)
+	os.WriteFile(filepath.Join(dir, "data", "one", "sub", "f"), make([]byte, 1500), 0o600)
+	if out, _ := run("", "user", "list", "--root", filepath.Join(dir, "data"), "--accounts", accounts); out != "one\t100MB\t1500B\ntwo\tunlimited\t0B\n" {
 		t.Fatalf("user list: %q", out)
 	}
 	if out, code := run("", "user", "del", "--accounts", accounts, "two"); code != 0 {
 		t.Fatalf("user del: %d %s", code, out)
 	}
-	if out, _ := run("", "user", "list", "--accounts", accounts); out != "one\t100MB\n" {
+	if out, _ := run("", "user", "list", "--accounts", accounts, "--root", filepath.Join(dir, "data")); out != "one\t100MB\t1500B\n" {
 		t.Fatalf("user list after del: %q", out)
 	}
 
@@ -440,5 +442,23 @@ func TestPutManySmallFilesPipelined(t *testing.T) {
 		if got := md5File(t, filepath.Join(d.root, "alex", rel)); got != sum {
 			t.Fatalf("%s: md5 %s, want %s", rel, got, sum)
 		}
+	}
+	// And back, as a batch get (pipelined too).
+	os.Mkdir(filepath.Join(work, "back"), 0o755)
+	if _, errOut, code := ftpx(t, work, env, "shell", "-c", "get many/d3/* back"); code != 0 {
+		t.Fatalf("batch get: exit %d: %s", code, errOut)
+	}
+	got := 0
+	for local, sum := range sums {
+		if filepath.Base(filepath.Dir(local)) != "d3" {
+			continue
+		}
+		got++
+		if md5File(t, filepath.Join(work, "back", filepath.Base(local))) != sum {
+			t.Fatalf("back/%s differs", filepath.Base(local))
+		}
+	}
+	if ents, _ := os.ReadDir(filepath.Join(work, "back")); len(ents) != got {
+		t.Fatalf("%d files in back/, want %d (no partial left)", len(ents), got)
 	}
 }

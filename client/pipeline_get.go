@@ -1,0 +1,245 @@
+package client
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/sys/unix"
+
+	"ftpx/protocol"
+)
+
+// A batch get asks for its files pipelined: one goroutine sends the get
+// requests up to pipeWindow ahead, and the caller's goroutine reads each
+// answer and body in order into a hidden partial beside its destination,
+// hashing as it writes. A window of verified partials is then made durable
+// with one syncfs, renamed into place, and synced again: two syncs for the
+// window instead of one per file.
+
+// gotFile is a verified partial waiting for its rename.
+type gotFile struct {
+	t       target
+	partial string
+	res     Result
+}
+
+// getPipelined gets the targets pipelined, calling done or failed for
+// each, in order, and returns how many it settled; after a lost connection
+// the rest are for the caller to get one by one, with its retries.
+func (c *Client) getPipelined(ctx context.Context, tops []target, done func(target, Result), failed func(error)) int {
+	if c.err != nil || len(tops) == 0 {
+		return 0
+	}
+	window := make(chan struct{}, pipeWindow)
+	ids := make(chan string, pipeWindow)
+	stop := make(chan struct{})
+	go func() {
+		defer close(ids)
+		for _, t := range tops {
+			select {
+			case window <- struct{}{}:
+			case <-stop:
+				return
+			}
+			id := uuid.NewString()
+			if protocol.WriteFrame(c.rw, protocol.Request{ID: id, Action: protocol.ActionGet, Filename: t.src}) != nil {
+				return
+			}
+			ids <- id
+		}
+	}()
+	defer func() {
+		close(stop)
+		for range ids {
+		}
+	}()
+	settled := 0
+	var ready []gotFile
+	flush := func() {
+		c.placeGot(ready, done, failed)
+		ready = ready[:0]
+	}
+	defer flush()
+	for id := range ids {
+		t := tops[settled]
+		g, err := c.receive(ctx, t, id)
+		<-window
+		if errors.Is(err, ErrConnection) || c.err != nil {
+			return settled
+		}
+		settled++
+		if err != nil {
+			failed(err)
+			continue
+		}
+		ready = append(ready, g)
+		if len(ready) >= pipeWindow || len(window) == 0 {
+			flush()
+		}
+	}
+	return settled
+}
+
+// receive reads the answer to one pipelined get into a partial file,
+// checking the MD5; the connection stays in step on every outcome but a
+// lost connection.
+func (c *Client) receive(ctx context.Context, t target, id string) (gotFile, error) {
+	start := time.Now()
+	resp, err := c.readResponse(ctx, "get", t.src, id)
+	if err != nil {
+		return gotFile{}, err
+	}
+	if err := expect(resp, "get", t.src, protocol.StatusReadyToSend); err != nil {
+		return gotFile{}, err
+	}
+	if resp.Size == nil || *resp.Size < 0 {
+		return gotFile{}, c.fail(ctx, "get", t.src, ErrProtocol, errors.New("257 without a valid size"))
+	}
+	size := *resp.Size
+	abs, err := filepath.Abs(t.dest)
+	if err != nil {
+		return gotFile{}, c.discard(ctx, t.src, size, resp.MD5 == "", localError("get", t.dest, err))
+	}
+	f, err := createPartial(abs, uuid.NewString())
+	if err != nil {
+		return gotFile{}, c.discard(ctx, t.src, size, resp.MD5 == "", localError("get", t.dest, err))
+	}
+	h := md5.New()
+	buf := bufPool.Get().(*[]byte)
+	n, err := io.CopyBuffer(io.MultiWriter(f, h), io.LimitReader(c.br, size), *buf)
+	bufPool.Put(buf)
+	cerr := f.Close()
+	if err == nil && n < size {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return gotFile{}, c.fail(ctx, "get", t.src, ErrConnection, err)
+	}
+	want := resp.MD5
+	if want == "" {
+		trailer, err := c.readResponse(ctx, "get", t.src, id)
+		if err != nil {
+			os.Remove(f.Name())
+			return gotFile{}, err
+		}
+		want = trailer.MD5
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	switch {
+	case cerr != nil:
+		os.Remove(f.Name())
+		return gotFile{}, localError("get", t.dest, cerr)
+	case sum != want:
+		os.Remove(f.Name())
+		return gotFile{}, &StatusError{Op: "get", Path: t.src, Status: protocol.StatusMD5Mismatch, Msg: "md5 mismatch: received " + sum + ", server said " + want}
+	}
+	return gotFile{t: t, partial: f.Name(), res: Result{Action: protocol.ActionGet, Local: t.dest, Remote: t.src,
+		Size: size, Sent: size, MD5: sum, Seconds: time.Since(start).Seconds()}}, nil
+}
+
+// discard reads and drops a body (and its md5 frame) the client cannot
+// store, to keep the connection in step, and returns why.
+func (c *Client) discard(ctx context.Context, src string, size int64, trailer bool, why error) error {
+	if _, err := io.CopyN(io.Discard, c.br, size); err != nil {
+		return c.fail(ctx, "get", src, ErrConnection, err)
+	}
+	if trailer {
+		if _, err := c.readResponse(ctx, "get", src, ""); err != nil {
+			return err
+		}
+	}
+	return why
+}
+
+// placeGot makes verified partials durable, renames them into place, and
+// syncs the renames: one syncfs per file system before and after.
+func (c *Client) placeGot(files []gotFile, done func(target, Result), failed func(error)) {
+	if len(files) == 0 {
+		return
+	}
+	dirs := make([]string, 0, 1)
+	for _, g := range files {
+		dirs = append(dirs, filepath.Dir(g.partial))
+	}
+	syncDirs(dirs)
+	for _, g := range files {
+		if err := os.Rename(g.partial, g.t.dest); err != nil {
+			os.Remove(g.partial)
+			failed(localError("get", g.t.dest, err))
+			continue
+		}
+		g.res.Local = g.t.dest
+		done(g.t, g.res)
+	}
+	syncDirs(dirs)
+}
+
+// syncDirs flushes the file systems holding dirs, each once.
+func syncDirs(dirs []string) {
+	seen := map[uint64]bool{}
+	for _, d := range dirs {
+		f, err := os.Open(d)
+		if err != nil {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Fstat(int(f.Fd()), &st) == nil && !seen[st.Dev] {
+			seen[st.Dev] = true
+			unix.Syncfs(int(f.Fd()))
+		}
+		f.Close()
+	}
+}
+
+// smallRemote returns the remote files of tops known to be small (at most
+// smallFile), from one ls of each of their directories: the ones a batch
+// can get pipelined. Others go one by one, with progress bars and resume
+// points.
+func (c *Client) smallRemote(ctx context.Context, tops []target) map[string]bool {
+	small := map[string]bool{}
+	listed := map[string]bool{}
+	for _, t := range tops {
+		dir := path.Dir(c.abs(t.src))
+		if listed[dir] {
+			continue
+		}
+		listed[dir] = true
+		entries, err := c.Ls(ctx, dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			if !e.IsDir && e.Size <= smallFile {
+				small[path.Join(dir, e.Name)] = true
+			}
+		}
+	}
+	return small
+}
+
+// getPipelinable reports whether a batch can get t pipelined: a small
+// file, not already done (journal), with no interrupted get to resume.
+func (c *Client) getPipelinable(j *journal, t target, small map[string]bool) bool {
+	if !small[c.abs(t.src)] {
+		return false
+	}
+	if _, ok := j.lookup(t.dest, t.src); ok {
+		return false
+	}
+	st := c.records()
+	abs, err := filepath.Abs(t.dest)
+	if st == nil || err != nil {
+		return st == nil
+	}
+	r, err := st.Load(newRecord(c.server(), c.user(), "get", abs, c.abs(t.src)))
+	return err == nil && r == nil
+}
