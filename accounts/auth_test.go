@@ -3,10 +3,13 @@ package accounts
 import (
 	"errors"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"ftpx/protocol"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -42,7 +45,7 @@ func TestHashPasswordRejects(t *testing.T) {
 func TestAuthenticate(t *testing.T) {
 	s := mustLoad(t, writeAccounts(t, "[alex]\npassword = "+testHash(t, "right")+"\nquota = 1GB\n"))
 	a, err := s.Authenticate("alex", "right")
-	if err != nil || a != (Account{Name: "alex", Quota: 1 << 30}) {
+	if err != nil || !reflect.DeepEqual(a, Account{Name: "alex", Quota: 1 << 30, Perms: protocol.PermAll}) {
 		t.Errorf("right password: %+v, %v", a, err)
 	}
 	for _, tc := range []struct{ name, password string }{
@@ -54,7 +57,7 @@ func TestAuthenticate(t *testing.T) {
 		{"Alex", "right"},
 	} {
 		a, err := s.Authenticate(tc.name, tc.password)
-		if !errors.Is(err, ErrBadPassword) || a != (Account{}) {
+		if !errors.Is(err, ErrBadPassword) || !reflect.DeepEqual(a, Account{}) {
 			t.Errorf("Authenticate(%q, %q) = %+v, %v; want ErrBadPassword", tc.name, tc.password, a, err)
 		}
 	}

@@ -19,16 +19,30 @@ import (
 // new one, never a mix. Edits are not serialised against each other: two
 // editors running at once may lose one's change.
 
-// AddUser adds the user name with a bcrypt hash of password and a quota
-// (bytes, or Unlimited for none) to the accounts file at path, creating the
-// file with mode 0600 when it is missing. It fails with ErrExists when the
-// user is already there and with ErrBadName for an invalid name.
-func AddUser(path, name, password string, quota int64, cost int) error {
+// AddUser adds the user name with a bcrypt hash of password, a quota
+// (bytes, or Unlimited for none) and folders (each a folder.NAME line) to
+// the accounts file at path, creating the file with mode 0600 when it is
+// missing. It fails with ErrExists when the user is already there and with
+// ErrBadName for an invalid name.
+func AddUser(path, name, password string, quota int64, cost int, folders ...Folder) error {
 	if !ValidName(name) {
 		return fmt.Errorf("user %q: %w", name, ErrBadName)
 	}
 	if quota < 0 && quota != Unlimited {
 		return fmt.Errorf("user %s: negative quota %d", name, quota)
+	}
+	var folderLines []string
+	for i, fo := range folders {
+		line, err := folderLine(fo)
+		if err != nil {
+			return fmt.Errorf("user %s: %w", name, err)
+		}
+		for _, prev := range folders[:i] {
+			if strings.EqualFold(prev.Name, fo.Name) {
+				return fmt.Errorf("user %s: folder %s is given twice", name, fo.Name)
+			}
+		}
+		folderLines = append(folderLines, line)
 	}
 	hash, err := HashPassword(password, cost)
 	if err != nil {
@@ -50,8 +64,32 @@ func AddUser(path, name, password string, quota int64, cost int) error {
 		if quota != Unlimited {
 			f.lines = append(f.lines, "quota    = "+protocol.FormatSize(quota)+eol)
 		}
+		for _, l := range folderLines {
+			f.lines = append(f.lines, l+eol)
+		}
 		return nil
 	})
+}
+
+// folderLine checks a folder as the parser would read it back and returns
+// its line, without the line ending. A directory that holds ';' or '#' or
+// blanks at its ends is quoted; one with '"' cannot be written.
+func folderLine(fo Folder) (string, error) {
+	if strings.ContainsAny(fo.Dir, "\"\r\n") {
+		return "", fmt.Errorf("folder %s: directory %q cannot be written in the accounts file", fo.Name, fo.Dir)
+	}
+	v := fo.Value()
+	back, err := parseFolder(fo.Name, v)
+	if err != nil {
+		return "", fmt.Errorf("folder %s: %v", fo.Name, err)
+	}
+	if back.Dir != fo.Dir {
+		return "", fmt.Errorf("folder %s: directory %q: want a clean absolute path (%s)", fo.Name, fo.Dir, back.Dir)
+	}
+	if strings.ContainsAny(v, ";#") {
+		v = `"` + v + `"`
+	}
+	return "folder." + fo.Name + " = " + v, nil
 }
 
 // SetPassword replaces the password of the user name with a bcrypt hash of

@@ -16,6 +16,7 @@ func FuzzLoad(f *testing.F) {
 		"[alex]\npassword = " + h + " ; c\nquota = 100MB\n",
 		"; c\n[bob]\nPassword = plain\nQuotation = 5\n\n[carl]\npassword = \"a;b\"\n",
 		"\ufeff[x]\r\npassword=" + h + "\r\nquota=unlimited\r\n",
+		"[a]\npassword=x\nperms=read,write\nmax_sessions=2\nupload_rate=1MB\nfolder.s=/srv/a b read,modify quota=1GB\n",
 		"[a\n", "k=v\n", "[a]\nquota=1.5GB\nquota=2\n", "[a]\npassword=$2y$31$" + h[7:] + "\n",
 	} {
 		f.Add(seed)

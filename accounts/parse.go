@@ -3,6 +3,7 @@ package accounts
 import (
 	"fmt"
 	"ftpx/protocol"
+	"strconv"
 	"strings"
 
 	"ftpx/internal/iniline"
@@ -35,6 +36,7 @@ type section struct {
 type keyLine struct {
 	index      int    // in file.lines
 	key        string // lower-cased
+	raw        string // as written (a folder's name keeps its case)
 	value      string // comment stripped, unquoted
 	start, end int    // the value as written (quotes included) within the line
 }
@@ -85,7 +87,7 @@ func parse(path string, content []byte) (*file, error) {
 			if cur == nil {
 				return nil, errorf("key %q is outside any [user] section", l.Key)
 			}
-			if err := cur.add(keyLine{index: i, key: strings.ToLower(l.Key), value: l.Value, start: l.Start, end: l.End}); err != nil {
+			if err := cur.add(keyLine{index: i, key: strings.ToLower(l.Key), raw: l.Key, value: l.Value, start: l.Start, end: l.End}); err != nil {
 				return nil, errorf("%v", err)
 			}
 		}
@@ -142,8 +144,38 @@ func (s *section) add(k keyLine) error {
 			return fmt.Errorf("quotation: %v", err)
 		}
 		s.acct.Quota = n
+	case "perms":
+		p, err := protocol.ParsePerms(k.value)
+		if err != nil {
+			return fmt.Errorf("perms: %v", err)
+		}
+		s.acct.Perms = p
+	case "max_sessions":
+		n, err := strconv.Atoi(k.value)
+		if err != nil || n < 1 {
+			return fmt.Errorf("max_sessions: %q is not a number of at least 1", k.value)
+		}
+		s.acct.MaxSessions = n
+	case "upload_rate", "download_rate":
+		n, err := parseRate(k.value)
+		if err != nil {
+			return fmt.Errorf("%s: %v", k.key, err)
+		}
+		if k.key == "upload_rate" {
+			s.acct.UploadRate = n
+		} else {
+			s.acct.DownloadRate = n
+		}
 	default:
-		return fmt.Errorf("unknown key %q (want password or quota)", k.key)
+		const prefix = "folder."
+		if len(k.raw) < len(prefix) || !strings.EqualFold(k.raw[:len(prefix)], prefix) {
+			return fmt.Errorf("unknown key %q (want password, quota, perms, max_sessions, upload_rate, download_rate or folder.NAME)", k.key)
+		}
+		f, err := parseFolder(k.raw[len(prefix):], k.value)
+		if err != nil {
+			return fmt.Errorf("%s: %v", k.raw, err)
+		}
+		s.acct.Folders = append(s.acct.Folders, f)
 	}
 	s.keys = append(s.keys, k)
 	s.last = k.index
@@ -161,6 +193,9 @@ func (s *section) finish(path string) error {
 	s.acct.Name = s.name
 	if !s.hasKey("quota") && !s.hasKey("quotation") {
 		s.acct.Quota = Unlimited
+	}
+	if !s.hasKey("perms") {
+		s.acct.Perms = protocol.PermAll
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package accounts
 import (
 	"errors"
 	"fmt"
+	"ftpx/protocol"
 	"os"
 	"slices"
 	"strings"
@@ -27,6 +28,12 @@ type Account struct {
 	Name      string
 	Quota     int64 // bytes, or Unlimited
 	Plaintext bool  // the password in the file is not a bcrypt hash
+
+	Perms        protocol.Perm // on the home itself; all three unless perms is given
+	MaxSessions  int           // simultaneous sessions; 0 for no limit
+	UploadRate   int64         // bytes per second into the server, per session; 0 for no limit
+	DownloadRate int64         // bytes per second out of the server, per session; 0 for no limit
+	Folders      []Folder      // in the order of the file
 }
 
 // maxNameLen bounds a user name, in bytes.

@@ -6,10 +6,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
+
+	"ftpx/protocol"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -60,17 +62,17 @@ password = "`+testHash(t, "carl-pw")+`"
 `)
 	s := mustLoad(t, path)
 	want := []Account{
-		{Name: "alex", Quota: 100 << 20},
-		{Name: "bea", Quota: Unlimited},
-		{Name: "carl", Quota: Unlimited},
+		{Name: "alex", Quota: 100 << 20, Perms: protocol.PermAll},
+		{Name: "bea", Quota: Unlimited, Perms: protocol.PermAll},
+		{Name: "carl", Quota: Unlimited, Perms: protocol.PermAll},
 	}
-	if got := s.Users(); !slices.Equal(got, want) {
+	if got := s.Users(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Users() = %+v, want %+v", got, want)
 	}
 	if w := s.Warnings(); len(w) != 0 {
 		t.Errorf("Warnings() = %q, want none", w)
 	}
-	if a, ok := s.Lookup("alex"); !ok || a != want[0] {
+	if a, ok := s.Lookup("alex"); !ok || !reflect.DeepEqual(a, want[0]) {
 		t.Errorf("Lookup(alex) = %+v, %v", a, ok)
 	}
 	if _, ok := s.Lookup("nobody"); ok {
@@ -106,7 +108,7 @@ func TestLoadPlaintextWarns(t *testing.T) {
 		t.Errorf("bob: Plaintext = false")
 	}
 	want := []string{`user "bob" has a plaintext password; hash it with: ftpx-server user passwd bob`}
-	if got := s.Warnings(); !slices.Equal(got, want) {
+	if got := s.Warnings(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Warnings() = %q, want %q", got, want)
 	}
 	if _, err := s.Authenticate("bob", "hunter2#x"); err != nil {
@@ -162,6 +164,19 @@ func TestLoadMalformedNamesLine(t *testing.T) {
 		{"bad hash", good + "[bob]\npassword = $2a$10$short\n", 5, "bcrypt hash"},
 		{"bad hash cost", good + "[bob]\npassword = " + strings.Replace(h, "$04$", "$99$", 1) + "\n", 5, "bcrypt hash"},
 		{"crlf", strings.ReplaceAll(good, "\n", "\r\n") + "quota = lots\r\n", 4, "quota:"},
+		{"bad perms", good + "perms = read,exec\n", 4, `unknown permission "exec"`},
+		{"perms twice", good + "perms = read,read\n", 4, "given twice"},
+		{"empty perms", good + "perms =\n", 4, "perms: no permissions"},
+		{"bad max_sessions", good + "max_sessions = 0\n", 4, "max_sessions"},
+		{"bad rate", good + "upload_rate = fast\n", 4, "upload_rate"},
+		{"rate too low", good + "download_rate = 100B\n", 4, "below the minimum"},
+		{"folder relative", good + "folder.shared = srv/team read\n", 4, "not absolute"},
+		{"folder no perms", good + "folder.shared = /srv/team\n", 4, "folder.shared:"},
+		{"folder bad perms", good + "folder.shared = /srv/team read,wirte\n", 4, `unknown permission "wirte"`},
+		{"folder bad quota", good + "folder.shared = /srv/team read quota=lots\n", 4, "quota:"},
+		{"folder bad name", good + "folder..x = /srv/team read\n", 4, "invalid folder name"},
+		{"folder empty name", good + "folder. = /srv/team read\n", 4, "invalid folder name"},
+		{"folder twice", good + "folder.a = /x read\nFolder.A = /y read\n", 5, "duplicate key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeAccounts(t, tc.content)
@@ -259,5 +274,62 @@ func TestValidName(t *testing.T) {
 		if ValidName(name) {
 			t.Errorf("ValidName(%q) = true", name)
 		}
+	}
+}
+
+func TestLoadFoldersPermsAndLimits(t *testing.T) {
+	path := writeAccounts(t, `[alice]
+password     = `+testHash(t, "pw")+`
+quota        = 1GB
+perms        = read,write
+max_sessions = 4
+upload_rate  = 10MB
+download_rate = 512KB
+folder.Shared = /srv/team read,write        ; a comment
+folder.docs   = "/srv/my docs; old read quota=10MB"
+folder.drop   = /srv/drop write
+`)
+	a, ok := mustLoad(t, path).Lookup("alice")
+	if !ok {
+		t.Fatal("alice not loaded")
+	}
+	want := Account{Name: "alice", Quota: 1 << 30, Perms: protocol.PermRead | protocol.PermWrite, MaxSessions: 4,
+		UploadRate: 10 << 20, DownloadRate: 512 << 10, Folders: []Folder{
+			{Name: "Shared", Dir: "/srv/team", Perms: protocol.PermRead | protocol.PermWrite},
+			{Name: "docs", Dir: "/srv/my docs; old", Perms: protocol.PermRead, Quota: 10 << 20, OwnQuota: true},
+			{Name: "drop", Dir: "/srv/drop", Perms: protocol.PermWrite},
+		}}
+	if !reflect.DeepEqual(a, want) {
+		t.Errorf("alice = %+v\nwant %+v", a, want)
+	}
+}
+
+func TestAddUserWithFolders(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "accounts.ini")
+	folders := []Folder{
+		{Name: "shared", Dir: "/srv/team", Perms: protocol.PermRead | protocol.PermWrite},
+		{Name: "odd", Dir: "/srv/a;b #c", Perms: protocol.PermAll, Quota: 5 << 20, OwnQuota: true},
+	}
+	if err := AddUser(path, "alex", "pw", Unlimited, testCost, folders...); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := mustLoad(t, path).Lookup("alex")
+	if !reflect.DeepEqual(a.Folders, folders) {
+		t.Errorf("folders read back: %+v, want %+v", a.Folders, folders)
+	}
+	for _, bad := range [][]Folder{
+		{{Name: "x", Dir: "relative", Perms: protocol.PermRead}},
+		{{Name: "x", Dir: "/a/../b", Perms: protocol.PermRead}},
+		{{Name: "x", Dir: "/a", Perms: 0}},
+		{{Name: ".x", Dir: "/a", Perms: protocol.PermRead}},
+		{{Name: "x", Dir: `/a"b`, Perms: protocol.PermRead}},
+		{{Name: "x", Dir: "/a", Perms: protocol.PermRead}, {Name: "X", Dir: "/b", Perms: protocol.PermRead}},
+	} {
+		if err := AddUser(path, "bea", "pw", Unlimited, testCost, bad...); err == nil {
+			t.Errorf("AddUser with folders %+v succeeded", bad)
+		}
+	}
+	if _, ok := mustLoad(t, path).Lookup("bea"); ok {
+		t.Error("a refused AddUser wrote the user")
 	}
 }

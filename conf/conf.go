@@ -6,36 +6,50 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"ftpx/internal/iniline"
 )
 
 // Config is the server's configuration.
 type Config struct {
-	Listen      string        // address to listen on; default "127.0.0.1:2121"
-	Root        string        // data root, each user's home is ROOT/NAME; default "var/data"
-	Accounts    string        // accounts file; default "var/accounts.ini"
-	MaxConns    int           // connection limit, at least 1; default 256
-	IdleTimeout time.Duration // more than 0; default 5m
-	LogFormat   string        // "text" (the default) or "json"
-	LogFile     string        // "" for standard error
-	TLS         string        // "" or "auto"
-	TLSCert     string        // certificate file
-	TLSKey      string        // key file
-	RequireTLS  bool          // refuse everything but starttls on a plaintext connection
+	Listen      string        `ini:"listen"`       // address to listen on; default "127.0.0.1:2121"
+	Root        string        `ini:"root"`         // data root, each user's home is ROOT/NAME; default "var/data"
+	Accounts    string        `ini:"accounts"`     // accounts file; default "var/accounts.ini"
+	MaxConns    int           `ini:"max_conns"`    // connection limit, at least 1; default 256
+	IdleTimeout time.Duration `ini:"idle_timeout"` // more than 0; default 5m
+	LogFormat   string        `ini:"log_format"`   // "text" (the default) or "json"
+	LogFile     string        `ini:"log_file"`     // "" for standard error
+	TLS         string        `ini:"tls"`          // "" or "auto"
+	TLSCert     string        `ini:"tls_cert"`     // certificate file
+	TLSKey      string        `ini:"tls_key"`      // key file
+	RequireTLS  bool          `ini:"require_tls"`  // refuse everything but starttls on a plaintext connection
 
-	PartialMaxAge time.Duration // interrupted uploads untouched this long are removed; default 168h
+	PartialMaxAge time.Duration `ini:"partial_max_age"` // interrupted uploads untouched this long are removed; default 168h
 
-	MaxConnsPerIP    int           // connections from one address; default 64
-	MaxLoginFailures int           // failed logins from one address before a ban; default 10
-	LoginBanTime     time.Duration // how long such a ban lasts; default 15m
+	MaxConnsPerIP    int           `ini:"max_conns_per_ip"`   // connections from one address; default 64
+	MaxLoginFailures int           `ini:"max_login_failures"` // failed logins from one address before a ban; default 10
+	LoginBanTime     time.Duration `ini:"login_ban_time"`     // how long such a ban lasts; default 15m
 
-	Fsync bool // sync every upload to disk before acknowledging it; default true
+	Fsync bool `ini:"fsync"` // sync every upload to disk before acknowledging it; default true
+
+	AnonymousRoot     string `ini:"anonymous_root"`      // served read-only to the user anonymous (any password); "" for off
+	AnonymousMaxConns int    `ini:"anonymous_max_conns"` // anonymous sessions at once; default 16
+	Welcome           string `ini:"welcome"`             // sent in the greeting; "\n" in the file is a line break
+	WelcomeFile       string `ini:"welcome_file"`        // or the content of this file
+	Goodbye           string `ini:"goodbye"`             // sent in the answer to quit
+	RunAs             string `ini:"run_as"`              // started as root: drop to this user once the port, root and logs are open
+	MetricsListen     string `ini:"metrics_listen"`      // address serving Prometheus metrics at /metrics; "" for off
 }
+
+// MaxWelcome bounds the welcome text (inline or from welcome_file) and
+// the goodbye text, in bytes.
+const MaxWelcome = 16 << 10
 
 // Default returns the built-in configuration.
 func Default() Config {
@@ -54,6 +68,8 @@ func Default() Config {
 		LoginBanTime:     15 * time.Minute,
 
 		Fsync: true,
+
+		AnonymousMaxConns: 16,
 	}
 }
 
@@ -97,6 +113,61 @@ var keys = map[string]setter{
 	},
 	"require_tls": boolSetter(func(c *Config) *bool { return &c.RequireTLS }),
 	"fsync":       boolSetter(func(c *Config) *bool { return &c.Fsync }),
+
+	"anonymous_root":      pathSetter(func(c *Config) *string { return &c.AnonymousRoot }, false),
+	"anonymous_max_conns": countSetter(func(c *Config) *int { return &c.AnonymousMaxConns }),
+	"welcome":             textSetter(func(c *Config) *string { return &c.Welcome }),
+	"welcome_file":        pathSetter(func(c *Config) *string { return &c.WelcomeFile }, false),
+	"goodbye":             textSetter(func(c *Config) *string { return &c.Goodbye }),
+	"run_as": func(c *Config, v, _ string) error {
+		if strings.ContainsAny(v, " \t:/") {
+			return fmt.Errorf("%q is not a user name", v)
+		}
+		c.RunAs = v
+		return nil
+	},
+	"metrics_listen": func(c *Config, v, _ string) error {
+		if v == "" {
+			c.MetricsListen = ""
+			return nil
+		}
+		if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+			return fmt.Errorf("%q is not an address (want HOST:PORT, e.g. 127.0.0.1:9121)", v)
+		}
+		c.MetricsListen = v
+		return nil
+	},
+}
+
+// textSetter sets a text shown to clients, where the two characters "\n"
+// stand for a line break.
+func textSetter(field func(*Config) *string) setter {
+	return func(c *Config, v, _ string) error {
+		if len(v) > MaxWelcome {
+			return fmt.Errorf("%d bytes is too long (at most %d)", len(v), MaxWelcome)
+		}
+		*field(c) = strings.ReplaceAll(v, `\n`, "\n")
+		return nil
+	}
+}
+
+// WelcomeText returns the welcome text: welcome, or the content of
+// welcome_file (read now, so that a reload sees a new one).
+func (c Config) WelcomeText() (string, error) {
+	if c.WelcomeFile == "" {
+		return c.Welcome, nil
+	}
+	b, err := os.ReadFile(c.WelcomeFile)
+	if err != nil {
+		return "", fmt.Errorf("welcome_file: %w", err)
+	}
+	if len(b) > MaxWelcome {
+		return "", fmt.Errorf("welcome_file: %s: %d bytes is too long (at most %d)", c.WelcomeFile, len(b), MaxWelcome)
+	}
+	if !utf8.Valid(b) {
+		return "", fmt.Errorf("welcome_file: %s: not UTF-8 text", c.WelcomeFile)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
 // boolSetter sets true or false.
@@ -248,6 +319,25 @@ func (c Config) Validate() error {
 		return fmt.Errorf("tls_cert and tls_key go together; set both or neither")
 	case c.RequireTLS && c.TLS == "" && c.TLSCert == "":
 		return fmt.Errorf("require_tls needs tls = auto or tls_cert and tls_key")
+	case c.AnonymousMaxConns < 1:
+		return fmt.Errorf("anonymous_max_conns: %d is too small (at least 1)", c.AnonymousMaxConns)
+	case c.Welcome != "" && c.WelcomeFile != "":
+		return fmt.Errorf("welcome and welcome_file are both set; choose one")
+	case c.MetricsListen != "" && c.MetricsListen == c.Listen:
+		return fmt.Errorf("metrics_listen: %s is the file-transfer address; metrics need their own", c.MetricsListen)
 	}
 	return nil
+}
+
+// Changed returns the keys whose values differ between a and b, in the
+// order of Config's fields.
+func Changed(a, b Config) []string {
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	var keys []string
+	for i := range va.NumField() {
+		if va.Field(i).Interface() != vb.Field(i).Interface() {
+			keys = append(keys, va.Type().Field(i).Tag.Get("ini"))
+		}
+	}
+	return keys
 }

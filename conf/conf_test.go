@@ -7,11 +7,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"ftpx/accounts"
+	"ftpx/protocol"
 )
 
 // writeConfig writes content to a config file in a new folder.
@@ -40,6 +42,8 @@ func TestDefault(t *testing.T) {
 		LoginBanTime:     15 * time.Minute,
 
 		Fsync: true,
+
+		AnonymousMaxConns: 16,
 	}
 	if got := Default(); got != want {
 		t.Errorf("Default() = %+v, want %+v", got, want)
@@ -77,6 +81,12 @@ max_conns_per_ip = 5
 max_login_failures = 3
 login_ban_time = 1h
 fsync = false
+anonymous_root = pub
+anonymous_max_conns = 3
+welcome = "Hello; welcome\nto ftpx"
+goodbye = bye now
+run_as = ftpx
+metrics_listen = 127.0.0.1:9121
 `)
 	c, err := Load(path)
 	if err != nil {
@@ -101,6 +111,13 @@ fsync = false
 		MaxConnsPerIP:    5,
 		MaxLoginFailures: 3,
 		LoginBanTime:     time.Hour,
+
+		AnonymousRoot:     filepath.Join(dir, "pub"),
+		AnonymousMaxConns: 3,
+		Welcome:           "Hello; welcome\nto ftpx",
+		Goodbye:           "bye now",
+		RunAs:             "ftpx",
+		MetricsListen:     "127.0.0.1:9121",
 	}
 	if c != want {
 		t.Errorf("Load =\n%+v\nwant\n%+v", c, want)
@@ -215,7 +232,8 @@ func TestSampleConfigLoads(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Error(err)
 	}
-	for _, key := range []string{"listen", "root", "accounts", "max_conns", "idle_timeout", "log_format", "log_file", "tls", "tls_cert", "tls_key", "require_tls"} {
+	for _, key := range []string{"listen", "root", "accounts", "max_conns", "idle_timeout", "log_format", "log_file", "tls", "tls_cert", "tls_key", "require_tls",
+		"anonymous_root", "anonymous_max_conns", "welcome", "welcome_file", "goodbye", "run_as", "metrics_listen"} {
 		if !bytes.Contains(SampleConfig, []byte("\n"+key+" ")) {
 			t.Errorf("the sample does not show %s", key)
 		}
@@ -251,10 +269,60 @@ func TestSampleAccountsAuthenticatesDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a != (accounts.Account{Name: "demo", Quota: 1 << 30}) {
+	if a.Name != "demo" || a.Quota != 1<<30 || a.Perms != protocol.PermAll || len(a.Folders) != 0 {
 		t.Errorf("demo = %+v", a)
 	}
 	if _, err := s.Authenticate("demo", "wrong"); !errors.Is(err, accounts.ErrBadPassword) {
 		t.Errorf("wrong password: %v", err)
+	}
+}
+
+func TestWelcomeFileAndValidation(t *testing.T) {
+	dir := t.TempDir()
+	wf := filepath.Join(dir, "motd.txt")
+	os.WriteFile(wf, []byte("Line one\nLine two\n"), 0o644)
+	c, err := Load(writeConfig(t, "welcome_file = "+wf+"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.WelcomeText(); err != nil || got != "Line one\nLine two" {
+		t.Errorf("WelcomeText() = %q, %v", got, err)
+	}
+	c.Welcome = "both"
+	if err := c.Validate(); err == nil {
+		t.Error("welcome and welcome_file together validated")
+	}
+	c = Default()
+	c.MetricsListen = c.Listen
+	if err := c.Validate(); err == nil {
+		t.Error("metrics_listen on the file-transfer address validated")
+	}
+	for _, bad := range []string{"metrics_listen = nowhere\n", "anonymous_max_conns = 0\n", "run_as = a b\n"} {
+		if _, err := Load(writeConfig(t, bad)); err == nil || !strings.Contains(err.Error(), ":1: ") {
+			t.Errorf("%q: %v, want an error on line 1", bad, err)
+		}
+	}
+}
+
+func TestChangedNamesKeys(t *testing.T) {
+	a, b := Default(), Default()
+	b.Welcome, b.MaxConnsPerIP = "hi", 3
+	if got := Changed(a, b); fmt.Sprint(got) != "[max_conns_per_ip welcome]" {
+		t.Errorf("Changed = %v", got)
+	}
+	// Every field is named by a key of the file, and every key names a field.
+	typ := reflect.TypeOf(Config{})
+	tags := map[string]bool{}
+	for i := range typ.NumField() {
+		tag := typ.Field(i).Tag.Get("ini")
+		if _, ok := keys[tag]; !ok {
+			t.Errorf("field %s: tag %q is not a key", typ.Field(i).Name, tag)
+		}
+		tags[tag] = true
+	}
+	for k := range keys {
+		if !tags[k] {
+			t.Errorf("key %s has no field", k)
+		}
 	}
 }

@@ -102,6 +102,13 @@ func start(t testing.TB, root, accountsFile string, opts []Option) *Server {
 // like any other.
 func (ts *Server) AddUser(t testing.TB, name, password string, quota int64) {
 	t.Helper()
+	ts.AddUserWith(t, name, password, quota)
+}
+
+// AddUserWith is AddUser with more lines in the user's section, such as
+// "perms = read", "max_sessions = 2" or "folder.shared = /srv/team read".
+func (ts *Server) AddUserWith(t testing.TB, name, password string, quota int64, lines ...string) {
+	t.Helper()
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
@@ -109,6 +116,9 @@ func (ts *Server) AddUser(t testing.TB, name, password string, quota int64) {
 	section := fmt.Sprintf("\n[%s]\npassword = %s\n", name, hash)
 	if quota != accounts.Unlimited {
 		section += "quota = " + protocol.FormatSize(quota) + "\n"
+	}
+	for _, l := range lines {
+		section += l + "\n"
 	}
 	f, err := os.OpenFile(ts.Accounts, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {

@@ -28,6 +28,7 @@ var (
 	ErrBusy        = errors.New("transfer in progress")             // another connection is using the id
 	ErrPrefix      = errors.New("prefix md5 mismatch")              // a resumed get's prefix differs
 	ErrNotEmpty    = errors.New("directory not empty")
+	ErrCrossFolder = errors.New("move across folders") // a rename between the home and a folder, or two folders: different trees
 )
 
 // escapeMsg is the text of the unexported error os.Root returns when a
@@ -60,7 +61,7 @@ func opErr(op, name string, err error) error {
 func kindOf(err error) error {
 	for _, kind := range []error{ErrNotExist, ErrOutside, ErrBadPath, ErrPermission,
 		ErrQuota, ErrNotDir, ErrIsDir, ErrExists, ErrMD5, ErrSize,
-		ErrBadOffset, ErrBadTransfer, ErrForeign, ErrBusy, ErrPrefix, ErrNotEmpty} {
+		ErrBadOffset, ErrBadTransfer, ErrForeign, ErrBusy, ErrPrefix, ErrNotEmpty, ErrCrossFolder} {
 		if errors.Is(err, kind) {
 			return kind
 		}

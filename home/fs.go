@@ -37,8 +37,9 @@ type WriteFile interface {
 }
 
 // FS is a user's file tree. Names are home paths as Resolve returns them
-// ("/", "/a/b"). It is the seam where virtual folders, a read-only
-// anonymous tree and object storage can be added later, so it stays small.
+// ("/", "/a/b"). It is the seam where virtual folders (muxFS), the
+// read-only anonymous tree (readOnly) and, later, object storage plug in,
+// so it stays small.
 type FS interface {
 	Stat(name string) (fs.FileInfo, error)
 	ReadDir(name string) ([]fs.FileInfo, error)     // sorted by name; PartialDir left out; ErrNotDir on a file

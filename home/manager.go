@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -13,7 +14,8 @@ import (
 )
 
 // Manager hands out homes under one server root and keeps each user's
-// quota account, shared by all that user's open homes.
+// quota account, shared by all that user's open homes, and the account of
+// each folder with a quota of its own, shared by every user who mounts it.
 type Manager struct {
 	// NoSync skips every fsync and syncfs of uploads: faster, but an
 	// acknowledged file may be lost if the machine (not the server)
@@ -23,13 +25,16 @@ type Manager struct {
 	root string
 	top  *os.Root // root itself, to look across homes for a transfer id
 
-	mu     sync.Mutex
-	users  map[string]*userAccount
-	claims map[string]bool // "user/transfer" of partials in use
-	sums   sums            // MD5s of whole files seen, for all users
+	mu      sync.Mutex
+	users   map[string]*userAccount // by user name
+	folders map[string]*userAccount // folders with a quota of their own, by cleaned directory
+	seen    map[string]bool         // every folder directory mounted since start, for the partial sweep
+	claims  map[string]bool         // "key/transfer" of partials in use (key: the user, or "folder:DIR")
+	sums    sums                    // MD5s of whole files seen, for all users
 }
 
-// userAccount is a user's account and the number of its open homes.
+// userAccount is a user's (or a folder's) account and the number of its
+// open homes.
 type userAccount struct {
 	refs  int
 	ready chan struct{} // closed once acct or err is set
@@ -47,22 +52,52 @@ func NewManager(root string) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Manager{root: root, top: top, users: make(map[string]*userAccount), claims: make(map[string]bool)}, nil
+	return &Manager{root: root, top: top, users: make(map[string]*userAccount),
+		folders: make(map[string]*userAccount), seen: make(map[string]bool), claims: make(map[string]bool)}, nil
 }
 
-// Open returns the user's home, creating ROOT/user (0700) if missing. The
-// first Open of a user computes the usage with FS.Usage; later Opens while
-// any Home of that user is open share that account, so a put by one
-// session is seen by the others. When the last Home of a user closes, the
-// account is dropped and recomputed on the next Open. limit (bytes, or
-// Unlimited) replaces the account's limit on every Open.
+// Folder is a directory of the server mounted in a user's home at /Name.
+type Folder struct {
+	Name     string // one path element
+	Dir      string // the server's directory; it must exist
+	Perms    Perm   // 0 means none at all
+	Quota    int64  // the folder's own limit (bytes, or Unlimited), when OwnQuota
+	OwnQuota bool   // else what is written in the folder counts on the home's quota
+}
+
+// Spec is how to open a user's home.
+type Spec struct {
+	Quota   int64 // the home's limit: bytes, or Unlimited
+	Perms   Perm  // on the home itself; 0 means PermAll
+	Folders []Folder
+}
+
+// Open returns the user's home with every permission and no folders; see
+// OpenSpec.
+func (m *Manager) Open(user string, limit int64) (*Home, error) {
+	return m.OpenSpec(user, Spec{Quota: limit})
+}
+
+// OpenSpec returns the user's home, creating ROOT/user (0700) if missing,
+// with spec's folders mounted in it. The first Open of a user computes the
+// usage with FS.Usage; later Opens while any Home of that user is open
+// share that account, so a put by one session is seen by the others. When
+// the last Home of a user closes, the account is dropped and recomputed on
+// the next Open. spec.Quota replaces the account's limit on every Open.
+// A folder with a quota of its own has one account for all the users who
+// mount its directory, kept the same way.
 //
 // user must be a plain name: not empty, no '/', '\\' or NUL, not starting
-// with '.'; otherwise ErrBadPath.
-func (m *Manager) Open(user string, limit int64) (*Home, error) {
-	if user == "" || len(user) > protocol.MaxNameLen || strings.HasPrefix(user, ".") ||
-		strings.ContainsAny(user, "/\\\x00") {
+// with '.'; otherwise ErrBadPath. So must each folder's name, which must
+// also be unique.
+func (m *Manager) OpenSpec(user string, spec Spec) (*Home, error) {
+	if !plainName(user) {
 		return nil, fmt.Errorf("home %q: %w", user, ErrBadPath)
+	}
+	for i, f := range spec.Folders {
+		if !plainName(f.Name) || f.Name == PartialDir || slices.ContainsFunc(spec.Folders[:i], func(g Folder) bool { return g.Name == f.Name }) {
+			return nil, fmt.Errorf("home %s: folder %q: %w", user, f.Name, ErrBadPath)
+		}
 	}
 	if err := os.Mkdir(filepath.Join(m.root, user), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, opErr("create home", user, err)
@@ -71,13 +106,89 @@ func (m *Manager) Open(user string, limit int64) (*Home, error) {
 	if err != nil {
 		return nil, fmt.Errorf("home %s: %w", user, err)
 	}
+	u, err := m.acquire(m.users, user, fsys, spec.Quota)
+	if err != nil {
+		fsys.Close()
+		return nil, fmt.Errorf("home %s: %w", user, err)
+	}
+	perms := spec.Perms
+	if perms == 0 {
+		perms = PermAll
+	}
+	h := &Home{m: m, user: user}
+	h.mounts = []*mount{{fs: fsys, perms: perms, acct: u.acct, claim: user,
+		let: func() { m.release(m.users, user, u) }}}
+	for _, f := range spec.Folders {
+		mt, err := m.mountFolder(f, u.acct)
+		if err != nil {
+			h.Close()
+			return nil, fmt.Errorf("home %s: folder %s: %w", user, f.Name, err)
+		}
+		h.mounts = append(h.mounts, mt)
+	}
+	h.acct = u.acct
+	h.FS = fsys
+	if len(h.mounts) > 1 {
+		h.FS = muxFS{h}
+	}
+	return h, nil
+}
 
+// mountFolder opens a folder's directory and its account: its own, or
+// home's when it has none.
+func (m *Manager) mountFolder(f Folder, home *account) (*mount, error) {
+	dir := filepath.Clean(f.Dir)
+	fsys, err := Dir(dir)
+	if err != nil {
+		return nil, err
+	}
 	m.mu.Lock()
-	u := m.users[user]
+	m.seen[dir] = true
+	m.mu.Unlock()
+	mt := &mount{name: f.Name, fs: fsys, perms: f.Perms, acct: home, claim: "folder:" + dir}
+	if f.OwnQuota {
+		u, err := m.acquire(m.folders, dir, fsys, f.Quota)
+		if err != nil {
+			fsys.Close()
+			return nil, err
+		}
+		mt.acct = u.acct
+		mt.let = func() { m.release(m.folders, dir, u) }
+	}
+	return mt, nil
+}
+
+// OpenAnonymous returns a read-only home over dir for the anonymous user:
+// every permission but read is refused, and its FS refuses every change
+// besides. Nothing is created, and no usage is computed: its quota reads
+// 0 of 0.
+func (m *Manager) OpenAnonymous(dir string) (*Home, error) {
+	fsys, err := Dir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("anonymous: %w", err)
+	}
+	ro := readOnly{fsys}
+	acct := newAccount(0, 0)
+	h := &Home{FS: ro, acct: acct, m: m, user: "anonymous"}
+	h.mounts = []*mount{{fs: ro, perms: PermRead, acct: acct, claim: "anonymous:"}}
+	return h, nil
+}
+
+// plainName reports whether name can be one path element of ours.
+func plainName(name string) bool {
+	return name != "" && len(name) <= protocol.MaxNameLen && !strings.HasPrefix(name, ".") &&
+		!strings.ContainsAny(name, "/\\\x00")
+}
+
+// acquire returns the account under key in accts, computing its usage
+// with fsys.Usage when it is not live, and takes a reference on it.
+func (m *Manager) acquire(accts map[string]*userAccount, key string, fsys FS, limit int64) (*userAccount, error) {
+	m.mu.Lock()
+	u := accts[key]
 	first := u == nil
 	if first {
 		u = &userAccount{ready: make(chan struct{})}
-		m.users[user] = u
+		accts[key] = u
 	}
 	u.refs++
 	m.mu.Unlock()
@@ -86,10 +197,10 @@ func (m *Manager) Open(user string, limit int64) (*Home, error) {
 		// Outside m.mu: a large tree must not hold up other users' logins.
 		used, err := fsys.Usage()
 		if err != nil {
-			u.err = fmt.Errorf("home %s: %w", user, err)
+			u.err = err
 			m.mu.Lock()
-			if m.users[user] == u {
-				delete(m.users, user) // the next Open tries again
+			if accts[key] == u {
+				delete(accts, key) // the next Open tries again
 			}
 			m.mu.Unlock()
 		} else {
@@ -99,53 +210,63 @@ func (m *Manager) Open(user string, limit int64) (*Home, error) {
 	}
 	<-u.ready
 	if u.err != nil {
-		m.release(user, u)
-		fsys.Close()
+		m.release(accts, key, u)
 		return nil, u.err
 	}
 	u.acct.setLimit(limit)
-	return &Home{FS: fsys, acct: u.acct, m: m, user: user, u: u}, nil
+	return u, nil
 }
 
 // release drops one reference to u, and u itself with the last.
-func (m *Manager) release(user string, u *userAccount) {
+func (m *Manager) release(accts map[string]*userAccount, key string, u *userAccount) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	u.refs--
-	if u.refs == 0 && m.users[user] == u {
-		delete(m.users, user)
+	if u.refs == 0 && accts[key] == u {
+		delete(accts, key)
 	}
 }
 
-// Home is one session's view of a user's home: its file tree and the
-// user's shared quota account.
+// Home is one session's view of a user's home: its file tree (the home
+// directory and the folders mounted in it) and the quota accounts.
 type Home struct {
 	FS FS
 
-	acct   *account
+	mounts []*mount // [0] is the home directory itself
+	acct   *account // the home's
 	m      *Manager
 	user   string
-	u      *userAccount
 	closed sync.Once
 }
 
-// Close closes the home's FS and lets go of the account. It is
+// Close closes the home's FS and lets go of the accounts. It is
 // idempotent. Uploads of this home must be committed or aborted first.
 func (h *Home) Close() error {
 	var err error
 	h.closed.Do(func() {
-		err = h.FS.Close()
-		if h.m != nil {
-			h.m.release(h.user, h.u)
+		for _, mt := range h.mounts {
+			if cerr := mt.fs.Close(); err == nil {
+				err = cerr
+			}
+			if mt.let != nil {
+				mt.let()
+			}
 		}
 	})
 	return err
 }
 
 // Quota returns the user's bytes in use, bytes reserved by uploads in
-// progress, and limit (Unlimited for none).
+// progress, and limit (Unlimited for none), on the home's account.
 func (h *Home) Quota() (used, reserved, limit int64) {
 	return h.acct.snapshot()
+}
+
+// QuotaAt is Quota of the account that counts what is written at the home
+// path name: a folder's own, or the home's.
+func (h *Home) QuotaAt(name string) (used, reserved, limit int64) {
+	mt, _ := h.route(name)
+	return mt.acct.snapshot()
 }
 
 // Close releases the Manager's handle on the root. Homes already open

@@ -3,14 +3,16 @@ package home
 import (
 	"errors"
 	"io/fs"
+	"os"
 	"time"
 )
 
-// tryClaim marks user's transfer id as in use, unless it already is.
-func (m *Manager) tryClaim(user, id string) bool {
+// tryClaim marks the transfer id of a mount (its claim key: the user for
+// a home, "folder:DIR" for a folder) as in use, unless it already is.
+func (m *Manager) tryClaim(owner, id string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	key := user + "/" + id
+	key := owner + "/" + id
 	if m.claims[key] {
 		return false
 	}
@@ -18,9 +20,9 @@ func (m *Manager) tryClaim(user, id string) bool {
 	return true
 }
 
-func (m *Manager) unclaim(user, id string) {
+func (m *Manager) unclaim(owner, id string) {
 	m.mu.Lock()
-	delete(m.claims, user+"/"+id)
+	delete(m.claims, owner+"/"+id)
 	m.mu.Unlock()
 }
 
@@ -42,9 +44,11 @@ func (m *Manager) heldElsewhere(user, id string) bool {
 	return false
 }
 
-// ExpirePartials removes the partial uploads, in every home, last written
-// more than maxAge ago and not in use, and returns how many it removed and
-// their bytes. Usage of users logged in right now goes down accordingly.
+// ExpirePartials removes the partial uploads, in every home and every
+// folder mounted since the Manager started, last written more than maxAge
+// ago and not in use, and returns how many it removed and their bytes.
+// Usage of users logged in right now (and of folders with a quota of their
+// own) goes down accordingly.
 func (m *Manager) ExpirePartials(maxAge time.Duration) (n int, bytes int64, err error) {
 	ents, err := fs.ReadDir(m.top.FS(), ".")
 	if err != nil {
@@ -60,28 +64,50 @@ func (m *Manager) ExpirePartials(maxAge time.Duration) (n int, bytes int64, err 
 		if err != nil {
 			continue
 		}
-		d := &dirFS{root: fsys}
-		parts, _ := d.Partials()
-		for _, p := range parts {
-			if !p.ModTime.Before(cutoff) || !m.tryClaim(user, p.ID) {
-				continue
-			}
-			if err := d.RemovePartial(p.ID); err == nil || errors.Is(err, ErrNotExist) {
-				n++
-				bytes += p.Size
-				m.used(user, -p.Size)
-			}
-			m.unclaim(user, p.ID)
+		k, b := m.expire(&dirFS{root: fsys}, user, cutoff, func(delta int64) { m.used(m.users, user, delta) })
+		n, bytes = n+k, bytes+b
+		fsys.Close()
+	}
+	m.mu.Lock()
+	dirs := make([]string, 0, len(m.seen))
+	for dir := range m.seen {
+		dirs = append(dirs, dir)
+	}
+	m.mu.Unlock()
+	for _, dir := range dirs {
+		fsys, err := os.OpenRoot(dir)
+		if err != nil {
+			continue
 		}
+		k, b := m.expire(&dirFS{root: fsys}, "folder:"+dir, cutoff, func(delta int64) { m.used(m.folders, dir, delta) })
+		n, bytes = n+k, bytes+b
 		fsys.Close()
 	}
 	return n, bytes, nil
 }
 
-// used adds delta to the usage of user's account, if one is live.
-func (m *Manager) used(user string, delta int64) {
+// expire removes the partials of one tree older than cutoff and not
+// claimed under owner, and tells used about the bytes each freed.
+func (m *Manager) expire(d *dirFS, owner string, cutoff time.Time, used func(int64)) (n int, bytes int64) {
+	parts, _ := d.Partials()
+	for _, p := range parts {
+		if !p.ModTime.Before(cutoff) || !m.tryClaim(owner, p.ID) {
+			continue
+		}
+		if err := d.RemovePartial(p.ID); err == nil || errors.Is(err, ErrNotExist) {
+			n++
+			bytes += p.Size
+			used(-p.Size)
+		}
+		m.unclaim(owner, p.ID)
+	}
+	return n, bytes
+}
+
+// used adds delta to the usage of the account under key, if one is live.
+func (m *Manager) used(accts map[string]*userAccount, key string, delta int64) {
 	m.mu.Lock()
-	u := m.users[user]
+	u := accts[key]
 	m.mu.Unlock()
 	if u == nil {
 		return

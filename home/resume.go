@@ -41,37 +41,50 @@ func checkTransfer(id string) error {
 
 // Breakpoint reports what the home holds of the transfer: ErrNotExist when
 // nothing, ErrForeign when the id is held in another user's home, ErrBusy
-// when another connection is uploading it.
+// when another connection is uploading it. The partial may be in the home
+// or in any folder.
 func (h *Home) Breakpoint(transfer string) (Held, error) {
 	if err := checkTransfer(transfer); err != nil {
 		return Held{}, err
 	}
-	if err := h.claim(transfer); err != nil {
+	mt := h.holder(transfer)
+	if err := h.claim(mt, transfer); err != nil {
 		return Held{}, fmt.Errorf("breakpoint: %w", err)
 	}
-	defer h.unclaim(transfer)
-	st, err := h.held(transfer)
+	defer h.unclaim(mt, transfer)
+	st, err := h.held(mt, transfer)
 	if err != nil {
 		return Held{}, err
 	}
 	d := md5.New()
 	if err := d.(encoding.BinaryUnmarshaler).UnmarshalBinary(st.MD5); err != nil {
-		h.dropPartial(transfer)
+		h.dropPartial(mt, transfer)
 		return Held{}, fmt.Errorf("breakpoint: saved state: %w", ErrNotExist)
 	}
 	return Held{Name: st.Name, Size: st.Size, Offset: st.Offset, PrefixMD5: hex.EncodeToString(d.Sum(nil))}, nil
 }
 
-// held loads the saved state of the transfer id, which the caller has
-// claimed. A state that cannot be used (unreadable, or more than the data
-// file holds, as after a crash of the machine) is dropped with its partial
-// and reported as ErrNotExist; an id unknown here but held by another user
-// is ErrForeign.
-func (h *Home) held(id string) (partialState, error) {
+// holder returns the mount that has a saved state for the transfer id:
+// the first that has, else the home.
+func (h *Home) holder(id string) *mount {
+	for _, mt := range h.mounts {
+		if _, err := mt.fs.PartialState(id); err == nil {
+			return mt
+		}
+	}
+	return h.mounts[0]
+}
+
+// held loads the saved state of the transfer id in the mount mt, which
+// the caller has claimed. A state that cannot be used (unreadable, or more
+// than the data file holds, as after a crash of the machine) is dropped
+// with its partial and reported as ErrNotExist; an id unknown here but
+// held by another user in their home is ErrForeign.
+func (h *Home) held(mt *mount, id string) (partialState, error) {
 	var st partialState
-	b, err := h.FS.PartialState(id)
+	b, err := mt.fs.PartialState(id)
 	if errors.Is(err, ErrNotExist) {
-		if h.m != nil && h.m.heldElsewhere(h.user, id) {
+		if h.m != nil && mt == h.mounts[0] && h.m.heldElsewhere(h.user, id) {
 			return st, fmt.Errorf("transfer %s: %w", id, ErrForeign)
 		}
 		return st, fmt.Errorf("transfer %s: %w", id, ErrNotExist)
@@ -79,22 +92,17 @@ func (h *Home) held(id string) (partialState, error) {
 	if err != nil {
 		return st, err
 	}
-	if json.Unmarshal(b, &st) != nil || st.Offset < 0 || st.Offset > st.Size || !h.holds(id, st.Offset) {
-		h.dropPartial(id)
+	if json.Unmarshal(b, &st) != nil || st.Offset < 0 || st.Offset > st.Size || partialSize(mt, id) < st.Offset {
+		h.dropPartial(mt, id)
 		return partialState{}, fmt.Errorf("transfer %s: unusable saved state: %w", id, ErrNotExist)
 	}
 	return st, nil
 }
 
-// holds reports whether the partial's data has at least n bytes.
-func (h *Home) holds(id string, n int64) bool {
-	return h.partialSize(id) >= n
-}
-
-// partialSize returns the size of the partial's data, or -1 when there is
-// none.
-func (h *Home) partialSize(id string) int64 {
-	ps, err := h.FS.Partials()
+// partialSize returns the size of the partial's data in mt, or -1 when
+// there is none.
+func partialSize(mt *mount, id string) int64 {
+	ps, err := mt.fs.Partials()
 	if err != nil {
 		return -1
 	}
@@ -106,12 +114,12 @@ func (h *Home) partialSize(id string) int64 {
 	return -1
 }
 
-// dropPartial removes a partial at rest (claimed by the caller) and takes
-// its bytes off the usage.
-func (h *Home) dropPartial(id string) {
-	size := max(h.partialSize(id), 0)
-	if err := h.FS.RemovePartial(id); err == nil || !errors.Is(err, ErrNotExist) {
-		h.acct.commit(0, -size)
+// dropPartial removes a partial at rest in mt (claimed by the caller) and
+// takes its bytes off the usage.
+func (h *Home) dropPartial(mt *mount, id string) {
+	size := max(partialSize(mt, id), 0)
+	if err := mt.fs.RemovePartial(id); err == nil || !errors.Is(err, ErrNotExist) {
+		mt.acct.commit(0, -size)
 	}
 }
 
@@ -126,7 +134,7 @@ func (u *Upload) saveState() error {
 	if err != nil {
 		return err
 	}
-	if err := u.h.FS.SavePartialState(u.id, b); err != nil {
+	if err := u.mt.fs.SavePartialState(u.id, b); err != nil {
 		return err
 	}
 	u.saved = st.Offset
@@ -146,8 +154,8 @@ func (u *Upload) Suspend() error {
 	}
 	// Kept bytes count as used; where the reservation was smaller (it
 	// replaces a file) they may not fit, and then they go.
-	if err := u.h.acct.commitChecked(u.reserved, u.written); err != nil {
-		u.h.acct.reserve(u.reserved)
+	if err := u.mt.acct.commitChecked(u.reserved, u.written); err != nil {
+		u.mt.acct.reserve(u.reserved)
 		return u.Abort()
 	}
 	u.done = true
@@ -167,7 +175,7 @@ func (u *Upload) Suspend() error {
 func (u *Upload) release() {
 	if !u.released {
 		u.released = true
-		u.h.unclaim(u.id)
+		u.h.unclaim(u.mt, u.id)
 	}
 }
 
@@ -176,14 +184,15 @@ func (u *Upload) release() {
 // the server is to notice the old connection died.
 var claimWait = 3 * time.Second
 
-// claim marks the id as in use by this home's user, waiting up to
-// claimWait for another holder to let go; then ErrBusy.
-func (h *Home) claim(id string) error {
+// claim marks the id as in use in the mount mt (by this home's user, or
+// in a folder by any user), waiting up to claimWait for another holder to
+// let go; then ErrBusy.
+func (h *Home) claim(mt *mount, id string) error {
 	if h.m == nil {
 		return nil
 	}
 	deadline := time.Now().Add(claimWait)
-	for !h.m.tryClaim(h.user, id) {
+	for !h.m.tryClaim(mt.claim, id) {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("transfer %s: %w", id, ErrBusy)
 		}
@@ -192,8 +201,8 @@ func (h *Home) claim(id string) error {
 	return nil
 }
 
-func (h *Home) unclaim(id string) {
+func (h *Home) unclaim(mt *mount, id string) {
 	if h.m != nil {
-		h.m.unclaim(h.user, id)
+		h.m.unclaim(mt.claim, id)
 	}
 }

@@ -12,12 +12,17 @@ import (
 
 // Remove deletes a file, an empty directory, or with recursive a whole
 // tree (symlinks inside are removed, never followed), and gives the bytes
-// it held back to the quota.
+// it held back to the quota. It needs modify; a folder's mount point
+// cannot be removed.
 func (h *Home) Remove(name string, recursive bool) error {
 	if name == "/" {
 		return fmt.Errorf("rm %s: %w", name, ErrPermission)
 	}
-	a := h.acct
+	if err := h.Allowed(name, PermModify); err != nil {
+		return fmt.Errorf("rm %w", err)
+	}
+	mt, in := h.route(name)
+	a := mt.acct
 	a.tree.Lock()
 	defer a.tree.Unlock()
 	if recursive {
@@ -25,9 +30,9 @@ func (h *Home) Remove(name string, recursive bool) error {
 		a.commit(0, -freed)
 		return err
 	}
-	size, err := h.lsize(name)
+	size, err := mt.lsize(in)
 	if err != nil {
-		return err
+		return muxFS{h}.rename(err, mt, in)
 	}
 	if err := h.FS.Remove(name); err != nil {
 		return err
@@ -38,7 +43,8 @@ func (h *Home) Remove(name string, recursive bool) error {
 
 // Rename moves oldname to newname, replacing a file there (not a
 // directory: ErrIsDir), and takes a replaced file's bytes off the quota.
-// newname's parent must exist.
+// newname's parent must exist. It needs modify at both names; a move
+// between the home and a folder, or two folders, is ErrCrossFolder.
 func (h *Home) Rename(oldname, newname string) error {
 	if oldname == "/" || newname == "/" {
 		return fmt.Errorf("mv %s %s: %w", oldname, newname, ErrPermission)
@@ -46,11 +52,24 @@ func (h *Home) Rename(oldname, newname string) error {
 	if newname == oldname || strings.HasPrefix(newname, oldname+"/") {
 		return fmt.Errorf("mv %s %s: into itself: %w", oldname, newname, ErrPermission)
 	}
-	a := h.acct
+	for _, name := range []string{oldname, newname} {
+		if err := h.Allowed(name, PermModify); err != nil {
+			return fmt.Errorf("mv %w", err)
+		}
+	}
+	mt, io := h.route(oldname)
+	mn, in := h.route(newname)
+	if mt.name != "" && io == "/" || mn.name != "" && in == "/" {
+		return fmt.Errorf("mv %s %s: a folder: %w", oldname, newname, ErrPermission)
+	}
+	a := mt.acct
 	a.tree.Lock()
 	defer a.tree.Unlock()
 	if _, err := h.FS.Stat(oldname); err != nil {
 		return err
+	}
+	if mt != mn {
+		return fmt.Errorf("mv %s %s: %w", oldname, newname, ErrCrossFolder)
 	}
 	fi, err := h.FS.Stat(newname)
 	switch {
@@ -59,7 +78,7 @@ func (h *Home) Rename(oldname, newname string) error {
 	case err != nil && !errors.Is(err, ErrNotExist):
 		return err
 	}
-	replaced, err := h.lsize(newname)
+	replaced, err := mn.lsize(in)
 	if err != nil && !errors.Is(err, ErrNotExist) {
 		return err
 	}
@@ -70,17 +89,17 @@ func (h *Home) Rename(oldname, newname string) error {
 	return nil
 }
 
-// lsize returns the bytes the quota counts for name: a regular file's
-// size, else 0; symlinks are not followed.
-func (h *Home) lsize(name string) (int64, error) {
+// lsize returns the bytes the quota counts for name within the mount: a
+// regular file's size, else 0; symlinks are not followed.
+func (mt *mount) lsize(name string) (int64, error) {
 	var fi fs.FileInfo
 	var err error
-	if l, ok := h.FS.(interface {
+	if l, ok := mt.fs.(interface {
 		lstat(string) (fs.FileInfo, error)
 	}); ok {
 		fi, err = l.lstat(name)
 	} else {
-		fi, err = h.FS.Stat(name)
+		fi, err = mt.fs.Stat(name)
 	}
 	if err != nil {
 		return 0, err
@@ -95,6 +114,9 @@ func (h *Home) lsize(name string) (int64, error) {
 // remembered, or else reading the file once (and remembering it, if the
 // file did not change meanwhile).
 func (h *Home) Checksum(name string) (string, error) {
+	if err := h.Allowed(name, PermRead); err != nil {
+		return "", fmt.Errorf("stat %w", err)
+	}
 	f, err := h.FS.Open(name)
 	if err != nil {
 		return "", err

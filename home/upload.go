@@ -20,7 +20,9 @@ import (
 // is not safe for concurrent use.
 type Upload struct {
 	h        *Home
+	mt       *mount // the mount name is in: its FS holds the partial, its account the quota
 	name     string // the final home path
+	in       string // name within the mount
 	id       string // the partial's name under PartialDir: the transfer id, or a fresh uuid
 	resume   bool   // a transfer id was given: the partial outlives the upload
 	size     int64  // declared
@@ -38,7 +40,9 @@ type Upload struct {
 // runs, so that a server killed mid-upload loses at most this much.
 const checkpointEvery = 8 << 20
 
-// BeginUpload checks that name can be written (not a directory: ErrIsDir;
+// BeginUpload checks that name can be written (the mount it is in allows
+// write, and modify too when a file is there: else ErrPermission; not a
+// directory: ErrIsDir;
 // its parent exists and is a directory: else ErrNotExist / ErrNotDir),
 // reserves what is left to send on the quota, less the size of a file it
 // will replace (ErrQuota if used+reserved plus that would pass the limit),
@@ -56,9 +60,20 @@ func (h *Home) BeginUpload(name string, size int64, transfer string, offset int6
 	if offset < 0 || offset > size || offset > 0 && transfer == "" {
 		return nil, fmt.Errorf("put %s: offset %d of %d: %w", name, offset, size, ErrBadOffset)
 	}
-	replaces, err := h.checkTarget(name)
+	mt, in := h.route(name)
+	if !mt.perms.Has(PermWrite) {
+		return nil, fmt.Errorf("put %s: needs write: %w", name, ErrPermission)
+	}
+	exists, replaces, err := h.checkTarget(mt, name, in)
 	if err != nil {
 		return nil, err
+	}
+	want := PermWrite
+	if exists {
+		want |= PermModify
+	}
+	if !mt.perms.Has(want) {
+		return nil, fmt.Errorf("put %s: needs %s: %w", name, want&^mt.perms, ErrPermission)
 	}
 	id := transfer
 	if id == "" {
@@ -66,67 +81,68 @@ func (h *Home) BeginUpload(name string, size int64, transfer string, offset int6
 	} else if err := checkTransfer(transfer); err != nil {
 		return nil, err
 	}
-	if err := h.claim(id); err != nil {
+	if err := h.claim(mt, id); err != nil {
 		return nil, fmt.Errorf("put %s: %w", name, err)
 	}
-	u := &Upload{h: h, name: name, id: id, resume: transfer != "", size: size, md5: md5.New()}
+	u := &Upload{h: h, mt: mt, name: name, in: in, id: id, resume: transfer != "", size: size, md5: md5.New()}
 	if err := u.open(offset, replaces); err != nil {
-		h.unclaim(id)
+		h.unclaim(mt, id)
 		return nil, err
 	}
 	return u, nil
 }
 
-// checkTarget checks that name can be written, and returns the bytes the
-// quota counts for the file it would replace.
-func (h *Home) checkTarget(name string) (int64, error) {
-	if name == "/" {
-		return 0, fmt.Errorf("put %s: %w", name, ErrIsDir)
+// checkTarget checks that name (in within the mount mt) can be written,
+// and returns whether something is there and the bytes the quota counts
+// for the file it would replace.
+func (h *Home) checkTarget(mt *mount, name, in string) (bool, int64, error) {
+	if in == "/" {
+		return false, 0, fmt.Errorf("put %s: %w", name, ErrIsDir)
 	}
 	dir, err := h.FS.Stat(path.Dir(name))
 	switch {
 	case errors.Is(err, ErrNotExist):
-		return 0, fmt.Errorf("put %s: parent directory: %w", name, err)
+		return false, 0, fmt.Errorf("put %s: parent directory: %w", name, err)
 	case err != nil:
-		return 0, fmt.Errorf("put %s: %w", name, err)
+		return false, 0, fmt.Errorf("put %s: %w", name, err)
 	case !dir.IsDir():
-		return 0, fmt.Errorf("put %s: %w", name, ErrNotDir)
+		return false, 0, fmt.Errorf("put %s: %w", name, ErrNotDir)
 	}
 	fi, err := h.FS.Stat(name)
 	switch {
 	case err == nil && fi.IsDir():
-		return 0, fmt.Errorf("put %s: %w", name, ErrIsDir)
+		return false, 0, fmt.Errorf("put %s: %w", name, ErrIsDir)
 	case err != nil && !errors.Is(err, ErrNotExist):
-		return 0, fmt.Errorf("put %s: %w", name, err)
+		return false, 0, fmt.Errorf("put %s: %w", name, err)
 	}
-	n, err := h.lsize(name)
+	n, err := mt.lsize(in)
 	if errors.Is(err, ErrNotExist) {
-		err = nil
+		return false, 0, nil
 	}
-	return n, err
+	return true, n, err
 }
 
 // open reserves the quota and creates the partial (offset 0) or reopens it
 // where the held bytes end.
 func (u *Upload) open(offset, replaces int64) error {
-	h := u.h
+	h, mt := u.h, u.mt
 	u.reserved = max(u.size-offset-replaces, 0)
 	if offset == 0 {
 		if u.resume {
-			h.dropPartial(u.id) // start over: what was held goes
+			h.dropPartial(mt, u.id) // start over: what was held goes
 		}
-		if err := h.acct.reserve(u.reserved); err != nil {
+		if err := mt.acct.reserve(u.reserved); err != nil {
 			return fmt.Errorf("put %s: %w", u.name, err)
 		}
-		f, err := h.FS.CreatePartial(u.id)
+		f, err := mt.fs.CreatePartial(u.id)
 		if err != nil {
-			h.acct.release(u.reserved)
+			mt.acct.release(u.reserved)
 			return err
 		}
 		u.f = f
 		return nil
 	}
-	st, err := h.held(u.id)
+	st, err := h.held(mt, u.id)
 	switch {
 	case errors.Is(err, ErrNotExist):
 		return fmt.Errorf("put %s: offset %d, nothing held: %w", u.name, offset, ErrBadOffset)
@@ -136,19 +152,19 @@ func (u *Upload) open(offset, replaces int64) error {
 		return fmt.Errorf("put %s: offset %d of %d, held %d of %d for %s: %w", u.name, offset, u.size, st.Offset, st.Size, st.Name, ErrBadOffset)
 	}
 	if err := u.md5.(encoding.BinaryUnmarshaler).UnmarshalBinary(st.MD5); err != nil {
-		h.dropPartial(u.id)
+		h.dropPartial(mt, u.id)
 		return fmt.Errorf("put %s: saved state: %w", u.name, ErrBadOffset)
 	}
-	if err := h.acct.reserve(u.reserved); err != nil {
+	if err := mt.acct.reserve(u.reserved); err != nil {
 		return fmt.Errorf("put %s: %w", u.name, err)
 	}
-	had := h.partialSize(u.id) // more than offset after a crash between checkpoints
-	f, err := h.FS.ReopenPartial(u.id, offset)
+	had := partialSize(mt, u.id) // more than offset after a crash between checkpoints
+	f, err := mt.fs.ReopenPartial(u.id, offset)
 	if err != nil {
-		h.acct.release(u.reserved)
+		mt.acct.release(u.reserved)
 		return err
 	}
-	h.acct.commit(0, -(had - offset)) // the bytes cut off past the checkpoint
+	mt.acct.commit(0, -(had - offset)) // the bytes cut off past the checkpoint
 	u.f, u.base, u.saved = f, offset, offset
 	return nil
 }
@@ -233,26 +249,30 @@ func (u *Upload) verify(want string, sync bool) error {
 
 // place renames a verified partial onto its name and counts it.
 func (u *Upload) place(durable bool) error {
-	a := u.h.acct
+	a := u.mt.acct
 	a.tree.Lock()
 	defer a.tree.Unlock()
-	old, err := u.replaced()
+	old, exists, err := u.replaced()
 	if err != nil {
 		return u.fail(err)
+	}
+	if exists && !u.mt.perms.Has(PermModify) {
+		// Made meanwhile by someone else: replacing it needs modify.
+		return u.fail(fmt.Errorf("put %s: needs modify: %w", u.name, ErrPermission))
 	}
 	// The reservation counted the file this replaces as it was at the
 	// start; if it has shrunk or gone since, the new file may not fit.
 	if err := a.commitChecked(u.reserved, u.size-u.base-old); err != nil {
 		return u.fail(fmt.Errorf("put %s: %w", u.name, err))
 	}
-	if err := u.h.FS.CommitPartial(u.id, u.name, durable); err != nil {
+	if err := u.mt.fs.CommitPartial(u.id, u.in, durable); err != nil {
 		a.commit(0, -(u.size - u.base - old)) // undo; fail gives back what was held
 		a.reserve(u.reserved)
 		return u.fail(err)
 	}
 	u.done = true
 	if u.resume {
-		u.h.FS.RemovePartial(u.id) // the saved state; the data is in place
+		u.mt.fs.RemovePartial(u.id) // the saved state; the data is in place
 	}
 	if fi, err := u.h.FS.Stat(u.name); err == nil {
 		u.h.RememberSum(fi, u.Sum())
@@ -297,13 +317,14 @@ func (h *Home) CommitBatch(ups []*Upload, wants []string) []error {
 }
 
 // replaced returns the bytes the quota counts for what is now at the
-// name (0 for nothing; CommitPartial refuses a directory).
-func (u *Upload) replaced() (int64, error) {
-	n, err := u.h.lsize(u.name)
+// name (0 for nothing; CommitPartial refuses a directory) and whether
+// anything is there.
+func (u *Upload) replaced() (int64, bool, error) {
+	n, err := u.mt.lsize(u.in)
 	if errors.Is(err, ErrNotExist) {
-		return 0, nil
+		return 0, false, nil
 	}
-	return n, err
+	return n, err == nil, err
 }
 
 // fail ends the upload after a failed Commit and returns err.
@@ -324,12 +345,12 @@ func (u *Upload) Abort() error {
 		err = u.f.Close()
 		u.f = nil
 	}
-	if rerr := u.h.FS.RemovePartial(u.id); rerr != nil && !errors.Is(rerr, ErrNotExist) {
+	if rerr := u.mt.fs.RemovePartial(u.id); rerr != nil && !errors.Is(rerr, ErrNotExist) {
 		err = rerr
 	} else if err != nil {
 		err = opErr("abort", u.name, err)
 	}
-	u.h.acct.commit(u.reserved, -u.base) // the held bytes are gone too
+	u.mt.acct.commit(u.reserved, -u.base) // the held bytes are gone too
 	u.release()
 	return err
 }

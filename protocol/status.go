@@ -41,6 +41,8 @@ const (
 	StatusNotEmpty        Status = 281 // rm of a directory that is not empty, without recursive
 	StatusBanned          Status = 282 // too many failed logins from this address or for this user: try later
 	StatusTLSRequired     Status = 283 // the server requires TLS: send starttls first
+	StatusCrossFolder     Status = 284 // mv between the home and a folder, or two folders: copy instead
+	StatusTooManySessions Status = 285 // auth: the user (or anonymous) has all the sessions allowed
 )
 
 var statusText = map[Status]string{
@@ -78,6 +80,8 @@ var statusText = map[Status]string{
 	StatusNotEmpty:        "directory not empty",
 	StatusBanned:          "too many failed logins; try later",
 	StatusTLSRequired:     "TLS required: send starttls first",
+	StatusCrossFolder:     "cross-folder move",
+	StatusTooManySessions: "too many sessions for this user",
 }
 
 // String returns the short English meaning of s, or "status N" for a code

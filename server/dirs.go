@@ -5,12 +5,16 @@ import (
 	"io/fs"
 	"path"
 
+	"ftpx/home"
 	"ftpx/protocol"
 )
 
 // handleLs lists a directory, or describes a single file.
 func (c *session) handleLs(req *protocol.Request) error {
 	name, err := c.resolve(req.Path)
+	if err == nil {
+		err = c.home.Allowed(name, home.PermRead)
+	}
 	if err != nil {
 		return c.fail(req, err)
 	}
@@ -37,6 +41,9 @@ func (c *session) handleLs(req *protocol.Request) error {
 // handleStat describes one name.
 func (c *session) handleStat(req *protocol.Request) error {
 	name, err := c.resolveFilename(req)
+	if err == nil {
+		err = c.home.Allowed(name, home.PermRead)
+	}
 	if err != nil {
 		return c.fail(req, err)
 	}
@@ -79,6 +86,9 @@ func (c *session) handlePwd(req *protocol.Request) error {
 // handleMkdir creates a directory (and its parents when asked).
 func (c *session) handleMkdir(req *protocol.Request) error {
 	name, err := c.resolveFilename(req)
+	if err == nil {
+		err = c.home.Allowed(name, home.PermWrite)
+	}
 	if err != nil {
 		return c.fail(req, err)
 	}

@@ -39,8 +39,16 @@ func (c *session) handleMv(req *protocol.Request) error {
 	return c.send(protocol.Response{ID: req.ID, Status: protocol.StatusOK, Msg: protocol.StatusOK.String(), Path: to})
 }
 
-// handleQuota reports the user's usage and limit.
+// handleQuota reports the user's usage and limit; with a path, those of
+// the quota that counts there (a folder's own, or the home's).
 func (c *session) handleQuota(req *protocol.Request) error {
 	used, _, limit := c.home.Quota()
+	if req.Path != "" {
+		name, err := c.resolve(req.Path)
+		if err != nil {
+			return c.fail(req, err)
+		}
+		used, _, limit = c.home.QuotaAt(name)
+	}
 	return c.send(protocol.Response{ID: req.ID, Status: protocol.StatusOK, Msg: protocol.StatusOK.String(), Used: protocol.Int64(used), Quota: protocol.Int64(limit)})
 }

@@ -14,6 +14,9 @@ import (
 // sends the rest. Nothing held for this name is offset 0.
 func (c *session) handleBreakpoint(req *protocol.Request) error {
 	name, err := c.resolveFilename(req)
+	if err == nil {
+		err = c.home.Allowed(name, home.PermWrite)
+	}
 	if err != nil {
 		return c.fail(req, err)
 	}

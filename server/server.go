@@ -24,14 +24,19 @@ var ErrServerClosed = errors.New("ftpx: server closed")
 
 // Defaults for the zero values of Server's fields.
 const (
-	DefaultMaxConns         = 256
-	DefaultMaxConnsPerIP    = 64
-	DefaultMaxLoginFailures = 10
-	DefaultLoginBanTime     = 15 * time.Minute
-	DefaultLoginDelay       = 250 * time.Millisecond
-	DefaultGracePeriod      = 30 * time.Second
-	DefaultPartialMaxAge    = 7 * 24 * time.Hour
+	DefaultMaxConns          = 256
+	DefaultMaxConnsPerIP     = 64
+	DefaultMaxLoginFailures  = 10
+	DefaultLoginBanTime      = 15 * time.Minute
+	DefaultLoginDelay        = 250 * time.Millisecond
+	DefaultGracePeriod       = 30 * time.Second
+	DefaultPartialMaxAge     = 7 * 24 * time.Hour
+	DefaultAnonymousMaxConns = 16
 )
+
+// AnonymousUser is the name that logs in to the anonymous tree, with any
+// password, when Server.AnonymousRoot is set.
+const AnonymousUser = "anonymous"
 
 // Server serves ftpx sessions. Set its fields before calling Serve; they
 // must not change afterwards.
@@ -39,21 +44,28 @@ type Server struct {
 	Homes    *home.Manager   // required: users' trees
 	Accounts *accounts.Store // required: who may log in
 
-	MaxConns         int           // simultaneous connections; 0 means DefaultMaxConns
-	MaxConnsPerIP    int           // simultaneous connections from one address; 0 means DefaultMaxConnsPerIP
-	IdleTimeout      time.Duration // wait for the next request; 0 means protocol.DefaultIdleTimeout
-	TransferTimeout  time.Duration // wait for each chunk of a body; 0 means protocol.DefaultTransferTimeout
-	MaxHeader        int           // request header limit; 0 means protocol.MaxRequestHeader
-	Welcome          string        // sent in the greeting
-	TLSConfig        *tls.Config   // offered through starttls when set (see TLSConfig, AutoCert)
-	RequireTLS       bool          // refuse every action but starttls on a plaintext connection
-	PartialMaxAge    time.Duration // interrupted uploads untouched this long are removed; 0 means DefaultPartialMaxAge
-	MaxLoginFailures int           // failed logins from one address before it is banned; 0 means DefaultMaxLoginFailures
-	LoginBanTime     time.Duration // how long such a ban lasts; 0 means DefaultLoginBanTime
-	LoginDelay       time.Duration // wait after the 4th failed login in a row, doubling after; 0 means DefaultLoginDelay
-	Logger           *slog.Logger  // nil discards
+	MaxConns          int           // simultaneous connections; 0 means DefaultMaxConns
+	MaxConnsPerIP     int           // simultaneous connections from one address; 0 means DefaultMaxConnsPerIP
+	IdleTimeout       time.Duration // wait for the next request; 0 means protocol.DefaultIdleTimeout
+	TransferTimeout   time.Duration // wait for each chunk of a body; 0 means protocol.DefaultTransferTimeout
+	MaxHeader         int           // request header limit; 0 means protocol.MaxRequestHeader
+	Welcome           string        // sent in the greeting
+	Goodbye           string        // sent in the answer to quit
+	AnonymousRoot     string        // served read-only to AnonymousUser (any password); "" for off
+	AnonymousMaxConns int           // anonymous sessions at once; 0 means DefaultAnonymousMaxConns
+	Metrics           *Metrics      // nil records nothing
+	TLSConfig         *tls.Config   // offered through starttls when set (see TLSConfig, AutoCert)
+	RequireTLS        bool          // refuse every action but starttls on a plaintext connection
+	PartialMaxAge     time.Duration // interrupted uploads untouched this long are removed; 0 means DefaultPartialMaxAge
+	MaxLoginFailures  int           // failed logins from one address before it is banned; 0 means DefaultMaxLoginFailures
+	LoginBanTime      time.Duration // how long such a ban lasts; 0 means DefaultLoginBanTime
+	LoginDelay        time.Duration // wait after the 4th failed login in a row, doubling after; 0 means DefaultLoginDelay
+	Logger            *slog.Logger  // nil discards
+
+	live atomic.Pointer[Live] // set by SetLive; else the fields above
 
 	mu        sync.Mutex
+	users     map[string]int // sessions logged in, by user name, under mu
 	listeners map[net.Listener]struct{}
 	sessions  map[*session]struct{}
 	conns     atomic.Int64
@@ -113,9 +125,12 @@ func (s *Server) Serve(l net.Listener) error {
 			s.refuse(c, st, msg)
 			continue
 		}
+		s.Metrics.connection("accepted")
+		s.Metrics.sessions(1)
 		go func() {
 			defer s.wg.Done()
 			defer s.conns.Add(-1)
+			defer s.Metrics.sessions(-1)
 			defer s.remove(sess)
 			sess.serve()
 		}()
@@ -128,6 +143,7 @@ func (s *Server) refuse(c net.Conn, st protocol.Status, msg string) {
 	c.SetWriteDeadline(time.Now().Add(time.Second))
 	protocol.WriteFrame(c, protocol.Response{Status: st, Msg: msg, Version: Version})
 	c.Close()
+	s.Metrics.connection("refused")
 	s.logger().Warn("connection refused", "remote", c.RemoteAddr().String(), "status", int(st), "reason", msg)
 }
 
@@ -287,4 +303,54 @@ func (s *Server) maxHeader() int {
 		return s.MaxHeader
 	}
 	return protocol.MaxRequestHeader
+}
+
+// Live is what may change while the server runs, as on SIGHUP.
+type Live struct {
+	Welcome           string
+	Goodbye           string
+	AnonymousRoot     string
+	AnonymousMaxConns int // 0 means DefaultAnonymousMaxConns
+}
+
+// SetLive replaces the live settings (the fields Welcome, Goodbye,
+// AnonymousRoot and AnonymousMaxConns) at once; sessions see them from
+// their next greeting, auth or quit.
+func (s *Server) SetLive(l Live) { s.live.Store(&l) }
+
+// settings returns the live settings in force.
+func (s *Server) settings() Live {
+	l := s.live.Load()
+	if l == nil {
+		l = &Live{Welcome: s.Welcome, Goodbye: s.Goodbye, AnonymousRoot: s.AnonymousRoot, AnonymousMaxConns: s.AnonymousMaxConns}
+	}
+	if l.AnonymousMaxConns <= 0 {
+		c := *l
+		c.AnonymousMaxConns = DefaultAnonymousMaxConns
+		l = &c
+	}
+	return *l
+}
+
+// login counts a session of user, unless it has max (0: no limit) already.
+func (s *Server) login(user string, max int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if max > 0 && s.users[user] >= max {
+		return false
+	}
+	if s.users == nil {
+		s.users = make(map[string]int)
+	}
+	s.users[user]++
+	return true
+}
+
+// logout is login's undoing, when the session ends.
+func (s *Server) logout(user string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.users[user]--; s.users[user] <= 0 {
+		delete(s.users, user)
+	}
 }

@@ -24,7 +24,8 @@ import (
 type session struct {
 	srv    *Server
 	tcp    net.Conn      // the accepted connection: Shutdown and Close use it from other goroutines
-	conn   net.Conn      // the stream: tcp, or the TLS connection over it after starttls
+	conn   net.Conn      // the stream: rate, or the TLS connection over it after starttls
+	rate   *rateConn     // tcp, slowed to the user's rates once logged in
 	tls    bool          // conn is TLS
 	r      *bufio.Reader // reads conn
 	id     string
@@ -33,9 +34,10 @@ type session struct {
 	remote string // host:port
 	ip     string // host
 
-	user string     // "" until auth succeeds
-	home *home.Home // nil until auth succeeds
-	cwd  string     // home path, "/" being the home root
+	user    string     // "" until auth succeeds
+	home    *home.Home // nil until auth succeeds
+	counted string     // the key this session is counted under in Server.users, once logged in
+	cwd     string     // home path, "/" being the home root
 
 	mu   sync.Mutex // guards idle, against Shutdown
 	idle bool       // waiting for the next request
@@ -51,12 +53,14 @@ func (s *Server) newSession(c net.Conn) *session {
 	if err != nil {
 		ip = remote
 	}
+	rc := &rateConn{Conn: c}
 	return &session{
 		ip:     ip,
 		srv:    s,
 		tcp:    c,
-		conn:   c,
-		r:      bufio.NewReaderSize(c, 4<<10), // headers; bodies bypass it (large reads go straight to the conn)
+		conn:   rc,
+		rate:   rc,
+		r:      bufio.NewReaderSize(rc, 4<<10), // headers; bodies bypass it (large reads go straight to the conn)
 		id:     id,
 		remote: remote,
 		log:    s.logger().With("session", id, "remote", remote),
@@ -79,6 +83,9 @@ func (c *session) serve() {
 		if c.home != nil {
 			c.home.Close()
 		}
+		if c.counted != "" {
+			c.srv.logout(c.counted)
+		}
 		c.conn.Close()
 		c.log.Info("connection closed", "requests", c.requests,
 			"seconds", secondsSince(c.start), "reason", reason)
@@ -87,7 +94,7 @@ func (c *session) serve() {
 		Status:  protocol.StatusReady,
 		Msg:     protocol.StatusReady.String(),
 		Version: Version,
-		Welcome: c.srv.Welcome,
+		Welcome: c.srv.settings().Welcome,
 		Session: c.id,
 		TLS:     c.srv.TLSConfig != nil,
 	}); err != nil {

@@ -26,7 +26,7 @@ func (c *session) handleStartTLS(req *protocol.Request) error {
 	if err := c.reply(req, protocol.StatusOK, "start TLS"); err != nil {
 		return err
 	}
-	tc := tls.Server(c.tcp, c.srv.TLSConfig)
+	tc := tls.Server(c.rate, c.srv.TLSConfig)
 	c.tcp.SetDeadline(time.Now().Add(c.srv.transferTimeout()))
 	if err := tc.Handshake(); err != nil {
 		c.log.Warn("tls handshake failed", "id", req.ID, "err", err)

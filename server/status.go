@@ -15,6 +15,8 @@ func statusFor(err error) protocol.Status {
 		return protocol.StatusOK
 	case errors.Is(err, home.ErrNotExist):
 		return protocol.StatusNotExist
+	case errors.Is(err, home.ErrCrossFolder):
+		return protocol.StatusCrossFolder
 	case errors.Is(err, home.ErrOutside), errors.Is(err, home.ErrPermission):
 		return protocol.StatusPermission
 	case errors.Is(err, home.ErrBadPath):

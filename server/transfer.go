@@ -27,6 +27,9 @@ var bufs = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
 func (c *session) handleGet(req *protocol.Request) error {
 	start := time.Now()
 	name, err := c.resolveFilename(req)
+	if err == nil {
+		err = c.home.Allowed(name, home.PermRead)
+	}
 	if err != nil {
 		return c.fail(req, err)
 	}
@@ -143,7 +146,7 @@ func (c *session) handlePut(req *protocol.Request) error {
 		if statusFor(err) != protocol.StatusQuota {
 			return c.fail(req, err)
 		}
-		used, reserved, limit := c.home.Quota()
+		used, reserved, limit := c.home.QuotaAt(name)
 		msg := fmt.Sprintf("%s (need %s, %s of %s used", protocol.StatusQuota, protocol.HumanSize(size-req.Offset), protocol.HumanSize(used), protocol.HumanSize(limit))
 		if reserved > 0 {
 			msg += fmt.Sprintf(", %s reserved by uploads in progress", protocol.HumanSize(reserved))
@@ -280,4 +283,5 @@ func (c *session) logTransfer(level slog.Level, msg string, req *protocol.Reques
 	}
 	attrs = append(attrs, extra...)
 	c.log.Log(context.Background(), level, msg, attrs...)
+	c.srv.Metrics.transfer(req.Action, n, time.Since(start), st)
 }

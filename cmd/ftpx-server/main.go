@@ -11,12 +11,14 @@ import (
 
 func main() {
 	app := &cli.App{
-		Name:                 "ftpx-server",
-		Usage:                "serve files over the ftpx protocol, every transfer verified by MD5",
-		HideHelpCommand:      true,
-		EnableBashCompletion: false,
-		Flags:                serveFlags,
-		Action:               serve,
+		Name:            "ftpx-server",
+		Usage:           "serve files over the ftpx protocol, every transfer verified by MD5",
+		HideHelpCommand: true,
+		// --folder NAME=DIR:read,write: commas belong to the value.
+		DisableSliceFlagSeparator: true,
+		EnableBashCompletion:      false,
+		Flags:                     serveFlags,
+		Action:                    serve,
 		Commands: []*cli.Command{
 			{Name: "serve", Usage: "run the server (the default)", Flags: serveFlags, Action: serve},
 			userCommand,

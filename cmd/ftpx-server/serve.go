@@ -67,6 +67,16 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	welcome, err := cfg.WelcomeText()
+	if err != nil {
+		return err
+	}
+	var drop *runAs
+	if cfg.RunAs != "" {
+		if drop, err = lookupRunAs(cfg.RunAs); err != nil {
+			return err
+		}
+	}
 	logger, closeLog, err := newLogger(cfg)
 	if err != nil {
 		return err
@@ -79,11 +89,22 @@ func serve(c *cli.Context) error {
 	for _, w := range store.Warnings() {
 		logger.Warn(w)
 	}
+	warnFolders(store, logger)
+	live, err := liveOf(cfg, welcome, store)
+	if err != nil {
+		return err
+	}
+	_, statErr := os.Stat(cfg.Root)
 	homes, err := home.NewManager(cfg.Root)
 	if err != nil {
 		return fmt.Errorf("root: %w", err)
 	}
 	defer homes.Close()
+	if drop != nil && statErr != nil { // made just now, by root: give it to the user
+		if err := drop.own(cfg.Root); err != nil {
+			return fmt.Errorf("root: %w", err)
+		}
+	}
 	homes.NoSync = !cfg.Fsync
 	tlsConfig, err := loadTLS(cfg, logger)
 	if err != nil {
@@ -94,22 +115,50 @@ func serve(c *cli.Context) error {
 		MaxConns: cfg.MaxConns, MaxConnsPerIP: cfg.MaxConnsPerIP, IdleTimeout: cfg.IdleTimeout,
 		PartialMaxAge: cfg.PartialMaxAge, MaxLoginFailures: cfg.MaxLoginFailures, LoginBanTime: cfg.LoginBanTime,
 	}
+	srv.SetLive(live)
 	l, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
 	}
-	logger.Info("listening", "addr", l.Addr().String(), "root", cfg.Root, "accounts", cfg.Accounts, "users", len(store.Users()), "version", server.Version)
+	var ml net.Listener
+	if cfg.MetricsListen != "" {
+		if ml, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			return fmt.Errorf("metrics_listen: %w", err)
+		}
+	}
+	if drop != nil {
+		if err := drop.drop(); err != nil {
+			return err
+		}
+		if err := canUse(cfg.Root); err != nil {
+			return err
+		}
+		logger.Info("running as", "user", drop.name, "uid", drop.uid, "gid", drop.gid)
+	}
+	logger.Info("listening", "addr", l.Addr().String(), "root", cfg.Root, "accounts", cfg.Accounts, "users", len(store.Users()), "version", server.Version,
+		"anonymous", live.AnonymousRoot != "")
+	if ml != nil {
+		metrics, hs := newMetrics(logger)
+		srv.Metrics = metrics
+		go serveMetrics(hs, ml, logger)
+		defer hs.Close()
+		logger.Info("metrics", "addr", ml.Addr().String(), "path", "/metrics")
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	go reloadOnHangup(ctx, store, logger)
+	go reloadOnHangup(ctx, c, cfg, welcome, store, srv, logger)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
+	if err := sdNotify("READY=1"); err != nil {
+		logger.Warn("systemd notification failed", "err", err)
+	}
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
+	sdNotify("STOPPING=1")
 	logger.Info("shutting down", "grace", gracePeriod.String())
 	sctx, cancel := context.WithTimeout(context.Background(), gracePeriod)
 	defer cancel()
@@ -187,26 +236,4 @@ func newLogger(cfg conf.Config) (*slog.Logger, func(), error) {
 		return slog.New(slog.NewJSONHandler(w, nil)), closeLog, nil
 	}
 	return slog.New(slog.NewTextHandler(w, nil)), closeLog, nil
-}
-
-// reloadOnHangup re-reads the accounts file on every SIGHUP.
-func reloadOnHangup(ctx context.Context, store *accounts.Store, logger *slog.Logger) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-hup:
-			if err := store.Reload(); err != nil {
-				logger.Error("accounts reload failed; keeping the old accounts", "err", err)
-				continue
-			}
-			for _, w := range store.Warnings() {
-				logger.Warn(w)
-			}
-			logger.Info("accounts reloaded", "users", len(store.Users()))
-		}
-	}
 }

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"ftpx/accounts"
 	"ftpx/conf"
+	"ftpx/home"
 	"ftpx/protocol"
 
 	"github.com/urfave/cli/v2"
@@ -25,7 +27,8 @@ var userCommand = &cli.Command{
 	Subcommands: []*cli.Command{
 		{
 			Name: "add", Usage: "add a user", ArgsUsage: "NAME",
-			Flags: []cli.Flag{&cli.StringFlag{Name: "quota", Usage: "quota `SIZE` (B, KB, MB, GB, TB)"}, passwordStdinFlag, costFlag, accountsFlag},
+			Flags: []cli.Flag{&cli.StringFlag{Name: "quota", Usage: "quota `SIZE` (B, KB, MB, GB, TB)"}, passwordStdinFlag, costFlag, accountsFlag,
+				&cli.StringSliceFlag{Name: "folder", Usage: "mount the server's DIR in the home as /NAME with PERMS (read,write,modify), optionally :quota=SIZE; repeatable", DefaultText: "NAME=DIR:PERMS"}},
 			Action: func(c *cli.Context) error {
 				name, err := oneName(c)
 				if err != nil {
@@ -37,11 +40,19 @@ var userCommand = &cli.Command{
 						return fmt.Errorf("--quota: %w", err)
 					}
 				}
+				var folders []accounts.Folder
+				for _, v := range c.StringSlice("folder") {
+					f, err := parseFolderFlag(v)
+					if err != nil {
+						return err
+					}
+					folders = append(folders, f)
+				}
 				pw, err := readPassword(c)
 				if err != nil {
 					return err
 				}
-				return accounts.AddUser(c.String("accounts"), name, pw, quota, c.Int("bcrypt-cost"))
+				return accounts.AddUser(c.String("accounts"), name, pw, quota, c.Int("bcrypt-cost"), folders...)
 			},
 		},
 		{
@@ -74,23 +85,85 @@ var userCommand = &cli.Command{
 			},
 		},
 		{
-			Name: "list", Usage: "print NAME<TAB>QUOTA for each user",
-			Flags: []cli.Flag{accountsFlag},
+			Name: "list", Usage: "print NAME<TAB>QUOTA<TAB>USED for each user (used: the bytes in ROOT/NAME)",
+			Flags: []cli.Flag{accountsFlag,
+				&cli.StringFlag{Name: "root", Value: conf.Default().Root, Usage: "data root `DIR`, where the homes are"},
+				&cli.StringFlag{Name: "config", Usage: "take root (and accounts, unless given) from this config `FILE`"}},
 			Action: func(c *cli.Context) error {
 				if c.NArg() > 0 {
 					return fmt.Errorf("user list: unexpected argument %q", c.Args().First())
 				}
-				store, err := accounts.Load(c.String("accounts"))
+				root, accountsFile := c.String("root"), c.String("accounts")
+				if c.IsSet("config") {
+					cfg, err := conf.Load(c.String("config"))
+					if err != nil {
+						return err
+					}
+					if !c.IsSet("root") {
+						root = cfg.Root
+					}
+					if !c.IsSet("accounts") {
+						accountsFile = cfg.Accounts
+					}
+				}
+				store, err := accounts.Load(accountsFile)
 				if err != nil {
 					return err
 				}
 				for _, a := range store.Users() {
-					fmt.Printf("%s\t%s\n", a.Name, protocol.FormatSize(a.Quota))
+					used, err := usage(filepath.Join(root, a.Name))
+					if err != nil {
+						return fmt.Errorf("user list: %s: %w", a.Name, err)
+					}
+					fmt.Printf("%s\t%s\t%s\n", a.Name, protocol.FormatSize(a.Quota), protocol.FormatSize(used))
 				}
 				return nil
 			},
 		},
 	},
+}
+
+// parseFolderFlag reads --folder NAME=DIR:PERMS[:quota=SIZE].
+func parseFolderFlag(v string) (accounts.Folder, error) {
+	bad := func(why string) (accounts.Folder, error) {
+		return accounts.Folder{}, fmt.Errorf("--folder %q: %s (want NAME=DIR:PERMS, e.g. shared=/srv/team:read,write)", v, why)
+	}
+	name, rest, ok := strings.Cut(v, "=")
+	if !ok || name == "" {
+		return bad("no NAME=")
+	}
+	f := accounts.Folder{Name: name}
+	if i := strings.LastIndexByte(rest, ':'); i >= 0 && strings.HasPrefix(rest[i+1:], "quota=") {
+		q, err := protocol.ParseSize(strings.TrimPrefix(rest[i+1:], "quota="))
+		if err != nil {
+			return bad(err.Error())
+		}
+		f.Quota, f.OwnQuota, rest = q, true, rest[:i]
+	}
+	i := strings.LastIndexByte(rest, ':')
+	if i < 0 {
+		return bad("no :PERMS")
+	}
+	perms, err := protocol.ParsePerms(rest[i+1:])
+	if err != nil {
+		return bad(err.Error())
+	}
+	f.Dir, f.Perms = rest[:i], perms
+	return f, nil
+}
+
+// usage returns the bytes in regular files under dir (0 when it does not
+// exist yet), as the server counts them for the quota.
+func usage(dir string) (int64, error) {
+	fsys, err := home.Dir(dir)
+	if errors.Is(err, home.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer fsys.Close()
+	return fsys.Usage()
 }
 
 func oneName(c *cli.Context) (string, error) {

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"slices"
+	"syscall"
+
+	"ftpx/accounts"
+	"ftpx/conf"
+	"ftpx/server"
+
+	"github.com/urfave/cli/v2"
+)
+
+// liveKeys are the config settings a SIGHUP applies to the running server;
+// a change to any other needs a restart.
+var liveKeys = []string{"welcome", "welcome_file", "goodbye", "anonymous_root", "anonymous_max_conns"}
+
+// liveOf returns the live settings of cfg, whose welcome text is welcome.
+// With an account named anonymous, anonymous access stays off.
+func liveOf(cfg conf.Config, welcome string, store *accounts.Store) (server.Live, error) {
+	l := server.Live{Welcome: welcome, Goodbye: cfg.Goodbye, AnonymousRoot: cfg.AnonymousRoot, AnonymousMaxConns: cfg.AnonymousMaxConns}
+	if err := checkAnonymous(cfg, store); err != nil {
+		l.AnonymousRoot = ""
+		return l, err
+	}
+	return l, nil
+}
+
+// checkAnonymous refuses anonymous_root next to an account named
+// anonymous, and a root that is not a directory.
+func checkAnonymous(cfg conf.Config, store *accounts.Store) error {
+	if cfg.AnonymousRoot == "" {
+		return nil
+	}
+	if _, ok := store.Lookup(server.AnonymousUser); ok {
+		return fmt.Errorf("anonymous_root is set and %s has an account named %q: remove one of them", store.Path(), server.AnonymousUser)
+	}
+	if fi, err := os.Stat(cfg.AnonymousRoot); err != nil || !fi.IsDir() {
+		return fmt.Errorf("anonymous_root %s: not a directory", cfg.AnonymousRoot)
+	}
+	return nil
+}
+
+// reloadOnHangup, on every SIGHUP, re-reads the accounts file and the
+// config (the file, then the flags over it, as at start), applies the
+// settings that can change live and logs what changed; the others are
+// logged as needing a restart.
+func reloadOnHangup(ctx context.Context, c *cli.Context, cfg conf.Config, welcome string, store *accounts.Store, srv *server.Server, logger *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		sdNotify("RELOADING=1")
+		if err := store.Reload(); err != nil {
+			logger.Error("accounts reload failed; keeping the old accounts", "err", err)
+		} else {
+			for _, w := range store.Warnings() {
+				logger.Warn(w)
+			}
+			warnFolders(store, logger)
+			logger.Info("accounts reloaded", "users", len(store.Users()))
+		}
+		next, err := loadConfig(c)
+		var text string
+		if err == nil {
+			text, err = next.WelcomeText()
+		}
+		if err != nil {
+			logger.Error("config reload failed; keeping the old settings", "err", err)
+			sdNotify("READY=1")
+			continue
+		}
+		live, err := liveOf(next, text, store)
+		if err != nil {
+			logger.Error("anonymous access off", "err", err)
+		}
+		srv.SetLive(live)
+		changed := conf.Changed(cfg, next)
+		if text != welcome && !slices.Contains(changed, "welcome") && !slices.Contains(changed, "welcome_file") {
+			changed = append(changed, "welcome_file") // the file's content
+		}
+		var applied, restart []string
+		for _, k := range changed {
+			if slices.Contains(liveKeys, k) {
+				applied = append(applied, k)
+			} else {
+				restart = append(restart, k)
+			}
+		}
+		logger.Info("config reloaded", "changed", applied)
+		if len(restart) > 0 {
+			logger.Warn("config changes that need a restart", "keys", restart)
+		}
+		// What needs a restart keeps its old value, and is reported again
+		// on the next reload until then.
+		for _, k := range applied {
+			setKey(&cfg, next, k)
+		}
+		welcome = text
+		sdNotify("READY=1")
+	}
+}
+
+// setKey copies the live setting k from next into cfg.
+func setKey(cfg *conf.Config, next conf.Config, k string) {
+	switch k {
+	case "welcome":
+		cfg.Welcome = next.Welcome
+	case "welcome_file":
+		cfg.WelcomeFile = next.WelcomeFile
+	case "goodbye":
+		cfg.Goodbye = next.Goodbye
+	case "anonymous_root":
+		cfg.AnonymousRoot = next.AnonymousRoot
+	case "anonymous_max_conns":
+		cfg.AnonymousMaxConns = next.AnonymousMaxConns
+	}
+}
+
+// warnFolders logs each folder whose directory is missing: its user's
+// logins fail until it exists.
+func warnFolders(store *accounts.Store, logger *slog.Logger) {
+	for _, a := range store.Users() {
+		for _, f := range a.Folders {
+			if fi, err := os.Stat(f.Dir); err != nil || !fi.IsDir() {
+				logger.Warn("folder is not a directory; the user cannot log in until it is", "user", a.Name, "folder", f.Name, "dir", f.Dir)
+			}
+		}
+	}
+}
