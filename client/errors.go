@@ -123,7 +123,7 @@ func ExitCode(err error) int {
 			return ExitQuota
 		case protocol.StatusMD5Mismatch:
 			return ExitMD5
-		case protocol.StatusTooManyConns, protocol.StatusTimeout, protocol.StatusShuttingDown, protocol.StatusTransferBusy:
+		case protocol.StatusTooManyConns, protocol.StatusTimeout, protocol.StatusShuttingDown, protocol.StatusTransferBusy, protocol.StatusTooManySessions:
 			return ExitConnection
 		}
 		return ExitFailure

@@ -28,6 +28,8 @@ func TestExitCode(t *testing.T) {
 		{st(protocol.StatusBadAuthData), 4},
 		{st(protocol.StatusWrongLogin), 4},
 		{st(protocol.StatusBanned), 4},
+		{st(protocol.StatusTooManySessions), 3},
+		{st(protocol.StatusCrossFolder), 1},
 		{st(protocol.StatusQuota), 5},
 		{st(protocol.StatusMD5Mismatch), 6},
 		{errors.Join(st(protocol.StatusQuota), st(protocol.StatusMD5Mismatch)), 5},

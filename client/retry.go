@@ -51,7 +51,7 @@ func Retryable(err error) bool {
 	var se *StatusError
 	if errors.As(err, &se) {
 		switch se.Status {
-		case protocol.StatusTooManyConns, protocol.StatusTimeout, protocol.StatusShuttingDown, protocol.StatusTransferBusy:
+		case protocol.StatusTooManyConns, protocol.StatusTimeout, protocol.StatusShuttingDown, protocol.StatusTransferBusy, protocol.StatusTooManySessions:
 			return true
 		}
 		return false
