@@ -143,3 +143,19 @@ func Printable(s string) string {
 	}
 	return s
 }
+
+// ErrorLines returns the failures an error joins (errors.Join), in order,
+// each as one line of text, as ftpx prints them.
+func ErrorLines(err error) []string {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var all []string
+		for _, e := range j.Unwrap() {
+			all = append(all, ErrorLines(e)...)
+		}
+		return all
+	}
+	return []string{strings.NewReplacer("\n", " ", "\r", " ").Replace(err.Error())}
+}

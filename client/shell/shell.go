@@ -134,8 +134,7 @@ func (s *Shell) RunBatch(ctx context.Context, script Script) int {
 		if err == nil && ctx.Err() != nil {
 			err = fmt.Errorf("%s: %w", firstWord(text), context.Cause(ctx))
 		}
-		for _, e := range flatten(err) {
-			msg := oneLine(e.Error())
+		for _, msg := range client.ErrorLines(err) {
 			if !strings.HasPrefix(msg, text) {
 				msg = client.Printable(text) + ": " + msg
 			}
@@ -152,24 +151,9 @@ func (s *Shell) RunBatch(ctx context.Context, script Script) int {
 
 // report prints each failure an error joins on its own line.
 func (s *Shell) report(err error) {
-	for _, e := range flatten(err) {
-		fmt.Fprintln(s.errw, oneLine(e.Error()))
+	for _, line := range client.ErrorLines(err) {
+		fmt.Fprintln(s.errw, line)
 	}
-}
-
-// flatten lists the failures an error joins (errors.Join), in order.
-func flatten(err error) []error {
-	if err == nil {
-		return nil
-	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var all []error
-		for _, e := range j.Unwrap() {
-			all = append(all, flatten(e)...)
-		}
-		return all
-	}
-	return []error{err}
 }
 
 // oneLine keeps a message on one line whatever it holds.

@@ -45,25 +45,10 @@ func run(ctx context.Context, args []string, stdin *os.File, stdout, stderr io.W
 	if errors.As(err, &reported) {
 		return int(reported)
 	}
-	for _, e := range flatten(err) {
-		fmt.Fprintln(stderr, "ftpx: "+oneLine(e.Error()))
+	for _, line := range client.ErrorLines(err) {
+		fmt.Fprintln(stderr, "ftpx: "+line)
 	}
 	return client.ExitCode(err)
-}
-
-// flatten lists the failures an error joins (errors.Join), in order.
-func flatten(err error) []error {
-	if err == nil {
-		return nil
-	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var all []error
-		for _, e := range j.Unwrap() {
-			all = append(all, flatten(e)...)
-		}
-		return all
-	}
-	return []error{err}
 }
 
 // oneLine keeps a message on one line whatever it holds.
