@@ -149,7 +149,7 @@ func (u *Upload) Suspend() error {
 	if u.done {
 		return nil
 	}
-	if !u.resume {
+	if !u.resume || u.badHash {
 		return u.Abort()
 	}
 	// Kept bytes count as used; where the reservation was smaller (it
@@ -159,6 +159,7 @@ func (u *Upload) Suspend() error {
 		return u.Abort()
 	}
 	u.done = true
+	u.stopHasher()
 	err := u.f.Close()
 	u.f = nil
 	if serr := u.saveState(); err == nil {

@@ -32,8 +32,10 @@ type Upload struct {
 	saved    int64  // base+written at the last saved state
 	f        WriteFile
 	md5      hash.Hash
-	done     bool // committed, suspended, failed or aborted
-	released bool // the claim on id is given back
+	hasher   *hasher // hashes big writes on another core while the file is written; nil for small uploads
+	badHash  bool    // a short write left md5 ahead of the file
+	done     bool    // committed, suspended, failed or aborted
+	released bool    // the claim on id is given back
 }
 
 // checkpointEvery is how often a resumable upload saves its state while it
@@ -176,12 +178,23 @@ func (u *Upload) Write(p []byte) (int, error) {
 		return 0, fmt.Errorf("put %s: %w", u.name, fs.ErrClosed)
 	}
 	var over error
-	if left := u.size - u.written; int64(len(p)) > left {
+	if left := u.size - u.base - u.written; int64(len(p)) > left {
 		p = p[:left]
 		over = fmt.Errorf("put %s: body longer than %d bytes: %w", u.name, u.size, ErrSize)
 	}
-	n, err := u.f.Write(p)
-	u.md5.Write(p[:n])
+	var n int
+	var err error
+	if u.hasher != nil && len(p) >= minParallelHash {
+		u.hasher.start(p)
+		n, err = u.f.Write(p)
+		u.hasher.wait()
+		if n < len(p) {
+			u.badHash = true // hashed more than was written: not resumable
+		}
+	} else {
+		n, err = u.f.Write(p)
+		u.md5.Write(p[:n])
+	}
 	u.written += int64(n)
 	if err != nil {
 		return n, opErr("put", u.name, err)
@@ -271,6 +284,7 @@ func (u *Upload) place(durable bool) error {
 		return u.fail(err)
 	}
 	u.done = true
+	u.stopHasher()
 	if u.resume {
 		u.mt.fs.RemovePartial(u.id) // the saved state; the data is in place
 	}
@@ -340,6 +354,7 @@ func (u *Upload) Abort() error {
 		return nil
 	}
 	u.done = true
+	u.stopHasher()
 	var err error
 	if u.f != nil {
 		err = u.f.Close()
@@ -353,4 +368,12 @@ func (u *Upload) Abort() error {
 	u.mt.acct.commit(u.reserved, -u.base) // the held bytes are gone too
 	u.release()
 	return err
+}
+
+// stopHasher ends the upload's hashing goroutine, if it has one.
+func (u *Upload) stopHasher() {
+	if u.hasher != nil {
+		u.hasher.stop()
+		u.hasher = nil
+	}
 }
