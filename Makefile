@@ -5,7 +5,7 @@ VAR       := var
 FUZZTIME  ?= 10s
 PKGS      := ./...
 
-.PHONY: all build run test lint fuzz fuzz-long bench clean
+.PHONY: all build run test lint fuzz fuzz-long bench bench-quick clean
 
 all: build
 
@@ -51,10 +51,19 @@ fuzz:
 fuzz-long:
 	$(MAKE) fuzz FUZZTIME=5m
 
+# bench: the Go benchmarks (bench/gobench.sh) and every bench/*.sh script in
+# one run (bench/all.sh, ~15 minutes on 2 cores), ending with one table of
+# figures and ratios, also written to bench/results.md. bench/peers.sh
+# installs vsftpd, pyftpdlib, lftp, rsync and openssh-server with apt-get
+# when run as root. Smaller runs: BENCH_SIZE_MIB, BENCH_FILES, BENCH_RUNS.
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem ./server ./protocol
-	bench/transfer.sh
-	bench/resume.sh
+	GO=$(GO) bench/all.sh
+
+# bench-quick: the same at small sizes in a minute or two, for trying it
+# out (bench/results.md is left alone).
+bench-quick: build
+	GO=$(GO) BENCH_SIZE_MIB=64 BENCH_FILES=500 BENCH_RUNS=1 BENCH_CONNS=100 \
+	  BENCH_CLIENTS=10 BENCH_RESULTS=- bench/all.sh
 
 clean:
 	rm -rf $(BIN)

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# bench/all.sh: every benchmark in one run (what `make bench` runs), and at
+# the end one table of figures and ratios, also written to bench/results.md
+# with the date, the command and the machine. In order:
+#   bench/transfer.sh  1 GiB put (fsync, --fsync=false) and get, md5sum, Go MD5, dd
+#   bench/files.sh     10,000 x 4 KiB: put -r, batch get
+#   bench/ls.sh        ls of a 1,000-entry directory: p50/p99
+#   bench/parallel.sh  100 clients x 10 MiB at once
+#   bench/conns.sh     server RSS per idle authenticated connection (1,000)
+#   bench/peers.sh     vsftpd, pyftpdlib (curl, lftp) and rsync over ssh, same workloads
+#   bench/gobench.sh   go test -bench of ./server and ./protocol
+#   bench/resume.sh    resuming a 1 GiB put killed at 900 MiB
+# One big file and one small-file tree are made first and shared; nothing
+# is deleted before the end (see bench/lib.sh). Each step has a time limit;
+# a step that fails or runs out of time is reported and the rest go on.
+#
+# Environment: BENCH_SIZE_MIB (1024), BENCH_FILES (10000), BENCH_RUNS (3),
+# BENCH_CONNS (1000), BENCH_CLIENTS (100), BENCH_CLIENT_MIB (10),
+# BENCH_LS_ENTRIES (1000), BENCH_ONLY (steps to run, e.g. "transfer files"),
+# BENCH_RESULTS (bench/results.md; "-" for none), BENCH_NOTE (a line for
+# the results, e.g. what else ran on the machine), GO (go).
+set -euo pipefail
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+# the settings given, for the results (before the defaults are filled in)
+overrides=$(env | grep -E '^BENCH_(SIZE_MIB|FILES|RUNS|CONNS|CLIENTS|CLIENT_MIB|LS_ENTRIES|ONLY)=' | sort | tr '\n' ' ' || true)
+export BENCH_SIZE_MIB=${BENCH_SIZE_MIB:-1024} BENCH_FILES=${BENCH_FILES:-10000} BENCH_RUNS=${BENCH_RUNS:-3}
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/ftpx-bench.XXXXXX")
+chmod 711 "$scratch" # bench/peers.sh's FTP user reaches its home inside
+# bench_init's cleanup removes $work; the scratch goes with it, last
+export BENCH_SCRATCH=$scratch
+bench_init all
+on_exit "rm -rf '$scratch'"
+results=${BENCH_RESULTS:-bench/results.md}
+only=${BENCH_ONLY:-transfer files ls parallel conns peers gobench resume}
+go=${GO:-go}
+export BENCH_ROWS=$work/rows.tsv
+: >"$BENCH_ROWS"
+
+t_start=$(now)
+date_start=$(date -u '+%Y-%m-%d %H:%M UTC')
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+make build >/dev/null
+
+log "scratch: $scratch"
+export BENCH_BIGFILE=$scratch/big.bin BENCH_TREE=$scratch/tree
+log "making a $size_mib MiB file of random bytes and $files files of 4 KiB"
+head -c $((size_mib << 20)) /dev/urandom >"$BENCH_BIGFILE"
+make_tree "$BENCH_TREE" "$files"
+settle
+
+failed=()
+# step NAME SECONDS CMD...: run CMD with its output shown and kept, bounded
+step() {
+  local name=$1 limit=$2 rc=0
+  shift 2
+  case " $only " in *" $name "*) ;; *) return 0 ;; esac
+  log "=== $name (limit ${limit}s) ==="
+  timeout -k 30 "$limit" "$@" 2>&1 | tee "$work/$name.log" || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    if [ "$rc" -eq 124 ]; then failed+=("$name: ran out of time (${limit}s)"); else failed+=("$name: exit status $rc"); fi
+    log "=== $name FAILED (exit status $rc); going on ==="
+  fi
+}
+
+# the limits are for the default sizes on 2 cores, with room
+step transfer 900 bench/transfer.sh
+step files 900 bench/files.sh
+step ls 300 bench/ls.sh
+step parallel 600 bench/parallel.sh
+step conns 600 bench/conns.sh
+step peers 2400 bench/peers.sh
+step gobench 600 bench/gobench.sh
+# resume.sh writes no rows and deletes its scratch when done: it comes last
+resume_cut=$((size_mib * 900 / 1024))
+TMPDIR=$scratch step resume 600 bench/resume.sh "$size_mib" "$resume_cut"
+if [ -s "$work/resume.log" ]; then
+  whole=$(awk '/^put from scratch/ {print $NF}' "$work/resume.log")
+  resumed=$(awk '/^rerun after the kill/ {print $6}' "$work/resume.log")
+  if [ -n "$whole" ] && [ -n "$resumed" ]; then
+    row resume-whole "from scratch" "ftpx put $size_mib MiB from scratch (bench/resume.sh, one run)" "$whole" s
+    row resume "" "rerun of that put killed (SIGKILL) at $resume_cut MiB: resumes, verifies the whole file" "$resumed" s resume-whole over
+  fi
+fi
+
+elapsed=$(awk -v a="$t_start" -v b="$(now)" 'BEGIN {printf "%.0f", (b-a)/60}')
+machine="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(awk '/MemTotal/ {printf "%.0f GiB RAM", $2/1048576}' /proc/meminfo), Linux $(uname -r), $("$go" env GOVERSION), $(findmnt -no FSTYPE --target "$scratch") file system"
+command="make bench"
+[ -n "${MAKELEVEL:-}" ] || command="bench/all.sh"
+sizes=""
+[ "$BENCH_SIZE_MIB $BENCH_FILES $BENCH_RUNS" = "1024 10000 3" ] || sizes=" (not the default sizes)"
+
+{
+  echo "## Performance"
+  echo
+  echo "Measured with \`$overrides$command\`$sizes on $date_start, in ${elapsed} minutes, on $machine."
+  echo "Loopback only; each figure is the median of $runs runs unless it says otherwise"
+  echo "(file: $size_mib MiB of random bytes; small files: $files x 4 KiB; MB/s = 10^6 bytes/s)."
+  echo "Load average (1, 5, 15 min) at the start: $load_start; at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+  [ -z "${BENCH_NOTE:-}" ] || echo "$BENCH_NOTE"
+  echo
+  print_table "$BENCH_ROWS"
+  echo
+  echo "- ftpx put and get verify every file end to end by MD5; the server syncs each upload to disk"
+  echo "  before acknowledging it unless started with \`--fsync=false\`. No peer syncs to disk, and"
+  echo "  \`curl -T\` uploads are not verified; rsync checks each file with its own checksum."
+  echo "- Peer ratios read \"ftpx X / this\": above 1, ftpx is faster."
+  echo "- Batch get: the CLI has no recursive get yet; \`ftpx get --to DIR\` is given all $files names,"
+  echo "  and bench/cmd/getmany runs client.Get in a loop over one connection."
+  for f in "${failed[@]}"; do echo "- FAILED: $f (its log was shown above)"; done
+} >"$work/results.md"
+
+echo
+cat "$work/results.md"
+if [ "$results" != - ]; then
+  cp "$work/results.md" "$results"
+  log "written to $results"
+fi
+[ ${#failed[@]} -eq 0 ]

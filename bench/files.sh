@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# bench/files.sh: a batch of 10,000 files of 4 KiB over one connection, in
+# files/s: `ftpx put -r DIR` (server fsync on, and --fsync=false), and
+# batch get. The CLI has no recursive get, so get is measured twice: the
+# CLI's batch `ftpx get --to DIR REMOTE...` with every name on the command
+# line, and bench/cmd/getmany (client.Get in a loop over one connection,
+# after one ls). Every run writes into fresh directories, local and remote.
+# Each figure is the median of BENCH_RUNS runs; BENCH_FILES sets the count.
+set -euo pipefail
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_init files
+
+tree=$(small_tree)
+n=$(count_files "$tree")
+want=$(tree_md5 "$tree")
+go build -o "$work/getmany" ./bench/cmd/getmany
+
+start_server fsync
+fsync_root=$server_root/bench
+fsync_addr=$server_addr
+start_server nofsync --fsync=false
+nofsync_root=$server_root/bench
+nofsync_addr=$server_addr
+
+# check DIR: DIR holds the whole tree
+check() {
+  local got
+  got=$(count_files "$1")
+  [ "$got" -eq "$n" ] || { log "$1: $got files, want $n"; exit 1; }
+}
+
+settle
+log "ftpx put -r, $n files, server fsync, $runs runs"
+export FTPX_SERVER=$fsync_addr
+putr_s=$(for i in $(seq "$runs"); do time_of $bin/ftpx --quiet put -r "$tree" "run$i"; check "$fsync_root/run$i"; done | median)
+settle
+log "ftpx put -r, $n files, server --fsync=false, $runs runs"
+export FTPX_SERVER=$nofsync_addr
+putrnf_s=$(for i in $(seq "$runs"); do time_of $bin/ftpx --quiet put -r "$tree" "run$i"; check "$nofsync_root/run$i"; done | median)
+settle
+
+export FTPX_SERVER=$fsync_addr
+(cd "$tree" && find . -maxdepth 1 -type f ! -name '.*' -printf 'run1/%P\n' | LC_ALL=C sort) >"$work/names"
+log "ftpx get --to DIR (CLI batch, $n names), $runs runs"
+mapfile -t names <"$work/names"
+getr_s=$(for i in $(seq "$runs"); do time_of $bin/ftpx --quiet get --to "$work/cliget$i" "${names[@]}"; check "$work/cliget$i"; done | median)
+settle
+log "getmany (client.Get in a loop, one connection), $runs runs"
+getlib_s=$(for i in $(seq "$runs"); do time_of "$work/getmany" -addr "$fsync_addr" -user bench -remote run1 -local "$work/libget$i"; check "$work/libget$i"; done | median)
+
+for d in "$fsync_root/run1" "$nofsync_root/run1" "$work/cliget1" "$work/libget1"; do
+  [ "$(tree_md5 "$d")" = "$want" ] || { log "$d differs from the source tree"; exit 1; }
+done
+
+row ftpx-putr "ftpx put -r" "ftpx put -r, $n x 4 KiB, one connection, server fsync" "$(per_s "$n" "$putr_s")" files/s gobench-PipelinedSmallFiles over
+row ftpx-putr-nofsync "ftpx put -r no-fsync" "ftpx put -r, $n x 4 KiB, server --fsync=false" "$(per_s "$n" "$putrnf_s")" files/s ftpx-putr over
+row ftpx-getr "ftpx get --to" "ftpx get --to DIR with $n names (CLI batch; no recursive get yet)" "$(per_s "$n" "$getr_s")" files/s
+row ftpx-getr-lib "client.Get loop" "client.Get x $n in a loop, one connection (bench/cmd/getmany)" "$(per_s "$n" "$getlib_s")" files/s ftpx-getr over
+
+print_own_table "ftpx small files: $n x 4 KiB over one connection, loopback, median of $runs runs"

@@ -1,0 +1,175 @@
+# shellcheck shell=bash disable=SC2034
+# (SC2034: the globals set here are used by the scripts that source this file)
+# bench/lib.sh: helpers shared by the bench/*.sh scripts (sourced, not run).
+#
+# Settings, from the environment (bench/all.sh sets them for every script):
+#   BENCH_SIZE_MIB  size of the big file (default 1024)
+#   BENCH_FILES     number of 4 KiB files in the small-file tree (default 10000)
+#   BENCH_RUNS      runs per figure; each figure is their median (default 3)
+#   BENCH_TIMEOUT   seconds any one measured command may take (default 600)
+#   BENCH_BIGFILE   an existing file of random bytes to use instead of making one
+#   BENCH_TREE      an existing directory of BENCH_FILES small files to use
+#   BENCH_ROWS      append the figures to this file (see row) for bench/all.sh
+#   BENCH_SCRATCH   make the work directory there and do not delete it
+#
+# Small-file workloads always write into fresh directories and nothing is
+# deleted before the end: on this file system creating files soon after
+# deleting many is 10-50x slower for minutes.
+
+bench_init() {
+  cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
+  size_mib=${BENCH_SIZE_MIB:-1024}
+  files=${BENCH_FILES:-10000}
+  runs=${BENCH_RUNS:-3}
+  cmd_timeout=${BENCH_TIMEOUT:-600}
+  bin=bin
+  if [ ! -x "$bin"/ftpx ] || [ ! -x "$bin"/ftpx-server ]; then make build >/dev/null; fi
+  # BENCH_SCRATCH (set by bench/all.sh): work there and leave it, the
+  # caller deletes it at the very end
+  work=$(mktemp -d "${BENCH_SCRATCH:-${TMPDIR:-/tmp}}/ftpx-$1.XXXXXX")
+  rows=${BENCH_ROWS:-$work/rows.tsv}
+  own_rows=$work/own-rows.tsv
+  : >"$own_rows"
+  server_pids=()
+  cleanup_hooks=()
+  shopt -s inherit_errexit # a failure inside $(...) fails the assignment
+  trap bench_cleanup EXIT
+  trap 'exit 143' TERM
+  trap 'exit 130' INT
+  export FTPX_STATE_DIR=$work/state FTPX_USER=bench FTPX_PASSWORD=secret-bench
+  printf '%s\n' "$FTPX_PASSWORD" | "$bin"/ftpx-server user add --password-stdin --accounts "$work/accounts.ini" bench >/dev/null
+}
+
+# on_exit CMD: run CMD (a string) at cleanup, before the servers are stopped.
+on_exit() { cleanup_hooks+=("$1"); }
+
+bench_cleanup() {
+  local rc=$? pid hook
+  set +e
+  for hook in "${cleanup_hooks[@]}"; do eval "$hook"; done
+  for pid in "${server_pids[@]}"; do kill "$pid" 2>/dev/null; done
+  for pid in "${server_pids[@]}"; do wait "$pid" 2>/dev/null; done
+  [ -n "${BENCH_SCRATCH:-}" ] || rm -rf "$work"
+  exit "$rc"
+}
+
+log() { printf '%s: %s\n' "$(basename "$0" .sh)" "$*" >&2; }
+
+# start_server NAME [FLAG...]: an ftpx-server on a free loopback port with
+# its own data root $work/NAME; sets server_addr, server_pid, server_root and
+# exports FTPX_SERVER.
+start_server() {
+  local name=$1 i
+  shift
+  server_root=$work/$name
+  "$bin"/ftpx-server --listen 127.0.0.1:0 --root "$server_root" --accounts "$work/accounts.ini" "$@" 2>"$work/$name.log" &
+  server_pid=$!
+  server_pids+=("$server_pid")
+  for i in $(seq 100); do
+    grep -q 'addr=' "$work/$name.log" && break
+    kill -0 "$server_pid" 2>/dev/null || break
+    [ "$i" -lt 100 ] && sleep 0.1
+  done
+  server_addr=$(grep -o 'addr=127.0.0.1:[0-9]*' "$work/$name.log" | head -1 | cut -d= -f2)
+  if [ -z "$server_addr" ]; then
+    log "ftpx-server $name did not start:"
+    cat "$work/$name.log" >&2
+    return 1
+  fi
+  export FTPX_SERVER=$server_addr
+}
+
+now() { date +%s.%N; }
+# median of the numbers on stdin
+median() { sort -g | awk '{a[NR]=$1} END {if (NR) print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+mbps() { awk -v b="$1" -v s="$2" 'BEGIN {printf "%.0f", b/s/1e6}'; }
+per_s() { awk -v n="$1" -v s="$2" 'BEGIN {printf "%.0f", n/s}'; }
+# time_of CMD...: seconds CMD takes (its stdout discarded), bounded by BENCH_TIMEOUT
+time_of() {
+  local t0 t1
+  t0=$(now)
+  timeout "$cmd_timeout" "$@" >/dev/null || return
+  t1=$(now)
+  # every run's time goes to the log, to judge the spread behind a median
+  awk -v a="$t0" -v b="$t1" -v cmd="${*:1:4}" 'BEGIN {printf "  %8.3f s  %s\n", b-a, cmd > "/dev/stderr"; print b-a}'
+}
+# settle: flush dirty pages so that one workload's writeback does not land
+# in the next one's timing (not timed itself)
+settle() { sync; }
+md5_of() { md5sum <"$1" | cut -d' ' -f1; }
+# tree_md5 DIR: one MD5 over every file of DIR in name order
+tree_md5() { (cd "$1" && find . -type f ! -name '.*' -printf '%P\n' | LC_ALL=C sort | xargs cat | md5sum | cut -d' ' -f1); }
+count_files() { find "$1" -type f ! -name '.*' | wc -l; }
+
+# big_file: path of a BENCH_SIZE_MIB file of random bytes (BENCH_BIGFILE, or
+# one made now)
+big_file() {
+  if [ -n "${BENCH_BIGFILE:-}" ]; then echo "$BENCH_BIGFILE"; return; fi
+  if [ ! -f "$work/src.bin" ]; then
+    log "making a $size_mib MiB file of random bytes"
+    head -c $((size_mib << 20)) /dev/urandom >"$work/src.bin"
+  fi
+  echo "$work/src.bin"
+}
+
+# make_tree DIR N: N files of 4 KiB of random bytes in the fresh directory DIR
+make_tree() {
+  mkdir -p "$1"
+  head -c $(($2 * 4096)) /dev/urandom | split -b 4096 -a 6 -d - "$1/f"
+}
+
+# small_tree: path of the BENCH_FILES x 4 KiB tree (BENCH_TREE, or one made now)
+small_tree() {
+  if [ -n "${BENCH_TREE:-}" ]; then echo "$BENCH_TREE"; return; fi
+  if [ ! -d "$work/tree" ]; then
+    log "making $files files of 4 KiB"
+    make_tree "$work/tree" "$files"
+  fi
+  echo "$work/tree"
+}
+
+# row KEY SHORT WHAT FIGURE UNIT [REF MODE]: one line of the results table.
+# KEY names the row for other rows' ratios, SHORT is how a ratio names it.
+# MODE "over": the ratio is FIGURE / REF's figure ("0.62x Go MD5");
+# MODE "inv": REF's figure / FIGURE ("ftpx get / this = 1.85"), for peers.
+# REF may list several keys separated by commas.
+row() {
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "${6:-}" "${7:-}" | tee -a "$own_rows" >>"$rows"
+}
+
+# print_table FILE [ONLY]: the rows of FILE as a markdown table, ratios
+# resolved against every row of FILE (a missing reference shows as "-");
+# with ONLY (another rows file), only the rows whose keys are in it.
+print_table() {
+  awk -F'\t' -v only="${2:-}" '
+    BEGIN { if (only != "") while ((getline l < only) > 0) { split(l, f, "\t"); keep[f[1]] = 1 } }
+    { n++; key[n]=$1; short[$1]=$2; what[n]=$3; fig[n]=$4; fv[$1]=$4; unit[n]=$5; ref[n]=$6; mode[n]=$7 }
+    function num(x) { return x ~ /^[0-9.]+$/ && x+0 > 0 }
+    END {
+      print "| what | figure | unit | ratio vs reference |"
+      print "|---|---:|---|---|"
+      for (i = 1; i <= n; i++) {
+        if (only != "" && !(key[i] in keep)) continue
+        r = ""
+        m = split(ref[i], refs, ",")
+        for (j = 1; j <= m; j++) {
+          k = refs[j]
+          if (!num(fig[i]) || !num(fv[k])) continue
+          if (mode[i] == "inv") t = sprintf("%s / this = %.2f", short[k], fv[k]/fig[i])
+          else t = sprintf("%.2fx %s", fig[i]/fv[k], short[k])
+          r = r (r == "" ? "" : "; ") t
+        }
+        if (r == "") r = "-"
+        gsub(/\|/, "\\|", what[i])
+        printf "| %s | %s | %s | %s |\n", what[i], fig[i], unit[i], r
+      }
+    }' "$1"
+}
+
+# print_own_table TITLE: this script's rows, with ratios against every row
+# of the run so far (BENCH_ROWS) when there is one.
+print_own_table() {
+  echo
+  echo "$1"
+  print_table "$rows" "$own_rows"
+}
