@@ -356,13 +356,16 @@ func TestServerCommands(t *testing.T) {
 	run("pw-two\n", "user", "add", "--password-stdin", "--accounts", accounts, "two")
 	os.MkdirAll(filepath.Join(dir, "data", "one", "sub"), 0o700)
 	os.WriteFile(filepath.Join(dir, "data", "one", "sub", "f"), make([]byte, 1500), 0o600)
-	if out, _ := run("", "user", "list", "--root", filepath.Join(dir, "data"), "--accounts", accounts); out != "one\t100MB\t1500B\ntwo\tunlimited\t0B\n" {
+	if out, _ := run("", "user", "list", "--accounts", accounts); out != "one\t100MB\ntwo\tunlimited\n" {
 		t.Fatalf("user list: %q", out)
+	}
+	if out, _ := run("", "user", "list", "--used", "--root", filepath.Join(dir, "data"), "--accounts", accounts); out != "one\t100MB\t1500B\ntwo\tunlimited\t0B\n" {
+		t.Fatalf("user list --used: %q", out)
 	}
 	if out, code := run("", "user", "del", "--accounts", accounts, "two"); code != 0 {
 		t.Fatalf("user del: %d %s", code, out)
 	}
-	if out, _ := run("", "user", "list", "--accounts", accounts, "--root", filepath.Join(dir, "data")); out != "one\t100MB\t1500B\n" {
+	if out, _ := run("", "user", "list", "--used", "--accounts", accounts, "--root", filepath.Join(dir, "data")); out != "one\t100MB\t1500B\n" {
 		t.Fatalf("user list after del: %q", out)
 	}
 

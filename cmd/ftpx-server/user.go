@@ -85,8 +85,9 @@ var userCommand = &cli.Command{
 			},
 		},
 		{
-			Name: "list", Usage: "print NAME<TAB>QUOTA<TAB>USED for each user (used: the bytes in ROOT/NAME)",
+			Name: "list", Usage: "print NAME<TAB>QUOTA for each user (with --used, a third column: the bytes in ROOT/NAME)",
 			Flags: []cli.Flag{accountsFlag,
+				&cli.BoolFlag{Name: "used", Usage: "add the space each user uses, read from the data root"},
 				&cli.StringFlag{Name: "root", Value: conf.Default().Root, Usage: "data root `DIR`, where the homes are"},
 				&cli.StringFlag{Name: "config", Usage: "take root (and accounts, unless given) from this config `FILE`"}},
 			Action: func(c *cli.Context) error {
@@ -111,6 +112,10 @@ var userCommand = &cli.Command{
 					return err
 				}
 				for _, a := range store.Users() {
+					if !c.Bool("used") {
+						fmt.Printf("%s\t%s\n", a.Name, protocol.FormatSize(a.Quota))
+						continue
+					}
 					used, err := usage(filepath.Join(root, a.Name))
 					if err != nil {
 						return fmt.Errorf("user list: %s: %w", a.Name, err)
