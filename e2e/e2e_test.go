@@ -278,9 +278,11 @@ func TestExitStatuses(t *testing.T) {
 	}
 }
 
-// lyingServer accepts any login and answers every get with a body whose
-// md5 frame is wrong.
-func lyingServer(t *testing.T) string {
+// fakeServer serves a hand-written server on loopback for tests of the
+// client against servers that misbehave: it greets with hello, accepts any
+// login, and passes every other request to handle, which answers it and
+// returns false to close the connection.
+func fakeServer(t *testing.T, hello protocol.Response, handle func(c net.Conn, req *protocol.Request) bool) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -294,25 +296,15 @@ func lyingServer(t *testing.T) string {
 			}
 			go func() {
 				defer c.Close()
-				protocol.WriteFrame(c, protocol.Response{Status: protocol.StatusReady, Msg: "ready", Version: "liar/1"})
+				protocol.WriteFrame(c, hello)
 				for {
 					req, err := protocol.ReadRequest(c, protocol.MaxRequestHeader)
 					if err != nil {
 						return
 					}
-					switch req.Action {
-					case "auth":
+					if req.Action == "auth" {
 						protocol.WriteFrame(c, protocol.Response{ID: req.ID, Status: protocol.StatusLoggedIn, Msg: "ok"})
-					case "get":
-						body := []byte("honest bytes, dishonest digest")
-						protocol.WriteFrame(c, protocol.Response{ID: req.ID, Status: protocol.StatusReadyToSend, Msg: "ready", Size: protocol.Int64(int64(len(body)))})
-						c.Write(body)
-						protocol.WriteFrame(c, protocol.Response{ID: req.ID, Status: protocol.StatusOK, Msg: "md5", MD5: strings.Repeat("0", 32)})
-					case "stat":
-						protocol.WriteFrame(c, protocol.Response{ID: req.ID, Status: protocol.StatusNotExist, Msg: "no"})
-					default:
-						protocol.WriteFrame(c, protocol.Response{ID: req.ID, Status: protocol.StatusGoodbye, Msg: "bye"})
-						io.Copy(io.Discard, c)
+					} else if !handle(c, req) {
 						return
 					}
 				}
@@ -320,6 +312,27 @@ func lyingServer(t *testing.T) string {
 		}
 	}()
 	return l.Addr().String()
+}
+
+// lyingServer answers every get with a body whose md5 frame is wrong.
+func lyingServer(t *testing.T) string {
+	hello := protocol.Response{Status: protocol.StatusReady, Msg: "ready", Version: "liar/1"}
+	return fakeServer(t, hello, func(c net.Conn, req *protocol.Request) bool {
+		switch req.Action {
+		case "get":
+			body := []byte("honest bytes, dishonest digest")
+			protocol.WriteFrame(c, protocol.Response{ID: req.ID, Status: protocol.StatusReadyToSend, Msg: "ready", Size: protocol.Int64(int64(len(body)))})
+			c.Write(body)
+			protocol.WriteFrame(c, protocol.Response{ID: req.ID, Status: protocol.StatusOK, Msg: "md5", MD5: strings.Repeat("0", 32)})
+		case "stat":
+			protocol.WriteFrame(c, protocol.Response{ID: req.ID, Status: protocol.StatusNotExist, Msg: "no"})
+		default:
+			protocol.WriteFrame(c, protocol.Response{ID: req.ID, Status: protocol.StatusGoodbye, Msg: "bye"})
+			io.Copy(io.Discard, c)
+			return false
+		}
+		return true
+	})
 }
 
 func TestServerCommands(t *testing.T) {

@@ -12,51 +12,29 @@ import (
 	"ftpx/protocol"
 )
 
-// hostileServer accepts any login, lists names that try to leave the
-// target directory or drive the terminal, and answers a get of any of them
-// with a body whose size and md5 are right.
+// hostileServer lists names that try to leave the target directory or
+// drive the terminal, and answers a get of any of them with a body whose
+// size and md5 are right.
 func hostileServer(t *testing.T, names []string) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
 	body := []byte("owned\n")
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
+	hello := protocol.Response{Status: protocol.StatusReady, Msg: "ready", Welcome: "hi\x1b]0;evil title\x07"}
+	return fakeServer(t, hello, func(c net.Conn, req *protocol.Request) bool {
+		switch req.Action {
+		case "ls":
+			var es []protocol.Entry
+			for _, n := range names {
+				es = append(es, protocol.Entry{Name: n, Size: int64(len(body))})
 			}
-			go func() {
-				defer c.Close()
-				protocol.WriteFrame(c, protocol.Response{Status: protocol.StatusReady, Msg: "ready", Welcome: "hi\x1b]0;evil title\x07"})
-				for {
-					req, err := protocol.ReadRequest(c, protocol.MaxRequestHeader)
-					if err != nil {
-						return
-					}
-					switch req.Action {
-					case "auth":
-						protocol.WriteFrame(c, protocol.Response{ID: req.ID, Status: protocol.StatusLoggedIn, Msg: "ok"})
-					case "ls":
-						var es []protocol.Entry
-						for _, n := range names {
-							es = append(es, protocol.Entry{Name: n, Size: int64(len(body))})
-						}
-						protocol.WriteFrame(c, protocol.Response{ID: req.ID, Status: protocol.StatusOK, Msg: "ok", Path: "/", Entries: es})
-					case "get":
-						protocol.WriteFrame(c, protocol.Response{ID: req.ID, Status: protocol.StatusReadyToSend, Msg: "ready",
-							Size: protocol.Int64(int64(len(body))), MD5: md5hex(body)})
-						c.Write(body)
-					default:
-						protocol.WriteFrame(c, protocol.Response{ID: req.ID, Status: protocol.StatusNotExist, Msg: "no"})
-					}
-				}
-			}()
+			protocol.WriteFrame(c, protocol.Response{ID: req.ID, Status: protocol.StatusOK, Msg: "ok", Path: "/", Entries: es})
+		case "get":
+			protocol.WriteFrame(c, protocol.Response{ID: req.ID, Status: protocol.StatusReadyToSend, Msg: "ready",
+				Size: protocol.Int64(int64(len(body))), MD5: md5hex(body)})
+			c.Write(body)
+		default:
+			protocol.WriteFrame(c, protocol.Response{ID: req.ID, Status: protocol.StatusNotExist, Msg: "no"})
 		}
-	}()
-	return l.Addr().String()
+		return true
+	})
 }
 
 func md5hex(b []byte) string {
@@ -96,9 +74,13 @@ func TestHostileServerNamesStayInTarget(t *testing.T) {
 	}
 	// One-shot gets take the local name from the path the user typed,
 	// never from the server.
-	if _, _, code := ftpx(t, work, env, "get", "../x", "in/target/"); code == 0 {
-		if _, err := os.Stat(filepath.Join(work, "in", "x")); err == nil {
-			t.Fatal("get ../x wrote outside the target")
-		}
+	if _, errOut, code := ftpx(t, work, env, "get", "../x", "in/target/"); code != 0 {
+		t.Fatalf("get ../x in/target/: exit %d: %s", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(work, "in", "x")); err == nil {
+		t.Fatal("get ../x wrote outside the target")
+	}
+	if b, _ := os.ReadFile(filepath.Join(target, "x")); string(b) != "owned\n" {
+		t.Fatalf("in/target/x: %q", b)
 	}
 }
