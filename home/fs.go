@@ -48,15 +48,16 @@ type FS interface {
 	Remove(name string) error                       // a file or an empty directory: ErrNotEmpty otherwise
 	RemoveAll(name string) (freed int64, err error) // a tree, symlinks not followed; the bytes of its regular files
 	Rename(oldname, newname string) error
-	CreatePartial(id string) (WriteFile, error)               // new file PartialDir/id (creates PartialDir as needed), truncating
-	ReopenPartial(id string, offset int64) (WriteFile, error) // the partial cut to offset, positioned at its end; ErrSize if shorter
-	CommitPartial(id, name string, durable bool) error        // rename PartialDir/id onto name, atomically replacing a file (durable: then sync its directory); ErrIsDir if name is a dir; ErrNotExist if name's parent is missing
-	RemovePartial(id string) error                            // the data and the saved state
-	SavePartialState(id string, state []byte) error           // atomically
-	PartialState(id string) ([]byte, error)                   // ErrNotExist when none was saved
-	Partials() ([]PartialInfo, error)                         // every partial's data file
-	Usage() (int64, error)                                    // bytes in regular files of the tree, partials included; symlinks not followed
-	Sync() error                                              // flush everything written to the file system holding the tree (syncfs)
+	CreatePartial(id string) (WriteFile, error)                 // new file PartialDir/id (creates PartialDir as needed), truncating
+	ReopenPartial(id string, offset int64) (WriteFile, error)   // the partial cut to offset, positioned at its end; ErrSize if shorter
+	ReadPartial(id string, offset int64) (io.ReadCloser, error) // the partial's bytes from offset to its end
+	CommitPartial(id, name string, durable bool) error          // rename PartialDir/id onto name, atomically replacing a file (durable: then sync its directory); ErrIsDir if name is a dir; ErrNotExist if name's parent is missing
+	RemovePartial(id string) error                              // the data and the saved state
+	SavePartialState(id string, state []byte) error             // atomically
+	PartialState(id string) ([]byte, error)                     // ErrNotExist when none was saved
+	Partials() ([]PartialInfo, error)                           // every partial's data file
+	Usage() (int64, error)                                      // bytes in regular files of the tree, partials included; symlinks not followed
+	Sync() error                                                // flush everything written to the file system holding the tree (syncfs)
 	Close() error
 }
 
