@@ -41,7 +41,7 @@ func (c *Client) Put(ctx context.Context, localPath, remote string, p Progress) 
 	case err == nil:
 		j.forget()
 		j.res.MD5 = j.fh.sum()
-	case worthKeeping(err):
+	case worthKeeping(err), j.keepsPartial(err):
 		j.rec.Offset = min(j.fh.pos, j.res.Size)
 		j.save()
 	default:
@@ -226,9 +226,15 @@ func (j *putJob) newID() {
 func (j *putJob) sendBody(ctx context.Context, id string) error {
 	c := j.c
 	pos := j.fh.pos
+	watch := c.watchAnswer()
 	_, err := j.fh.sendTo(c.rw, j.res.Size-pos, xfer.Options{
-		Chunk:     c.lim.readCap(),
-		AfterRead: func(n int) error { return c.lim.wait(ctx, n) },
+		Chunk: c.lim.readCap(),
+		AfterRead: func(n int) error {
+			if watch.answered() {
+				return errAnswered
+			}
+			return c.lim.wait(ctx, n)
+		},
 		AfterWrite: func(n int) {
 			j.moved(n)
 			pos += int64(n)
@@ -238,9 +244,12 @@ func (j *putJob) sendBody(ctx context.Context, id string) error {
 			}
 		},
 	})
+	answered := watch.stop()
 	switch {
 	case err == nil:
-		return nil
+		return nil // an early answer is read after the md5 frame, where it is due
+	case errors.Is(err, errAnswered) || answered && ctx.Err() == nil:
+		return c.earlyAnswer(ctx, j.arg, id)
 	case xfer.IsWrite(err):
 		return c.lostDuringPut(ctx, j.arg, id, errors.Unwrap(err))
 	case ctx.Err() != nil:

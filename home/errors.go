@@ -28,7 +28,8 @@ var (
 	ErrBusy        = errors.New("transfer in progress")             // another connection is using the id
 	ErrPrefix      = errors.New("prefix md5 mismatch")              // a resumed get's prefix differs
 	ErrNotEmpty    = errors.New("directory not empty")
-	ErrCrossFolder = errors.New("move across folders") // a rename between the home and a folder, or two folders: different trees
+	ErrCrossFolder = errors.New("move across folders")  // a rename between the home and a folder, or two folders: different trees
+	ErrNoSpace     = errors.New("insufficient storage") // the file system is full (ENOSPC, EDQUOT) or would keep less than its reserve
 )
 
 // escapeMsg is the text of the unexported error os.Root returns when a
@@ -57,11 +58,17 @@ func opErr(op, name string, err error) error {
 	return fmt.Errorf("%s %s: %w", op, name, err)
 }
 
+// OpError wraps err, an error of the os package or an errno, as home's
+// own FS does: "op name: kind" when it means one of the sentinels (ENOSPC
+// is ErrNoSpace, ENOENT ErrNotExist...), else "op name: errno". For FS
+// implementations outside this package (object stores, test wrappers).
+func OpError(op, name string, err error) error { return opErr(op, name, err) }
+
 // kindOf returns the sentinel err means, or nil.
 func kindOf(err error) error {
 	for _, kind := range []error{ErrNotExist, ErrOutside, ErrBadPath, ErrPermission,
 		ErrQuota, ErrNotDir, ErrIsDir, ErrExists, ErrMD5, ErrSize,
-		ErrBadOffset, ErrBadTransfer, ErrForeign, ErrBusy, ErrPrefix, ErrNotEmpty, ErrCrossFolder} {
+		ErrBadOffset, ErrBadTransfer, ErrForeign, ErrBusy, ErrPrefix, ErrNotEmpty, ErrCrossFolder, ErrNoSpace} {
 		if errors.Is(err, kind) {
 			return kind
 		}
@@ -69,6 +76,8 @@ func kindOf(err error) error {
 	switch {
 	case escapes(err):
 		return ErrOutside
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return ErrNoSpace
 	case errors.Is(err, syscall.ENOTEMPTY):
 		return ErrNotEmpty // before fs.ErrExist, which would match it too
 	case errors.Is(err, syscall.ELOOP):

@@ -58,6 +58,7 @@ type FS interface {
 	Partials() ([]PartialInfo, error)                           // every partial's data file
 	Usage() (int64, error)                                      // bytes in regular files of the tree, partials included; symlinks not followed
 	Sync() error                                                // flush everything written to the file system holding the tree (syncfs)
+	Space() (Space, error)                                      // what the file system holding the tree can still take
 	Close() error
 }
 
@@ -381,6 +382,25 @@ func (d *dirFS) Usage() (int64, error) {
 		return 0, opErr("usage", "/", err)
 	}
 	return n, nil
+}
+
+// Space asks the file system holding the root (fstatfs on the root's own
+// descriptor, so it is the one the partials are written to).
+func (d *dirFS) Space() (Space, error) {
+	dir, err := d.root.Open(".")
+	if err != nil {
+		return Space{}, opErr("statfs", "/", err)
+	}
+	defer dir.Close()
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(dir.Fd()), &st); err != nil {
+		return Space{}, opErr("statfs", "/", err)
+	}
+	unit := st.Frsize // the unit of the block counts; older kernels leave it 0
+	if unit <= 0 {
+		unit = st.Bsize
+	}
+	return Space{Free: int64(st.Bavail) * unit, Total: int64(st.Blocks) * unit}, nil
 }
 
 func (d *dirFS) Close() error { return d.root.Close() }

@@ -21,6 +21,14 @@ type Manager struct {
 	// acknowledged file may be lost if the machine (not the server)
 	// crashes. For benchmarks and scratch servers. Set before Open.
 	NoSync bool
+	// MinFreeSpace is what a put must leave free on the file system that
+	// holds its partial, or it is refused up front (ErrNoSpace): bytes, or
+	// AutoMinFreeSpace (NewManager's default) for 1% of the file system,
+	// at most DefaultMaxReserve. Set before Open.
+	MinFreeSpace int64
+	// Wrap, when set, wraps the FS of every home and folder as it is
+	// opened: fault injection in tests. Set before Open.
+	Wrap func(fsys FS) FS
 
 	root string
 	top  *os.Root // root itself, to look across homes for a transfer id
@@ -31,6 +39,7 @@ type Manager struct {
 	seen    map[string]bool         // every folder directory mounted since start, for the partial sweep
 	claims  map[string]bool         // "key/transfer" of partials in use (key: the user, or "folder:DIR")
 	sums    sums                    // MD5s of whole files seen, for all users
+	space   map[string]*spaceCount  // free-space bookkeeping, by file system (space.go)
 }
 
 // userAccount is a user's (or a folder's) account and the number of its
@@ -52,7 +61,7 @@ func NewManager(root string) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Manager{root: root, top: top, users: make(map[string]*userAccount),
+	return &Manager{MinFreeSpace: AutoMinFreeSpace, root: root, top: top, users: make(map[string]*userAccount),
 		folders: make(map[string]*userAccount), seen: make(map[string]bool), claims: make(map[string]bool)}, nil
 }
 
@@ -102,7 +111,7 @@ func (m *Manager) OpenSpec(user string, spec Spec) (*Home, error) {
 	if err := os.Mkdir(filepath.Join(m.root, user), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, opErr("create home", user, err)
 	}
-	fsys, err := Dir(filepath.Join(m.root, user))
+	fsys, err := m.dir(filepath.Join(m.root, user))
 	if err != nil {
 		return nil, fmt.Errorf("home %s: %w", user, err)
 	}
@@ -116,7 +125,7 @@ func (m *Manager) OpenSpec(user string, spec Spec) (*Home, error) {
 		perms = PermAll
 	}
 	h := &Home{m: m, user: user}
-	h.mounts = []*mount{{fs: fsys, perms: perms, acct: u.acct, claim: user,
+	h.mounts = []*mount{{fs: fsys, perms: perms, acct: u.acct, claim: user, device: deviceOf(fsys, user),
 		let: func() { m.release(m.users, user, u) }}}
 	for _, f := range spec.Folders {
 		mt, err := m.mountFolder(f, u.acct)
@@ -138,14 +147,14 @@ func (m *Manager) OpenSpec(user string, spec Spec) (*Home, error) {
 // home's when it has none.
 func (m *Manager) mountFolder(f Folder, home *account) (*mount, error) {
 	dir := filepath.Clean(f.Dir)
-	fsys, err := Dir(dir)
+	fsys, err := m.dir(dir)
 	if err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
 	m.seen[dir] = true
 	m.mu.Unlock()
-	mt := &mount{name: f.Name, fs: fsys, perms: f.Perms, acct: home, claim: "folder:" + dir}
+	mt := &mount{name: f.Name, fs: fsys, perms: f.Perms, acct: home, claim: "folder:" + dir, device: deviceOf(fsys, "folder:"+dir)}
 	if f.OwnQuota {
 		u, err := m.acquire(m.folders, dir, fsys, f.Quota)
 		if err != nil {
@@ -172,6 +181,15 @@ func (m *Manager) OpenAnonymous(dir string) (*Home, error) {
 	h := &Home{FS: ro, acct: acct, m: m, user: "anonymous"}
 	h.mounts = []*mount{{fs: ro, perms: PermRead, acct: acct, claim: "anonymous:"}}
 	return h, nil
+}
+
+// dir opens the FS of a home or folder directory, wrapped by Wrap.
+func (m *Manager) dir(dir string) (FS, error) {
+	fsys, err := Dir(dir)
+	if err != nil || m.Wrap == nil {
+		return fsys, err
+	}
+	return m.Wrap(fsys), nil
 }
 
 // plainName reports whether name can be one path element of ours.

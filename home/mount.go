@@ -18,12 +18,13 @@ import (
 
 // mount is one tree of a home.
 type mount struct {
-	name  string // "" for the home itself; else the folder's name, mounted at "/"+name
-	fs    FS
-	perms Perm
-	acct  *account
-	claim string // the key its partials' transfer ids are claimed under
-	let   func() // gives back the account; nil when there is nothing to give back
+	name   string // "" for the home itself; else the folder's name, mounted at "/"+name
+	fs     FS
+	perms  Perm
+	acct   *account
+	claim  string // the key its partials' transfer ids are claimed under
+	device string // the file system holding it, for the free-space check (space.go)
+	let    func() // gives back the account; nil when there is nothing to give back
 }
 
 // point returns the home path of the mount point.
@@ -158,6 +159,7 @@ func (x muxFS) SavePartialState(id string, state []byte) error {
 func (x muxFS) PartialState(id string) ([]byte, error) { return x.home().PartialState(id) }
 func (x muxFS) Partials() ([]PartialInfo, error)       { return x.home().Partials() }
 func (x muxFS) Usage() (int64, error)                  { return x.home().Usage() }
+func (x muxFS) Space() (Space, error)                  { return x.home().Space() }
 
 // Sync syncs every mount.
 func (x muxFS) Sync() error {

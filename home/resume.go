@@ -218,6 +218,7 @@ func (u *Upload) release() {
 	if !u.released {
 		u.released = true
 		u.h.unclaim(u.mt, u.id)
+		u.space.end()
 	}
 }
 

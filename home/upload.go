@@ -38,8 +38,9 @@ type Upload struct {
 	savedAt  time.Time // when it was saved
 	f        WriteFile
 	md5      hash.Hash
-	done     bool // committed, suspended, failed or aborted
-	released bool // the claim on id is given back
+	done     bool     // committed, suspended, failed or aborted
+	released bool     // the claim on id is given back
+	space    *promise // the room promised on the file system (space.go); nil when it cannot tell
 }
 
 // A resumable upload saves its state (the offset and the MD5 state of the
@@ -63,7 +64,9 @@ const directMin = 8 << 20
 // its parent exists and is a directory: else ErrNotExist / ErrNotDir),
 // reserves what is left to send on the quota, less the size of a file it
 // will replace (ErrQuota if used+reserved plus that would pass the limit),
-// and creates or reopens the partial file. Nothing changes when it fails.
+// checks that the file system can take what is left to send and still
+// keep MinFreeSpace free (ErrNoSpace, as a *SpaceError), and creates or
+// reopens the partial file. Nothing changes when it fails.
 //
 // transfer, when not empty, is the client's transfer id (a uuid): the
 // partial is kept under that id when the upload is suspended, so a later
@@ -92,6 +95,10 @@ func (h *Home) BeginUpload(name string, size int64, transfer string, offset int6
 	if !mt.perms.Has(want) {
 		return nil, fmt.Errorf("put %s: needs %s: %w", name, want&^mt.perms, ErrPermission)
 	}
+	space, err := h.checkSpace(mt, size-offset)
+	if err != nil {
+		return nil, fmt.Errorf("put %s: %w", name, err)
+	}
 	id := transfer
 	if id == "" {
 		id = uuid.NewString()
@@ -99,10 +106,12 @@ func (h *Home) BeginUpload(name string, size int64, transfer string, offset int6
 		return nil, err
 	}
 	if err := h.claim(mt, id); err != nil {
+		space.end()
 		return nil, fmt.Errorf("put %s: %w", name, err)
 	}
-	u := &Upload{h: h, mt: mt, name: name, in: in, id: id, resume: transfer != "", size: size, md5: md5.New()}
+	u := &Upload{h: h, mt: mt, name: name, in: in, id: id, resume: transfer != "", size: size, md5: md5.New(), space: space}
 	if err := u.open(offset, replaces); err != nil {
+		space.end()
 		h.unclaim(mt, id)
 		return nil, err
 	}
@@ -205,6 +214,9 @@ func (u *Upload) Write(p []byte) (int, error) {
 	n, err := u.f.Write(p)
 	u.md5.Write(p[:n])
 	u.written += int64(n)
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
+	}
 	if err != nil {
 		return n, opErr("put", u.name, err)
 	}
@@ -245,6 +257,7 @@ func (u *Upload) Receive(r io.Reader) (int64, error) {
 // checkpoint saves the state of a resumable upload whose MD5 covers the
 // first at bytes (all of them in the partial), when one is due.
 func (u *Upload) checkpoint(at int64) {
+	u.space.wrote(at - u.base)
 	if !u.resume || at == u.saved || at-u.saved < checkpointBytes && time.Since(u.savedAt) < checkpointTime {
 		return
 	}

@@ -19,6 +19,7 @@ const (
 	ActionMv         = "mv"
 	ActionQuota      = "quota"
 	ActionStartTLS   = "starttls" // after its 260 answer both sides run the TLS handshake
+	ActionCancel     = "cancel"   // give up an interrupted put: its partial goes, its bytes leave the quota
 )
 
 // Request is every header a client sends. Which fields matter depends on

@@ -43,6 +43,7 @@ const (
 	StatusTLSRequired     Status = 283 // the server requires TLS: send starttls first
 	StatusCrossFolder     Status = 284 // mv between the home and a folder, or two folders: copy instead
 	StatusTooManySessions Status = 285 // auth: the user (or anonymous) has all the sessions allowed
+	StatusNoSpace         Status = 286 // put: the server's file system cannot hold the file (like FTP's 452)
 )
 
 var statusText = map[Status]string{
@@ -82,6 +83,7 @@ var statusText = map[Status]string{
 	StatusTLSRequired:     "TLS required: send starttls first",
 	StatusCrossFolder:     "cross-folder move",
 	StatusTooManySessions: "too many sessions for this user",
+	StatusNoSpace:         "insufficient storage on the server",
 }
 
 // String returns the short English meaning of s, or "status N" for a code

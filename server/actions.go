@@ -31,5 +31,6 @@ func init() {
 		protocol.ActionMv:         {fn: (*session).handleMv},
 		protocol.ActionQuota:      {fn: (*session).handleQuota},
 		protocol.ActionStartTLS:   {fn: (*session).handleStartTLS, open: true},
+		protocol.ActionCancel:     {fn: (*session).handleCancel},
 	}
 }

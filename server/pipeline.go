@@ -49,8 +49,16 @@ func (c *session) handleNoWaitPut(req *protocol.Request) error {
 		c.queue(p)
 		return nil
 	}
-	if _, err := c.copyBody(up, c.r, size, c.conn.SetReadDeadline); err != nil {
+	body := &bodyReader{r: c.r}
+	if _, err := c.copyBody(up, body, size, c.conn.SetReadDeadline); err != nil {
 		up.Abort()
+		if body.err == nil { // the disk failed, not the client: drop the rest and answer in turn
+			if _, derr := c.copyBody(io.Discard, c.r, size-body.n, c.conn.SetReadDeadline); derr == nil {
+				p.err = err
+				c.queue(p)
+				return nil
+			}
+		}
 		c.flush()
 		return fmt.Errorf("put %s: body: %w", p.name, err)
 	}

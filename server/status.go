@@ -43,6 +43,8 @@ func statusFor(err error) protocol.Status {
 		return protocol.StatusTransferBusy
 	case errors.Is(err, home.ErrNotEmpty):
 		return protocol.StatusNotEmpty
+	case errors.Is(err, home.ErrNoSpace):
+		return protocol.StatusNoSpace
 	case errors.Is(err, home.ErrPrefix):
 		return protocol.StatusPrefixMismatch
 	case errors.Is(err, errNoFilename):

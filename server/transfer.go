@@ -147,6 +147,9 @@ func (c *session) handlePut(req *protocol.Request) error {
 		if errors.Is(err, home.ErrNotExist) {
 			return c.failWith(req, err, "file does not exist: the parent directory is missing")
 		}
+		if statusFor(err) == protocol.StatusNoSpace {
+			return c.refuseNoSpace(req, name, start, err)
+		}
 		if statusFor(err) != protocol.StatusQuota {
 			return c.fail(req, err)
 		}
@@ -163,7 +166,11 @@ func (c *session) handlePut(req *protocol.Request) error {
 		up.Suspend()
 		return err
 	}
-	n, err := up.Receive(progressReader{c.r, c.conn.SetReadDeadline, c.srv.transferTimeout()})
+	body := &bodyReader{r: progressReader{c.r, c.conn.SetReadDeadline, c.srv.transferTimeout()}}
+	n, err := up.Receive(body)
+	if err != nil && body.err == nil {
+		return c.storageFailed(req, up, name, size-up.Offset()-body.n, start, err)
+	}
 	if err != nil {
 		// Cut off: a put with a transfer id keeps what arrived, to resume.
 		if serr := up.Suspend(); serr != nil {

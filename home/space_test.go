@@ -1,0 +1,145 @@
+package home_test
+
+import (
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"testing"
+
+	"ftpx/home"
+	"ftpx/internal/faultfs"
+)
+
+const mib = 1 << 20
+
+// spaceHome opens a home whose file system reports what faults says.
+func spaceHome(t *testing.T, faults *faultfs.Faults, minFree int64) *home.Home {
+	t.Helper()
+	m, err := home.NewManager(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Wrap, m.MinFreeSpace = faults.Wrap, minFree
+	h, err := m.Open("alice", home.Unlimited)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close(); m.Close() })
+	return h
+}
+
+func TestPutRefusedUpFrontWhenTheDiskCannotHoldIt(t *testing.T) {
+	faults := faultfs.New()
+	faults.SetSpace(home.Space{Free: 10 * mib, Total: 100 * mib})
+	h := spaceHome(t, faults, 1*mib)
+
+	_, err := h.BeginUpload("/big", 9*mib+1, "", 0)
+	var se *home.SpaceError
+	if !errors.Is(err, home.ErrNoSpace) || !errors.As(err, &se) || se.Need != 9*mib+1 || se.Avail != 9*mib {
+		t.Fatalf("9 MiB + 1 with 10 MiB free and 1 MiB kept: %v", err)
+	}
+	a, err := h.BeginUpload("/a", 4*mib, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := h.BeginUpload("/b", 4*mib, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Both still have everything to write: a third cannot be promised
+	// what they will take, whatever a new statfs says.
+	if _, err := h.BeginUpload("/c", 2*mib, "", 0); !errors.Is(err, home.ErrNoSpace) {
+		t.Fatalf("2 MiB while 8 of 9 are promised: %v", err)
+	}
+	// a writes 2 MiB: the disk has 8 free, a needs 2 more, b 4.
+	if _, err := a.Write(make([]byte, 2*mib)); err != nil {
+		t.Fatal(err)
+	}
+	faults.SetSpace(home.Space{Free: 8 * mib, Total: 100 * mib})
+	if _, err := h.BeginUpload("/c", 2*mib, "", 0); !errors.Is(err, home.ErrNoSpace) {
+		t.Fatalf("2 MiB with 8 free, 6 promised and 1 kept: %v", err)
+	}
+	c, err := h.BeginUpload("/c", 1*mib, "", 0)
+	if err != nil {
+		t.Fatalf("1 MiB with 8 free, 6 promised and 1 kept: %v", err)
+	}
+	// Ended uploads promise nothing more.
+	a.Abort()
+	b.Abort()
+	c.Abort()
+	faults.SetSpace(home.Space{Free: 10 * mib, Total: 100 * mib})
+	d, err := h.BeginUpload("/d", 9*mib, "", 0)
+	if err != nil {
+		t.Fatalf("9 MiB once the others ended: %v", err)
+	}
+	body := make([]byte, 9*mib)
+	if _, err := d.Write(body); err != nil {
+		t.Fatal(err)
+	}
+	sum := md5.Sum(body)
+	if err := d.Commit(hex.EncodeToString(sum[:])); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSmallPutsShareOneStatfs(t *testing.T) {
+	faults := faultfs.New()
+	faults.SetSpace(home.Space{Free: 1 << 40, Total: 1 << 41})
+	h := spaceHome(t, faults, home.AutoMinFreeSpace)
+	body := []byte("small")
+	sum := md5.Sum(body)
+	for range 200 {
+		u, err := h.BeginUpload("/s", int64(len(body)), "", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.Write(body)
+		if err := u.Commit(hex.EncodeToString(sum[:])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := faults.SpaceCalls(); n > 10 { // one a second at most; the loop takes well under 10 s
+		t.Fatalf("%d statfs calls for 200 small puts", n)
+	}
+}
+
+func TestDefaultReserveIsOnePercentAtMostOneGiB(t *testing.T) {
+	for _, tc := range []struct {
+		total, free, need int64
+		ok                bool
+	}{
+		{100 * mib, 10 * mib, 9 * mib, true},      // keeps 1 MiB (1%)
+		{100 * mib, 10 * mib, 9*mib + 1, false},   // would keep less
+		{1 << 40, 2 << 30, 1 << 30, true},         // 1% of 1 TiB is 10 GiB: 1 GiB kept instead
+		{1 << 40, 2 << 30, 1<<30 + 1, false},      //
+		{-1, -1, 1 << 50, true},                   // a store that cannot tell never refuses
+		{100 * mib, 0, 0, true},                   // an empty file always fits
+		{100 * mib, 500 << 10, 600 << 10, false},  // below its reserve already
+		{100 * mib, 2 * mib, 1*mib - 1024, true},  //
+		{100 * mib, 2 * mib, 1*mib + 1024, false}, //
+	} {
+		faults := faultfs.New()
+		faults.SetSpace(home.Space{Free: tc.free, Total: tc.total})
+		h := spaceHome(t, faults, home.AutoMinFreeSpace)
+		u, err := h.BeginUpload("/f", tc.need, "", 0)
+		if (err == nil) != tc.ok {
+			t.Errorf("total %d free %d need %d: %v, want ok=%v", tc.total, tc.free, tc.need, err, tc.ok)
+		}
+		if u != nil {
+			u.Abort()
+		}
+	}
+}
+
+// TestRealStatfs: the local FS reports its file system's real figures.
+func TestRealStatfs(t *testing.T) {
+	fsys, err := home.Dir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fsys.Close()
+	sp, err := fsys.Space()
+	if err != nil || sp.Total <= 0 || sp.Free < 0 || sp.Free > sp.Total {
+		t.Fatalf("Space: %+v %v", sp, err)
+	}
+}
