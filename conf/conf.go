@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"ftpx/internal/iniline"
+	"ftpx/protocol"
 )
 
 // Config is the server's configuration.
@@ -37,6 +38,8 @@ type Config struct {
 	LoginBanTime     time.Duration `ini:"login_ban_time"`     // how long such a ban lasts; default 15m
 
 	Fsync bool `ini:"fsync"` // sync every upload to disk before acknowledging it; default true
+
+	MinFreeSpace int64 `ini:"min_free_space"` // a put must leave this free on the file system, or it is refused (286); AutoMinFreeSpace: 1%, at most 1GB
 
 	AnonymousRoot     string `ini:"anonymous_root"`      // served read-only to the user anonymous (any password); "" for off
 	AnonymousMaxConns int    `ini:"anonymous_max_conns"` // anonymous sessions at once; default 16
@@ -67,7 +70,8 @@ func Default() Config {
 		MaxLoginFailures: 10,
 		LoginBanTime:     15 * time.Minute,
 
-		Fsync: true,
+		Fsync:        true,
+		MinFreeSpace: AutoMinFreeSpace,
 
 		AnonymousMaxConns: 16,
 	}
@@ -111,6 +115,14 @@ var keys = map[string]setter{
 		c.TLS = v
 		return nil
 	},
+	"min_free_space": func(c *Config, v, _ string) error {
+		n, err := ParseMinFreeSpace(v)
+		if err != nil {
+			return err
+		}
+		c.MinFreeSpace = n
+		return nil
+	},
 	"require_tls": boolSetter(func(c *Config) *bool { return &c.RequireTLS }),
 	"fsync":       boolSetter(func(c *Config) *bool { return &c.Fsync }),
 
@@ -137,6 +149,23 @@ var keys = map[string]setter{
 		c.MetricsListen = v
 		return nil
 	},
+}
+
+// AutoMinFreeSpace as min_free_space ("auto", the default) keeps 1% of
+// the file system free, at most 1GB.
+const AutoMinFreeSpace int64 = -1
+
+// ParseMinFreeSpace reads a min_free_space value: "auto" or a size (0
+// keeps nothing in reserve: a put is refused only when it cannot fit).
+func ParseMinFreeSpace(v string) (int64, error) {
+	if strings.EqualFold(strings.TrimSpace(v), "auto") {
+		return AutoMinFreeSpace, nil
+	}
+	n, err := protocol.ParseSize(v)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q is neither auto nor a size (e.g. 0, 500MB, 2GB)", v)
+	}
+	return n, nil
 }
 
 // textSetter sets a text shown to clients, where the two characters "\n"

@@ -41,7 +41,8 @@ func TestDefault(t *testing.T) {
 		MaxLoginFailures: 10,
 		LoginBanTime:     15 * time.Minute,
 
-		Fsync: true,
+		Fsync:        true,
+		MinFreeSpace: AutoMinFreeSpace,
 
 		AnonymousMaxConns: 16,
 	}
@@ -81,6 +82,7 @@ max_conns_per_ip = 5
 max_login_failures = 3
 login_ban_time = 1h
 fsync = false
+min_free_space = 2GB
 anonymous_root = pub
 anonymous_max_conns = 3
 welcome = "Hello; welcome\nto ftpx"
@@ -111,6 +113,8 @@ metrics_listen = 127.0.0.1:9121
 		MaxConnsPerIP:    5,
 		MaxLoginFailures: 3,
 		LoginBanTime:     time.Hour,
+
+		MinFreeSpace: 2 << 30,
 
 		AnonymousRoot:     filepath.Join(dir, "pub"),
 		AnonymousMaxConns: 3,
@@ -152,6 +156,8 @@ func TestLoadErrorsNameTheLine(t *testing.T) {
 		{"log_format", head + "log_format = xml\n", 4, `log_format: "xml" is neither text nor json`},
 		{"tls", head + "tls = yes\n", 4, `tls: "yes" is not auto`},
 		{"require_tls", head + "require_tls = maybe\n", 4, `require_tls: "maybe" is neither true nor false`},
+		{"min_free_space", head + "min_free_space = lots\n", 4, `min_free_space: "lots" is neither auto nor a size`},
+		{"min_free_space unlimited", head + "min_free_space = unlimited\n", 4, `min_free_space: "unlimited" is neither auto nor a size`},
 		{"duplicate key later", head + "max_conns = 3\nlisten = localhost\n", 5, "listen is given twice"},
 		{"listen bad", "listen = localhost\n", 1, `listen: "localhost" is not an address`},
 		{"listen empty", "listen =\n", 1, "listen:"},
@@ -233,7 +239,7 @@ func TestSampleConfigLoads(t *testing.T) {
 		t.Error(err)
 	}
 	for _, key := range []string{"listen", "root", "accounts", "max_conns", "idle_timeout", "log_format", "log_file", "tls", "tls_cert", "tls_key", "require_tls",
-		"anonymous_root", "anonymous_max_conns", "welcome", "welcome_file", "goodbye", "run_as", "metrics_listen"} {
+		"anonymous_root", "anonymous_max_conns", "welcome", "welcome_file", "goodbye", "run_as", "metrics_listen", "min_free_space"} {
 		if !bytes.Contains(SampleConfig, []byte("\n"+key+" ")) {
 			t.Errorf("the sample does not show %s", key)
 		}

@@ -43,6 +43,13 @@ func (a *account) reserve(n int64) error {
 	return nil
 }
 
+// fits reports whether n bytes could be reserved now.
+func (a *account) fits(n int64) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.limit < 0 || n <= a.limit-a.used-a.reserved
+}
+
 // release gives back n reserved bytes that will not be used.
 func (a *account) release(n int64) {
 	a.mu.Lock()

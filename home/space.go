@@ -122,9 +122,11 @@ func (m *Manager) reserve(total int64) int64 {
 // to write into the mount mt when its file system would then keep less
 // than the reserve free; else it returns the promise of that space, to be
 // told of the upload's progress and end. A file system that cannot tell
-// its free space (or fails to) never refuses; the promise is then nil.
-func (h *Home) checkSpace(mt *mount, need int64) (*promise, error) {
-	if h.m == nil {
+// its free space (or fails to) never refuses; the promise is then nil. A
+// put whose quota cannot take counted bytes is left for the quota to
+// refuse: the user's own limit is the answer that helps them.
+func (h *Home) checkSpace(mt *mount, need, counted int64) (*promise, error) {
+	if h.m == nil || !mt.acct.fits(counted) {
 		return nil, nil
 	}
 	c := h.m.spaceOf(mt)

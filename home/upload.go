@@ -95,7 +95,7 @@ func (h *Home) BeginUpload(name string, size int64, transfer string, offset int6
 	if !mt.perms.Has(want) {
 		return nil, fmt.Errorf("put %s: needs %s: %w", name, want&^mt.perms, ErrPermission)
 	}
-	space, err := h.checkSpace(mt, size-offset)
+	space, err := h.checkSpace(mt, size-offset, max(size-offset-replaces, 0))
 	if err != nil {
 		return nil, fmt.Errorf("put %s: %w", name, err)
 	}

@@ -264,14 +264,16 @@ func TestRequestFieldAbuse(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(a.home, "w.bin")); err == nil {
 		t.Errorf("a refused put left w.bin")
 	}
-	// A size of 2^62 for a user without a quota: the server has no disk
-	// check, so it says 257 and waits for the body; nothing must remain
-	// once the client gives up.
+	// A size of 2^62 for a user without a quota: no disk can hold it, so
+	// it is refused before the body (286); if it were not, nothing must
+	// remain once the client gives up.
 	resp, err := rc.do(obj("action", "put", "filename", "huge.bin", "size", int64(1)<<62))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("put of 2^62 bytes without a quota: %d %s", resp.Status, resp.Msg)
+	if resp.Status != protocol.StatusNoSpace {
+		t.Errorf("put of 2^62 bytes without a quota: %d %s, want 286", resp.Status, resp.Msg)
+	}
 	if resp.Status == protocol.StatusReadyToSend {
 		rc.write(bytes.Repeat([]byte("h"), 1000))
 		rc.Close()

@@ -143,7 +143,7 @@ func (s *Shell) resume(ctx context.Context, a *Call) error {
 		if err != nil {
 			return err
 		}
-		return WriteRecords(s.out, recs, s.cfg.JSON || a.has("json"))
+		return WriteRecords(s.out, recs, s.c.HeldOf(ctx, recs), s.cfg.JSON || a.has("json"))
 	}
 	mine, _, bad, err := st.Pending(s.cfg.Server, s.cfg.User)
 	for _, b := range bad {
@@ -163,22 +163,41 @@ func (s *Shell) resume(ctx context.Context, a *Call) error {
 }
 
 // WriteRecords prints resume points as a table, or as one JSON array.
-func WriteRecords(w io.Writer, recs []*client.Record, asJSON bool) error {
+// held, when not nil, says what the server holds of each put (by record
+// id), shown in the HELD column and as "server_held" in JSON.
+func WriteRecords(w io.Writer, recs []*client.Record, held map[string]client.Held, asJSON bool) error {
 	if asJSON {
-		if recs == nil {
-			recs = []*client.Record{}
+		type listed struct {
+			*client.Record
+			ServerHeld *int64 `json:"server_held,omitempty"`
 		}
-		return json.NewEncoder(w).Encode(recs)
+		out := []listed{}
+		for _, r := range recs {
+			l := listed{Record: r}
+			if h, ok := held[r.ID]; ok && h.Note == "" {
+				l.ServerHeld = &h.Bytes
+			}
+			out = append(out, l)
+		}
+		return json.NewEncoder(w).Encode(out)
 	}
 	if len(recs) == 0 {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tDIRECTION\tLOCAL\tREMOTE\tOFFSET/SIZE\tUPDATED")
+	fmt.Fprintln(tw, "ID\tDIRECTION\tLOCAL\tREMOTE\tOFFSET/SIZE\tHELD\tUPDATED")
 	for _, r := range recs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s@%s:%s\t%d/%d\t%s\n", r.ID, r.Direction, client.Printable(r.Local),
+		h, ok := held[r.ID]
+		shown := "-"
+		switch {
+		case ok && h.Note != "":
+			shown = h.Note
+		case ok:
+			shown = fmt.Sprint(h.Bytes)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s@%s:%s\t%d/%d\t%s\t%s\n", r.ID, r.Direction, client.Printable(r.Local),
 			client.Printable(r.User), client.Printable(r.Server), client.Printable(r.Remote), r.Offset, r.Size,
-			r.Updated.Local().Format("2006-01-02 15:04:05"))
+			shown, r.Updated.Local().Format("2006-01-02 15:04:05"))
 	}
 	return tw.Flush()
 }

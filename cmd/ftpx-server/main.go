@@ -22,11 +22,12 @@ func main() {
 		Commands: []*cli.Command{
 			{Name: "serve", Usage: "run the server (the default)", Flags: serveFlags, Action: serve},
 			userCommand,
+			partialsCommand,
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError:   usageError,
 	}
-	for _, cmd := range append(app.Commands, userCommand.Subcommands...) {
+	for _, cmd := range append(append(app.Commands, userCommand.Subcommands...), partialsCommand.Subcommands...) {
 		cmd.OnUsageError = usageError
 	}
 	if err := app.Run(os.Args); err != nil {

@@ -31,6 +31,7 @@ var serveFlags = []cli.Flag{
 	&cli.IntFlag{Name: "max-conns-per-ip", Usage: "maximum simultaneous connections from one address", DefaultText: fmt.Sprint(conf.Default().MaxConnsPerIP)},
 	&cli.DurationFlag{Name: "idle-timeout", Usage: "close a connection idle this long", DefaultText: conf.Default().IdleTimeout.String()},
 	&cli.DurationFlag{Name: "partial-max-age", Usage: "remove interrupted uploads untouched this long", DefaultText: conf.Default().PartialMaxAge.String()},
+	&cli.StringFlag{Name: "min-free-space", Usage: "refuse (286) a put that would leave less than `SIZE` free on the file system (auto: 1%, at most 1GB)", DefaultText: "auto"},
 	&cli.BoolFlag{Name: "fsync", Usage: "sync every upload to disk before acknowledging it (--fsync=false: faster, for benchmarks)", DefaultText: "true"},
 	&cli.StringFlag{Name: "tls", Usage: "auto: a self-signed certificate made on first start and kept under the data root"},
 	&cli.StringFlag{Name: "tls-cert", Usage: "TLS certificate `FILE` (PEM)"},
@@ -54,6 +55,20 @@ var overrides = map[string]func(c *cli.Context, cfg *conf.Config){
 	"tls-cert":         func(c *cli.Context, cfg *conf.Config) { cfg.TLSCert = c.String("tls-cert") },
 	"tls-key":          func(c *cli.Context, cfg *conf.Config) { cfg.TLSKey = c.String("tls-key") },
 	"fsync":            func(c *cli.Context, cfg *conf.Config) { cfg.Fsync = c.Bool("fsync") },
+}
+
+// minFreeSpaceFlag applies --min-free-space, whose value may be wrong.
+func minFreeSpaceFlag(c *cli.Context, cfg *conf.Config) error {
+	cc := setBy(c, "min-free-space")
+	if cc == nil {
+		return nil
+	}
+	n, err := conf.ParseMinFreeSpace(cc.String("min-free-space"))
+	if err != nil {
+		return fmt.Errorf("--min-free-space: %w", err)
+	}
+	cfg.MinFreeSpace = n
+	return nil
 }
 
 // gracePeriod bounds how long running transfers may finish on SIGINT/SIGTERM.
@@ -105,7 +120,7 @@ func serve(c *cli.Context) error {
 			return fmt.Errorf("root: %w", err)
 		}
 	}
-	homes.NoSync = !cfg.Fsync
+	homes.NoSync, homes.MinFreeSpace = !cfg.Fsync, cfg.MinFreeSpace
 	tlsConfig, err := loadTLS(cfg, logger)
 	if err != nil {
 		return err
@@ -183,6 +198,9 @@ func loadConfig(c *cli.Context) (conf.Config, error) {
 		if cc := setBy(c, name); cc != nil {
 			apply(cc, &cfg)
 		}
+	}
+	if err := minFreeSpaceFlag(c, &cfg); err != nil {
+		return cfg, err
 	}
 	return cfg, cfg.Validate()
 }

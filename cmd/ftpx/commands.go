@@ -57,7 +57,9 @@ func newApp(stdin *os.File, stdout, stderr io.Writer) *cli.App {
 			cmd(&cli.Command{Name: "resume", Usage: "continue every interrupted transfer recorded for this server and user",
 				Description: "Interrupted transfers are recorded under $FTPX_STATE_DIR (default $XDG_STATE_HOME/ftpx,\nelse ~/.local/state/ftpx). Running the same get or put again also resumes it.",
 				Flags: []cli.Flag{
-					&cli.BoolFlag{Name: "list", Usage: "show the recorded transfers (of every server and user) instead"},
+					&cli.BoolFlag{Name: "list", Usage: "show the recorded transfers (of every server and user) instead, with what --server holds of --user's puts"},
+					&cli.StringFlag{Name: "cancel", Usage: "give up the transfer `ID` (or a unique start of it, as --list shows it): the server's partial goes, and its bytes leave the quota"},
+					&cli.BoolFlag{Name: "cancel-all", Usage: "give up every transfer recorded for --server and --user"},
 					&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 				}, Action: e.resume}),
 		}, e.shellCommands(cmd)...),
@@ -188,7 +190,11 @@ func anyBool(c *cli.Context, name string) bool {
 // --password-stdin, FTPX_PASSWORD, or a prompt on a terminal, in that
 // order; it is looked for before dialing.
 func (e *env) connect(c *cli.Context) (*client.Client, error) {
-	user, addr := c.String("user"), c.String("server")
+	return e.connectAs(c, c.String("server"), c.String("user"))
+}
+
+// connectAs is connect to addr as user.
+func (e *env) connectAs(c *cli.Context, addr, user string) (*client.Client, error) {
 	if user == "" {
 		return nil, client.Usagef("no user: give --user NAME or set FTPX_USER")
 	}
