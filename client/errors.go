@@ -136,9 +136,10 @@ func ExitCode(err error) int {
 
 // Printable returns s unchanged when every rune is printable, and
 // strconv.Quote(s) otherwise, so that names and messages from an untrusted
-// server cannot move the cursor, rewrite the line or hide text.
+// server cannot move the cursor, rewrite the line or hide text. A name
+// that begins or ends with a space is quoted too, so the space shows.
 func Printable(s string) string {
-	if !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) {
+	if !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) || strings.TrimSpace(s) != s {
 		return strconv.Quote(s)
 	}
 	return s

@@ -64,6 +64,8 @@ func TestPrintable(t *testing.T) {
 		"\x1b[31mred":    `"\x1b[31mred"`,
 		"evil\u202etxt":  `"evil\u202etxt"`,
 		"bad\xffutf8":    `"bad\xffutf8"`,
+		"trailing ":      `"trailing "`,
+		" leading":       `" leading"`,
 	} {
 		if got := client.Printable(in); got != want {
 			t.Errorf("Printable(%q) = %s, want %s", in, got, want)

@@ -36,7 +36,7 @@ func (c *Client) Get(ctx context.Context, remote, localPath string, p Progress) 
 	j := &getJob{transferState: transferState{c: c, op: "get", arg: remote, p: p,
 		res: Result{Action: protocol.ActionGet, Local: localPath, Remote: remote, Offset: -1}}, local: localPath}
 	if fi, err := os.Stat(localPath); err == nil && fi.IsDir() {
-		err := &opError{op: "get", path: localPath, err: errors.New("is a directory")}
+		err := &opError{op: "get", path: localPath, err: errors.New("a local directory is in the way (a file cannot replace it)")}
 		j.end(time.Now(), err)
 		return j.res, err
 	}

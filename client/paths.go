@@ -13,7 +13,7 @@ import (
 
 // TransferOptions shape PutPaths and GetPaths.
 type TransferOptions struct {
-	// Recursive copies directory trees (put -r).
+	// Recursive copies directory trees (put -r, get -r).
 	Recursive bool
 	// To, when set, puts every item inside this directory, creating it
 	// (and its parents) when missing: "put --to DIR A B", "get --to DIR R S".
@@ -201,18 +201,28 @@ func (c *Client) remoteKind(ctx context.Context, name string) (isDir, exists boo
 //	get R S LOCAL       -> LOCAL/R, LOCAL/S; LOCAL must be an existing
 //	                       directory ("" for the current one)
 //	get --to DIR R S    -> DIR/R, DIR/S, creating DIR when missing
+//	get -r DIR [LOCAL]  -> the tree at LOCAL (created), or LOCAL/BASE when
+//	                       LOCAL is an existing directory (default: BASE)
 //
-// Only files are fetched (recursive get is not implemented yet). Several
-// files make a batch, journaled as in PutPaths. Failures are handled as
-// in PutPaths.
+// A directory without Recursive is a failure. Several files, a tree or
+// --to make a batch, journaled as in PutPaths. Failures are handled as in
+// PutPaths.
 func (c *Client) GetPaths(ctx context.Context, remotes []string, local string, opt TransferOptions) error {
+	if opt.Recursive {
+		remotes = c.namedRemotes(remotes)
+	}
 	tops, err := getTargets(remotes, local, opt)
 	if err != nil {
 		return err
 	}
 	var fails failures
-	batch := len(tops) > 1 || opt.To != ""
+	batch := len(tops) > 1 || opt.To != "" || opt.Recursive
 	j := c.openJournal(batch, "get", tops)
+	var dirs []string
+	if opt.Recursive {
+		tops, dirs = c.expandTrees(ctx, tops, opt, &fails)
+	}
+	skip := makeDirs(dirs, &fails)
 	finished := func(t target, res Result) {
 		if fi, err := os.Stat(t.dest); err == nil {
 			j.add(t.dest, c.abs(t.src), res.Size, fi.ModTime(), res.MD5)
@@ -227,6 +237,9 @@ func (c *Client) GetPaths(ctx context.Context, remotes []string, local string, o
 		t := tops[i]
 		if !c.usable() || ctx.Err() != nil {
 			break
+		}
+		if skip(t.dest) {
+			continue
 		}
 		if c.getPipelinable(j, t, small) {
 			run := i + 1
@@ -249,13 +262,17 @@ func (c *Client) GetPaths(ctx context.Context, remotes []string, local string, o
 			p = opt.Progress(t.src)
 		}
 		res, err := c.Get(ctx, t.src, t.dest, p)
+		var se *StatusError
+		if errors.As(err, &se) && se.Status == protocol.StatusIsDir && !opt.Recursive {
+			se.Msg = "is a directory (use -r)"
+		}
 		if err != nil {
 			fails.add(err)
 			continue
 		}
 		finished(t, res)
 	}
-	fails.stopped(ctx, c, "get", tops[0].src)
+	fails.stopped(ctx, c, "get", firstSource(tops, remotes))
 	j.close(len(fails.errs) == 0)
 	return fails.err()
 }
@@ -274,6 +291,8 @@ func getTargets(remotes []string, local string, opt TransferOptions) ([]target, 
 			return nil, localError("get", opt.To, err)
 		}
 		dir = opt.To
+	case len(remotes) == 1 && local != "" && !isLocalDir(local) && !strings.HasSuffix(local, "/"):
+		return []target{{remotes[0], local}}, nil
 	case len(remotes) == 1:
 		base, err := remoteBase(remotes[0])
 		if err != nil {
@@ -340,7 +359,7 @@ func remoteBase(remote string) (string, error) {
 	}
 	base := path.Base(path.Clean(remote))
 	if base == "/" || base == "." || base == ".." {
-		return "", &StatusError{Op: "get", Path: remote, Status: protocol.StatusIsDir, Msg: "is a directory (recursive get is not supported)"}
+		return "", &StatusError{Op: "get", Path: remote, Status: protocol.StatusIsDir, Msg: "is a directory (get -r DIR LOCAL_DIR copies it)"}
 	}
 	return base, nil
 }

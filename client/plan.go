@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -59,6 +60,10 @@ func planPut(tops []target, opt TransferOptions, fails *failures) []planItem {
 			}
 			fi, err := os.Stat(p) // follows a symlink
 			switch {
+			case err != nil && d.Type()&fs.ModeSymlink != 0 && errors.Is(err, fs.ErrNotExist):
+				warn(opt, "put "+p+": skipping dangling symlink")
+			case err != nil && d.Type()&fs.ModeSymlink != 0 && errors.Is(err, syscall.ELOOP):
+				warn(opt, "put "+p+": skipping symlink loop")
 			case err != nil:
 				fails.add(localError("put", p, err))
 			case fi.IsDir():

@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -169,6 +168,9 @@ func (j *putJob) attempt(ctx context.Context) (progressed bool, err error) {
 	if err != nil {
 		return progressed, err
 	}
+	if why := j.sourceChanged(); why != nil {
+		return progressed, j.abandon(ctx, id, why)
+	}
 	if err := protocol.WriteFrame(c.rw, protocol.Request{MD5: j.fh.sum()}); err != nil {
 		return progressed, c.fail(ctx, "put", j.arg, ErrConnection, err)
 	}
@@ -255,8 +257,7 @@ func (j *putJob) sendBody(ctx context.Context, id string) error {
 	case ctx.Err() != nil:
 		return c.fail(ctx, "put", j.arg, nil, errors.Unwrap(err))
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		// The server waits for bytes this client cannot send.
-		return c.fail(ctx, "put", j.arg, nil, fmt.Errorf("%s shrank from %d bytes while it was sent", j.local, j.res.Size))
+		return j.shrank(ctx) // the server waits for bytes this client cannot send
 	}
 	return c.fail(ctx, "put", j.arg, nil, localError("read", j.local, errors.Unwrap(err)))
 }

@@ -219,7 +219,7 @@ func regular(op, name string, fi fs.FileInfo) error {
 	case fi.IsDir():
 		return fmt.Errorf("%s %s: %w", op, name, ErrIsDir)
 	case !fi.Mode().IsRegular():
-		return fmt.Errorf("%s %s: not a regular file: %w", op, name, ErrPermission)
+		return fmt.Errorf("%s %s: %w", op, name, because(ErrPermission, "not a regular file"))
 	}
 	return nil
 }

@@ -114,7 +114,7 @@ func (x muxFS) Mkdir(name string, parents bool) error {
 func (x muxFS) Remove(name string) error {
 	mt, in := x.h.route(name)
 	if mt.name != "" && in == "/" {
-		return fmt.Errorf("rm %s: a folder: %w", name, ErrPermission)
+		return fmt.Errorf("rm %s: %w", name, because(ErrPermission, "a folder cannot be removed"))
 	}
 	return x.rename(mt.fs.Remove(in), mt, in)
 }
@@ -122,7 +122,7 @@ func (x muxFS) Remove(name string) error {
 func (x muxFS) RemoveAll(name string) (int64, error) {
 	mt, in := x.h.route(name)
 	if mt.name != "" && in == "/" {
-		return 0, fmt.Errorf("rm %s: a folder: %w", name, ErrPermission)
+		return 0, fmt.Errorf("rm %s: %w", name, because(ErrPermission, "a folder cannot be removed"))
 	}
 	n, err := mt.fs.RemoveAll(in)
 	return n, x.rename(err, mt, in)
@@ -133,7 +133,7 @@ func (x muxFS) Rename(oldname, newname string) error {
 	mn, in := x.h.route(newname)
 	switch {
 	case mo.name != "" && io == "/" || mn.name != "" && in == "/":
-		return fmt.Errorf("mv %s %s: a folder: %w", oldname, newname, ErrPermission)
+		return fmt.Errorf("mv %s %s: %w", oldname, newname, because(ErrPermission, "a folder cannot be moved or replaced"))
 	case mo != mn:
 		return fmt.Errorf("mv %s %s: %w", oldname, newname, ErrCrossFolder)
 	}

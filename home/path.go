@@ -22,7 +22,7 @@ import (
 // cwd is normally an earlier result of Resolve; it is checked the same way.
 func Resolve(cwd, p string) (string, error) {
 	if len(p) > protocol.MaxPathLen {
-		return "", fmt.Errorf("resolve: path of %d bytes: %w", len(p), ErrBadPath)
+		return "", fmt.Errorf("resolve: path of %d bytes: %w", len(p), because(ErrBadPath, fmt.Sprintf("a path is at most %d bytes", protocol.MaxPathLen)))
 	}
 	var elems []string
 	var err error
@@ -36,7 +36,7 @@ func Resolve(cwd, p string) (string, error) {
 	}
 	out := "/" + strings.Join(elems, "/")
 	if len(out) > protocol.MaxPathLen {
-		return "", fmt.Errorf("resolve: path of %d bytes: %w", len(out), ErrBadPath)
+		return "", fmt.Errorf("resolve: path of %d bytes: %w", len(out), because(ErrBadPath, fmt.Sprintf("a path is at most %d bytes", protocol.MaxPathLen)))
 	}
 	return out, nil
 }
@@ -45,11 +45,11 @@ func Resolve(cwd, p string) (string, error) {
 // popping one for each "..".
 func appendElems(elems []string, s string) ([]string, error) {
 	if !utf8.ValidString(s) {
-		return nil, fmt.Errorf("resolve %q: invalid UTF-8: %w", s, ErrBadPath)
+		return nil, fmt.Errorf("resolve %q: %w", s, because(ErrBadPath, "not UTF-8"))
 	}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c == 0x7f || c == '\\' {
-			return nil, fmt.Errorf("resolve %q: byte %#02x: %w", s, c, ErrBadPath)
+			return nil, fmt.Errorf("resolve %q: byte %#02x: %w", s, c, badByte(c))
 		}
 	}
 	for rest := s; rest != ""; {
@@ -61,18 +61,26 @@ func appendElems(elems []string, s string) ([]string, error) {
 		}
 		switch {
 		case len(e) > protocol.MaxNameLen:
-			return nil, fmt.Errorf("resolve %q: name of %d bytes: %w", s, len(e), ErrBadPath)
+			return nil, fmt.Errorf("resolve %q: name of %d bytes: %w", s, len(e), because(ErrBadPath, fmt.Sprintf("a name is at most %d bytes", protocol.MaxNameLen)))
 		case e == "" || e == ".":
 		case e == "..":
 			if len(elems) == 0 {
-				return nil, fmt.Errorf("resolve %q: %w", s, ErrOutside)
+				return nil, fmt.Errorf("resolve %q: %w", s, because(ErrOutside, "the path leaves the home"))
 			}
 			elems = elems[:len(elems)-1]
 		case e == PartialDir:
-			return nil, fmt.Errorf("resolve %q: %w", s, ErrPermission)
+			return nil, fmt.Errorf("resolve %q: %w", s, because(ErrPermission, PartialDir+" is reserved"))
 		default:
 			elems = append(elems, e)
 		}
 	}
 	return elems, nil
+}
+
+// badByte is the refusal of a byte no name may hold.
+func badByte(c byte) error {
+	if c == '\\' {
+		return because(ErrBadPath, "no backslash in names")
+	}
+	return because(ErrBadPath, "no control characters in names")
 }

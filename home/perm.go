@@ -24,7 +24,7 @@ const (
 func (h *Home) Allowed(name string, want Perm) error {
 	mt, _ := h.route(name)
 	if !mt.perms.Has(want) {
-		return fmt.Errorf("%s: needs %s: %w", name, want&^mt.perms, ErrPermission)
+		return fmt.Errorf("%s: %w", name, because(ErrPermission, "needs "+(want&^mt.perms).String()))
 	}
 	return nil
 }

@@ -8,7 +8,7 @@ import "fmt"
 type readOnly struct{ FS }
 
 func (readOnly) refuse(op, name string) error {
-	return fmt.Errorf("%s %s: read-only: %w", op, name, ErrPermission)
+	return fmt.Errorf("%s %s: %w", op, name, because(ErrPermission, "read only"))
 }
 
 func (r readOnly) Mkdir(name string, _ bool) error { return r.refuse("mkdir", name) }

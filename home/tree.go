@@ -16,7 +16,7 @@ import (
 // cannot be removed.
 func (h *Home) Remove(name string, recursive bool) error {
 	if name == "/" {
-		return fmt.Errorf("rm %s: %w", name, ErrPermission)
+		return fmt.Errorf("rm %s: %w", name, because(ErrPermission, "the home itself cannot be removed"))
 	}
 	if err := h.Allowed(name, PermModify); err != nil {
 		return fmt.Errorf("rm %w", err)
@@ -46,11 +46,13 @@ func (h *Home) Remove(name string, recursive bool) error {
 // newname's parent must exist. It needs modify at both names; a move
 // between the home and a folder, or two folders, is ErrCrossFolder.
 func (h *Home) Rename(oldname, newname string) error {
-	if oldname == "/" || newname == "/" {
-		return fmt.Errorf("mv %s %s: %w", oldname, newname, ErrPermission)
-	}
-	if newname == oldname || strings.HasPrefix(newname, oldname+"/") {
-		return fmt.Errorf("mv %s %s: into itself: %w", oldname, newname, ErrPermission)
+	switch {
+	case oldname == "/" || newname == "/":
+		return fmt.Errorf("mv %s %s: %w", oldname, newname, because(ErrPermission, "the home itself cannot be moved or replaced"))
+	case newname == oldname:
+		return fmt.Errorf("mv %s %s: %w", oldname, newname, because(ErrPermission, "source and target are the same"))
+	case strings.HasPrefix(newname, oldname+"/"):
+		return fmt.Errorf("mv %s %s: %w", oldname, newname, because(ErrPermission, "a directory cannot move into itself"))
 	}
 	for _, name := range []string{oldname, newname} {
 		if err := h.Allowed(name, PermModify); err != nil {
@@ -60,7 +62,7 @@ func (h *Home) Rename(oldname, newname string) error {
 	mt, io := h.route(oldname)
 	mn, in := h.route(newname)
 	if mt.name != "" && io == "/" || mn.name != "" && in == "/" {
-		return fmt.Errorf("mv %s %s: a folder: %w", oldname, newname, ErrPermission)
+		return fmt.Errorf("mv %s %s: %w", oldname, newname, because(ErrPermission, "a folder cannot be moved or replaced"))
 	}
 	a := mt.acct
 	a.tree.Lock()

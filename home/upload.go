@@ -82,7 +82,7 @@ func (h *Home) BeginUpload(name string, size int64, transfer string, offset int6
 	}
 	mt, in := h.route(name)
 	if !mt.perms.Has(PermWrite) {
-		return nil, fmt.Errorf("put %s: needs write: %w", name, ErrPermission)
+		return nil, fmt.Errorf("put %s: %w", name, because(ErrPermission, "needs write"))
 	}
 	exists, replaces, err := h.checkTarget(mt, name, in)
 	if err != nil {
@@ -93,7 +93,7 @@ func (h *Home) BeginUpload(name string, size int64, transfer string, offset int6
 		want |= PermModify
 	}
 	if !mt.perms.Has(want) {
-		return nil, fmt.Errorf("put %s: needs %s: %w", name, want&^mt.perms, ErrPermission)
+		return nil, fmt.Errorf("put %s: %w", name, because(ErrPermission, "needs "+(want&^mt.perms).String()))
 	}
 	space, err := h.checkSpace(mt, size-offset, max(size-offset-replaces, 0))
 	if err != nil {

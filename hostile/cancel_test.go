@@ -80,6 +80,9 @@ func TestCancelAbuse(t *testing.T) {
 		t.Fatalf("cancel of a running put: %v %d %s, want 280", err, resp.Status, resp.Msg)
 	}
 	up.Close()
+	if !waitFor(10*time.Second, func() bool { return strings.Count(a.ts.Log(), `msg="put interrupted"`) == 2 }) {
+		t.Fatal("the server did not notice the cut")
+	}
 
 	q0, _ := c2.do(obj("action", "quota"))
 	resp, err := c2.do(obj("action", "cancel", "transfer", held))

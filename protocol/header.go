@@ -52,6 +52,11 @@ type Request struct {
 	// whatever it answers. It needs "md5" and a size up to MaxNoWaitSize.
 	NoWait bool `json:"nowait,omitempty"`
 
+	// Abandon, in place of the md5 frame after a put body, gives the put
+	// up: the client's source changed while it was sent. Nothing is
+	// stored; the answer is 260.
+	Abandon bool `json:"abandon,omitempty"`
+
 	Parents   bool   `json:"parents,omitempty"`   // mkdir: create missing parents, no error if it exists
 	Recursive bool   `json:"recursive,omitempty"` // rm: a directory and everything in it
 	To        string `json:"to,omitempty"`        // mv: the new name

@@ -3,6 +3,8 @@ package server
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"time"
 
 	"ftpx/home"
 	"ftpx/protocol"
@@ -25,4 +27,13 @@ func (c *session) handleCancel(req *protocol.Request) error {
 	c.log.Info("put cancelled", "id", req.ID, "transfer", req.Transfer, "bytes", freed)
 	return c.send(protocol.Response{ID: req.ID, Status: protocol.StatusOK,
 		Msg: fmt.Sprintf("cancelled: %s freed", protocol.HumanSize(freed)), Size: protocol.Int64(freed)})
+}
+
+// abandoned ends a put whose client sent {"abandon":true} instead of the
+// md5 frame (its source changed while it was sent): nothing is stored and
+// the partial goes.
+func (c *session) abandoned(req *protocol.Request, up *home.Upload, name string, n int64, start time.Time) error {
+	up.Abort()
+	c.logTransfer(slog.LevelInfo, "put abandoned", req, name, n, start, "", protocol.StatusOK, nil)
+	return c.reply(req, protocol.StatusOK, "put abandoned: nothing stored")
 }

@@ -138,7 +138,7 @@ func (c *session) answerNoWait(p *pendingPut) {
 	if p.err != nil {
 		st := statusFor(p.err)
 		c.logTransfer(slog.LevelWarn, "put failed", p.req, p.name, n, p.start, "", st, p.err, "nowait", true)
-		c.reply(p.req, st, "")
+		c.reply(p.req, st, message(st, p.err))
 		return
 	}
 	c.logTransfer(slog.LevelInfo, "put done", p.req, p.name, n, p.start, p.up.Sum(), protocol.StatusMD5OK, nil, "nowait", true)

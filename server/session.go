@@ -211,6 +211,9 @@ func (c *session) dispatch(req *protocol.Request) (err error) {
 		return c.reply(req, protocol.StatusTLSRequired, "")
 	case !a.open && c.home == nil:
 		return c.reply(req, protocol.StatusNotLoggedIn, "")
+	case !a.open && c.removed():
+		c.reply(req, protocol.StatusNotLoggedIn, protocol.StatusNotLoggedIn.String()+" (the account was removed)")
+		return errRemoved
 	}
 	return a.fn(c, req)
 }
@@ -247,6 +250,9 @@ func (c *session) failWith(req *protocol.Request, err error, msg string) error {
 		level = slog.LevelError
 	}
 	c.log.Log(context.Background(), level, req.Action+" refused", "id", req.ID, "status", int(st), "err", err.Error())
+	if msg == "" {
+		msg = message(st, err)
+	}
 	return c.reply(req, st, msg)
 }
 

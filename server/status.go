@@ -57,6 +57,16 @@ func statusFor(err error) protocol.Status {
 	return protocol.StatusServerError
 }
 
+// message is the status_msg of a refusal: the status's own text, and the
+// reason home gave, when it gave one the client can act on ("263 permission
+// denied (the path leaves the home)"). Other detail stays in the log.
+func message(st protocol.Status, err error) string {
+	if why := home.Reason(err); why != "" {
+		return st.String() + " (" + why + ")"
+	}
+	return st.String()
+}
+
 // Request errors found by the server itself, before home/ is involved.
 var (
 	errNoFilename = errors.New("filename not provided")

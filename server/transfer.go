@@ -189,6 +189,9 @@ func (c *session) handlePut(req *protocol.Request) error {
 			}
 			return nil
 		}
+		if trailer.Abandon {
+			return c.abandoned(req, up, name, n, start)
+		}
 		want = trailer.MD5
 	}
 	if err := up.Commit(want); err != nil {
@@ -207,7 +210,7 @@ func (c *session) readTrailer() (*protocol.Request, error) {
 	if err != nil {
 		return nil, err
 	}
-	if t.Action != "" || t.MD5 == "" {
+	if t.Action != "" || t.MD5 == "" && !t.Abandon {
 		return nil, fmt.Errorf("%w: expected the md5 frame after the body", protocol.ErrFormat)
 	}
 	return t, nil

@@ -61,7 +61,7 @@ func (s *Shell) get(ctx context.Context, a *Call) error {
 		}
 		remotes = append(remotes, matches...)
 	}
-	opt := client.TransferOptions{To: a.flags["to"]}
+	opt := client.TransferOptions{To: a.flags["to"], Recursive: a.has("r")}
 	return s.c.GetPaths(ctx, remotes, dest, s.transferOptions(opt, a.has("json")))
 }
 

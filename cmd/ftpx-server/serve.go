@@ -115,6 +115,9 @@ func serve(c *cli.Context) error {
 		return fmt.Errorf("root: %w", err)
 	}
 	defer homes.Close()
+	if err := lockRoot(cfg.Root); err != nil {
+		return err
+	}
 	if drop != nil && statErr != nil { // made just now, by root: give it to the user
 		if err := drop.own(cfg.Root); err != nil {
 			return fmt.Errorf("root: %w", err)

@@ -19,7 +19,12 @@ import (
 // newApp defines the command line. Actions check their arguments before
 // anything touches the network, so usage errors never need a server.
 func newApp(stdin *os.File, stdout, stderr io.Writer) *cli.App {
-	usage := func(_ *cli.Context, err error, _ bool) error { return client.Usagef("%v", err) }
+	usage := func(_ *cli.Context, err error, _ bool) error {
+		if strings.HasPrefix(err.Error(), "flag provided but not defined: -") {
+			return client.Usagef("%v (a name that starts with - goes after --, or as ./NAME)", err)
+		}
+		return client.Usagef("%v", err)
+	}
 	to := &cli.StringFlag{Name: "to", Usage: "put every item inside `DIR`, creating it when missing"}
 	jsonLines := &cli.BoolFlag{Name: "json", Usage: "print one JSON object a line for each finished transfer"}
 	cmd := func(c *cli.Command) *cli.Command {
@@ -50,8 +55,8 @@ func newApp(stdin *os.File, stdout, stderr io.Writer) *cli.App {
 		Commands: append([]*cli.Command{
 			cmd(&cli.Command{Name: "ls", Usage: "list a remote directory", ArgsUsage: "[REMOTE_PATH]",
 				Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print one JSON array"}}, Action: e.ls}),
-			cmd(&cli.Command{Name: "get", Usage: "download files", ArgsUsage: "REMOTE [LOCAL] | --to LOCAL_DIR REMOTE...",
-				Flags: []cli.Flag{to, jsonLines}, Action: e.get}),
+			cmd(&cli.Command{Name: "get", Usage: "download files or (with -r) trees", ArgsUsage: "REMOTE [LOCAL] | --to LOCAL_DIR REMOTE...",
+				Flags: []cli.Flag{to, jsonLines, &cli.BoolFlag{Name: "recursive", Aliases: []string{"r"}, Usage: "copy directories recursively"}}, Action: e.get}),
 			cmd(&cli.Command{Name: "put", Usage: "upload files or (with -r) trees", ArgsUsage: "LOCAL [REMOTE] | --to REMOTE_DIR LOCAL...",
 				Flags: []cli.Flag{to, jsonLines, &cli.BoolFlag{Name: "recursive", Aliases: []string{"r"}, Usage: "copy directories recursively"}}, Action: e.put}),
 			cmd(&cli.Command{Name: "resume", Usage: "continue every interrupted transfer recorded for this server and user",
@@ -121,7 +126,7 @@ func (e *env) ls(c *cli.Context) error {
 }
 
 func (e *env) get(c *cli.Context) error {
-	args, opt := c.Args().Slice(), client.TransferOptions{To: c.String("to")}
+	args, opt := c.Args().Slice(), client.TransferOptions{To: c.String("to"), Recursive: c.Bool("recursive")}
 	var local string
 	switch {
 	case opt.To != "" && len(args) == 0:
