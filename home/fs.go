@@ -329,7 +329,7 @@ func (d *dirFS) CommitPartial(id, name string, durable bool) error {
 	fi, err := d.root.Stat(r)
 	switch {
 	case err == nil && fi.IsDir():
-		return fmt.Errorf("put %s: %w", name, ErrIsDir)
+		return fmt.Errorf("put %s: %w", name, because(ErrIsDir, "a file cannot replace a directory"))
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		return opErr("put", name, err)
 	}

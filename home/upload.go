@@ -123,7 +123,7 @@ func (h *Home) BeginUpload(name string, size int64, transfer string, offset int6
 // for the file it would replace.
 func (h *Home) checkTarget(mt *mount, name, in string) (bool, int64, error) {
 	if in == "/" {
-		return false, 0, fmt.Errorf("put %s: %w", name, ErrIsDir)
+		return false, 0, fmt.Errorf("put %s: %w", name, because(ErrIsDir, "a file cannot replace a directory"))
 	}
 	dir, err := h.FS.Stat(path.Dir(name))
 	switch {
@@ -137,7 +137,7 @@ func (h *Home) checkTarget(mt *mount, name, in string) (bool, int64, error) {
 	fi, err := h.FS.Stat(name)
 	switch {
 	case err == nil && fi.IsDir():
-		return false, 0, fmt.Errorf("put %s: %w", name, ErrIsDir)
+		return false, 0, fmt.Errorf("put %s: %w", name, because(ErrIsDir, "a file cannot replace a directory"))
 	case err != nil && !errors.Is(err, ErrNotExist):
 		return false, 0, fmt.Errorf("put %s: %w", name, err)
 	}
