@@ -60,7 +60,7 @@ func newApp(stdin *os.File, stdout, stderr io.Writer) *cli.App {
 			cmd(&cli.Command{Name: "put", Usage: "upload files or (with -r) trees", ArgsUsage: "LOCAL [REMOTE] | --to REMOTE_DIR LOCAL...",
 				Flags: []cli.Flag{to, jsonLines, &cli.BoolFlag{Name: "recursive", Aliases: []string{"r"}, Usage: "copy directories recursively"}}, Action: e.put}),
 			cmd(&cli.Command{Name: "resume", Usage: "continue every interrupted transfer recorded for this server and user",
-				Description: "Interrupted transfers are recorded under $FTPX_STATE_DIR (default $XDG_STATE_HOME/ftpx,\nelse ~/.local/state/ftpx). Running the same get or put again also resumes it.",
+				Description: "Interrupted transfers are recorded under $FTPX_STATE_DIR (default $XDG_STATE_HOME/ftpx,\nelse ~/.local/state/ftpx). Running the same get or put again also resumes it.\n--cancel ID and --cancel-all give transfers up: the server drops what it holds of a put (its\nbytes leave the quota at once), a get's local partial file goes, and so does the record.",
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "list", Usage: "show the recorded transfers (of every server and user) instead, with what --server holds of --user's puts"},
 					&cli.StringFlag{Name: "cancel", Usage: "give up the transfer `ID` (or a unique start of it, as --list shows it): the server's partial goes, and its bytes leave the quota"},
