@@ -52,7 +52,7 @@ func openDir(t *testing.T) string {
 // symlink, a get into a read-only directory, onto a full disk, over a
 // local directory.
 func TestLocalTrouble(t *testing.T) {
-	d, work, env := bbSetup(t, "")
+	d, work, env := shellSetup(t, "")
 	open := openDir(t)
 	os.WriteFile(filepath.Join(open, "unreadable"), []byte("secret"), 0o000)
 	_, errOut, code := ftpxUnprivileged(t, open, env, "put", "unreadable")

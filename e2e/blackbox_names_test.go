@@ -13,16 +13,6 @@ import (
 // two binaries. Each test names the cases; each case checks the message,
 // the exit status, and that nothing was lost or left behind.
 
-// bbSetup starts a server with alex (quota as given, "" for none) and
-// returns it, a working directory and alex's environment.
-func bbSetup(t *testing.T, quota string) (*daemon, string, []string) {
-	t.Helper()
-	accounts := filepath.Join(t.TempDir(), "accounts.ini")
-	addUser(t, accounts, "alex", "pw", quota)
-	d := startDaemon(t, accounts)
-	return d, t.TempDir(), []string{"FTPX_SERVER=" + d.addr, "FTPX_USER=alex", "FTPX_PASSWORD=pw"}
-}
-
 // want checks an exit status and the whole of stderr.
 func want(t *testing.T, what string, code int, stderr string, wantCode int, wantErr string) {
 	t.Helper()
@@ -50,7 +40,7 @@ func lsNames(t *testing.T, work string, env []string, dir string) []string {
 // space, "...", 255 bytes go there and back unchanged; control
 // characters, 256 bytes, "." and ".." are refused with the reason.
 func TestOddNames(t *testing.T) {
-	d, work, env := bbSetup(t, "")
+	d, work, env := shellSetup(t, "")
 	long := strings.Repeat("n", 255)
 	for _, name := range []string{"with space.txt", "-lead.txt", "ünï €.txt", "trail ", "...", long} {
 		sum := writeRandom(t, filepath.Join(work, name), 1000+len(name))
@@ -109,7 +99,7 @@ func TestOddNames(t *testing.T) {
 // TestSizes: an empty file goes and comes back; a sparse 5 GB file
 // against a 1 GB quota is refused before a byte is sent.
 func TestSizes(t *testing.T) {
-	d, work, env := bbSetup(t, "1GB")
+	d, work, env := shellSetup(t, "1GB")
 	os.WriteFile(filepath.Join(work, "empty"), nil, 0o644)
 	out, errOut, code := ftpx(t, work, env, "--json", "put", "empty")
 	if res := onlyResult(t, out); code != 0 || res.Size != 0 || res.MD5 != "d41d8cd98f00b204e9800998ecf8427e" {
@@ -144,7 +134,7 @@ func TestSizes(t *testing.T) {
 // while it is put is given up, nothing stored, nothing held, no resume
 // point; one deleted meanwhile still goes whole (it was open).
 func TestSourceChangesWhilePut(t *testing.T) {
-	d, work, env := bbSetup(t, "")
+	d, work, env := shellSetup(t, "")
 	r := seeded(t, 1515)
 	change := func(name string, size int64, do func(path string)) (string, int) {
 		t.Helper()

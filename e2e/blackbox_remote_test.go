@@ -14,7 +14,7 @@ import (
 // rm /, mv into itself or onto a file, cd into a file, "//" and "../.."
 // paths.
 func TestRemoteTrouble(t *testing.T) {
-	d, work, env := bbSetup(t, "")
+	d, work, env := shellSetup(t, "")
 	run := func(args ...string) (string, int) {
 		t.Helper()
 		_, errOut, code := ftpx(t, work, env, args...)
@@ -81,7 +81,7 @@ func TestRemoteTrouble(t *testing.T) {
 // rm of its file, and after all of it quota --json equals what is on
 // disk.
 func TestRaces(t *testing.T) {
-	d, work, env := bbSetup(t, "")
+	d, work, env := shellSetup(t, "")
 	r := seeded(t, 1516)
 	a := writeSeeded(t, filepath.Join(work, "A"), 12*mib, r)
 	b := writeSeeded(t, filepath.Join(work, "B"), 9*mib, r)

@@ -19,7 +19,7 @@ import (
 // keeps the accounts the server had, says where the file is broken, and
 // a later good file is taken.
 func TestBrokenAccountsFileOnHangup(t *testing.T) {
-	d, work, env := bbSetup(t, "")
+	d, work, env := shellSetup(t, "")
 	good, _ := os.ReadFile(d.accounts)
 	os.WriteFile(d.accounts, append(append([]byte{}, good...), "[broken\nquota = lots\n"...), 0o600)
 	d.cmd.Process.Signal(syscall.SIGHUP)
@@ -43,7 +43,7 @@ func TestBrokenAccountsFileOnHangup(t *testing.T) {
 // transfer of that user finish, end their sessions at their next
 // request, and refuse them from then on.
 func TestUserDelOfALoggedInUser(t *testing.T) {
-	d, work, env := bbSetup(t, "")
+	d, work, env := shellSetup(t, "")
 	r := seeded(t, 1517)
 	sum := writeSeeded(t, filepath.Join(work, "big.bin"), 12*mib, r)
 	if _, errOut, code := ftpx(t, work, env, "put", "big.bin", "seen.bin"); code != 0 {
@@ -98,7 +98,7 @@ func TestUserDelOfALoggedInUser(t *testing.T) {
 // TestTwoServersOnOneRoot: a second server on a root already served
 // refuses to start, naming the first.
 func TestTwoServersOnOneRoot(t *testing.T) {
-	d, _, _ := bbSetup(t, "")
+	d, _, _ := shellSetup(t, "")
 	cmd := exec.Command(filepath.Join(binDir, "ftpx-server"), "--listen", "127.0.0.1:0", "--root", d.root, "--accounts", d.accounts)
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
@@ -117,7 +117,7 @@ func TestTwoServersOnOneRoot(t *testing.T) {
 // run again.
 func TestSigtermDuringABigUploadThenResume(t *testing.T) {
 	t.Run("client gone, put run again", func(t *testing.T) {
-		d, work, env := bbSetup(t, "")
+		d, work, env := shellSetup(t, "")
 		sum := writeSeeded(t, filepath.Join(work, "big.bin"), 48*mib, seeded(t, 1518))
 		b := startFtpx(t, work, env, "--limit-rate", "8MB", "put", "big.bin")
 		waitUntil(t, 30*time.Second, "the server to hold 8 MiB", func() bool { return heldOnServer(d.root, "alex") >= 8*mib })
@@ -133,7 +133,7 @@ func TestSigtermDuringABigUploadThenResume(t *testing.T) {
 		}
 	})
 	t.Run("grace period over, client retrying", func(t *testing.T) {
-		d, work, env := bbSetup(t, "")
+		d, work, env := shellSetup(t, "")
 		sum := writeSeeded(t, filepath.Join(work, "big.bin"), 64*mib, seeded(t, 1519))
 		b := startFtpx(t, work, env, "--limit-rate", "2MB", "put", "big.bin") // 32 s: more than the 30 s of grace
 		waitUntil(t, 30*time.Second, "the put to be under way", func() bool { return heldOnServer(d.root, "alex") >= 1*mib })
