@@ -82,6 +82,7 @@ func Dir(dir string) (FS, error) {
 type dirFS struct {
 	root       *os.Root
 	partialDir atomic.Bool // PartialDir is known to exist
+	noWhole    atomic.Bool // the file system cannot make or link unnamed files (whole.go)
 }
 
 // rel turns the home path name into a path relative to the root: "/" is
@@ -298,11 +299,8 @@ func (d *dirFS) CreatePartial(id string) (WriteFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !d.partialDir.Load() {
-		if err := d.root.Mkdir(PartialDir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-			return nil, opErr("put", "partial "+id, err)
-		}
-		d.partialDir.Store(true)
+	if err := d.ensurePartialDir(); err != nil {
+		return nil, opErr("put", "partial "+id, err)
 	}
 	f, err := d.root.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, filePerm)
 	if errors.Is(err, fs.ErrNotExist) && d.partialDir.Swap(false) {
