@@ -83,6 +83,7 @@ type dirFS struct {
 	root       *os.Root
 	partialDir atomic.Bool // PartialDir is known to exist
 	noWhole    atomic.Bool // the file system cannot make or link unnamed files (whole.go)
+	dirs       dirCache    // directories of whole-file uploads in flight (whole.go)
 }
 
 // rel turns the home path name into a path relative to the root: "/" is

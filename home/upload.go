@@ -38,6 +38,7 @@ type Upload struct {
 	savedAt  time.Time // when it was saved
 	f        WriteFile
 	whole    *wholeFile // f, when the upload is an unnamed file in its directory (whole.go)
+	there    there      // what place found at the name, for whole
 	md5      hash.Hash
 	done     bool // committed, suspended, failed or aborted
 	released bool // the claim on id is given back
@@ -350,7 +351,7 @@ func (u *Upload) place(durable bool) error {
 func (u *Upload) commitFile(durable bool) (fs.FileInfo, error) {
 	if w := u.whole; w != nil {
 		u.whole = nil
-		return u.mt.fs.(*dirFS).linkWhole(w, u.id, u.in, durable)
+		return u.mt.fs.(*dirFS).linkWhole(w, u.there, u.id, u.in, durable)
 	}
 	if err := u.mt.fs.CommitPartial(u.id, u.in, durable); err != nil {
 		return nil, err
@@ -398,9 +399,10 @@ func (h *Home) CommitBatch(ups []*Upload, wants []string) []error {
 // name (0 for nothing; CommitPartial refuses a directory) and whether
 // anything is there.
 func (u *Upload) replaced() (int64, bool, error) {
-	if u.whole != nil { // one stat in the directory already open
-		exists, n, err := u.mt.fs.(*dirFS).target(u.whole, u.name)
-		return n, exists, err
+	if u.whole != nil { // one stat in the directory already open, kept for the link
+		t, err := u.mt.fs.(*dirFS).target(u.whole, u.name)
+		u.there = t
+		return t.size, t.exists, err
 	}
 	n, err := u.mt.lsize(u.in)
 	if errors.Is(err, ErrNotExist) {

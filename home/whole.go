@@ -33,9 +33,10 @@ const wholeMax = 1 << 20
 // be linked into.
 type wholeFile struct {
 	f    *os.File
-	dir  *os.File
+	dir  *openDir
 	base string // the name it will have in dir
 	rel  string // its root-relative path, for messages and fallbacks
+	fs   *dirFS
 }
 
 func (w *wholeFile) Write(p []byte) (int, error) { return w.f.Write(p) }
@@ -47,8 +48,66 @@ func (w *wholeFile) Close() error { return nil }
 
 // discard drops the unnamed file.
 func (w *wholeFile) discard() {
-	w.f.Close()
-	w.dir.Close()
+	if w.f != nil {
+		w.f.Close()
+	}
+	w.fs.dirs.release(w.dir)
+}
+
+// dfd is the descriptor of the file's directory.
+func (w *wholeFile) dfd() int { return int(w.dir.f.Fd()) }
+
+// openDir is a directory opened through the root, shared by the uploads
+// into it that are in flight together (a pipelined window into one
+// directory opens it once). It closes when the last lets go, so a
+// directory renamed or removed later is opened afresh by the next upload.
+type openDir struct {
+	rel  string
+	f    *os.File
+	refs int
+}
+
+// dirCache holds the directories of uploads in flight.
+type dirCache struct {
+	mu   sync.Mutex
+	dirs map[string]*openDir
+}
+
+// open returns rel, opened through root, with one more reference.
+func (c *dirCache) open(root *os.Root, rel string) (*openDir, error) {
+	c.mu.Lock()
+	if d := c.dirs[rel]; d != nil {
+		d.refs++
+		c.mu.Unlock()
+		return d, nil
+	}
+	c.mu.Unlock()
+	f, err := root.Open(rel)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d := c.dirs[rel]; d != nil { // opened meanwhile
+		f.Close()
+		d.refs++
+		return d, nil
+	}
+	if c.dirs == nil {
+		c.dirs = make(map[string]*openDir)
+	}
+	d := &openDir{rel: rel, f: f, refs: 1}
+	c.dirs[rel] = d
+	return d, nil
+}
+
+func (c *dirCache) release(d *openDir) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d.refs--; d.refs == 0 {
+		delete(c.dirs, d.rel)
+		d.f.Close()
+	}
 }
 
 // beginWhole is BeginUpload for a small upload without a transfer id in
@@ -89,60 +148,68 @@ func (d *dirFS) openWhole(name, in string) (*wholeFile, bool, int64, error) {
 	if err != nil {
 		return nil, false, 0, err
 	}
-	dir, err := d.root.Open(path.Dir(r))
+	dir, err := d.dirs.open(d.root, path.Dir(r))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, false, 0, fmt.Errorf("put %s: parent directory: %w", name, ErrNotExist)
 		}
 		return nil, false, 0, opErr("put", name, err)
 	}
-	w := &wholeFile{dir: dir, base: path.Base(r), rel: r}
-	exists, replaces, err := d.target(w, name)
+	w := &wholeFile{dir: dir, base: path.Base(r), rel: r, fs: d}
+	t, err := d.target(w, name)
 	if err == nil {
 		err = d.createIn(w, name)
 	}
 	if err != nil {
-		dir.Close()
+		w.discard()
 		return nil, false, 0, err
 	}
-	return w, exists, replaces, nil
+	return w, t.exists, t.size, nil
+}
+
+// there is what target found at a name.
+type there struct {
+	exists  bool
+	size    int64 // what the quota counts: a file's size, 0 for a symlink
+	symlink bool
 }
 
 // target stats what is at w's name: nothing, a file (its size counts), a
 // symlink (followed through the root: one to a directory is a directory,
 // one out of the home is refused; the link itself counts 0), or a
 // directory (ErrIsDir). A parent that is not a directory is ErrNotDir.
-func (d *dirFS) target(w *wholeFile, name string) (bool, int64, error) {
+func (d *dirFS) target(w *wholeFile, name string) (there, error) {
 	var st unix.Stat_t
-	err := unix.Fstatat(int(w.dir.Fd()), w.base, &st, unix.AT_SYMLINK_NOFOLLOW)
+	err := unix.Fstatat(w.dfd(), w.base, &st, unix.AT_SYMLINK_NOFOLLOW)
 	switch {
 	case errors.Is(err, unix.ENOENT):
-		return false, 0, nil
+		return there{}, nil
 	case errors.Is(err, unix.ENOTDIR):
-		return false, 0, fmt.Errorf("put %s: %w", name, ErrNotDir)
+		return there{}, fmt.Errorf("put %s: %w", name, ErrNotDir)
 	case err != nil:
-		return false, 0, opErr("put", name, err)
+		return there{}, opErr("put", name, err)
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFREG:
-		return true, st.Size, nil
+		return there{exists: true, size: st.Size}, nil
 	case unix.S_IFDIR:
-		return false, 0, fmt.Errorf("put %s: %w", name, ErrIsDir)
+		return there{}, fmt.Errorf("put %s: %w", name, ErrIsDir)
 	case unix.S_IFLNK:
 		fi, err := d.root.Stat(w.rel)
 		switch {
 		case err == nil && fi.IsDir():
-			return false, 0, fmt.Errorf("put %s: %w", name, ErrIsDir)
+			return there{}, fmt.Errorf("put %s: %w", name, ErrIsDir)
 		case err != nil && !errors.Is(err, fs.ErrNotExist):
-			return false, 0, opErr("put", name, err)
+			return there{}, opErr("put", name, err)
 		}
+		return there{exists: true, symlink: true}, nil
 	}
-	return true, 0, nil
+	return there{exists: true}, nil
 }
 
 // createIn makes the unnamed file in w's directory.
 func (d *dirFS) createIn(w *wholeFile, name string) error {
-	fd, err := unix.Openat(int(w.dir.Fd()), ".", unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, filePerm)
+	fd, err := unix.Openat(w.dfd(), ".", unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, filePerm)
 	if err != nil {
 		if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EINVAL) {
 			d.noWhole.Store(true)
@@ -157,33 +224,16 @@ func (d *dirFS) createIn(w *wholeFile, name string) error {
 var errNoWhole = errors.New("no unnamed files here")
 
 // linkWhole gives a verified unnamed file its name, atomically replacing
-// a file or a symlink there (as CommitPartial does), and closes it. It
-// returns the file's final FileInfo (for the MD5 cache). durable: the
-// directory is synced after.
-func (d *dirFS) linkWhole(w *wholeFile, id, name string, durable bool) (fs.FileInfo, error) {
+// what target found there (a file, or a symlink: the link itself, as
+// rename does), and closes it. It returns the file's final FileInfo (for
+// the MD5 cache). durable: the directory is synced after.
+func (d *dirFS) linkWhole(w *wholeFile, t there, id, name string, durable bool) (fs.FileInfo, error) {
 	defer w.discard()
-	dfd := int(w.dir.Fd())
-	var st unix.Stat_t
-	err := unix.Fstatat(dfd, w.base, &st, unix.AT_SYMLINK_NOFOLLOW)
-	switch {
-	case err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR:
-		return nil, fmt.Errorf("put %s: %w", name, ErrIsDir)
-	case err == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK:
-		// Through the root, as CommitPartial: a symlink out of the home
-		// is refused, one to a directory inside is a directory.
-		if fi, err := d.root.Stat(w.rel); err == nil && fi.IsDir() {
-			return nil, fmt.Errorf("put %s: %w", name, ErrIsDir)
-		} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, opErr("put", name, err)
-		}
+	var err error
+	if t.exists {
 		err = d.linkReplacing(w, id)
-	case err == nil:
+	} else if err = d.link(w, w.dfd(), w.base); errors.Is(err, unix.EEXIST) { // made meanwhile
 		err = d.linkReplacing(w, id)
-	case errors.Is(err, unix.ENOENT):
-		err = d.link(w, dfd, w.base)
-		if errors.Is(err, unix.EEXIST) { // made meanwhile
-			err = d.linkReplacing(w, id)
-		}
 	}
 	if err != nil {
 		return nil, opErr("put", name, err)
@@ -193,7 +243,7 @@ func (d *dirFS) linkWhole(w *wholeFile, id, name string, durable bool) (fs.FileI
 		return nil, opErr("put", name, err)
 	}
 	if durable {
-		if err := w.dir.Sync(); err != nil {
+		if err := w.dir.f.Sync(); err != nil {
 			return nil, opErr("put", name, err)
 		}
 	}
@@ -221,7 +271,7 @@ func (d *dirFS) linkReplacing(w *wholeFile, id string) error {
 	if err := d.link(w, int(pd.Fd()), path.Base(p)); err != nil {
 		return err
 	}
-	if err := unix.Renameat(int(pd.Fd()), path.Base(p), int(w.dir.Fd()), w.base); err != nil {
+	if err := unix.Renameat(int(pd.Fd()), path.Base(p), w.dfd(), w.base); err != nil {
 		unix.Unlinkat(int(pd.Fd()), path.Base(p), 0)
 		return err
 	}

@@ -129,11 +129,11 @@ func TestWholeFileCopyOut(t *testing.T) {
 	}
 	defer w.discard()
 	w.Write([]byte("copied out"))
-	if err := copyOut(w, int(w.dir.Fd()), "c.txt"); err != nil {
+	if err := copyOut(w, w.dfd(), "c.txt"); err != nil {
 		t.Fatal(err)
 	}
 	var st unix.Stat_t
-	if err := unix.Fstatat(int(w.dir.Fd()), "c.txt", &st, 0); err != nil || st.Size != 10 {
+	if err := unix.Fstatat(w.dfd(), "c.txt", &st, 0); err != nil || st.Size != 10 {
 		t.Fatalf("c.txt: %v, %d bytes", err, st.Size)
 	}
 }
