@@ -62,6 +62,7 @@ func (c *Client) PutPaths(ctx context.Context, locals []string, remote string, o
 	var fails failures
 	plan := planPut(tops, opt, &fails)
 	batch := opt.Recursive || opt.To != "" || len(tops) > 1
+	defer c.batchRecords()()
 	if batch {
 		if err := c.checkQuota(ctx, plan, quotaSubject(locals, remote, opt)); err != nil {
 			return errors.Join(append([]error{err}, fails.errs...)...)
@@ -218,6 +219,7 @@ func (c *Client) GetPaths(ctx context.Context, remotes []string, local string, o
 	var fails failures
 	batch := len(tops) > 1 || opt.To != "" || opt.Recursive
 	j := c.openJournal(batch, "get", tops)
+	defer c.batchRecords()()
 	var dirs []string
 	if opt.Recursive {
 		tops, dirs = c.expandTrees(ctx, tops, opt, &fails)
