@@ -125,7 +125,7 @@ func (m *Manager) OpenSpec(user string, spec Spec) (*Home, error) {
 		perms = PermAll
 	}
 	h := &Home{m: m, user: user}
-	h.mounts = []*mount{{fs: fsys, perms: perms, acct: u.acct, claim: user, device: deviceOf(fsys, user),
+	h.mounts = []*mount{{fs: fsys, perms: perms, acct: u.acct, claim: user, space: m.spaceOf(fsys, user),
 		let: func() { m.release(m.users, user, u) }}}
 	for _, f := range spec.Folders {
 		mt, err := m.mountFolder(f, u.acct)
@@ -154,7 +154,7 @@ func (m *Manager) mountFolder(f Folder, home *account) (*mount, error) {
 	m.mu.Lock()
 	m.seen[dir] = true
 	m.mu.Unlock()
-	mt := &mount{name: f.Name, fs: fsys, perms: f.Perms, acct: home, claim: "folder:" + dir, device: deviceOf(fsys, "folder:"+dir)}
+	mt := &mount{name: f.Name, fs: fsys, perms: f.Perms, acct: home, claim: "folder:" + dir, space: m.spaceOf(fsys, "folder:"+dir)}
 	if f.OwnQuota {
 		u, err := m.acquire(m.folders, dir, fsys, f.Quota)
 		if err != nil {

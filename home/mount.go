@@ -18,13 +18,13 @@ import (
 
 // mount is one tree of a home.
 type mount struct {
-	name   string // "" for the home itself; else the folder's name, mounted at "/"+name
-	fs     FS
-	perms  Perm
-	acct   *account
-	claim  string // the key its partials' transfer ids are claimed under
-	device string // the file system holding it, for the free-space check (space.go)
-	let    func() // gives back the account; nil when there is nothing to give back
+	name  string // "" for the home itself; else the folder's name, mounted at "/"+name
+	fs    FS
+	perms Perm
+	acct  *account
+	claim string      // the key its partials' transfer ids are claimed under
+	space *spaceCount // the free-space bookkeeping of its file system (space.go); nil: none
+	let   func()      // gives back the account; nil when there is nothing to give back
 }
 
 // point returns the home path of the mount point.

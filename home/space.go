@@ -46,12 +46,15 @@ func (e *SpaceError) Unwrap() error { return ErrNoSpace }
 
 // spaceCount is the free-space bookkeeping of one file system: its last
 // statfs, and the promises made to uploads that were running then or
-// began since.
+// began since, with what they may still write that the statfs did not
+// see (owed, kept as a sum so that a check costs the same however many
+// puts ran in the last second).
 type spaceCount struct {
 	mu       sync.Mutex
 	at       time.Time
 	sp       Space
 	promises map[*promise]struct{}
+	owed     int64 // the sum of need-before over promises
 }
 
 // promise is the space an upload may still write.
@@ -76,28 +79,32 @@ func (p *promise) end() {
 		return
 	}
 	p.c.mu.Lock()
-	p.need, p.ended = p.done.Load(), true
-	p.c.mu.Unlock()
+	defer p.c.mu.Unlock()
+	if p.ended {
+		return
+	}
+	done := min(p.done.Load(), p.need)
+	p.c.owed -= p.need - done
+	p.need, p.ended = done, true
 }
 
 // avail returns what the file system can still take for new uploads,
 // reserve kept, as far as c knows. Under c.mu.
 func (c *spaceCount) avail(reserve int64) int64 {
-	a := c.sp.Free - reserve
-	for p := range c.promises {
-		a -= max(p.need-p.before, 0)
-	}
-	return a
+	return c.sp.Free - c.owed - reserve
 }
 
 // refresh asks the file system (fsys) again. Under c.mu.
 func (c *spaceCount) refresh(fsys FS) error {
 	for p := range c.promises { // before the statfs: what they write meanwhile is then counted twice, never missed
 		if p.ended {
+			c.owed -= p.need - p.before
 			delete(c.promises, p)
-		} else {
-			p.before = p.done.Load()
+			continue
 		}
+		done := min(p.done.Load(), p.need)
+		c.owed -= done - p.before
+		p.before = done
 	}
 	sp, err := fsys.Space()
 	if err != nil {
@@ -129,7 +136,10 @@ func (h *Home) checkSpace(mt *mount, need, counted int64) (*promise, error) {
 	if h.m == nil || !mt.acct.fits(counted) {
 		return nil, nil
 	}
-	c := h.m.spaceOf(mt)
+	c := mt.space
+	if c == nil {
+		return nil, nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	reserve := func() int64 { return h.m.reserve(c.sp.Total) }
@@ -146,26 +156,29 @@ func (h *Home) checkSpace(mt *mount, need, counted int64) (*promise, error) {
 	}
 	p := &promise{c: c, need: need}
 	c.promises[p] = struct{}{}
+	c.owed += need
 	return p, nil
 }
 
-// spaceOf returns the bookkeeping of the file system holding mt.
-func (m *Manager) spaceOf(mt *mount) *spaceCount {
+// spaceOf returns the bookkeeping of the file system holding fsys (key
+// names the tree, for a file system that cannot tell its device), shared
+// by every home and folder on that file system.
+func (m *Manager) spaceOf(fsys FS, key string) *spaceCount {
+	dev := deviceOf(fsys, key)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.space == nil {
 		m.space = make(map[string]*spaceCount)
 	}
-	c := m.space[mt.device]
+	c := m.space[dev]
 	if c == nil {
 		c = &spaceCount{promises: make(map[*promise]struct{})}
-		m.space[mt.device] = c
+		m.space[dev] = c
 	}
 	return c
 }
 
-// deviceOf names the file system holding fsys, so that every home and
-// folder on one file system shares one count; key when it cannot tell.
+// deviceOf names the file system holding fsys; key when it cannot tell.
 func deviceOf(fsys FS, key string) string {
 	fi, err := fsys.Stat("/")
 	if err != nil {
