@@ -63,7 +63,7 @@ func (s *Server) newSession(c net.Conn) *session {
 		r:      bufio.NewReaderSize(rc, 4<<10), // headers; bodies bypass it (large reads go straight to the conn)
 		id:     id,
 		remote: remote,
-		log:    s.logger().With("session", id, "remote", remote),
+		log:    s.logger().With("protocol", ProtocolFTPX, "session", id, "remote", remote),
 		start:  time.Now(),
 		cwd:    "/",
 	}
