@@ -59,6 +59,18 @@ def get(f, name, rest=None):
     out = io.BytesIO()
     f.retrbinary("RETR " + name, out.write, rest=rest)
     return out.getvalue()
+def partial_bytes():
+    d = os.environ["PARTIALS"]
+    if not os.path.isdir(d):
+        return 0
+    return sum(os.path.getsize(os.path.join(d, n)) for n in os.listdir(d) if not n.endswith((".state", ".tmp")))
+def wait_partial(n):
+    for i in range(2000):
+        if partial_bytes() >= n:
+            return
+        time.sleep(0.01)
+    print("FAIL: the server never held %d bytes" % n)
+    sys.exit(1)
 def check(what, got, want):
     if got != want:
         print("FAIL %s: got %r, want %r" % (what, got, want))

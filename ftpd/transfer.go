@@ -182,6 +182,9 @@ func (c *session) store(verb, arg string) error {
 		return c.reply(425, "cannot open the data connection")
 	}
 	err = c.watch(conn, func() error { return c.receive(conn, s) })
+	if errors.Is(err, home.ErrQuota) {
+		drain(conn)
+	}
 	c.endData(conn)
 	n := s.Written()
 	switch {
@@ -270,6 +273,19 @@ func fill(conn net.Conn, buf []byte, timeout time.Duration) (int, error) {
 	}
 	return n, nil
 }
+
+// drain reads and drops what the client still sends, up to drainMax or
+// for drainTime, so that a client refused mid-upload finishes sending and
+// reads the refusal, rather than failing on a reset connection.
+func drain(conn net.Conn) {
+	conn.SetReadDeadline(time.Now().Add(drainTime))
+	io.CopyN(io.Discard, conn, drainMax)
+}
+
+const (
+	drainMax  = 8 << 20
+	drainTime = 2 * time.Second
+)
 
 // suspend keeps what a cut upload received, to be resumed, and returns
 // the bytes held; an upload that never got a byte is dropped instead.
