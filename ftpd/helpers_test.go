@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"ftpx/accounts"
+	"ftpx/ftpd"
 	"ftpx/ftpxtest"
 	"ftpx/server"
 )
@@ -259,4 +261,30 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// newServer starts a native server with the user alex (password "pw").
+func newServer(t *testing.T, opts ...ftpxtest.Option) *ftpxtest.Server {
+	t.Helper()
+	ts := ftpxtest.NewServer(t, opts...)
+	ts.AddUser(t, "alex", "pw", accounts.Unlimited)
+	return ts
+}
+
+// ftpServer is an FTP front end a test stops itself.
+type ftpServer struct {
+	srv  *ftpd.Server
+	addr string
+}
+
+func startFTPServer(t *testing.T, ts *ftpxtest.Server) ftpServer {
+	t.Helper()
+	fs := &ftpd.Server{Core: ts.Server, Logger: ts.Server.Logger}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go fs.Serve(l)
+	t.Cleanup(func() { fs.Close() })
+	return ftpServer{fs, l.Addr().String()}
 }

@@ -124,7 +124,18 @@ func listArg(arg string) string {
 // case) and that command's options.
 func parseOpts(arg string) (cmd, opts string) {
 	cmd, opts, _ = strings.Cut(strings.TrimSpace(arg), " ")
-	return strings.ToUpper(cmd), strings.TrimSpace(opts)
+	return upper(cmd), strings.TrimSpace(opts)
+}
+
+// upper upper-cases ASCII letters only, so the result is as long as s.
+func upper(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
 }
 
 // parseProt parses PROT's level: C (clear) or P (private); S and E are

@@ -1,0 +1,140 @@
+package ftpd_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"ftpx/accounts"
+)
+
+func TestCurlPutGetListEveryDataMode(t *testing.T) {
+	ts, addr := setup(t, accounts.Unlimited, nil)
+	data := randomBytes(2<<20 + 3)
+	src := writeTemp(t, "src.bin", data)
+	base := "ftp://alex:pw@" + addr
+	for _, mode := range []struct {
+		name string
+		args []string
+	}{
+		{"epsv", nil},
+		{"pasv", []string{"--disable-epsv"}},
+		{"port", []string{"--ftp-port", "127.0.0.1", "--disable-eprt"}},
+		{"eprt", []string{"--ftp-port", "127.0.0.1"}},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			name := "up-" + mode.name + ".bin"
+			if _, code := curl(t, append(mode.args, "--ftp-create-dirs", "-T", src, base+"/d/"+name)...); code != 0 {
+				t.Fatalf("curl -T: exit %d", code)
+			}
+			if b, _ := os.ReadFile(filepath.Join(ts.Home("alex"), "d", name)); !bytes.Equal(b, data) {
+				t.Fatal("uploaded bytes differ")
+			}
+			out, code := curl(t, append(mode.args, base+"/d/"+name)...)
+			if code != 0 || md5hex([]byte(out)) != md5hex(data) {
+				t.Fatalf("curl get: exit %d, md5 %s", code, md5hex([]byte(out)))
+			}
+			out, code = curl(t, append(mode.args, base+"/d/")...)
+			if code != 0 || !strings.Contains(out, name) {
+				t.Fatalf("curl list: exit %d %q", code, out)
+			}
+			out, code = curl(t, append(mode.args, "-l", base+"/d/")...)
+			if code != 0 || !strings.Contains(out, name+"\n") || strings.Contains(out, "-rw") {
+				t.Fatalf("curl -l (NLST): exit %d %q", code, out)
+			}
+		})
+	}
+	// -Q sends commands before the transfer: DELE through curl.
+	if _, code := curl(t, "-Q", "DELE d/up-epsv.bin", base+"/"); code != 0 {
+		t.Fatal("curl -Q DELE")
+	}
+	if _, err := os.Stat(filepath.Join(ts.Home("alex"), "d", "up-epsv.bin")); !os.IsNotExist(err) {
+		t.Fatal("DELE through curl left the file")
+	}
+	// Wrong password: curl's exit status 67 (login denied).
+	if _, code := curl(t, "ftp://alex:nope@"+addr+"/"); code != 67 {
+		t.Fatalf("curl with a wrong password: exit %d, want 67", code)
+	}
+}
+
+func TestCurlResumesAnInterruptedUpload(t *testing.T) {
+	ts, addr := setup(t, accounts.Unlimited, nil)
+	data := randomBytes(3 << 20)
+	src := writeTemp(t, "src.bin", data)
+	// An upload cut after 1 MiB: an ftplib client sends that much and
+	// goes away.
+	python(t, addr, `
+data = open(os.environ["SRC"], "rb").read()
+f = connect()
+f.voidcmd("TYPE I")
+conn = f.transfercmd("STOR big.bin")
+conn.sendall(data[:1 << 20])
+wait_partial(1 << 20)
+f.sock.close()
+conn.close()
+`, "SRC="+src, "PARTIALS="+filepath.Join(ts.Home("alex"), ".ftpx-partial"))
+	// curl -C - asks SIZE (the bytes held) and sends the rest with APPE.
+	waitFor(t, "the cut upload to be held", func() bool {
+		out, code := curl(t, "-I", "ftp://alex:pw@"+addr+"/big.bin")
+		return code == 0 && strings.Contains(out, fmt.Sprintf("Content-Length: %d", 1<<20))
+	})
+	if _, code := curl(t, "-C", "-", "-T", src, "ftp://alex:pw@"+addr+"/big.bin"); code != 0 {
+		t.Fatalf("curl -C - -T: exit %d", code)
+	}
+	if b, _ := os.ReadFile(filepath.Join(ts.Home("alex"), "big.bin")); !bytes.Equal(b, data) {
+		t.Fatalf("resumed upload differs (%d bytes)", len(b))
+	}
+}
+
+func TestCurlOverQuota552(t *testing.T) {
+	ts, addr := setup(t, 100_000, nil)
+	src := writeTemp(t, "src.bin", randomBytes(300_000))
+	// curl's exit status 70 is its name for 552: "remote disk full".
+	if _, code := curl(t, "-T", src, "ftp://alex:pw@"+addr+"/big.bin"); code != 70 {
+		t.Fatalf("curl -T over quota: exit %d, want 70 (552 exceeded storage allocation)", code)
+	}
+	if out, _ := curl(t, "-l", "ftp://alex:pw@"+addr+"/"); strings.Contains(out, "big.bin") {
+		t.Fatal("a refused upload is listed")
+	}
+	if !strings.Contains(ts.Log(), "code=552") {
+		t.Error("the log has no 552")
+	}
+}
+
+func TestLftpMirrorBothWaysAndFTPS(t *testing.T) {
+	opt, ca := withTLS(t, false)
+	ts, addr := setup(t, accounts.Unlimited, nil, opt)
+	tree := t.TempDir()
+	want := map[string][]byte{}
+	for i := range 40 {
+		name := fmt.Sprintf("sub%d/f%02d.bin", i%3, i)
+		want[name] = randomBytes(4096 + i)
+		os.MkdirAll(filepath.Join(tree, filepath.Dir(name)), 0o755)
+		os.WriteFile(filepath.Join(tree, name), want[name], 0o644)
+	}
+	lftp(t, addr, "mirror -R "+tree+" up")
+	for name, b := range want {
+		if got, _ := os.ReadFile(filepath.Join(ts.Home("alex"), "up", name)); !bytes.Equal(got, b) {
+			t.Fatalf("mirror -R: %s differs", name)
+		}
+	}
+	down := filepath.Join(t.TempDir(), "down")
+	lftp(t, addr, "mirror up "+down)
+	for name, b := range want {
+		if got, _ := os.ReadFile(filepath.Join(down, name)); !bytes.Equal(got, b) {
+			t.Fatalf("mirror: %s differs", name)
+		}
+	}
+	// FTPS with lftp: AUTH TLS, PROT P, the server's certificate.
+	out := lftp(t, addr, "set ftp:ssl-force true; set ftp:ssl-protect-data true; set ssl:ca-file "+ca+
+		"; put "+filepath.Join(tree, "sub0", "f00.bin")+" -o tls.bin; cls -1")
+	if !strings.Contains(out, "tls.bin") {
+		t.Fatalf("lftp over TLS: %s", out)
+	}
+	if got, _ := os.ReadFile(filepath.Join(ts.Home("alex"), "tls.bin")); !bytes.Equal(got, want["sub0/f00.bin"]) {
+		t.Fatal("lftp's FTPS upload differs")
+	}
+}
