@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -73,7 +74,12 @@ f.voidcmd("TYPE I")
 conn = f.transfercmd("STOR big.bin")
 conn.sendall(data[:1 << 20])
 wait_partial(1 << 20)
-f.sock.close()
+f.close()  # the control connection first: the upload is cut, not done
+g = connect()
+for i in range(1000):
+    if code(g.size, "big.bin") != "550":
+        break
+    time.sleep(0.02)
 conn.close()
 `, "SRC="+src, "PARTIALS="+filepath.Join(ts.Home("alex"), ".ftpx-partial"))
 	// curl -C - asks SIZE (the bytes held) and sends the rest with APPE.
@@ -136,5 +142,40 @@ func TestLftpMirrorBothWaysAndFTPS(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(filepath.Join(ts.Home("alex"), "tls.bin")); !bytes.Equal(got, want["sub0/f00.bin"]) {
 		t.Fatal("lftp's FTPS upload differs")
+	}
+}
+
+func TestLftpPutContinuesACutUpload(t *testing.T) {
+	if _, err := exec.LookPath("lftp"); err != nil {
+		t.Skip("lftp is not installed (apt-get install lftp); skipping the lftp test")
+	}
+	ts, addr := setup(t, accounts.Unlimited, nil)
+	data := randomBytes(3 << 20)
+	src := writeTemp(t, "big.bin", data)
+	python(t, addr, `
+data = open(os.environ["SRC"], "rb").read()
+f = connect()
+f.voidcmd("TYPE I")
+conn = f.transfercmd("STOR big.bin")
+conn.sendall(data[:1 << 20])
+wait_partial(1 << 20)
+f.close()  # the control connection first: the upload is cut, not done
+g = connect()
+for i in range(1000):
+    if code(g.size, "big.bin") != "550":
+        break
+    time.sleep(0.02)
+conn.close()
+`, "SRC="+src, "PARTIALS="+filepath.Join(ts.Home("alex"), ".ftpx-partial"))
+	waitFor(t, "the cut upload to be held", func() bool {
+		out, code := curl(t, "-I", "ftp://alex:pw@"+addr+"/big.bin")
+		return code == 0 && strings.Contains(out, fmt.Sprintf("Content-Length: %d", 1<<20))
+	})
+	out := lftp(t, addr, "put -c "+src+" -o big.bin")
+	if b, _ := os.ReadFile(filepath.Join(ts.Home("alex"), "big.bin")); !bytes.Equal(b, data) {
+		t.Fatalf("lftp put -c: %d bytes, want %d\n%s", len(b), len(data), out)
+	}
+	if !strings.Contains(ts.Log(), `msg="put done"`) || !strings.Contains(ts.Log(), "offset=1048576") {
+		t.Errorf("lftp did not resume from the 1048576 bytes held")
 	}
 }

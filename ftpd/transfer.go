@@ -208,6 +208,9 @@ func (c *session) store(verb, arg string) error {
 // beginStream starts or resumes the upload of a STOR or APPE.
 func (c *session) beginStream(verb, name string) (*home.Stream, error) {
 	id := transferID(c.login.User, name)
+	if verb == "STOR" && c.rest == 0 {
+		return c.home.BeginStream(name, id, 0) // the common case: no look for what is held
+	}
 	held, holding := c.held(name)
 	switch {
 	case c.restSet && c.rest > 0 && holding && c.rest == held:

@@ -56,7 +56,7 @@ check("xmd5", f.sendcmd("XMD5 big.bin"), "250 " + md5(data))
 conn = f.transfercmd("STOR second.bin")
 conn.sendall(data[:2 * cut])
 wait_partial(2 * cut)
-f.sock.close()
+f.close()
 f = connect()
 for i in range(1000):  # until the server has seen the control connection go
     if code(f.size, "second.bin") != "550":
