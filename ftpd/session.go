@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -322,9 +321,4 @@ func (c *session) resolve(p string) (string, error) {
 
 func secondsSince(t time.Time) float64 {
 	return float64(time.Since(t).Microseconds()) / 1e6
-}
-
-// isTimeout reports whether err is a deadline that passed.
-func isTimeout(err error) bool {
-	return errors.Is(err, os.ErrDeadlineExceeded)
 }
