@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"hash"
 	"io"
+
+	"ftpx/internal/xfer"
 )
 
 // fileHash reads a local file front to back for a put and hashes what it
@@ -43,6 +45,34 @@ func (fh *fileHash) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// sendTo copies the next n bytes of the file to dst, hashing them on
+// another goroutine once written (see xfer.Copy), and moves on by what
+// was written. o's Hash and AfterHash are fh's own.
+func (fh *fileHash) sendTo(dst io.Writer, n int64, o xfer.Options) (xfer.Result, error) {
+	start := fh.pos
+	last := start
+	if len(fh.snaps) > 0 {
+		last = fh.snaps[len(fh.snaps)-1].pos
+	}
+	o.Hash = fh.h
+	o.AfterHash = func(hashed int64) {
+		fh.pos = start + hashed
+		if fh.pos-last >= snapEvery {
+			fh.snap()
+			last = fh.pos
+		}
+	}
+	return xfer.Copy(dst, io.NewSectionReader(fh.f, start, n), n, o)
+}
+
+// snap keeps the MD5 state at the current position.
+func (fh *fileHash) snap() {
+	fh.snaps = append(fh.snaps, snapshot{fh.pos, md5State(fh.h)})
+	if len(fh.snaps) > maxSnaps {
+		fh.snaps = append(fh.snaps[:0], fh.snaps[1:]...)
+	}
+}
+
 func (fh *fileHash) hash(b []byte) {
 	for len(b) > 0 {
 		next := (fh.pos/snapEvery + 1) * snapEvery
@@ -51,10 +81,7 @@ func (fh *fileHash) hash(b []byte) {
 		fh.pos += k
 		b = b[k:]
 		if fh.pos == next {
-			fh.snaps = append(fh.snaps, snapshot{fh.pos, md5State(fh.h)})
-			if len(fh.snaps) > maxSnaps {
-				fh.snaps = append(fh.snaps[:0], fh.snaps[1:]...)
-			}
+			fh.snap()
 		}
 	}
 }

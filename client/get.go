@@ -11,10 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
+	"ftpx/internal/xfer"
 	"ftpx/protocol"
 )
 
@@ -260,37 +262,79 @@ func (j *getJob) compareSource(ctx context.Context) error {
 	return nil
 }
 
-// receive writes the body from pos to size into the partial file,
-// hashing it, at the client's rate, saving resume points as it goes.
+// receive writes the body from pos to size into the partial file at the
+// client's rate: the socket is read while the last chunk is written and
+// the one before is hashed, each on its own goroutine, a big file is
+// written past the page cache, and resume points are saved as it goes.
+// A local write failure is kept in werr while the body is still read to
+// its end, so the connection stays in step.
 func (j *getJob) receive(ctx context.Context, size int64) error {
 	c := j.c
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	buf := *bp
-	for j.pos < size {
-		n, err := c.br.Read(buf[:min(int64(len(buf)), int64(c.lim.chunk()), size-j.pos)])
-		if n > 0 {
-			if j.werr == nil {
-				_, j.werr = j.part.WriteAt(buf[:n], j.pos)
-			}
-			j.h.Write(buf[:n])
-			j.pos += int64(n)
-			j.moved(n)
-			if err := c.lim.wait(ctx, n); err != nil {
-				return c.fail(ctx, "get", j.arg, nil, err)
-			}
-			if j.due(j.pos) {
-				j.checkpoint()
-			}
-		}
-		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return c.fail(ctx, "get", j.arg, ErrConnection, err)
+	if _, err := j.part.Seek(j.pos, io.SeekStart); err != nil && j.werr == nil {
+		j.werr = err
+	}
+	var w io.Writer = j.part
+	var first int64
+	if size-j.pos >= directMin {
+		d := xfer.NewDirectWriter(j.part)
+		defer d.Plain() // later writes to part (a retry) may be unaligned
+		w = d
+		if d.Direct() && j.pos%xfer.Align != 0 {
+			first = xfer.Align - j.pos%xfer.Align
 		}
 	}
-	return nil
+	sw := &stickyWriter{w: w, failed: j.werr}
+	start := j.pos
+	res, err := xfer.Copy(sw, c.br, size-start, xfer.Options{Hash: j.h, First: first, Chunk: c.lim.readCap(),
+		AfterRead: func(n int) error {
+			j.moved(n)
+			return c.lim.wait(ctx, n)
+		},
+		AfterHash: func(hashed int64) {
+			if pos := start + hashed; j.due(pos) && sw.err() == nil {
+				j.pos = pos
+				j.checkpoint()
+			}
+		},
+	})
+	j.pos = start + res.Hashed
+	j.werr = sw.err()
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return c.fail(ctx, "get", j.arg, nil, errors.Unwrap(err))
+	}
+	return c.fail(ctx, "get", j.arg, ErrConnection, errors.Unwrap(err))
+}
+
+// directMin is the smallest download written past the page cache.
+const directMin = 8 << 20
+
+// stickyWriter passes writes on until one fails, then swallows the rest
+// and keeps the first error: a get keeps reading the body it cannot
+// store, to stay in step with the server.
+type stickyWriter struct {
+	w      io.Writer
+	mu     sync.Mutex
+	failed error
+}
+
+func (s *stickyWriter) Write(p []byte) (int, error) {
+	if s.err() == nil {
+		if _, err := s.w.Write(p); err != nil {
+			s.mu.Lock()
+			s.failed = err
+			s.mu.Unlock()
+		}
+	}
+	return len(p), nil
+}
+
+func (s *stickyWriter) err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failed
 }
 
 // checkpoint saves the resume point: pos and the MD5 state of the bytes

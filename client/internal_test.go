@@ -5,7 +5,10 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
+	"errors"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -61,5 +64,35 @@ func TestLimiterHoldsTheRate(t *testing.T) {
 	cancel()
 	if err := newLimiter(1).wait(ctx, 1000); err == nil {
 		t.Fatal("wait ignored a cancelled context")
+	}
+}
+
+// readSmall reads the file as it is now, whatever size the plan saw, and
+// refuses one that grew past the pipelined limit.
+func TestReadSmall(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name     string
+		size     int // on disk
+		planned  int64
+		wantFail bool
+	}{
+		{"as planned", 4096, 4096, false},
+		{"empty", 0, 0, false},
+		{"grew a little", 9000, 4096, false},
+		{"shrank", 100, 4096, false},
+		{"grew past the limit", smallFile + 10, 4096, true},
+		{"at the limit", smallFile, smallFile, false},
+	} {
+		p := filepath.Join(dir, tc.name)
+		data := bytes.Repeat([]byte{7}, tc.size)
+		os.WriteFile(p, data, 0o644)
+		got, err := readSmall(p, tc.planned)
+		if tc.wantFail != (err != nil) || err == nil && !bytes.Equal(got, data) {
+			t.Errorf("%s: %d bytes, %v", tc.name, len(got), err)
+		}
+	}
+	if _, err := readSmall(filepath.Join(dir, "missing"), 1); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing: %v", err)
 	}
 }

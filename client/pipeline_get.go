@@ -240,6 +240,6 @@ func (c *Client) getPipelinable(j *journal, t target, small map[string]bool) boo
 	if st == nil || err != nil {
 		return st == nil
 	}
-	r, err := st.Load(newRecord(c.server(), c.user(), "get", abs, c.abs(t.src)))
+	r, err := c.loadRecord(st, newRecord(c.server(), c.user(), "get", abs, c.abs(t.src)))
 	return err == nil && r == nil
 }

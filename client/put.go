@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"ftpx/internal/xfer"
 	"ftpx/protocol"
 )
 
@@ -164,7 +165,7 @@ func (j *putJob) attempt(ctx context.Context) (progressed bool, err error) {
 	// a connection dropped may not have reached it.
 	progressed = j.advanced(offset)
 	j.begin(offset)
-	err = j.sendBody(ctx, id, buf)
+	err = j.sendBody(ctx, id)
 	if err != nil {
 		return progressed, err
 	}
@@ -219,32 +220,34 @@ func (j *putJob) newID() {
 	j.save()
 }
 
-// sendBody sends the file from fh's position to its end, hashing as it
-// reads, at the client's rate, saving resume points as it goes.
-func (j *putJob) sendBody(ctx context.Context, id string, buf []byte) error {
+// sendBody sends the file from fh's position to its end at the client's
+// rate: the file is read ahead and hashed on other goroutines while the
+// socket takes each chunk, and resume points are saved as it goes.
+func (j *putJob) sendBody(ctx context.Context, id string) error {
 	c := j.c
-	for j.fh.pos < j.res.Size {
-		n, err := j.fh.Read(buf[:min(int64(len(buf)), int64(c.lim.chunk()), j.res.Size-j.fh.pos)])
-		if n > 0 {
-			if _, werr := c.rw.Write(buf[:n]); werr != nil {
-				return c.lostDuringPut(ctx, j.arg, id, werr)
-			}
+	pos := j.fh.pos
+	_, err := j.fh.sendTo(c.rw, j.res.Size-pos, xfer.Options{
+		Chunk:     c.lim.readCap(),
+		AfterRead: func(n int) error { return c.lim.wait(ctx, n) },
+		AfterWrite: func(n int) {
 			j.moved(n)
-			if err := c.lim.wait(ctx, n); err != nil {
-				return c.fail(ctx, "put", j.arg, nil, err)
-			}
-			if j.due(j.fh.pos) {
-				j.rec.Offset = j.fh.pos
+			pos += int64(n)
+			if j.due(pos) {
+				j.rec.Offset = pos
 				j.save()
 			}
-		}
-		switch {
-		case err == io.EOF:
-			// The server waits for bytes this client cannot send.
-			return c.fail(ctx, "put", j.arg, nil, fmt.Errorf("%s shrank from %d to %d bytes while it was sent", j.local, j.res.Size, j.fh.pos))
-		case err != nil:
-			return c.fail(ctx, "put", j.arg, nil, localError("read", j.local, err))
-		}
+		},
+	})
+	switch {
+	case err == nil:
+		return nil
+	case xfer.IsWrite(err):
+		return c.lostDuringPut(ctx, j.arg, id, errors.Unwrap(err))
+	case ctx.Err() != nil:
+		return c.fail(ctx, "put", j.arg, nil, errors.Unwrap(err))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		// The server waits for bytes this client cannot send.
+		return c.fail(ctx, "put", j.arg, nil, fmt.Errorf("%s shrank from %d bytes while it was sent", j.local, j.res.Size))
 	}
-	return nil
+	return c.fail(ctx, "put", j.arg, nil, localError("read", j.local, errors.Unwrap(err)))
 }

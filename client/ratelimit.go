@@ -37,6 +37,15 @@ func (l *limiter) chunk() int {
 	return int(min(max(l.rate/10, 1<<10), bufSize))
 }
 
+// readCap is chunk for a copy that picks its own chunk size when there
+// is no limit (xfer.Options.Chunk): 0 then.
+func (l *limiter) readCap() int {
+	if l == nil {
+		return 0
+	}
+	return l.chunk()
+}
+
 // wait accounts n bytes just moved and sleeps as long as the rate asks,
 // or until ctx is done.
 func (l *limiter) wait(ctx context.Context, n int) error {

@@ -48,15 +48,16 @@ type FS interface {
 	Remove(name string) error                       // a file or an empty directory: ErrNotEmpty otherwise
 	RemoveAll(name string) (freed int64, err error) // a tree, symlinks not followed; the bytes of its regular files
 	Rename(oldname, newname string) error
-	CreatePartial(id string) (WriteFile, error)               // new file PartialDir/id (creates PartialDir as needed), truncating
-	ReopenPartial(id string, offset int64) (WriteFile, error) // the partial cut to offset, positioned at its end; ErrSize if shorter
-	CommitPartial(id, name string, durable bool) error        // rename PartialDir/id onto name, atomically replacing a file (durable: then sync its directory); ErrIsDir if name is a dir; ErrNotExist if name's parent is missing
-	RemovePartial(id string) error                            // the data and the saved state
-	SavePartialState(id string, state []byte) error           // atomically
-	PartialState(id string) ([]byte, error)                   // ErrNotExist when none was saved
-	Partials() ([]PartialInfo, error)                         // every partial's data file
-	Usage() (int64, error)                                    // bytes in regular files of the tree, partials included; symlinks not followed
-	Sync() error                                              // flush everything written to the file system holding the tree (syncfs)
+	CreatePartial(id string) (WriteFile, error)                 // new file PartialDir/id (creates PartialDir as needed), truncating
+	ReopenPartial(id string, offset int64) (WriteFile, error)   // the partial cut to offset, positioned at its end; ErrSize if shorter
+	ReadPartial(id string, offset int64) (io.ReadCloser, error) // the partial's bytes from offset to its end
+	CommitPartial(id, name string, durable bool) error          // rename PartialDir/id onto name, atomically replacing a file (durable: then sync its directory); ErrIsDir if name is a dir; ErrNotExist if name's parent is missing
+	RemovePartial(id string) error                              // the data and the saved state
+	SavePartialState(id string, state []byte) error             // atomically
+	PartialState(id string) ([]byte, error)                     // ErrNotExist when none was saved
+	Partials() ([]PartialInfo, error)                           // every partial's data file
+	Usage() (int64, error)                                      // bytes in regular files of the tree, partials included; symlinks not followed
+	Sync() error                                                // flush everything written to the file system holding the tree (syncfs)
 	Close() error
 }
 
@@ -81,6 +82,8 @@ func Dir(dir string) (FS, error) {
 type dirFS struct {
 	root       *os.Root
 	partialDir atomic.Bool // PartialDir is known to exist
+	noWhole    atomic.Bool // the file system cannot make or link unnamed files (whole.go)
+	dirs       dirCache    // directories of whole-file uploads in flight (whole.go)
 }
 
 // rel turns the home path name into a path relative to the root: "/" is
@@ -297,11 +300,8 @@ func (d *dirFS) CreatePartial(id string) (WriteFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !d.partialDir.Load() {
-		if err := d.root.Mkdir(PartialDir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-			return nil, opErr("put", "partial "+id, err)
-		}
-		d.partialDir.Store(true)
+	if err := d.ensurePartialDir(); err != nil {
+		return nil, opErr("put", "partial "+id, err)
 	}
 	f, err := d.root.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, filePerm)
 	if errors.Is(err, fs.ErrNotExist) && d.partialDir.Swap(false) {

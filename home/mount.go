@@ -2,6 +2,7 @@ package home
 
 import (
 	"fmt"
+	"io"
 	"io/fs"
 	"slices"
 	"strings"
@@ -143,6 +144,9 @@ func (x muxFS) home() FS { return x.h.mounts[0].fs }
 func (x muxFS) CreatePartial(id string) (WriteFile, error) { return x.home().CreatePartial(id) }
 func (x muxFS) ReopenPartial(id string, offset int64) (WriteFile, error) {
 	return x.home().ReopenPartial(id, offset)
+}
+func (x muxFS) ReadPartial(id string, offset int64) (io.ReadCloser, error) {
+	return x.home().ReadPartial(id, offset)
 }
 func (x muxFS) CommitPartial(id, name string, durable bool) error {
 	return x.home().CommitPartial(id, name, durable)

@@ -52,6 +52,22 @@ func (d *dirFS) ReopenPartial(id string, offset int64) (WriteFile, error) {
 	return f, nil
 }
 
+func (d *dirFS) ReadPartial(id string, offset int64) (io.ReadCloser, error) {
+	p, err := partial("resume", id)
+	if err != nil {
+		return nil, err
+	}
+	f, err := d.root.Open(p)
+	if err != nil {
+		return nil, opErr("resume", "partial "+id, err)
+	}
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		f.Close()
+		return nil, opErr("resume", "partial "+id, err)
+	}
+	return f, nil
+}
+
 func (d *dirFS) RemovePartial(id string) error {
 	p, err := partial("abort", id)
 	if err != nil {

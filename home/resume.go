@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/google/uuid"
@@ -92,11 +93,46 @@ func (h *Home) held(mt *mount, id string) (partialState, error) {
 	if err != nil {
 		return st, err
 	}
-	if json.Unmarshal(b, &st) != nil || st.Offset < 0 || st.Offset > st.Size || partialSize(mt, id) < st.Offset {
+	held := partialSize(mt, id)
+	if json.Unmarshal(b, &st) != nil || st.Offset < 0 || st.Offset > st.Size || held < st.Offset {
 		h.dropPartial(mt, id)
 		return partialState{}, fmt.Errorf("transfer %s: unusable saved state: %w", id, ErrNotExist)
 	}
+	if held > st.Offset && st.Offset < st.Size {
+		catchUp(mt, id, &st)
+	}
 	return st, nil
+}
+
+// catchUp brings a saved state up to the end of its partial: a server
+// killed between two checkpoints left bytes past the saved offset, which
+// are hashed now (and the state saved again) so the upload resumes after
+// them. Bytes past the declared size are left for ReopenPartial to cut.
+// On any failure the state stays as it was: the upload then resumes at
+// the older offset, which is still right.
+func catchUp(mt *mount, id string, st *partialState) {
+	d := md5.New()
+	if d.(encoding.BinaryUnmarshaler).UnmarshalBinary(st.MD5) != nil {
+		return
+	}
+	r, err := mt.fs.ReadPartial(id, st.Offset)
+	if err != nil {
+		return
+	}
+	defer r.Close()
+	n, _ := io.Copy(d, io.LimitReader(r, st.Size-st.Offset)) // a short read still gives a valid prefix
+	if n == 0 {
+		return
+	}
+	m, err := d.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		return
+	}
+	next := *st
+	next.Offset, next.MD5, next.Updated = st.Offset+n, m, time.Now().UTC()
+	if saveHeld(mt, id, next) == nil {
+		*st = next
+	}
 }
 
 // partialSize returns the size of the partial's data in mt, or -1 when
@@ -123,22 +159,28 @@ func (h *Home) dropPartial(mt *mount, id string) {
 	}
 }
 
-// saveState records where the upload stands, so it can resume from here.
-func (u *Upload) saveState() error {
+// saveState records where the upload stands: the MD5 state, which must
+// cover exactly the first at bytes, all of them in the partial.
+func (u *Upload) saveState(at int64) error {
 	m, err := u.md5.(encoding.BinaryMarshaler).MarshalBinary()
 	if err != nil {
 		return err
 	}
-	st := partialState{Name: u.name, Size: u.size, Offset: u.base + u.written, MD5: m, Updated: time.Now().UTC()}
+	st := partialState{Name: u.name, Size: u.size, Offset: at, MD5: m, Updated: time.Now().UTC()}
+	if err := saveHeld(u.mt, u.id, st); err != nil {
+		return err
+	}
+	u.saved, u.savedAt = at, time.Now()
+	return nil
+}
+
+// saveHeld writes a partial's saved state.
+func saveHeld(mt *mount, id string, st partialState) error {
 	b, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}
-	if err := u.mt.fs.SavePartialState(u.id, b); err != nil {
-		return err
-	}
-	u.saved = st.Offset
-	return nil
+	return mt.fs.SavePartialState(id, b)
 }
 
 // Suspend ends an upload that was cut off. A resumable one (it has a
@@ -149,7 +191,7 @@ func (u *Upload) Suspend() error {
 	if u.done {
 		return nil
 	}
-	if !u.resume || u.badHash {
+	if !u.resume {
 		return u.Abort()
 	}
 	// Kept bytes count as used; where the reservation was smaller (it
@@ -159,10 +201,9 @@ func (u *Upload) Suspend() error {
 		return u.Abort()
 	}
 	u.done = true
-	u.stopHasher()
 	err := u.f.Close()
 	u.f = nil
-	if serr := u.saveState(); err == nil {
+	if serr := u.saveState(u.base + u.written); err == nil {
 		err = serr
 	}
 	u.release()

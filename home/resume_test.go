@@ -100,39 +100,49 @@ func TestResumedMismatchDiscardsEverything(t *testing.T) {
 }
 
 // A server killed mid-upload leaves the data it wrote and the state of its
-// last checkpoint; a resume starts from the checkpoint, cutting the rest.
-func TestCrashResumesFromCheckpoint(t *testing.T) {
-	root, m, h := newHome(t, Unlimited)
-	dir := filepath.Join(root, "alice")
-	data := randomData(20 << 20)
-	id := uuid.NewString()
-	u, _ := h.BeginUpload("/f", int64(len(data)), id, 0)
-	for p := data[:17<<20]; len(p) > 0; p = p[256<<10:] {
-		u.Write(p[:256<<10])
-	}
-	u.f.Close() // the process dies: no Suspend, no Abort
-	m.unclaim("alice", id)
-	h.Close()
+// last checkpoint; the next Breakpoint hashes what lies past the checkpoint
+// and the upload resumes from the end of what reached the disk.
+func TestCrashResumesFromWhatReachedTheDisk(t *testing.T) {
+	for _, cut := range []int{100 << 10, 17<<20 + 1234} { // within the first second, through Write and through Receive
+		root, m, h := newHome(t, Unlimited)
+		dir := filepath.Join(root, "alice")
+		data := randomData(20 << 20)
+		id := uuid.NewString()
+		u, _ := h.BeginUpload("/f", int64(len(data)), id, 0)
+		if cut > 1<<20 {
+			u.Receive(bytes.NewReader(data[:cut])) // its read error (EOF before the end) is the crash
+		} else {
+			u.Write(data[:cut])
+		}
+		u.f.Close() // the process dies: no Suspend, no Abort
+		m.unclaim("alice", id)
+		h.Close()
 
-	m2, _ := NewManager(root)
-	h2, err := m2.Open("alice", Unlimited)
-	if err != nil {
-		t.Fatal(err)
+		m2, _ := NewManager(root)
+		h2, err := m2.Open("alice", Unlimited)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h2.Close()
+		held, err := h2.Breakpoint(id)
+		if err != nil || held.Offset != int64(cut) || held.PrefixMD5 != md5hex(data[:cut]) {
+			t.Fatalf("cut at %d: held %+v %v; want all of it", cut, held, err)
+		}
+		u, err = h2.BeginUpload("/f", int64(len(data)), id, held.Offset)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := u.Receive(bytes.NewReader(data[held.Offset:])); err != nil || n != int64(len(data)-cut) {
+			t.Fatalf("receive: %d, %v", n, err)
+		}
+		if err := u.Commit(md5hex(data)); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile(filepath.Join(dir, "f")); !bytes.Equal(got, data) {
+			t.Fatal("the file differs")
+		}
+		usageMatchesDisk(t, h2, dir)
 	}
-	defer h2.Close()
-	held, err := h2.Breakpoint(id)
-	if err != nil || held.Offset != 16<<20 || held.PrefixMD5 != md5hex(data[:16<<20]) {
-		t.Fatalf("held %+v %v; want the 16 MiB checkpoint", held, err)
-	}
-	u, err = h2.BeginUpload("/f", int64(len(data)), id, held.Offset)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Write(data[held.Offset:])
-	if err := u.Commit(md5hex(data)); err != nil {
-		t.Fatal(err)
-	}
-	usageMatchesDisk(t, h2, dir)
 }
 
 func TestBreakpointRefusals(t *testing.T) {

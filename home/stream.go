@@ -37,9 +37,6 @@ func (h *Home) BeginStream(name, transfer string, offset int64) (*Stream, error)
 	if n, err := u.mt.lsize(u.in); err == nil {
 		s.replaces = n
 	}
-	if u.hasher == nil {
-		u.hasher = newHasher(u.md5)
-	}
 	return s, nil
 }
 

@@ -7,11 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"io"
 	"io/fs"
+	"os"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
+
+	"ftpx/internal/xfer"
 )
 
 // Upload is a file being put: a partial file under PartialDir, hashed
@@ -20,27 +25,39 @@ import (
 // is not safe for concurrent use.
 type Upload struct {
 	h        *Home
-	mt       *mount // the mount name is in: its FS holds the partial, its account the quota
-	name     string // the final home path
-	in       string // name within the mount
-	id       string // the partial's name under PartialDir: the transfer id, or a fresh uuid
-	resume   bool   // a transfer id was given: the partial outlives the upload
-	size     int64  // declared
-	reserved int64  // on the quota: what is left to send, less the size of the file it replaces
-	base     int64  // bytes the partial held when this upload began (already counted as used)
-	written  int64  // bytes written by this upload, after base
-	saved    int64  // base+written at the last saved state
+	mt       *mount    // the mount name is in: its FS holds the partial, its account the quota
+	name     string    // the final home path
+	in       string    // name within the mount
+	id       string    // the partial's name under PartialDir: the transfer id, or a fresh uuid
+	resume   bool      // a transfer id was given: the partial outlives the upload
+	size     int64     // declared
+	reserved int64     // on the quota: what is left to send, less the size of the file it replaces
+	base     int64     // bytes the partial held when this upload began (already counted as used)
+	written  int64     // bytes written by this upload, after base
+	saved    int64     // base+written at the last saved state
+	savedAt  time.Time // when it was saved
 	f        WriteFile
+	whole    *wholeFile // f, when the upload is an unnamed file in its directory (whole.go)
+	there    there      // what place found at the name, for whole
 	md5      hash.Hash
-	hasher   *hasher // hashes big writes on another core while the file is written; nil for small uploads
-	badHash  bool    // a short write left md5 ahead of the file
-	done     bool    // committed, suspended, failed or aborted
-	released bool    // the claim on id is given back
+	done     bool // committed, suspended, failed or aborted
+	released bool // the claim on id is given back
 }
 
-// checkpointEvery is how often a resumable upload saves its state while it
-// runs, so that a server killed mid-upload loses at most this much.
-const checkpointEvery = 8 << 20
+// A resumable upload saves its state (the offset and the MD5 state of the
+// bytes before it) as soon as it begins, then every checkpointBytes or
+// checkpointTime, whichever comes first. A server killed between two
+// checkpoints loses nothing that reached the partial file: the next
+// Breakpoint hashes what lies past the last checkpoint (catchUp).
+const (
+	checkpointBytes = 64 << 20
+	checkpointTime  = time.Second
+)
+
+// directMin is the smallest upload written past the page cache (O_DIRECT,
+// where the file system allows it): big files skip the copy into the
+// cache and the flush at the end; small ones gain nothing from it.
+const directMin = 8 << 20
 
 // BeginUpload checks that name can be written (the mount it is in allows
 // write, and modify too when a file is there: else ErrPermission; not a
@@ -65,6 +82,11 @@ func (h *Home) BeginUpload(name string, size int64, transfer string, offset int6
 	mt, in := h.route(name)
 	if !mt.perms.Has(PermWrite) {
 		return nil, fmt.Errorf("put %s: needs write: %w", name, ErrPermission)
+	}
+	if transfer == "" && size <= wholeMax {
+		if u, err := h.beginWhole(mt, name, in, size); err != errNoWhole {
+			return u, err
+		}
 	}
 	exists, replaces, err := h.checkTarget(mt, name, in)
 	if err != nil {
@@ -142,6 +164,11 @@ func (u *Upload) open(offset, replaces int64) error {
 			return err
 		}
 		u.f = f
+		if u.resume {
+			// At once: a server killed in the first second then still
+			// knows the partial, and catches up with what it holds.
+			u.saveState(0)
+		}
 		return nil
 	}
 	st, err := h.held(mt, u.id)
@@ -167,7 +194,7 @@ func (u *Upload) open(offset, replaces int64) error {
 		return err
 	}
 	mt.acct.commit(0, -(had - offset)) // the bytes cut off past the checkpoint
-	u.f, u.base, u.saved = f, offset, offset
+	u.f, u.base, u.saved, u.savedAt = f, offset, offset, time.Now()
 	return nil
 }
 
@@ -182,29 +209,53 @@ func (u *Upload) Write(p []byte) (int, error) {
 		p = p[:left]
 		over = fmt.Errorf("put %s: body longer than %d bytes: %w", u.name, u.size, ErrSize)
 	}
-	var n int
-	var err error
-	if u.hasher != nil && len(p) >= minParallelHash {
-		u.hasher.start(p)
-		n, err = u.f.Write(p)
-		u.hasher.wait()
-		if n < len(p) {
-			u.badHash = true // hashed more than was written: not resumable
-		}
-	} else {
-		n, err = u.f.Write(p)
-		u.md5.Write(p[:n])
-	}
+	n, err := u.f.Write(p)
+	u.md5.Write(p[:n])
 	u.written += int64(n)
 	if err != nil {
 		return n, opErr("put", u.name, err)
 	}
-	if u.resume && u.base+u.written-u.saved >= checkpointEvery {
-		if err := u.saveState(); err != nil {
-			return n, err
+	u.checkpoint(u.base + u.written)
+	return n, over
+}
+
+// Receive reads the rest of the body from r (what is left to the declared
+// size) into the partial. The MD5 runs on another goroutine while the next
+// chunk is read and the last one written, and a big file is written past
+// the page cache; resume points are saved as it goes. On a read error
+// every byte received is written and hashed, so a resumable upload keeps
+// them; a write error comes back wrapped like Write's. It returns the
+// bytes written.
+func (u *Upload) Receive(r io.Reader) (int64, error) {
+	if u.done {
+		return 0, fmt.Errorf("put %s: %w", u.name, fs.ErrClosed)
+	}
+	start := u.base + u.written
+	left := u.size - start
+	var first int64
+	if f, ok := u.f.(*os.File); ok && left >= directMin {
+		d := xfer.NewDirectWriter(f)
+		u.f = d
+		if d.Direct() && start%xfer.Align != 0 {
+			first = xfer.Align - start%xfer.Align // the rest of the writes are then aligned
 		}
 	}
-	return n, over
+	res, err := xfer.Copy(u.f, r, left, xfer.Options{Hash: u.md5, First: first,
+		AfterHash: func(hashed int64) { u.checkpoint(start + hashed) }})
+	u.written += res.Written
+	if xfer.IsWrite(err) {
+		return res.Written, opErr("put", u.name, errors.Unwrap(err))
+	}
+	return res.Written, errors.Unwrap(err) // the reader's own error, or nil
+}
+
+// checkpoint saves the state of a resumable upload whose MD5 covers the
+// first at bytes (all of them in the partial), when one is due.
+func (u *Upload) checkpoint(at int64) {
+	if !u.resume || at == u.saved || at-u.saved < checkpointBytes && time.Since(u.savedAt) < checkpointTime {
+		return
+	}
+	u.saveState(at) // best effort: the next one tries again
 }
 
 // Written returns the number of bytes this upload has written (after the
@@ -278,21 +329,35 @@ func (u *Upload) place(durable bool) error {
 	if err := a.commitChecked(u.reserved, u.size-u.base-old); err != nil {
 		return u.fail(fmt.Errorf("put %s: %w", u.name, err))
 	}
-	if err := u.mt.fs.CommitPartial(u.id, u.in, durable); err != nil {
+	fi, err := u.commitFile(durable)
+	if err != nil {
 		a.commit(0, -(u.size - u.base - old)) // undo; fail gives back what was held
 		a.reserve(u.reserved)
 		return u.fail(err)
 	}
 	u.done = true
-	u.stopHasher()
 	if u.resume {
 		u.mt.fs.RemovePartial(u.id) // the saved state; the data is in place
 	}
-	if fi, err := u.h.FS.Stat(u.name); err == nil {
+	if fi != nil {
 		u.h.RememberSum(fi, u.Sum())
 	}
 	u.release()
 	return nil
+}
+
+// commitFile puts the verified data under its name and returns what is
+// there now (nil if that cannot be told).
+func (u *Upload) commitFile(durable bool) (fs.FileInfo, error) {
+	if w := u.whole; w != nil {
+		u.whole = nil
+		return u.mt.fs.(*dirFS).linkWhole(w, u.there, u.id, u.in, durable)
+	}
+	if err := u.mt.fs.CommitPartial(u.id, u.in, durable); err != nil {
+		return nil, err
+	}
+	fi, _ := u.h.FS.Stat(u.name)
+	return fi, nil
 }
 
 // CommitBatch commits several uploads of this home with two syncs of the
@@ -334,6 +399,11 @@ func (h *Home) CommitBatch(ups []*Upload, wants []string) []error {
 // name (0 for nothing; CommitPartial refuses a directory) and whether
 // anything is there.
 func (u *Upload) replaced() (int64, bool, error) {
+	if u.whole != nil { // one stat in the directory already open, kept for the link
+		t, err := u.mt.fs.(*dirFS).target(u.whole, u.name)
+		u.there = t
+		return t.size, t.exists, err
+	}
 	n, err := u.mt.lsize(u.in)
 	if errors.Is(err, ErrNotExist) {
 		return 0, false, nil
@@ -354,13 +424,15 @@ func (u *Upload) Abort() error {
 		return nil
 	}
 	u.done = true
-	u.stopHasher()
 	var err error
 	if u.f != nil {
 		err = u.f.Close()
 		u.f = nil
 	}
-	if rerr := u.mt.fs.RemovePartial(u.id); rerr != nil && !errors.Is(rerr, ErrNotExist) {
+	if u.whole != nil {
+		u.whole.discard() // an unnamed file: nothing to remove
+		u.whole = nil
+	} else if rerr := u.mt.fs.RemovePartial(u.id); rerr != nil && !errors.Is(rerr, ErrNotExist) {
 		err = rerr
 	} else if err != nil {
 		err = opErr("abort", u.name, err)
@@ -368,12 +440,4 @@ func (u *Upload) Abort() error {
 	u.mt.acct.commit(u.reserved, -u.base) // the held bytes are gone too
 	u.release()
 	return err
-}
-
-// stopHasher ends the upload's hashing goroutine, if it has one.
-func (u *Upload) stopHasher() {
-	if u.hasher != nil {
-		u.hasher.stop()
-		u.hasher = nil
-	}
 }

@@ -121,12 +121,11 @@ func (s *Server) Serve(l net.Listener) error {
 		}
 		s.Metrics.connection(ProtocolFTPX, "accepted")
 		s.Metrics.sessions(ProtocolFTPX, 1)
-		go func() {
-			defer s.wg.Done()
-			defer s.Metrics.sessions(ProtocolFTPX, -1)
-			defer s.remove(sess)
-			sess.serve()
-		}()
+		go sess.serve(func() {
+			s.remove(sess)
+			s.Metrics.sessions(ProtocolFTPX, -1)
+			s.wg.Done()
+		})
 	}
 }
 

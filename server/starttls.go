@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bufio"
 	"crypto/tls"
 	"errors"
 	"time"
@@ -36,6 +35,6 @@ func (c *session) handleStartTLS(req *protocol.Request) error {
 	st := tc.ConnectionState()
 	c.log.Info("tls on", "id", req.ID, "version", tls.VersionName(st.Version), "cipher", tls.CipherSuiteName(st.CipherSuite))
 	c.conn, c.tls = tc, true
-	c.r = bufio.NewReaderSize(tc, 4<<10)
+	c.r = newConnReader(tc)
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"ftpx/home"
+	"ftpx/internal/xfer"
 	"ftpx/protocol"
 )
 
@@ -78,7 +79,10 @@ func (c *session) handleGet(req *protocol.Request) error {
 	if err := c.send(ready); err != nil {
 		return err
 	}
-	n, err := c.copyBody(io.MultiWriter(c.conn, h), f, size-offset, c.conn.SetWriteDeadline)
+	// The file is read ahead while the last chunk goes out and the one
+	// before is hashed, each on its own goroutine.
+	res, err := xfer.Copy(progressWriter{c.conn, c.conn.SetWriteDeadline, c.srv.transferTimeout()}, f, size-offset, xfer.Options{Hash: h})
+	n := res.Written
 	if err != nil {
 		// The client has been promised size bytes: the stream cannot be
 		// resynchronised, so the session ends.
@@ -159,7 +163,7 @@ func (c *session) handlePut(req *protocol.Request) error {
 		up.Suspend()
 		return err
 	}
-	n, err := c.copyBody(up, c.r, size-up.Offset(), c.conn.SetReadDeadline)
+	n, err := up.Receive(progressReader{c.r, c.conn.SetReadDeadline, c.srv.transferTimeout()})
 	if err != nil {
 		// Cut off: a put with a transfer id keeps what arrived, to resume.
 		if serr := up.Suspend(); serr != nil {
