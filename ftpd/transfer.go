@@ -7,8 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"strconv"
-	"sync"
 	"time"
 
 	"ftpx/home"
@@ -17,9 +17,6 @@ import (
 
 	"github.com/google/uuid"
 )
-
-// bufs pools the buffers of uploads, so an idle session holds none.
-var bufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 // Errors ending a transfer that the control connection decided.
 var (
@@ -155,7 +152,7 @@ func (c *session) handleAppe(arg string) error { return c.store("APPE", arg) }
 // so that REST+STOR (REST n must be the bytes held) or APPE resume it.
 // APPE onto a complete file with nothing held appends to a copy that
 // replaces the file when done. Every refusal the home can give comes
-// before 150; running out of quota mid-way gives 552.
+// before 150; running out of quota mid-way gives 552 and keeps nothing.
 func (c *session) store(verb, arg string) error {
 	start := time.Now()
 	name, err := c.resolve(arg)
@@ -196,7 +193,7 @@ func (c *session) store(verb, arg string) error {
 		c.logTransfer(slog.LevelInfo, "put done", protocol.ActionPut, name, s.Offset(), n, start, nil, "md5", s.Sum())
 		return c.reply(226, fmt.Sprintf("%s stored (%d bytes, md5 %s)", name, s.Offset()+n, s.Sum()))
 	case errors.Is(err, home.ErrQuota):
-		c.suspend(s, name)
+		s.Abort() // it cannot be finished in this quota: its bytes are freed at once
 		c.logTransfer(slog.LevelWarn, "put refused", protocol.ActionPut, name, s.Offset(), n, start, err)
 		return c.fail(verb, arg, err)
 	}
@@ -238,43 +235,24 @@ func (c *session) sizeIs(name string, n int64) bool {
 }
 
 // receive copies the data connection into the stream until EOF (the
-// client closed it: the end of the file), in pooled chunks, each read
-// under the transfer timeout. Any other end of the connection (a reset,
-// a timeout, a TLS record cut short) is an error.
+// client closed it: the end of the file), each read under the transfer
+// timeout. Any other end of the connection (a reset, a timeout, a TLS
+// record cut short) is an error.
 func (c *session) receive(conn net.Conn, s *home.Stream) error {
-	bp := bufs.Get().(*[]byte)
-	defer bufs.Put(bp)
-	buf := *bp
 	_, timeout := c.core.Timeouts()
-	for {
-		n, err := fill(conn, buf, timeout)
-		if n > 0 {
-			if _, werr := s.Write(buf[:n]); werr != nil {
-				return werr
-			}
-		}
-		switch {
-		case err == io.EOF:
-			return nil
-		case err != nil:
-			return err
-		}
-	}
+	_, err := s.Receive(deadlineReader{conn, timeout})
+	return err
 }
 
-// fill reads into buf until it is full or a read fails, each read under
-// the timeout, and returns the bytes read and the read's error.
-func fill(conn net.Conn, buf []byte, timeout time.Duration) (int, error) {
-	n := 0
-	for n < len(buf) {
-		conn.SetReadDeadline(time.Now().Add(timeout))
-		m, err := conn.Read(buf[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
+// deadlineReader moves conn's read deadline before each read.
+type deadlineReader struct {
+	conn    net.Conn
+	timeout time.Duration
+}
+
+func (d deadlineReader) Read(p []byte) (int, error) {
+	d.conn.SetReadDeadline(time.Now().Add(d.timeout))
+	return d.conn.Read(p)
 }
 
 // drain reads and drops what the client still sends, up to drainMax or
@@ -353,7 +331,15 @@ func (c *session) watch(conn net.Conn, move func() error) error {
 	c.tcp.SetReadDeadline(time.Time{}) // the transfer keeps its own deadlines
 	c.permit()
 	done := make(chan error, 1)
-	go func() { done <- move() }()
+	go func() {
+		defer func() {
+			if p := recover(); p != nil { // this transfer fails, not the server
+				c.log.Error("panic in transfer", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				done <- errPanic
+			}
+		}()
+		done <- move()
+	}()
 	var err error
 	var got *line
 	select {

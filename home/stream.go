@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+
+	"ftpx/internal/xfer"
 )
 
 // Stream is an upload whose size is not known up front, as an FTP STOR or
@@ -75,17 +78,85 @@ func (s *Stream) Write(p []byte) (int, error) {
 	if u.done {
 		return u.Write(p) // the closed error
 	}
-	held := u.written + int64(len(p))
-	if need := max(held-s.replaces, 0) - u.reserved; need > 0 {
-		if err := u.mt.acct.reserve(need); err != nil {
-			return 0, fmt.Errorf("put %s: %w", u.name, err)
-		}
-		u.reserved += need
+	if err := s.reserve(u.written + int64(len(p))); err != nil {
+		return 0, err
 	}
 	u.size += int64(len(p))
 	n, err := u.Write(p)
 	u.size -= int64(len(p) - n) // a short write: the size is what was written
 	return n, err
+}
+
+// Receive copies r into the stream until r ends (io.EOF: the end of the
+// file), through xfer's pipeline: reading, writing and hashing each on
+// its own goroutine, resume points saved as it goes. The quota is reserved
+// for each read's bytes before they are passed on; a read that would pass
+// it is dropped and the copy ends with ErrQuota. It returns the bytes
+// written; the error is nil at r's end, else r's own (a reset, a
+// timeout), ErrQuota, or a write error wrapped like Write's. Every byte
+// received before the error is written and hashed, so Suspend keeps it.
+func (s *Stream) Receive(r io.Reader) (int64, error) {
+	u := s.u
+	if u.done {
+		_, err := u.Write(nil) // the closed error
+		return 0, err
+	}
+	start := u.base + u.written
+	qr := &quotaReader{r: r, s: s, before: u.written}
+	res, err := xfer.Copy(u.f, qr, math.MaxInt64-start, xfer.Options{Hash: u.md5,
+		AfterHash: func(hashed int64) {
+			u.size = start + hashed // the saved state's size is what it holds
+			u.checkpoint(start + hashed)
+		}})
+	u.written += res.Written
+	u.size = u.base + u.written
+	switch {
+	case xfer.IsWrite(err):
+		return res.Written, opErr("put", u.name, errors.Unwrap(err))
+	case errors.Is(err, errEnd):
+		return res.Written, nil
+	}
+	return res.Written, errors.Unwrap(err)
+}
+
+// errEnd is the end of a stream's reader: io.EOF, renamed so that
+// io.ReadFull passes it on instead of calling a short read unexpected.
+var errEnd = errors.New("end of stream")
+
+// quotaReader reserves on the stream's quota what it reads, before
+// anyone sees it.
+type quotaReader struct {
+	r      io.Reader
+	s      *Stream
+	before int64 // bytes the stream had written when the copy began
+	read   int64
+}
+
+func (q *quotaReader) Read(p []byte) (int, error) {
+	n, err := q.r.Read(p)
+	if n > 0 {
+		if rerr := q.s.reserve(q.before + q.read + int64(n)); rerr != nil {
+			return 0, rerr
+		}
+		q.read += int64(n)
+	}
+	if err == io.EOF {
+		err = errEnd
+	}
+	return n, err
+}
+
+// reserve makes the stream's reservation cover held bytes written after
+// its offset (less the size of the file it replaces).
+func (s *Stream) reserve(held int64) error {
+	u := s.u
+	if need := max(held-s.replaces, 0) - u.reserved; need > 0 {
+		if err := u.mt.acct.reserve(need); err != nil {
+			return fmt.Errorf("put %s: %w", u.name, err)
+		}
+		u.reserved += need
+	}
+	return nil
 }
 
 // Commit takes what was written as the whole file: it syncs the partial,

@@ -221,3 +221,72 @@ func TestStreamChecksLikeAnUpload(t *testing.T) {
 		t.Errorf("stream without a transfer id: %v", err)
 	}
 }
+
+// failingReader gives data, then err instead of io.EOF.
+type failingReader struct {
+	data []byte
+	err  error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if len(f.data) == 0 {
+		return 0, f.err
+	}
+	n := copy(p, f.data[:min(len(f.data), 100_000)])
+	f.data = f.data[n:]
+	return n, nil
+}
+
+func TestStreamReceive(t *testing.T) {
+	root, _, h := newHome(t, 10<<20)
+	dir := filepath.Join(root, "alice")
+	data := randomData(3<<20 + 5)
+	s, err := h.BeginStream("/r", uuid.NewString(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Receive(bytes.NewReader(data)); err != nil || n != int64(len(data)) {
+		t.Fatalf("receive: %d, %v", n, err)
+	}
+	if err := s.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "r")); !bytes.Equal(got, data) || s.Sum() != md5hex(data) {
+		t.Fatal("received content or sum differs")
+	}
+
+	// Cut off by a reader error: what arrived is kept, and resumes.
+	id := uuid.NewString()
+	s, _ = h.BeginStream("/cut", id, 0)
+	cut := errors.New("connection reset")
+	if n, err := s.Receive(&failingReader{data: data[:2<<20+7], err: cut}); !errors.Is(err, cut) || n != 2<<20+7 {
+		t.Fatalf("cut receive: %d, %v", n, err)
+	}
+	if err := s.Suspend(); err != nil {
+		t.Fatal(err)
+	}
+	held, err := h.Breakpoint(id)
+	if err != nil || held.Offset != 2<<20+7 || held.PrefixMD5 != md5hex(data[:2<<20+7]) {
+		t.Fatalf("held %+v %v", held, err)
+	}
+	s, err = h.BeginStream("/cut", id, held.Offset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Receive(bytes.NewReader(data[held.Offset:]))
+	if err := s.Commit(); err != nil || s.Sum() != md5hex(data) {
+		t.Fatalf("resumed: %v", err)
+	}
+	usageMatchesDisk(t, h, dir)
+
+	// Past the quota: refused, and nothing over it reaches the disk.
+	s, _ = h.BeginStream("/big", uuid.NewString(), 0)
+	if _, err := s.Receive(bytes.NewReader(randomData(6 << 20))); !errors.Is(err, ErrQuota) {
+		t.Fatalf("over quota: %v", err)
+	}
+	if used, reserved, limit := h.Quota(); used+reserved > limit || diskUsage(t, dir) > limit {
+		t.Fatalf("used %d reserved %d of %d; disk %d", used, reserved, limit, diskUsage(t, dir))
+	}
+	s.Abort()
+	usageMatchesDisk(t, h, dir)
+}
