@@ -6,10 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"ftpx/accounts"
+	"ftpx/ftpxtest"
 )
 
 func TestCurlPutGetListEveryDataMode(t *testing.T) {
@@ -65,23 +67,7 @@ func TestCurlResumesAnInterruptedUpload(t *testing.T) {
 	ts, addr := setup(t, accounts.Unlimited, nil)
 	data := randomBytes(3 << 20)
 	src := writeTemp(t, "src.bin", data)
-	// An upload cut after 1 MiB: an ftplib client sends that much and
-	// goes away.
-	python(t, addr, `
-data = open(os.environ["SRC"], "rb").read()
-f = connect()
-f.voidcmd("TYPE I")
-conn = f.transfercmd("STOR big.bin")
-conn.sendall(data[:1 << 20])
-wait_partial(1 << 20)
-f.close()  # the control connection first: the upload is cut, not done
-g = connect()
-for i in range(1000):
-    if code(g.size, "big.bin") != "550":
-        break
-    time.sleep(0.02)
-conn.close()
-`, "SRC="+src, "PARTIALS="+filepath.Join(ts.Home("alex"), ".ftpx-partial"))
+	cutUpload(t, ts, addr, src, "big.bin", 1<<20)
 	// curl -C - asks SIZE (the bytes held) and sends the rest with APPE.
 	waitFor(t, "the cut upload to be held", func() bool {
 		out, code := curl(t, "-I", "ftp://alex:pw@"+addr+"/big.bin")
@@ -152,21 +138,7 @@ func TestLftpPutContinuesACutUpload(t *testing.T) {
 	ts, addr := setup(t, accounts.Unlimited, nil)
 	data := randomBytes(3 << 20)
 	src := writeTemp(t, "big.bin", data)
-	python(t, addr, `
-data = open(os.environ["SRC"], "rb").read()
-f = connect()
-f.voidcmd("TYPE I")
-conn = f.transfercmd("STOR big.bin")
-conn.sendall(data[:1 << 20])
-wait_partial(1 << 20)
-f.close()  # the control connection first: the upload is cut, not done
-g = connect()
-for i in range(1000):
-    if code(g.size, "big.bin") != "550":
-        break
-    time.sleep(0.02)
-conn.close()
-`, "SRC="+src, "PARTIALS="+filepath.Join(ts.Home("alex"), ".ftpx-partial"))
+	cutUpload(t, ts, addr, src, "big.bin", 1<<20)
 	waitFor(t, "the cut upload to be held", func() bool {
 		out, code := curl(t, "-I", "ftp://alex:pw@"+addr+"/big.bin")
 		return code == 0 && strings.Contains(out, fmt.Sprintf("Content-Length: %d", 1<<20))
@@ -178,4 +150,27 @@ conn.close()
 	if !strings.Contains(ts.Log(), `msg="put done"`) || !strings.Contains(ts.Log(), "offset=1048576") {
 		t.Errorf("lftp did not resume from the 1048576 bytes held")
 	}
+}
+
+// cutUpload has an ftplib client send the first n bytes of src as name,
+// then close its control connection (the data connection after it, once
+// the server holds the bytes): an upload cut off, kept to be resumed.
+func cutUpload(t *testing.T, ts *ftpxtest.Server, addr, src, name string, n int) {
+	t.Helper()
+	python(t, addr, `
+data = open(os.environ["SRC"], "rb").read()
+name, n = os.environ["NAME"], int(os.environ["N"])
+f = connect()
+f.voidcmd("TYPE I")
+conn = f.transfercmd("STOR " + name)
+conn.sendall(data[:n])
+wait_partial(n)
+f.close()  # the control connection first: the upload is cut, not done
+g = connect()
+for i in range(1000):
+    if code(g.size, name) != "550":
+        break
+    time.sleep(0.02)
+conn.close()
+`, "SRC="+src, "NAME="+name, "N="+strconv.Itoa(n), "PARTIALS="+filepath.Join(ts.Home("alex"), ".ftpx-partial"))
 }
