@@ -96,3 +96,37 @@ func TestReadSmall(t *testing.T) {
 		t.Errorf("missing: %v", err)
 	}
 }
+
+// A verified download is named in one step: over nothing, over a file
+// (replaced), over a symlink (the link replaced, its target untouched);
+// nothing else is left in the directory.
+func TestGotFilePlace(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "old"), []byte("old"), 0o644)
+	os.WriteFile(filepath.Join(dir, "target"), []byte("target"), 0o644)
+	os.Symlink("target", filepath.Join(dir, "link"))
+	for _, name := range []string{"new", "old", "link"} {
+		f, err := createUnnamed(dir)
+		if err != nil {
+			t.Skipf("no unnamed files here: %v", err)
+		}
+		f.Write([]byte("fresh " + name))
+		g := gotFile{t: target{dest: filepath.Join(dir, name)}, f: f}
+		if err := g.place(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if b, _ := os.ReadFile(filepath.Join(dir, name)); string(b) != "fresh "+name {
+			t.Fatalf("%s holds %q", name, b)
+		}
+	}
+	if fi, _ := os.Lstat(filepath.Join(dir, "link")); !fi.Mode().IsRegular() {
+		t.Fatal("the symlink was followed")
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "target")); string(b) != "target" {
+		t.Fatalf("target holds %q", b)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 4 {
+		t.Fatalf("the directory holds %d entries", len(ents))
+	}
+}

@@ -27,8 +27,11 @@ import (
 // MiB); larger ones go one by one, with progress bars and resume points.
 const smallFile = 1 << 20
 
-// pipeWindow bounds how many files are sent and not yet answered.
-const pipeWindow = 128
+// pipeWindow bounds how many files are sent and not yet answered: twice
+// the server's window, so that while the server syncs and answers one
+// window the next is already waiting in its buffers (with less, the server
+// finds nothing more to read and waits for it before each commit).
+const pipeWindow = 2 * protocol.NoWaitWindow
 
 // sentPut is one pipelined put written, or a local failure to report in
 // its place.

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 
 	"ftpx/protocol"
 
@@ -163,8 +164,13 @@ func (d *dirFS) ReadDir(name string) ([]fs.FileInfo, error) {
 		if e.Name() == PartialDir {
 			continue
 		}
-		// Through the root, so an inside symlink shows its target.
-		fi, err := d.root.Stat(path.Join(r, e.Name()))
+		var fi fs.FileInfo
+		if e.Type()&fs.ModeSymlink == 0 {
+			fi, err = e.Info() // a stat in the directory open here
+		} else {
+			// Through the root, so an inside symlink shows its target.
+			fi, err = d.root.Stat(path.Join(r, e.Name()))
+		}
 		if err != nil {
 			// Leaves the home, dangles, or vanished: never followed.
 			li, lerr := e.Info()
@@ -192,19 +198,14 @@ func (d *dirFS) Open(name string) (File, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Stat first so that opening never blocks on a FIFO or a device.
-	fi, err := d.root.Stat(r)
+	// O_NONBLOCK: opening a FIFO must not wait for a writer; what was
+	// opened is checked before anything is read from it.
+	f, err := d.root.OpenFile(r, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, opErr("get", name, err)
 	}
-	if err := regular("get", name, fi); err != nil {
-		return nil, err
-	}
-	f, err := d.root.Open(r)
-	if err != nil {
-		return nil, opErr("get", name, err)
-	}
-	if fi, err = f.Stat(); err == nil {
+	fi, err := f.Stat()
+	if err == nil {
 		err = regular("get", name, fi)
 	}
 	if err != nil {

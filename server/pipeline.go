@@ -1,11 +1,9 @@
 package server
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 	"time"
 
 	"ftpx/home"
@@ -114,25 +112,14 @@ func (c *session) flush() {
 	if len(ups) > 0 {
 		errs = c.home.CommitBatch(ups, wants)
 	}
-	c.conn.SetWriteDeadline(time.Now().Add(c.srv.transferTimeout()))
-	c.batch = answerBufs.Get().(*bufio.Writer)
-	c.batch.Reset(c.conn)
 	for _, p := range c.pending {
 		if p.up != nil {
 			p.err, errs = errs[0], errs[1:]
 		}
-		c.answerNoWait(p)
+		c.answerNoWait(p) // gathered in c.out: they go out together
 	}
-	c.batch.Flush() // a failure shows at the next read or write
-	c.batch.Reset(nil)
-	answerBufs.Put(c.batch)
-	c.batch = nil
 	c.pending = c.pending[:0]
 }
-
-// answerBufs gathers a window's answers so that they go out in a few
-// writes, not one each.
-var answerBufs = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 32<<10) }}
 
 func (c *session) answerNoWait(p *pendingPut) {
 	var n int64

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -27,7 +26,8 @@ type session struct {
 	conn   net.Conn    // the stream: rate, or the TLS connection over it after starttls
 	rate   *rateConn   // tcp, slowed to the user's rates once logged in
 	tls    bool        // conn is TLS
-	r      *connReader // reads conn
+	r      *connReader // reads conn, flushing out first
+	out    *connWriter // writes conn
 	id     string
 	log    *slog.Logger
 	start  time.Time
@@ -43,9 +43,8 @@ type session struct {
 	idle bool       // waiting for the next request
 
 	requests int
-	parked   bool // run is on a fresh goroutine, about to wait for a request
-	pending  []*pendingPut
-	batch    *bufio.Writer // answers gathered to go out in one write, or nil // pipelined puts read but not yet answered (pipeline.go)
+	parked   bool          // run is on a fresh goroutine, about to wait for a request
+	pending  []*pendingPut // pipelined puts read but not yet answered (pipeline.go)
 }
 
 func (s *Server) newSession(c net.Conn) *session {
@@ -56,13 +55,15 @@ func (s *Server) newSession(c net.Conn) *session {
 		ip = remote
 	}
 	rc := &rateConn{Conn: c}
+	out := &connWriter{dst: rc, timeout: s.transferTimeout, setDL: rc.SetWriteDeadline}
 	return &session{
 		ip:     ip,
 		srv:    s,
 		tcp:    c,
 		conn:   rc,
 		rate:   rc,
-		r:      newConnReader(rc), // holds no buffer while idle; big body reads bypass it
+		r:      newConnReader(flushingReader{rc, out}), // holds no buffer while idle; big body reads bypass it
+		out:    out,
 		id:     id,
 		remote: remote,
 		log:    s.logger().With("protocol", ProtocolFTPX, "session", id, "remote", remote),
@@ -138,6 +139,7 @@ func (c *session) end(reason string, done func()) {
 	if c.counted != "" {
 		c.srv.logout(c.counted)
 	}
+	c.out.Flush()
 	c.conn.Close()
 	c.log.Info("connection closed", "requests", c.requests,
 		"seconds", secondsSince(c.start), "reason", reason)
@@ -241,14 +243,11 @@ func (c *session) dispatch(req *protocol.Request) (err error) {
 	return a.fn(c, req)
 }
 
-// send writes one response frame, within the transfer timeout: to the
-// connection, or to the batch of answers being gathered (pipeline.go).
+// send queues one response frame: it goes out, within the transfer
+// timeout, when the session next waits for the client (connWriter). The
+// error is that of an earlier write that failed.
 func (c *session) send(resp protocol.Response) error {
-	if c.batch != nil {
-		return protocol.WriteFrame(c.batch, resp)
-	}
-	c.conn.SetWriteDeadline(time.Now().Add(c.srv.transferTimeout()))
-	return protocol.WriteFrame(c.conn, resp)
+	return protocol.WriteFrame(c.out, resp)
 }
 
 // reply answers req with a status and message and nothing else. The error
