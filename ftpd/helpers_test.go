@@ -29,7 +29,7 @@ import (
 
 // setup starts a native server with the FTP front end and a user alex
 // (password "pw", the given quota and extra account lines).
-func setup(t *testing.T, quota int64, lines []string, opts ...ftpxtest.Option) (*ftpxtest.Server, string) {
+func setup(t testing.TB, quota int64, lines []string, opts ...ftpxtest.Option) (*ftpxtest.Server, string) {
 	t.Helper()
 	ts := ftpxtest.NewServer(t, opts...)
 	ts.AddUserWith(t, "alex", "pw", quota, lines...)
@@ -158,12 +158,12 @@ func writeTemp(t *testing.T, name string, data []byte) string {
 
 // rawConn is a hand-made FTP control connection.
 type rawConn struct {
-	t *testing.T
+	t testing.TB
 	c net.Conn
 	r *bufio.Reader
 }
 
-func dialRaw(t *testing.T, addr string) (*rawConn, int, string) {
+func dialRaw(t testing.TB, addr string) (*rawConn, int, string) {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {

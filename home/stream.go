@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"time"
 
 	"ftpx/internal/xfer"
 )
@@ -36,6 +37,9 @@ func (h *Home) BeginStream(name, transfer string, offset int64) (*Stream, error)
 	if err != nil {
 		return nil, err
 	}
+	// Its first resume point is saved at the first checkpoint (a second
+	// or 64 MiB in), not now: a small file never needs one.
+	u.savedAt = time.Now()
 	s := &Stream{u: u}
 	if n, err := u.mt.lsize(u.in); err == nil {
 		s.replaces = n
