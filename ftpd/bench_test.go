@@ -61,3 +61,49 @@ func setupB(b *testing.B) (interface{ Home(string) string }, string) {
 	ts, addr := setup(b, accounts.Unlimited, nil, func(s *server.Server) { s.Homes.NoSync = true })
 	return ts, addr
 }
+
+// BenchmarkStorBig is curl -T of a 64 MiB file, fsync off.
+func BenchmarkStorBig(b *testing.B) {
+	_, addr := setupB(b)
+	rc, _, _ := dialRaw(b, addr)
+	rc.login("alex", "pw")
+	data := randomBytes(64 << 20)
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for range b.N {
+		d := rc.pasv()
+		if code, text := rc.cmd("STOR big.bin"); code != 150 {
+			b.Fatalf("STOR: %d %s", code, text)
+		}
+		d.Write(data)
+		d.Close()
+		if code, text := rc.read(); code != 226 {
+			b.Fatalf("STOR end: %d %s", code, text)
+		}
+	}
+}
+
+// BenchmarkRetrBig is curl of a 64 MiB file (sendfile).
+func BenchmarkRetrBig(b *testing.B) {
+	_, addr := setupB(b)
+	rc, _, _ := dialRaw(b, addr)
+	rc.login("alex", "pw")
+	d := rc.pasv()
+	rc.cmd("STOR big.bin")
+	d.Write(randomBytes(64 << 20))
+	d.Close()
+	rc.read()
+	b.SetBytes(64 << 20)
+	b.ResetTimer()
+	for range b.N {
+		d := rc.pasv()
+		if code, text := rc.cmd("RETR big.bin"); code != 150 {
+			b.Fatalf("RETR: %d %s", code, text)
+		}
+		io.Copy(io.Discard, d)
+		d.Close()
+		if code, text := rc.read(); code != 226 {
+			b.Fatalf("RETR end: %d %s", code, text)
+		}
+	}
+}
