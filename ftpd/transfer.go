@@ -9,6 +9,7 @@ import (
 	"net"
 	"runtime/debug"
 	"strconv"
+	"syscall"
 	"time"
 
 	"ftpx/home"
@@ -179,6 +180,12 @@ func (c *session) store(verb, arg string) error {
 		return c.reply(425, "cannot open the data connection")
 	}
 	err = c.watch(conn, func() error { return c.receive(conn, s) })
+	if err == nil && c.controlClosed() {
+		// A client killed mid-upload: the kernel closed both its
+		// connections, the control one first. The data ended, but not
+		// normally.
+		err = errGone
+	}
 	if errors.Is(err, home.ErrQuota) {
 		drain(conn)
 	}
@@ -370,6 +377,28 @@ func (c *session) watch(conn net.Conn, move func() error) error {
 	}
 	c.pending = got
 	return err
+}
+
+// controlClosed reports whether the client has closed the control
+// connection, as far as the kernel knows now: a peek that reads nothing,
+// without waiting. The reader goroutine will see the same end; this only
+// learns it sooner.
+func (c *session) controlClosed() bool {
+	sc, ok := c.tcp.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	closed := false
+	raw.Control(func(fd uintptr) {
+		var b [1]byte
+		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		closed = n == 0 && err == nil
+	})
+	return closed
 }
 
 // permit lets the reader goroutine read the next command line, unless it

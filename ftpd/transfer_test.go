@@ -216,3 +216,35 @@ func TestRetrFromRestOffsetWithCurl(t *testing.T) {
 		t.Fatalf("resumed download differs (%d bytes)", len(got))
 	}
 }
+
+func TestControlClosedFirstIsAnInterruption(t *testing.T) {
+	ts, addr := setup(t, accounts.Unlimited, nil)
+	data := randomBytes(3 << 20)
+	src := writeTemp(t, "src.bin", data)
+	// A client that goes away closes its control connection and then its
+	// data connection, at once: the data ended, but not normally, so the
+	// upload is kept to resume and never stored under its name.
+	python(t, addr, `
+data = open(os.environ["SRC"], "rb").read()
+for i in range(5):
+    name = "gone%d.bin" % i
+    f = connect()
+    f.voidcmd("TYPE I")
+    conn = f.transfercmd("STOR " + name)
+    conn.sendall(data[:1 << 20])
+    wait_partial(1 << 20)
+    f.close()
+    conn.close()
+    g = connect()
+    for j in range(1000):  # until the server has settled it
+        if code(g.size, name) != "550":
+            break
+        time.sleep(0.02)
+    check("held " + name, g.size(name), 1 << 20)
+    check("not stored " + name, code(g.sendcmd, "MLST " + name), "550")
+    check("dropped by STOR of nothing", code(g.storbinary, "STOR " + name, io.BytesIO(b"")), "226")
+    g.delete(name)
+    g.close()
+print("ok")
+`, "SRC="+src, "PARTIALS="+filepath.Join(ts.Home("alex"), home.PartialDir))
+}
