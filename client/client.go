@@ -30,6 +30,8 @@ type Client struct {
 	cfg *Config  // nil for a Client made by Dial: no reconnection, no resume points
 	lim *limiter // nil: no rate cap
 	cwd string   // the remote current directory, restored after a reconnection
+
+	noTree bool // the server has no tree action: get -r lists with ls
 }
 
 // ioTimeout bounds how long one read or write may stall before the client
