@@ -216,7 +216,8 @@ func sweepPartials(dir string, keep map[string]bool) {
 		if i < 1 || n[0] != '.' || !e.Type().IsRegular() || uuid.Validate(n[i+len(partialMark):]) != nil {
 			continue
 		}
-		if p := filepath.Join(dir, n); !keep[p] {
+		p, err := filepath.Abs(filepath.Join(dir, n))
+		if err == nil && !keep[p] { // records name partials by absolute path
 			os.Remove(p)
 		}
 	}

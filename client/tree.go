@@ -50,6 +50,7 @@ func (c *Client) tree(ctx context.Context, dir string) ([]protocol.TreeEntry, er
 	var all []protocol.TreeEntry
 	err := c.retry(ctx, "tree", dir, func() (bool, error) {
 		all = all[:0]
+		seen := map[string]bool{}
 		stop := c.watch(ctx)
 		defer stop()
 		id, err := c.send(ctx, "tree", dir, &protocol.Request{Action: protocol.ActionTree, Path: dir})
@@ -69,6 +70,15 @@ func (c *Client) tree(ctx context.Context, dir string) ([]protocol.TreeEntry, er
 			case len(all)+len(resp.Tree) > maxTreeEntries:
 				// The rest of the answer cannot be skipped: the connection goes.
 				return false, c.fail(ctx, "get", dir, nil, errTreeTooBig)
+			}
+			for _, e := range resp.Tree {
+				// What no server walking a real tree sends: a name twice
+				// (it could repeat forever), a path deeper than a request
+				// may name (it could grow forever).
+				if seen[e.Path] || len(e.Path) > protocol.MaxPathLen+protocol.MaxNameLen {
+					return false, c.fail(ctx, "get", dir, ErrProtocol, fmt.Errorf("the server listed %.100q twice, or too deep", e.Path))
+				}
+				seen[e.Path] = true
 			}
 			all = append(all, resp.Tree...)
 			if !resp.More {
