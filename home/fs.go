@@ -161,17 +161,9 @@ func (d *dirFS) ReadDir(name string) ([]fs.FileInfo, error) {
 		if e.Name() == PartialDir {
 			continue
 		}
-		// Through the root, so an inside symlink shows its target.
-		fi, err := d.root.Stat(path.Join(r, e.Name()))
-		if err != nil {
-			// Leaves the home, dangles, or vanished: never followed.
-			li, lerr := e.Info()
-			if lerr != nil {
-				continue
-			}
-			fi = unfollowed{li}
+		if fi, ok := d.entryInfo(r, e); ok {
+			infos = append(infos, fi)
 		}
-		infos = append(infos, fi)
 	}
 	slices.SortFunc(infos, func(a, b fs.FileInfo) int { return strings.Compare(a.Name(), b.Name()) })
 	return infos, nil

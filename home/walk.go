@@ -3,6 +3,7 @@ package home
 import (
 	"fmt"
 	"io/fs"
+	"path"
 	"syscall"
 
 	"ftpx/protocol"
@@ -94,10 +95,14 @@ func (w *walker) dir(name, rel string, infos []fs.FileInfo) error {
 		if rel != "" {
 			e.Rel = rel + "/" + fi.Name()
 		}
-		// The name as a client would request it: refused names (control
-		// bytes, a backslash, too long) cannot be got, nor anything under
-		// them.
-		full, err := Resolve(name, fi.Name())
+		// Names a request would be refused for (control bytes, a
+		// backslash, too long: see Resolve) cannot be got, nor anything
+		// under them. name is clean and checked: only the new element is.
+		full := path.Join(name, fi.Name())
+		_, err := appendElems(nil, fi.Name())
+		if err == nil && len(full) > protocol.MaxPathLen {
+			err = fmt.Errorf("tree %s: path of %d bytes: %w", full, len(full), ErrBadPath)
+		}
 		var sub []fs.FileInfo
 		switch _, out := fi.(unfollowed); {
 		case err != nil:

@@ -41,7 +41,7 @@ func TestWalkListsTheTreeInOrderWithoutLeaving(t *testing.T) {
 	writeFile(t, filepath.Join(home, PartialDir, "p"), "partial")
 	writeFile(t, filepath.Join(home, "a", "b", "ünï cödé"), "u")
 	os.Mkdir(filepath.Join(home, "empty"), 0o755)
-	os.Symlink(outside, filepath.Join(home, "a", "out"))              // leaves the home
+	os.Symlink(outside, filepath.Join(home, "a", "out"))               // leaves the home
 	os.Symlink("../..", filepath.Join(home, "a", "b", "up"))           // the home itself: a loop
 	os.Symlink("b", filepath.Join(home, "a", "same"))                  // inside: followed
 	os.Symlink("missing", filepath.Join(home, "dangling"))             // dangles
