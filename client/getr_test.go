@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"ftpx/accounts"
 	"ftpx/client"
@@ -313,5 +314,53 @@ func TestGetRecursiveFileInTheWayOfADirectory(t *testing.T) {
 	}
 	if b, _ := os.ReadFile("docs/a.txt"); string(b) != "A" {
 		t.Errorf("docs/a.txt: %q", b)
+	}
+}
+
+// TestGetRecursiveRerunSkipsOnlyWhatIsStillTheSame runs a get -r that
+// fails on one name (so its journal stays), changes one file on the
+// server (same size, other bytes) and one local copy, and runs it again:
+// only the unchanged files are skipped, the two changed ones are got
+// again.
+func TestGetRecursiveRerunSkipsOnlyWhatIsStillTheSame(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	ts := ftpxtest.NewServer(t)
+	ts.AddUser(t, "alex", "pw", accounts.Unlimited)
+	home := ts.Home("alex")
+	os.MkdirAll(filepath.Join(home, "t"), 0o755)
+	for _, n := range []string{"a.txt", "b.txt", "c.txt", `bad\name`} {
+		os.WriteFile(filepath.Join(home, "t", n), []byte("first "+n), 0o644)
+	}
+	ctx := context.Background()
+	c, err := client.Connect(ctx, client.Config{Addr: ts.Addr, User: "alex", Password: "pw", Records: &client.Records{Dir: filepath.Join(dir, ".state")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	get := func() map[string]client.Result {
+		got := map[string]client.Result{}
+		err := c.GetPaths(ctx, []string{"t"}, "", client.TransferOptions{Recursive: true, Done: func(r client.Result) { got[r.Remote] = r }})
+		if err == nil || !strings.Contains(err.Error(), `get t/bad\name: refused name from the server`) {
+			t.Fatalf("err %v", err)
+		}
+		return got
+	}
+	if got := get(); len(got) != 3 {
+		t.Fatalf("first run: %v", got)
+	}
+	os.WriteFile(filepath.Join(home, "t", "b.txt"), []byte("other b.txt"), 0o644)
+	os.Chtimes(filepath.Join(dir, "t", "c.txt"), time.Now(), time.Now().Add(-time.Hour))
+	got := get()
+	if r := got["t/a.txt"]; r.Sent != 0 || r.Offset != r.Size {
+		t.Errorf("a.txt (unchanged) not skipped: %+v", r)
+	}
+	for _, n := range []string{"b.txt", "c.txt"} {
+		if r := got["t/"+n]; r.Sent == 0 {
+			t.Errorf("%s (changed) skipped: %+v", n, r)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "t", "b.txt")); string(b) != "other b.txt" {
+		t.Errorf("b.txt: %q", b)
 	}
 }

@@ -216,11 +216,7 @@ func (c *Client) alreadyPut(ctx context.Context, j *journal, it planItem) (Resul
 // the local copy and the server's file are still what was transferred.
 func (c *Client) alreadyGot(ctx context.Context, j *journal, t target) (Result, bool) {
 	e, ok := j.lookup(t.dest, t.src)
-	if !ok {
-		return Result{}, false
-	}
-	fi, err := os.Lstat(t.dest) // a symlink put there since is replaced, not followed
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() != e.Size || !fi.ModTime().Equal(e.MTime) {
+	if !ok || !sameLocal(t.dest, e) {
 		return Result{}, false
 	}
 	return c.sameRemote(ctx, "get", t.dest, t.src, e)
@@ -230,7 +226,7 @@ func (c *Client) alreadyGot(ctx context.Context, j *journal, t target) (Result, 
 // MD5.
 func (c *Client) sameRemote(ctx context.Context, action, local, remote string, e journalEntry) (Result, bool) {
 	st, sum, err := c.StatMD5(ctx, remote)
-	if err != nil || st.IsDir || st.Size != e.Size || sum != strings.ToLower(e.MD5) {
+	if err != nil || !sameAsJournaled(st, sum, e) {
 		return Result{}, false
 	}
 	return Result{Action: action, Local: local, Remote: remote, Size: e.Size, Offset: e.Size, MD5: sum}, true

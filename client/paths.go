@@ -235,6 +235,7 @@ func (c *Client) GetPaths(ctx context.Context, remotes []string, local string, o
 		}
 		done(opt, res)
 	}
+	files = c.skipDone(ctx, j, files, func(r Result) { done(opt, r) })
 	small := c.smallGets(ctx, files, batch)
 	for i := 0; i < len(files); i++ {
 		t := files[i].target
