@@ -140,11 +140,7 @@ func TestGetRecursiveResumesAfterAKill(t *testing.T) {
 // TestGetRecursiveAtFullQuota: local writes take nothing from the remote
 // quota, so a user whose quota is full gets everything.
 func TestGetRecursiveAtFullQuota(t *testing.T) {
-	accounts := filepath.Join(t.TempDir(), "accounts.ini")
-	addUser(t, accounts, "alex", "pw", "64KB")
-	d := startDaemon(t, accounts)
-	work := t.TempDir()
-	env := []string{"FTPX_SERVER=" + d.addr, "FTPX_USER=alex", "FTPX_PASSWORD=pw"}
+	_, work, env := shellSetup(t, "64KB")
 	os.MkdirAll(filepath.Join(work, "full", "sub"), 0o755)
 	sums := map[string]string{}
 	for i := range 4 {
@@ -218,12 +214,8 @@ func (l liar) start(t *testing.T) string {
 		case "ls":
 			es, _ := l.ls(strings.TrimPrefix(req.Path, "/"))
 			ok(protocol.Response{Entries: es})
-		case "get":
-			protocol.WriteFrame(c, protocol.Response{ID: req.ID, Status: protocol.StatusReadyToSend, Msg: "ready",
-				Size: protocol.Int64(int64(len(body))), MD5: md5hex(body)})
-			c.Write(body)
 		default:
-			protocol.WriteFrame(c, protocol.Response{ID: req.ID, Status: protocol.StatusNotExist, Msg: "no"})
+			answerGet(c, req, body)
 		}
 		return true
 	})
