@@ -31,7 +31,8 @@ type Client struct {
 	lim *limiter // nil: no rate cap
 	cwd string   // the remote current directory, restored after a reconnection
 
-	noTree bool // the server has no tree action: get -r lists with ls
+	recordNames map[string]bool // the records' file names, while a batch plans (batchRecords)
+	noTree      bool            // the server has no tree action: get -r lists with ls
 }
 
 // ioTimeout bounds how long one read or write may stall before the client

@@ -63,6 +63,7 @@ func (c *Client) PutPaths(ctx context.Context, locals []string, remote string, o
 	var fails failures
 	plan := planPut(tops, opt, &fails)
 	batch := opt.Recursive || opt.To != "" || len(tops) > 1
+	defer c.batchRecords()()
 	if batch {
 		if err := c.checkQuota(ctx, plan, quotaSubject(locals, remote, opt)); err != nil {
 			return errors.Join(append([]error{err}, fails.errs...)...)
@@ -228,6 +229,7 @@ func (c *Client) GetPaths(ctx context.Context, remotes []string, local string, o
 		j.setTops(tops)
 	}
 	var fails failures
+	defer c.batchRecords()()
 	files := c.makeDirs(c.planGet(ctx, tops, opt, &fails), j.resumed(), &fails)
 	finished := func(t target, res Result) {
 		if fi, err := os.Stat(t.dest); err == nil {
