@@ -20,6 +20,7 @@ import (
 type getItem struct {
 	target
 	dir  bool
+	top  bool  // a tree's destination, named by the user: a symlink to a directory is followed there
 	size int64 // -1 when not known (a file named on the command line)
 }
 
@@ -58,7 +59,7 @@ func (c *Client) planGet(ctx context.Context, tops []target, opt TransferOptions
 // reported, escaped, on one line of its own, and nothing under it is got.
 func (c *Client) planTree(top target, entries []protocol.TreeEntry, report func(error), warn func(string)) []getItem {
 	plan := make([]getItem, 0, len(entries)+1)
-	plan = append(plan, getItem{target: top, dir: true})
+	plan = append(plan, getItem{target: top, dir: true, top: true})
 	taken := map[string]bool{"": true} // directories whose content is got, by relative path
 	dropped := map[string]bool{}       // directories refused or skipped: what is under them goes silently
 	seen := make(map[string]bool, len(entries))
@@ -149,7 +150,7 @@ func (c *Client) makeDirs(plan []getItem, sweep bool, fails *failures) []getItem
 		case !it.dir:
 			files = append(files, it)
 		default:
-			existed, err := makeLocalDir(it.dest)
+			existed, err := makeLocalDir(it.dest, it.top)
 			if err != nil {
 				fails.add(localError("get", it.dest, err))
 				failed[it.dest] = true
@@ -162,9 +163,19 @@ func (c *Client) makeDirs(plan []getItem, sweep bool, fails *failures) []getItem
 }
 
 // makeLocalDir makes a directory of a tree being got, with its missing
-// parents, or takes the one already there: a real directory, never a
-// symlink, which could lead anywhere.
-func makeLocalDir(name string) (existed bool, err error) {
+// parents, or takes the one already there. Below the tree's top, where
+// the names are the server's, that must be a real directory, never a
+// symlink, which could lead anywhere; the top, named by the user (LOCAL,
+// or the remote path's base name), may be a symlink to a directory, as
+// for cp.
+func makeLocalDir(name string, top bool) (existed bool, err error) {
+	if top {
+		fi, err := os.Stat(name)
+		if err == nil && fi.IsDir() {
+			return true, nil
+		}
+		return false, os.MkdirAll(name, 0o777)
+	}
 	if err := os.MkdirAll(filepath.Dir(name), 0o777); err != nil {
 		return false, err
 	}

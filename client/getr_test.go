@@ -294,6 +294,22 @@ func TestGetRecursiveNeverFollowsLocalSymlinks(t *testing.T) {
 			if b, _ := os.ReadFile(filepath.Join(outside, "b.txt")); string(b) != "BB" {
 				t.Errorf("into a LOCAL that is a symlink to a directory: %q", b)
 			}
+			// So is the top of a tree: ./sub, or the LOCAL the home lands in.
+			sub, whole := t.TempDir(), t.TempDir()
+			os.Symlink(sub, "sub")
+			os.Symlink(whole, "whole")
+			if err := c.GetPaths(context.Background(), []string{"docs/sub"}, "", client.TransferOptions{Recursive: true}); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.GetPaths(context.Background(), []string{"/"}, "whole", client.TransferOptions{Recursive: true}); err != nil {
+				t.Fatal(err)
+			}
+			if got := localState(t, sub); !slices.Equal(got, []string{"b.txt=BB", "deep/", "deep/c d.txt=CCC", "deep/empty too/"}) {
+				t.Errorf("get -r docs/sub into a symlink ./sub: %q", got)
+			}
+			if b, _ := os.ReadFile(filepath.Join(whole, "f.txt")); string(b) != "F" {
+				t.Errorf("get -r / into a symlink LOCAL: %q", b)
+			}
 		})
 	}
 }

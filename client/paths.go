@@ -227,6 +227,8 @@ func (c *Client) GetPaths(ctx context.Context, remotes []string, local string, o
 			return err
 		}
 		j.setTops(tops)
+	} else if opt.To != "" {
+		os.MkdirAll(opt.To, 0o777) // as the first run did; a failure shows on each file
 	}
 	var fails failures
 	defer c.batchRecords()()

@@ -56,7 +56,7 @@ func newApp(stdin *os.File, stdout, stderr io.Writer) *cli.App {
 				Description: "Destinations follow cp: get REMOTE writes its base name in the local directory; get REMOTE LOCAL\n" +
 					"writes LOCAL, or LOCAL/BASE when LOCAL is a directory. get -r DIR [LOCAL] copies a remote tree,\n" +
 					"empty directories included, to LOCAL (default: DIR's base name), or to LOCAL/BASE when LOCAL is an\n" +
-					"existing directory; an existing tree is merged into, and symlinks in it are never followed.\n" +
+					"existing directory; an existing tree is merged into, and symlinks inside it are never followed.\n" +
 					"Every file is verified by MD5. Run again after a crash, a batch skips the files already done\n" +
 					"and resumes the one cut off.",
 				Flags: []cli.Flag{getTo, jsonLines, recursive}, Action: e.get}),
