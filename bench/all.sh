@@ -3,7 +3,7 @@
 # the end one table of figures and ratios, also written to bench/results.md
 # with the date, the command and the machine. In order:
 #   bench/transfer.sh  1 GiB put (fsync, --fsync=false) and get, md5sum, Go MD5, dd
-#   bench/files.sh     10,000 x 4 KiB: put -r, batch get
+#   bench/files.sh     10,000 x 4 KiB: put -r, get -r
 #   bench/ls.sh        ls of a 1,000-entry directory: p50/p99
 #   bench/parallel.sh  100 clients x 10 MiB at once
 #   bench/conns.sh     server RSS per idle authenticated connection (1,000)
@@ -108,8 +108,11 @@ sizes=""
   echo "  \`curl -T\` uploads are not verified; rsync checks each file with its own checksum."
   echo "- Peer ratios read \"ftpx X / this\": above 1, ftpx is faster. The ftpx FTP front end's rows"
   echo "  read \"1.10x vsftpd\": its figure over the peer's, through the same curl and lftp commands."
-  echo "- Batch get: the CLI has no recursive get yet; \`ftpx get --to DIR\` is given all $files names,"
-  echo "  and bench/cmd/getmany runs client.Get in a loop over one connection."
+  echo "  The ftpx small-file rows also read \"Nx rsync upload/download\": ftpx / rsync on the same"
+  echo "  tree, above 1, ftpx is faster."
+  echo "- Batch get: \`ftpx get -r\` of the tree (one tree listing, the small files pipelined), against"
+  echo "  rsync download and \`lftp mirror\`; bench/cmd/getmany runs client.Get in a loop over one"
+  echo "  connection, one request at a time."
   for f in "${failed[@]}"; do echo "- FAILED: $f (its log was shown above)"; done
 } >"$work/results.md"
 

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # bench/files.sh: a batch of 10,000 files of 4 KiB over one connection, in
 # files/s: `ftpx put -r DIR` (server fsync on, and --fsync=false), and
-# batch get. The CLI has no recursive get, so get is measured twice: the
-# CLI's batch `ftpx get --to DIR REMOTE...` with every name on the command
-# line, and bench/cmd/getmany (client.Get in a loop over one connection,
-# after one ls). Every run writes into fresh directories, local and remote.
-# Each figure is the median of BENCH_RUNS runs; BENCH_FILES sets the count.
+# `ftpx get -r` of the tree it made (one tree listing, the small files
+# pipelined), with bench/cmd/getmany for reference (client.Get in a loop
+# over one connection, after one ls: one request at a time). Every run
+# writes into fresh directories, local and remote. The ftpx rows carry
+# their ratio to rsync's same workload (bench/peers.sh, same run of
+# bench/all.sh). Each figure is the median of BENCH_RUNS runs; BENCH_FILES
+# sets the count.
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -41,10 +43,8 @@ putrnf_s=$(for i in $(seq "$runs"); do time_of $bin/ftpx --quiet put -r "$tree" 
 settle
 
 export FTPX_SERVER=$fsync_addr
-(cd "$tree" && find . -maxdepth 1 -type f ! -name '.*' -printf 'run1/%P\n' | LC_ALL=C sort) >"$work/names"
-log "ftpx get --to DIR (CLI batch, $n names), $runs runs"
-mapfile -t names <"$work/names"
-getr_s=$(for i in $(seq "$runs"); do time_of $bin/ftpx --quiet get --to "$work/cliget$i" "${names[@]}"; check "$work/cliget$i"; done | median)
+log "ftpx get -r of the tree, $n files, $runs runs"
+getr_s=$(for i in $(seq "$runs"); do time_of $bin/ftpx --quiet get -r run1 "$work/cliget$i"; check "$work/cliget$i"; done | median)
 settle
 log "getmany (client.Get in a loop, one connection), $runs runs"
 getlib_s=$(for i in $(seq "$runs"); do time_of "$work/getmany" -addr "$fsync_addr" -user bench -remote run1 -local "$work/libget$i"; check "$work/libget$i"; done | median)
@@ -53,9 +53,9 @@ for d in "$fsync_root/run1" "$nofsync_root/run1" "$work/cliget1" "$work/libget1"
   [ "$(tree_md5 "$d")" = "$want" ] || { log "$d differs from the source tree"; exit 1; }
 done
 
-row ftpx-putr "ftpx put -r" "ftpx put -r, $n x 4 KiB, one connection, server fsync" "$(per_s "$n" "$putr_s")" files/s gobench-PipelinedSmallFiles over
-row ftpx-putr-nofsync "ftpx put -r no-fsync" "ftpx put -r, $n x 4 KiB, server --fsync=false" "$(per_s "$n" "$putrnf_s")" files/s ftpx-putr over
-row ftpx-getr "ftpx get --to" "ftpx get --to DIR with $n names (CLI batch; no recursive get yet)" "$(per_s "$n" "$getr_s")" files/s
+row ftpx-putr "ftpx put -r" "ftpx put -r, $n x 4 KiB, one connection, server fsync" "$(per_s "$n" "$putr_s")" files/s gobench-PipelinedSmallFiles,rsync-tup over
+row ftpx-putr-nofsync "ftpx put -r no-fsync" "ftpx put -r, $n x 4 KiB, server --fsync=false" "$(per_s "$n" "$putrnf_s")" files/s ftpx-putr,rsync-tup over
+row ftpx-getr "ftpx get -r" "ftpx get -r of the tree, $n x 4 KiB, one connection" "$(per_s "$n" "$getr_s")" files/s rsync-tdown over
 row ftpx-getr-lib "client.Get loop" "client.Get x $n in a loop, one connection (bench/cmd/getmany)" "$(per_s "$n" "$getlib_s")" files/s ftpx-getr over
 
 print_own_table "ftpx small files: $n x 4 KiB over one connection, loopback, median of $runs runs"

@@ -151,7 +151,7 @@ EOF
     time_of rsync -a -e "$ssh" "$tree/" "root@127.0.0.1:$remote/tup$i/" || exit 1
     [ "$(count_files "$remote/tup$i")" -eq "$n" ] || { log "rsync: upload $i is incomplete"; exit 1; }
   done | median) || return 1
-  row rsync-tup - "$title: upload $n x 4 KiB" "$(per_s "$n" "$s")" files/s ftpx-putr,ftpx-putr-nofsync inv
+  row rsync-tup "rsync upload" "$title: upload $n x 4 KiB" "$(per_s "$n" "$s")" files/s ftpx-putr,ftpx-putr-nofsync inv
   settle
   log "rsync: $n files down, $runs runs"
   s=$(for i in $(seq "$runs"); do
@@ -159,7 +159,7 @@ EOF
     [ "$(count_files "$dl/rsync-tdown$i")" -eq "$n" ] || { log "rsync: download $i is incomplete"; exit 1; }
   done | median) || return 1
   [ "$(tree_md5 "$dl/rsync-tdown1")" = "$want_tree" ] || { log "rsync: the downloaded tree differs"; return 1; }
-  row rsync-tdown - "$title: download $n x 4 KiB" "$(per_s "$n" "$s")" files/s ftpx-getr inv
+  row rsync-tdown "rsync download" "$title: download $n x 4 KiB" "$(per_s "$n" "$s")" files/s ftpx-getr inv
   kill "$pid"
 }
 

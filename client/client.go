@@ -32,6 +32,7 @@ type Client struct {
 	cwd string   // the remote current directory, restored after a reconnection
 
 	recordNames map[string]bool // the records' file names, while a batch plans (batchRecords)
+	noTree      bool            // the server has no tree action: get -r lists with ls
 }
 
 // ioTimeout bounds how long one read or write may stall before the client

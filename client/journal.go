@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,11 +26,13 @@ import (
 // the local file has the size and mtime it had, and the server's stat
 // (with checksum) gives the size and MD5 that were transferred.
 type journal struct {
-	c      *Client
-	file   string
-	f      *os.File
-	done   map[string]journalEntry
-	warned bool
+	c       *Client
+	file    string
+	f       *os.File
+	done    map[string]journalEntry
+	tops    []target // a batch get's destinations, as its first run resolved them
+	earlier bool     // an earlier run of the batch left the journal
+	warned  bool
 }
 
 type journalEntry struct {
@@ -40,12 +43,23 @@ type journalEntry struct {
 	MD5    string    `json:"md5"`
 }
 
+// journalLine is one line of a journal: a file done, or (the first line
+// of a batch get's) the destinations.
+type journalLine struct {
+	journalEntry
+	Tops []journalTop `json:"tops,omitempty"`
+}
+
+type journalTop struct {
+	Src  string `json:"src"`
+	Dest string `json:"dest"`
+}
+
 // openJournal returns the journal of a batch, nil when this is not one or
 // there is no state dir. Problems are told through Notice and leave the
 // batch unjournaled.
 func (c *Client) openJournal(batch bool, direction string, tops []target) *journal {
-	st := c.records()
-	if !batch || st == nil {
+	if !batch || c.records() == nil {
 		return nil
 	}
 	h := sha256.New()
@@ -58,15 +72,50 @@ func (c *Client) openJournal(batch bool, direction string, tops []target) *journ
 		abs, _ := filepath.Abs(local)
 		h.Write([]byte("\x00" + abs + "\x00" + c.abs(remote)))
 	}
-	dir := filepath.Join(st.Dir, "batches")
-	j := &journal{c: c, file: filepath.Join(dir, direction+"-"+hex.EncodeToString(h.Sum(nil)[:12])+".jsonl"), done: map[string]journalEntry{}}
+	return c.journalAt(direction + "-" + hex.EncodeToString(h.Sum(nil)[:12]) + ".jsonl")
+}
+
+// openGetJournal returns the journal of a batch get and, when an earlier
+// run of it was cut off, the destinations that run chose. It is named
+// after the command as typed, in its local and remote directories: cp's
+// rules would send a rerun elsewhere once the first run made the
+// destination ("get -r DIR NEW" copies into NEW, then into NEW/DIR).
+func (c *Client) openGetJournal(batch bool, remotes []string, local string, opt TransferOptions) (*journal, []target) {
+	if !batch || c.records() == nil {
+		return nil, nil
+	}
+	cwd, _ := os.Getwd()
+	h := sha256.New()
+	h.Write([]byte(strings.Join([]string{c.server(), c.user(), "get", cwd, c.cwd, local, opt.To, fmt.Sprint(opt.Recursive)}, "\x00")))
+	for _, r := range remotes {
+		h.Write([]byte("\x00" + r))
+	}
+	j := c.journalAt("get-" + hex.EncodeToString(h.Sum(nil)[:12]) + ".jsonl")
+	if j == nil {
+		return nil, nil
+	}
+	return j, j.tops
+}
+
+// journalAt opens (creating it) the journal file name in the state dir's
+// batches directory, reading what an earlier run wrote there.
+func (c *Client) journalAt(name string) *journal {
+	dir := filepath.Join(c.records().Dir, "batches")
+	j := &journal{c: c, file: filepath.Join(dir, name), done: map[string]journalEntry{}}
 	if b, err := os.ReadFile(j.file); err == nil {
+		j.earlier = len(b) > 0
 		sc := bufio.NewScanner(strings.NewReader(string(b)))
 		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
-			var e journalEntry
-			if json.Unmarshal(sc.Bytes(), &e) == nil && e.Local != "" {
-				j.done[e.Local+"\x00"+e.Remote] = e
+			var l journalLine
+			switch {
+			case json.Unmarshal(sc.Bytes(), &l) != nil:
+			case l.Local != "":
+				j.done[l.Local+"\x00"+l.Remote] = l.journalEntry
+			case len(l.Tops) > 0 && j.tops == nil:
+				for _, t := range l.Tops {
+					j.tops = append(j.tops, target{t.Src, t.Dest})
+				}
 			}
 		}
 	}
@@ -80,6 +129,24 @@ func (c *Client) openJournal(batch bool, direction string, tops []target) *journ
 	}
 	return j
 }
+
+// setTops records a batch get's destinations, once.
+func (j *journal) setTops(tops []target) {
+	if j == nil || j.tops != nil {
+		return
+	}
+	j.tops = tops
+	var l struct {
+		Tops []journalTop `json:"tops"`
+	}
+	for _, t := range tops {
+		l.Tops = append(l.Tops, journalTop{t.src, t.dest})
+	}
+	j.write(l)
+}
+
+// resumed reports whether an earlier run of the batch was cut off.
+func (j *journal) resumed() bool { return j != nil && j.earlier }
 
 // lookup returns the entry of a file done by an earlier run.
 func (j *journal) lookup(local, remote string) (journalEntry, bool) {
@@ -100,13 +167,24 @@ func (j *journal) add(local, remote string, size int64, mtime time.Time, md5 str
 		return
 	}
 	abs, err := filepath.Abs(local)
-	if err == nil {
-		var b []byte
-		b, err = json.Marshal(journalEntry{Local: abs, Remote: remote, Size: size, MTime: mtime, MD5: md5})
-		if err == nil {
-			_, err = j.f.Write(append(b, '\n'))
-		}
+	if err != nil {
+		j.warn(err)
+		return
 	}
+	j.write(journalEntry{Local: abs, Remote: remote, Size: size, MTime: mtime, MD5: md5})
+}
+
+// write appends one line.
+func (j *journal) write(l any) {
+	b, err := json.Marshal(l)
+	if err == nil {
+		_, err = j.f.Write(append(b, '\n'))
+	}
+	j.warn(err)
+}
+
+// warn reports the first failure to journal.
+func (j *journal) warn(err error) {
 	if err != nil && !j.warned {
 		j.warned = true
 		j.c.notice("warning: cannot journal the batch: %v", err)
@@ -138,11 +216,7 @@ func (c *Client) alreadyPut(ctx context.Context, j *journal, it planItem) (Resul
 // the local copy and the server's file are still what was transferred.
 func (c *Client) alreadyGot(ctx context.Context, j *journal, t target) (Result, bool) {
 	e, ok := j.lookup(t.dest, t.src)
-	if !ok {
-		return Result{}, false
-	}
-	fi, err := os.Stat(t.dest)
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() != e.Size || !fi.ModTime().Equal(e.MTime) {
+	if !ok || !sameLocal(t.dest, e) {
 		return Result{}, false
 	}
 	return c.sameRemote(ctx, "get", t.dest, t.src, e)
@@ -152,7 +226,7 @@ func (c *Client) alreadyGot(ctx context.Context, j *journal, t target) (Result, 
 // MD5.
 func (c *Client) sameRemote(ctx context.Context, action, local, remote string, e journalEntry) (Result, bool) {
 	st, sum, err := c.StatMD5(ctx, remote)
-	if err != nil || st.IsDir || st.Size != e.Size || sum != strings.ToLower(e.MD5) {
+	if err != nil || !sameAsJournaled(st, sum, e) {
 		return Result{}, false
 	}
 	return Result{Action: action, Local: local, Remote: remote, Size: e.Size, Offset: e.Size, MD5: sum}, true

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path"
 	"path/filepath"
@@ -199,57 +200,59 @@ func (c *Client) remoteKind(ctx context.Context, name string) (isDir, exists boo
 //	get REMOTE          -> its base name, in the local current directory
 //	get REMOTE LOCAL    -> LOCAL, or LOCAL/BASE when LOCAL is an existing
 //	                       directory; LOCAL ending in "/" must be one
-//	get R S LOCAL       -> LOCAL/R, LOCAL/S; LOCAL must be an existing
+//	get -r DIR          -> the tree at BASE (merged into it when it exists)
+//	get -r DIR LOCAL    -> the tree at LOCAL (created with its parents), or at
+//	                       LOCAL/BASE when LOCAL is an existing directory
+//	get [-r] R S LOCAL  -> LOCAL/R, LOCAL/S; LOCAL must be an existing
 //	                       directory ("" for the current one)
-//	get --to DIR R S    -> DIR/R, DIR/S, creating DIR when missing
-//	get -r DIR [LOCAL]  -> the tree at LOCAL (created), or LOCAL/BASE when
-//	                       LOCAL is an existing directory (default: BASE)
+//	get [-r] --to D R S -> D/R, D/S, creating D when missing
 //
-// A directory without Recursive is a failure. Several files, a tree or
-// --to make a batch, journaled as in PutPaths. Failures are handled as in
-// PutPaths.
+// With Recursive a remote directory is copied whole, empty directories
+// included; a remote file is got as without it. Every name the server
+// lists is checked before it is used (planTree): none can lead outside the
+// destination, and directories already there are merged into, never
+// followed when they are symlinks. Small files go pipelined, big ones one
+// by one with progress and resume points.
+//
+// Several sources, a tree or --to make a batch, journaled as in PutPaths:
+// the same command run again after a crash skips the files done and lands
+// where the first run did. Failures are handled as in PutPaths.
 func (c *Client) GetPaths(ctx context.Context, remotes []string, local string, opt TransferOptions) error {
-	if opt.Recursive {
-		remotes = c.namedRemotes(remotes)
-	}
-	tops, err := getTargets(remotes, local, opt)
-	if err != nil {
-		return err
+	batch := opt.Recursive || len(remotes) > 1 || opt.To != ""
+	j, tops := c.openGetJournal(batch, remotes, local, opt)
+	if tops == nil {
+		var err error
+		if tops, err = c.getTargets(remotes, local, opt); err != nil {
+			j.close(true) // a new journal, still empty
+			return err
+		}
+		j.setTops(tops)
+	} else if opt.To != "" {
+		os.MkdirAll(opt.To, 0o777) // as the first run did; a failure shows on each file
 	}
 	var fails failures
-	batch := len(tops) > 1 || opt.To != "" || opt.Recursive
-	j := c.openJournal(batch, "get", tops)
 	defer c.batchRecords()()
-	var dirs []string
-	if opt.Recursive {
-		tops, dirs = c.expandTrees(ctx, tops, opt, &fails)
-	}
-	skip := makeDirs(dirs, &fails)
+	files := c.makeDirs(c.planGet(ctx, tops, opt, &fails), j.resumed(), &fails)
 	finished := func(t target, res Result) {
 		if fi, err := os.Stat(t.dest); err == nil {
 			j.add(t.dest, c.abs(t.src), res.Size, fi.ModTime(), res.MD5)
 		}
 		done(opt, res)
 	}
-	var small map[string]bool
-	if batch && c.lim == nil && len(tops) > 1 {
-		small = c.smallRemote(ctx, tops)
-	}
-	for i := 0; i < len(tops); i++ {
-		t := tops[i]
+	files = c.skipDone(ctx, j, files, func(r Result) { done(opt, r) })
+	small := c.smallGets(ctx, files, batch)
+	for i := 0; i < len(files); i++ {
+		t := files[i].target
 		if !c.usable() || ctx.Err() != nil {
 			break
 		}
-		if skip(t.dest) {
-			continue
-		}
 		if c.getPipelinable(j, t, small) {
 			run := i + 1
-			for run < len(tops) && run-i < 4*pipeWindow && c.getPipelinable(j, tops[run], small) {
+			for run < len(files) && run-i < 4*pipeWindow && c.getPipelinable(j, files[run].target, small) {
 				run++
 			}
 			if run-i > 1 {
-				if n := c.getPipelined(ctx, tops[i:run], finished, fails.add); n > 0 {
+				if n := c.getPipelined(ctx, targets(files[i:run]), finished, fails.add); n > 0 {
 					i += n - 1
 					continue
 				}
@@ -264,23 +267,62 @@ func (c *Client) GetPaths(ctx context.Context, remotes []string, local string, o
 			p = opt.Progress(t.src)
 		}
 		res, err := c.Get(ctx, t.src, t.dest, p)
-		var se *StatusError
-		if errors.As(err, &se) && se.Status == protocol.StatusIsDir && !opt.Recursive {
-			se.Msg = "is a directory (use -r)"
-		}
 		if err != nil {
-			fails.add(err)
+			fails.add(useR(err, opt))
 			continue
 		}
 		finished(t, res)
 	}
-	fails.stopped(ctx, c, "get", firstSource(tops, remotes))
+	fails.stopped(ctx, c, "get", tops[0].src)
 	j.close(len(fails.errs) == 0)
 	return fails.err()
 }
 
-// getTargets resolves where each remote file goes, following cp.
-func getTargets(remotes []string, local string, opt TransferOptions) ([]target, error) {
+// smallGets returns the remote files of a batch known to be small (at most
+// smallFile, by the tree listing or by one ls of each directory named):
+// the ones it can get pipelined. Without a batch, or with a rate cap,
+// there are none.
+func (c *Client) smallGets(ctx context.Context, files []getItem, batch bool) map[string]bool {
+	small := map[string]bool{}
+	if !batch || c.lim != nil {
+		return small
+	}
+	var unknown []target
+	for _, it := range files {
+		switch {
+		case it.size < 0:
+			unknown = append(unknown, it.target)
+		case it.size <= smallFile:
+			small[c.abs(it.src)] = true
+		}
+	}
+	if len(unknown) > 1 {
+		for k := range c.smallRemote(ctx, unknown) {
+			small[k] = true
+		}
+	}
+	return small
+}
+
+func targets(items []getItem) []target {
+	ts := make([]target, len(items))
+	for i, it := range items {
+		ts[i] = it.target
+	}
+	return ts
+}
+
+// useR adds a hint to the refusal of a get of a directory without -r.
+func useR(err error, opt TransferOptions) error {
+	var se *StatusError
+	if !opt.Recursive && errors.As(err, &se) && se.Status == protocol.StatusIsDir && se.Op == "get" {
+		return &StatusError{Op: se.Op, Path: se.Path, Status: se.Status, Msg: se.Status.String() + " (use -r)"}
+	}
+	return err
+}
+
+// getTargets resolves where each remote file or tree goes, following cp.
+func (c *Client) getTargets(remotes []string, local string, opt TransferOptions) ([]target, error) {
 	if len(remotes) == 0 {
 		return nil, Usagef("get: nothing to get")
 	}
@@ -296,11 +338,14 @@ func getTargets(remotes []string, local string, opt TransferOptions) ([]target, 
 	case len(remotes) == 1 && local != "" && !isLocalDir(local) && !strings.HasSuffix(local, "/"):
 		return []target{{remotes[0], local}}, nil
 	case len(remotes) == 1:
-		base, err := remoteBase(remotes[0])
-		if err != nil {
-			return nil, err
-		}
+		base, err := c.remoteBase(remotes[0], opt.Recursive)
 		switch {
+		case err != nil:
+			return nil, err
+		case base == "" && local == "":
+			return nil, Usagef("get -r %s: the home root has no name: give the LOCAL directory to copy it into", Printable(remotes[0]))
+		case base == "":
+			return []target{{remotes[0], local}}, nil // into LOCAL itself, existing or not
 		case local == "":
 			return []target{{remotes[0], base}}, nil
 		case isLocalDir(local):
@@ -314,9 +359,12 @@ func getTargets(remotes []string, local string, opt TransferOptions) ([]target, 
 	}
 	var tops []target
 	for _, r := range remotes {
-		base, err := remoteBase(r)
+		base, err := c.remoteBase(r, opt.Recursive)
 		if err != nil {
 			return nil, err
+		}
+		if base == "" {
+			return nil, Usagef("get -r %s: the home root has no name: get it alone, into a LOCAL directory", Printable(r))
 		}
 		tops = append(tops, target{r, filepath.Join(dir, base)})
 	}
@@ -353,15 +401,28 @@ func localBase(local string) (string, error) {
 	return base, nil
 }
 
-// remoteBase is the local name of a remote file: the last element of the
-// path as the user wrote it (never a name the server chose).
-func remoteBase(remote string) (string, error) {
+// remoteBase is the local name of a remote file or tree: the last element
+// of the path as the user wrote it (never a name the server chose). With
+// recursive, "." and ".." are the directories they lead to, named as
+// in the remote current directory, and the home root has no name ("").
+func (c *Client) remoteBase(remote string, recursive bool) (string, error) {
 	if remote == "" {
 		return "", Usagef("get: empty remote path")
 	}
 	base := path.Base(path.Clean(remote))
-	if base == "/" || base == "." || base == ".." {
-		return "", &StatusError{Op: "get", Path: remote, Status: protocol.StatusIsDir, Msg: "is a directory (get -r DIR LOCAL_DIR copies it)"}
+	if base != "/" && base != "." && base != ".." {
+		return base, nil
+	}
+	if !recursive {
+		return "", &StatusError{Op: "get", Path: remote, Status: protocol.StatusIsDir, Msg: "is a directory (use -r)"}
+	}
+	abs := c.abs(remote)
+	if abs == "/" {
+		return "", nil
+	}
+	base = path.Base(abs)
+	if err := checkName(base); err != nil {
+		return "", &opError{op: "get", path: remote, err: fmt.Errorf("the remote directory's name: %v", err)}
 	}
 	return base, nil
 }

@@ -141,6 +141,9 @@ func TestSigtermDuringABigUploadThenResume(t *testing.T) {
 		if err := d.cmd.Wait(); err != nil {
 			t.Fatalf("server after SIGTERM: %v", err)
 		}
+		// The log is copied from the server's stderr by another goroutine:
+		// wait for its last line before reading it.
+		waitUntil(t, 10*time.Second, "the server's last log line", func() bool { return strings.Contains(d.logText(), "msg=stopped") })
 		if !strings.Contains(d.logText(), "grace period over") {
 			t.Fatalf("the put ended within the grace period:\n%s", d.logText())
 		}

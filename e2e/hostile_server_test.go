@@ -26,15 +26,23 @@ func hostileServer(t *testing.T, names []string) string {
 				es = append(es, protocol.Entry{Name: n, Size: int64(len(body))})
 			}
 			protocol.WriteFrame(c, protocol.Response{ID: req.ID, Status: protocol.StatusOK, Msg: "ok", Path: "/", Entries: es})
-		case "get":
-			protocol.WriteFrame(c, protocol.Response{ID: req.ID, Status: protocol.StatusReadyToSend, Msg: "ready",
-				Size: protocol.Int64(int64(len(body))), MD5: md5hex(body)})
-			c.Write(body)
 		default:
-			protocol.WriteFrame(c, protocol.Response{ID: req.ID, Status: protocol.StatusNotExist, Msg: "no"})
+			answerGet(c, req, body)
 		}
 		return true
 	})
+}
+
+// answerGet answers a get with body, its size and md5 in the 257, and any
+// other request with 256.
+func answerGet(c net.Conn, req *protocol.Request, body []byte) {
+	if req.Action != "get" {
+		protocol.WriteFrame(c, protocol.Response{ID: req.ID, Status: protocol.StatusNotExist, Msg: "no"})
+		return
+	}
+	protocol.WriteFrame(c, protocol.Response{ID: req.ID, Status: protocol.StatusReadyToSend, Msg: "ready",
+		Size: protocol.Int64(int64(len(body))), MD5: md5hex(body)})
+	c.Write(body)
 }
 
 func md5hex(b []byte) string {

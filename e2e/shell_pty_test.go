@@ -90,7 +90,8 @@ func TestInteractiveShellOnATerminal(t *testing.T) {
 	const size = 3 << 20
 	local := t.TempDir()
 	sum := writeRandom(t, filepath.Join(local, "big.bin"), size)
-	if _, errOut, code := ftpx(t, local, env, "shell", "-c", "mkdir subdir; put big.bin"); code != 0 {
+	smallSum := writeRandom(t, filepath.Join(local, "small.bin"), 1000)
+	if _, errOut, code := ftpx(t, local, env, "shell", "-c", "mkdir subdir; put big.bin; mkdir subdir/empty; put small.bin subdir/"); code != 0 {
 		t.Fatal(errOut)
 	}
 
@@ -151,6 +152,16 @@ func TestInteractiveShellOnATerminal(t *testing.T) {
 	term.send("get missing.txt\r")
 	if out := term.expect(prompt("/")); !strings.Contains(out, "get missing.txt: 256 file does not exist\r\n") {
 		t.Errorf("error line: %q", out)
+	}
+
+	// get -r copies a tree, its empty directory included.
+	term.send("get -r subdir\r")
+	term.expect(prompt("/"))
+	if got := md5File(t, filepath.Join(work, "subdir", "small.bin")); got != smallSum {
+		t.Errorf("get -r subdir: small.bin %s, want %s", got, smallSum)
+	}
+	if !exists(filepath.Join(work, "subdir", "empty")) {
+		t.Error("get -r subdir: no empty directory")
 	}
 
 	term.send("quit\r")

@@ -20,6 +20,7 @@ const (
 	ActionQuota      = "quota"
 	ActionStartTLS   = "starttls" // after its 260 answer both sides run the TLS handshake
 	ActionCancel     = "cancel"   // give up an interrupted put: its partial goes, its bytes leave the quota
+	ActionTree       = "tree"     // a directory and everything under it, in one answer of one or more frames
 )
 
 // Request is every header a client sends. Which fields matter depends on
@@ -33,7 +34,7 @@ type Request struct {
 	Password string `json:"password,omitempty"`
 
 	Filename string `json:"filename,omitempty"` // get, put, stat, mkdir
-	Path     string `json:"path,omitempty"`     // ls, cd
+	Path     string `json:"path,omitempty"`     // ls, cd, tree
 
 	// Size is the whole file's size for a put. Requests may name it
 	// "file_size", the original design's key; Size() reads either.
@@ -89,13 +90,18 @@ type Response struct {
 	Session string `json:"session,omitempty"`
 
 	// Answers to file and directory actions.
-	Path    string     `json:"path,omitempty"` // cd, pwd: the current directory, "/" being the home
+	Path    string     `json:"path,omitempty"` // cd, pwd: the current directory, "/" being the home; ls, tree: the resolved path
 	Size    *int64     `json:"size,omitempty"` // get, stat: always present on a 257 for get
 	Offset  int64      `json:"offset,omitempty"`
 	MD5     string     `json:"md5,omitempty"`
 	MTime   *time.Time `json:"mtime,omitempty"`   // get: the file's modification time, to tell a changed source
 	Entries []Entry    `json:"entries,omitempty"` // ls
 	Stat    *Entry     `json:"stat,omitempty"`    // stat
+
+	// Tree is one frame's share of a tree answer; More says another
+	// frame of the same answer follows.
+	Tree []TreeEntry `json:"tree,omitempty"`
+	More bool        `json:"more,omitempty"`
 
 	Used  *int64 `json:"used,omitempty"`  // quota: bytes in use (partial uploads included)
 	Quota *int64 `json:"quota,omitempty"` // quota: the limit, -1 for none
@@ -110,6 +116,28 @@ type Entry struct {
 	IsDir bool      `json:"is_dir"`
 	MTime time.Time `json:"mtime"`
 }
+
+// TreeEntry is one name under the directory a tree answer lists. Path is
+// relative to that directory, its elements joined by "/"; a directory
+// comes before what it holds. Skip names what the server left out on
+// purpose (SkipLoop, SkipLink, SkipSpecial); Status, when set, says why a
+// directory could not be listed or a name cannot be requested (263, 272,
+// 273), and then nothing under it is listed.
+type TreeEntry struct {
+	Path   string    `json:"path"`
+	Size   int64     `json:"size"`
+	IsDir  bool      `json:"is_dir"`
+	MTime  time.Time `json:"mtime"`
+	Skip   string    `json:"skip,omitempty"`
+	Status Status    `json:"status_code,omitempty"`
+}
+
+// Why a tree answer leaves a name's content out.
+const (
+	SkipLoop    = "loop"    // a directory that is one of its own ancestors (through a symlink)
+	SkipLink    = "link"    // a symlink out of the home, or dangling
+	SkipSpecial = "special" // neither a regular file nor a directory
+)
 
 // Int64 returns a pointer to n, for the optional size fields.
 func Int64(n int64) *int64 { return &n }

@@ -19,6 +19,7 @@ func init() {
 		protocol.ActionAuth:  {fn: (*session).handleAuth, open: true},
 		protocol.ActionQuit:  {fn: (*session).handleQuit, open: true},
 		protocol.ActionLs:    {fn: (*session).handleLs},
+		protocol.ActionTree:  {fn: (*session).handleTree},
 		protocol.ActionCd:    {fn: (*session).handleCd},
 		protocol.ActionPwd:   {fn: (*session).handlePwd},
 		protocol.ActionStat:  {fn: (*session).handleStat},

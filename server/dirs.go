@@ -38,6 +38,48 @@ func (c *session) handleLs(req *protocol.Request) error {
 	return c.send(protocol.Response{ID: req.ID, Status: protocol.StatusOK, Msg: protocol.StatusOK.String(), Path: name, Entries: entries})
 }
 
+// treeFrameBytes is about how much of a tree answer one frame carries, far
+// under the client's response limit, so that a tree of any size travels
+// and the client can start on it before the walk ends.
+const treeFrameBytes = 512 << 10
+
+// handleTree lists a directory and everything under it (home.Walk), in as
+// many frames as it takes: each but the last says "more".
+func (c *session) handleTree(req *protocol.Request) error {
+	name, err := c.resolve(req.Path)
+	if err != nil {
+		return c.fail(req, err)
+	}
+	resp := protocol.Response{ID: req.ID, Status: protocol.StatusOK, Msg: protocol.StatusOK.String(), Path: name}
+	size, sent := 0, false
+	err = c.home.Walk(name, func(w home.Walked) error {
+		e := protocol.TreeEntry{Path: w.Rel, IsDir: w.Info.IsDir(), MTime: w.Info.ModTime().UTC().Truncate(1e9), Skip: w.Skip}
+		if !e.IsDir && w.Skip == "" {
+			e.Size = w.Info.Size()
+		}
+		if w.Err != nil {
+			e.Status = statusFor(w.Err)
+			c.log.Info("tree: name left out", "id", req.ID, "status", int(e.Status), "err", w.Err.Error())
+		}
+		resp.Tree = append(resp.Tree, e)
+		if size += 96 + len(w.Rel); size < treeFrameBytes {
+			return nil
+		}
+		resp.More, sent = true, true
+		err := c.send(resp)
+		resp.Tree, size = resp.Tree[:0], 0
+		return err
+	})
+	switch {
+	case err == nil:
+		resp.More = false
+		return c.send(resp)
+	case sent:
+		return err // the connection failed mid-answer
+	}
+	return c.fail(req, err)
+}
+
 // handleStat describes one name.
 func (c *session) handleStat(req *protocol.Request) error {
 	name, err := c.resolveFilename(req)

@@ -55,7 +55,7 @@ func (s *Shell) get(ctx context.Context, a *Call) error {
 			remotes = append(remotes, w.text)
 			continue
 		}
-		matches, err := s.remoteGlob(ctx, w)
+		matches, err := s.remoteGlob(ctx, w, a.has("r"))
 		if err != nil {
 			return err
 		}
@@ -66,9 +66,10 @@ func (s *Shell) get(ctx context.Context, a *Call) error {
 }
 
 // remoteGlob expands a pattern against the listing of its directory
-// (wildcards in the last element only). Only files match, and only names
-// that are safe as local names.
-func (s *Shell) remoteGlob(ctx context.Context, w word) ([]string, error) {
+// (wildcards in the last element only). Only files match (and
+// directories too with dirs), and only names that are safe as local
+// names.
+func (s *Shell) remoteGlob(ctx context.Context, w word, dirs bool) ([]string, error) {
 	i := strings.LastIndex(w.pattern, "/")
 	dirPat, base := w.pattern[:i+1], w.pattern[i+1:]
 	dir := unescape(dirPat)
@@ -91,7 +92,7 @@ func (s *Shell) remoteGlob(ctx context.Context, w word) ([]string, error) {
 	}
 	var names []string
 	for _, e := range entries {
-		if ok, _ := path.Match(base, e.Name); ok && !e.IsDir && typable(e.Name) && !strings.ContainsAny(e.Name, `/\`) && e.Name != ".." {
+		if ok, _ := path.Match(base, e.Name); ok && (dirs || !e.IsDir) && typable(e.Name) && !strings.ContainsAny(e.Name, `/\`) && e.Name != ".." {
 			names = append(names, dir+e.Name)
 		}
 	}

@@ -26,6 +26,8 @@ func newApp(stdin *os.File, stdout, stderr io.Writer) *cli.App {
 		return client.Usagef("%v", err)
 	}
 	to := &cli.StringFlag{Name: "to", Usage: "put every item inside `DIR`, creating it when missing"}
+	getTo := &cli.StringFlag{Name: "to", Usage: "get every item inside the local `DIR`, creating it when missing"}
+	recursive := &cli.BoolFlag{Name: "recursive", Aliases: []string{"r"}, Usage: "copy directories recursively"}
 	jsonLines := &cli.BoolFlag{Name: "json", Usage: "print one JSON object a line for each finished transfer"}
 	cmd := func(c *cli.Command) *cli.Command {
 		c.OnUsageError, c.HideHelpCommand = usage, true
@@ -36,7 +38,7 @@ func newApp(stdin *os.File, stdout, stderr io.Writer) *cli.App {
 	return &cli.App{
 		Name:        "ftpx",
 		Usage:       "copy files to and from an ftpx server, verified by MD5",
-		Description: "Remote paths are relative to the remote current directory (the home root for one-shot\ncommands); / is the user's home root. Destinations follow cp.\n\n" + exitStatuses,
+		Description: "Remote paths are relative to the remote current directory (the home root for one-shot\ncommands); / is the user's home root. Destinations follow cp; get -r and put -r copy whole\ntrees.\n\n" + exitStatuses,
 		Writer:      stdout,
 		ErrWriter:   stderr,
 		Flags: []cli.Flag{
@@ -56,9 +58,15 @@ func newApp(stdin *os.File, stdout, stderr io.Writer) *cli.App {
 			cmd(&cli.Command{Name: "ls", Usage: "list a remote directory", ArgsUsage: "[REMOTE_PATH]",
 				Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print one JSON array"}}, Action: e.ls}),
 			cmd(&cli.Command{Name: "get", Usage: "download files or (with -r) trees", ArgsUsage: "REMOTE [LOCAL] | --to LOCAL_DIR REMOTE...",
-				Flags: []cli.Flag{to, jsonLines, &cli.BoolFlag{Name: "recursive", Aliases: []string{"r"}, Usage: "copy directories recursively"}}, Action: e.get}),
+				Description: "Destinations follow cp: get REMOTE writes its base name in the local directory; get REMOTE LOCAL\n" +
+					"writes LOCAL, or LOCAL/BASE when LOCAL is a directory. get -r DIR [LOCAL] copies a remote tree,\n" +
+					"empty directories included, to LOCAL (default: DIR's base name), or to LOCAL/BASE when LOCAL is an\n" +
+					"existing directory; an existing tree is merged into, and symlinks inside it are never followed.\n" +
+					"Every file is verified by MD5. Run again after a crash, a batch skips the files already done\n" +
+					"and resumes the one cut off.",
+				Flags: []cli.Flag{getTo, jsonLines, recursive}, Action: e.get}),
 			cmd(&cli.Command{Name: "put", Usage: "upload files or (with -r) trees", ArgsUsage: "LOCAL [REMOTE] | --to REMOTE_DIR LOCAL...",
-				Flags: []cli.Flag{to, jsonLines, &cli.BoolFlag{Name: "recursive", Aliases: []string{"r"}, Usage: "copy directories recursively"}}, Action: e.put}),
+				Flags: []cli.Flag{to, jsonLines, recursive}, Action: e.put}),
 			cmd(&cli.Command{Name: "resume", Usage: "continue every interrupted transfer recorded for this server and user",
 				Description: "Interrupted transfers are recorded under $FTPX_STATE_DIR (default $XDG_STATE_HOME/ftpx,\nelse ~/.local/state/ftpx). Running the same get or put again also resumes it.\n--cancel ID and --cancel-all give transfers up: the server drops what it holds of a put (its\nbytes leave the quota at once), a get's local partial file goes, and so does the record.",
 				Flags: []cli.Flag{
