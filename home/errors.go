@@ -29,6 +29,13 @@ var (
 	ErrPrefix      = errors.New("prefix md5 mismatch")              // a resumed get's prefix differs
 	ErrNotEmpty    = errors.New("directory not empty")
 	ErrCrossFolder = errors.New("move across folders") // a rename between the home and a folder, or two folders: different trees
+
+	// ErrUnavailable is a store that cannot be reached or does not answer
+	// in time (an object store that is down): worth trying again later.
+	ErrUnavailable = errors.New("storage unavailable")
+	// ErrChanged is a conditional change to an object store refused
+	// because another server changed the name meanwhile: measure again.
+	ErrChanged = errors.New("changed meanwhile")
 )
 
 // escapeMsg is the text of the unexported error os.Root returns when a
@@ -61,7 +68,7 @@ func opErr(op, name string, err error) error {
 func kindOf(err error) error {
 	for _, kind := range []error{ErrNotExist, ErrOutside, ErrBadPath, ErrPermission,
 		ErrQuota, ErrNotDir, ErrIsDir, ErrExists, ErrMD5, ErrSize,
-		ErrBadOffset, ErrBadTransfer, ErrForeign, ErrBusy, ErrPrefix, ErrNotEmpty, ErrCrossFolder} {
+		ErrBadOffset, ErrBadTransfer, ErrForeign, ErrBusy, ErrPrefix, ErrNotEmpty, ErrCrossFolder, ErrUnavailable, ErrChanged} {
 		if errors.Is(err, kind) {
 			return kind
 		}
