@@ -65,4 +65,6 @@ func (t *FS) partialKey(op, id, suffix string) (string, error) {
 func (t *FS) partials() string { return t.prefix + home.PartialDir + "/" }
 
 // nameOf turns a key under the tree back into its home path.
-func (t *FS) nameOf(k string) string { return "/" + strings.TrimSuffix(strings.TrimPrefix(k, t.prefix), "/") }
+func (t *FS) nameOf(k string) string {
+	return "/" + strings.TrimSuffix(strings.TrimPrefix(k, t.prefix), "/")
+}

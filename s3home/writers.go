@@ -64,12 +64,12 @@ func (f *smallFile) free() {
 }
 
 // A small file has no part end to resume from: it is sent again whole.
-func (f *smallFile) PartSize() int64                 { return f.size + 1 }
-func (f *smallFile) Held() int64                     { return 0 }
-func (f *smallFile) SaveState(int64, []byte) error   { return nil }
-func (f *smallFile) target() string                  { return f.key }
-func (f *smallFile) stated() bool                    { return false }
-func (f *smallFile) discard()                        { f.free() }
+func (f *smallFile) PartSize() int64               { return f.size + 1 }
+func (f *smallFile) Held() int64                   { return 0 }
+func (f *smallFile) SaveState(int64, []byte) error { return nil }
+func (f *smallFile) target() string                { return f.key }
+func (f *smallFile) stated() bool                  { return false }
+func (f *smallFile) discard()                      { f.free() }
 
 func (f *smallFile) place(md5 string, opts minio.PutObjectOptions) error {
 	ctx, cancel := f.t.c.ctx()
