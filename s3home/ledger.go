@@ -291,9 +291,12 @@ func (l *ledger) SetLimit(limit int64) {
 	l.mu.Unlock()
 }
 
+// Snapshot reads the usage object again (other servers change it): the
+// quota action and a refusal's message show it.
 func (l *ledger) Snapshot() (used, reserved, limit int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.load() // on failure, the last one seen
 	return l.doc.Used, l.doc.others(l.me, time.Now()) + l.reserved, l.limit
 }
 
