@@ -14,12 +14,13 @@ import (
 	"unicode/utf8"
 
 	"ftpx/internal/iniline"
+	"ftpx/internal/s3url"
 )
 
 // Config is the server's configuration.
 type Config struct {
 	Listen      string        `ini:"listen"`       // address to listen on; default "127.0.0.1:2121"
-	Root        string        `ini:"root"`         // data root, each user's home is ROOT/NAME; default "var/data"
+	Root        string        `ini:"root"`         // data root, each user's home is ROOT/NAME (a directory, or s3://BUCKET[/PREFIX]); default "var/data"
 	Accounts    string        `ini:"accounts"`     // accounts file; default "var/accounts.ini"
 	MaxConns    int           `ini:"max_conns"`    // connection limit, at least 1; default 256
 	IdleTimeout time.Duration `ini:"idle_timeout"` // more than 0; default 5m
@@ -45,6 +46,10 @@ type Config struct {
 	Goodbye           string `ini:"goodbye"`             // sent in the answer to quit
 	RunAs             string `ini:"run_as"`              // started as root: drop to this user once the port, root and logs are open
 	MetricsListen     string `ini:"metrics_listen"`      // address serving Prometheus metrics at /metrics; "" for off
+
+	S3Endpoint string `ini:"s3_endpoint"` // the object store of an s3:// root or folder: http:// (loopback only) or https://
+	S3Region   string `ini:"s3_region"`   // default "us-east-1"
+	StateDir   string `ini:"state_dir"`   // what the server keeps on local disk when the root is s3:// (the --tls auto certificate); default "var/state"
 }
 
 // MaxWelcome bounds the welcome text (inline or from welcome_file) and
@@ -70,6 +75,9 @@ func Default() Config {
 		Fsync: true,
 
 		AnonymousMaxConns: 16,
+
+		S3Region: "us-east-1",
+		StateDir: "var/state",
 	}
 }
 
@@ -86,7 +94,34 @@ var keys = map[string]setter{
 		c.Listen = v
 		return nil
 	},
-	"root":               pathSetter(func(c *Config) *string { return &c.Root }, true),
+	"root": func(c *Config, v, dir string) error {
+		if !s3url.Is(v) {
+			return pathSetter(func(c *Config) *string { return &c.Root }, true)(c, v, dir)
+		}
+		u, err := s3url.Parse(v)
+		if err != nil {
+			return err
+		}
+		c.Root = u.String()
+		return nil
+	},
+	"s3_endpoint": func(c *Config, v, _ string) error {
+		if v != "" {
+			if _, err := s3url.CheckEndpoint(v); err != nil {
+				return err
+			}
+		}
+		c.S3Endpoint = v
+		return nil
+	},
+	"s3_region": func(c *Config, v, _ string) error {
+		if v == "" || strings.ContainsAny(v, " \t/") {
+			return fmt.Errorf("%q is not a region (e.g. us-east-1)", v)
+		}
+		c.S3Region = v
+		return nil
+	},
+	"state_dir":          pathSetter(func(c *Config) *string { return &c.StateDir }, true),
 	"accounts":           pathSetter(func(c *Config) *string { return &c.Accounts }, true),
 	"log_file":           pathSetter(func(c *Config) *string { return &c.LogFile }, false),
 	"tls_cert":           pathSetter(func(c *Config) *string { return &c.TLSCert }, false),
@@ -325,6 +360,27 @@ func (c Config) Validate() error {
 		return fmt.Errorf("welcome and welcome_file are both set; choose one")
 	case c.MetricsListen != "" && c.MetricsListen == c.Listen:
 		return fmt.Errorf("metrics_listen: %s is the file-transfer address; metrics need their own", c.MetricsListen)
+	case c.StateDir == "":
+		return fmt.Errorf("state_dir: empty path")
+	}
+	return c.validateS3()
+}
+
+// validateS3 checks the object-store settings: an s3:// root needs an
+// endpoint, and each must read as it would in the file.
+func (c Config) validateS3() error {
+	if s3url.Is(c.Root) {
+		if _, err := s3url.Parse(c.Root); err != nil {
+			return fmt.Errorf("root: %v", err)
+		}
+		if c.S3Endpoint == "" {
+			return fmt.Errorf("root %s: an s3:// root needs s3_endpoint (--s3-endpoint URL)", c.Root)
+		}
+	}
+	if c.S3Endpoint != "" {
+		if _, err := s3url.CheckEndpoint(c.S3Endpoint); err != nil {
+			return fmt.Errorf("s3_endpoint: %v", err)
+		}
 	}
 	return nil
 }

@@ -44,6 +44,9 @@ func TestDefault(t *testing.T) {
 		Fsync: true,
 
 		AnonymousMaxConns: 16,
+
+		S3Region: "us-east-1",
+		StateDir: "var/state",
 	}
 	if got := Default(); got != want {
 		t.Errorf("Default() = %+v, want %+v", got, want)
@@ -87,6 +90,9 @@ welcome = "Hello; welcome\nto ftpx"
 goodbye = bye now
 run_as = ftpx
 metrics_listen = 127.0.0.1:9121
+s3_endpoint = https://s3.example.com
+s3_region = eu-west-3
+state_dir = state
 `)
 	c, err := Load(path)
 	if err != nil {
@@ -118,6 +124,10 @@ metrics_listen = 127.0.0.1:9121
 		Goodbye:           "bye now",
 		RunAs:             "ftpx",
 		MetricsListen:     "127.0.0.1:9121",
+
+		S3Endpoint: "https://s3.example.com",
+		S3Region:   "eu-west-3",
+		StateDir:   filepath.Join(dir, "state"),
 	}
 	if c != want {
 		t.Errorf("Load =\n%+v\nwant\n%+v", c, want)
@@ -323,6 +333,33 @@ func TestChangedNamesKeys(t *testing.T) {
 	for k := range keys {
 		if !tags[k] {
 			t.Errorf("key %s has no field", k)
+		}
+	}
+}
+
+// An s3:// root is kept as written (not made relative to the file) and
+// needs an endpoint; http:// is for loopback stores only.
+func TestS3Root(t *testing.T) {
+	c, err := Load(writeConfig(t, "root = s3://ftpx/team/\ns3_endpoint = http://127.0.0.1:9000\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Root != "s3://ftpx/team" || c.S3Endpoint != "http://127.0.0.1:9000" || c.Validate() != nil {
+		t.Errorf("root %q endpoint %q: %v", c.Root, c.S3Endpoint, c.Validate())
+	}
+	for content, want := range map[string]string{
+		"root = s3://ftpx\n":                                   "needs s3_endpoint",
+		"root = s3://Bad_Bucket\n":                             "bucket name",
+		"s3_endpoint = http://minio.lan:9000\n":                "loopback",
+		"root = s3://ftpx/../x\ns3_endpoint = https://s3.io\n": "not allowed",
+		"s3_region =\n":                                        "not a region",
+	} {
+		c, err := Load(writeConfig(t, content))
+		if err == nil {
+			err = c.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want an error with %q", content, err, want)
 		}
 	}
 }

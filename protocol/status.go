@@ -43,6 +43,7 @@ const (
 	StatusTLSRequired     Status = 283 // the server requires TLS: send starttls first
 	StatusCrossFolder     Status = 284 // mv between the home and a folder, or two folders: copy instead
 	StatusTooManySessions Status = 285 // auth: the user (or anonymous) has all the sessions allowed
+	StatusUnavailable     Status = 287 // storage unavailable: the object store cannot be reached; try again later
 )
 
 var statusText = map[Status]string{
@@ -82,6 +83,7 @@ var statusText = map[Status]string{
 	StatusTLSRequired:     "TLS required: send starttls first",
 	StatusCrossFolder:     "cross-folder move",
 	StatusTooManySessions: "too many sessions for this user",
+	StatusUnavailable:     "storage unavailable",
 }
 
 // String returns the short English meaning of s, or "status N" for a code

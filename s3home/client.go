@@ -2,15 +2,14 @@ package s3home
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"strconv"
-	"strings"
 	"time"
+
+	"ftpx/internal/s3url"
 
 	"github.com/google/uuid"
 	"github.com/minio/minio-go/v7"
@@ -58,7 +57,7 @@ type Client struct {
 
 // New checks cfg and returns a Client; it does not reach the store yet.
 func New(cfg Config) (*Client, error) {
-	u, err := CheckEndpoint(cfg.Endpoint)
+	u, err := s3url.CheckEndpoint(cfg.Endpoint)
 	if err != nil {
 		return nil, err
 	}
@@ -103,34 +102,6 @@ func New(cfg Config) (*Client, error) {
 
 // ServerID returns this server's name in leases and locks.
 func (c *Client) ServerID() string { return c.id }
-
-// CheckEndpoint accepts http:// for a loopback host only (anything else
-// would send the credentials' signatures and the data in the clear), and
-// https:// for any host; no path, query or user.
-func CheckEndpoint(endpoint string) (*url.URL, error) {
-	u, err := url.Parse(endpoint)
-	switch {
-	case endpoint == "":
-		return nil, errors.New("s3 endpoint: none given (--s3-endpoint URL)")
-	case err != nil:
-		return nil, fmt.Errorf("s3 endpoint %q: %v", endpoint, err)
-	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, fmt.Errorf("s3 endpoint %q: want http:// or https://", endpoint)
-	case u.Host == "" || u.User != nil || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "":
-		return nil, fmt.Errorf("s3 endpoint %q: want SCHEME://HOST[:PORT] and nothing more", endpoint)
-	case u.Scheme == "http" && !loopback(u.Hostname()):
-		return nil, fmt.Errorf("s3 endpoint %q: http:// is for loopback addresses only; use https://", endpoint)
-	}
-	return u, nil
-}
-
-func loopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
 
 // newTransport is an HTTP transport for one store: many connections kept
 // open, each step bounded.

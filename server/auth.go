@@ -53,6 +53,9 @@ func (c *session) handleAuth(req *protocol.Request) error {
 	if err != nil {
 		c.srv.logout(acct.Name)
 		c.log.Error("auth: open home failed", "id", req.ID, "user", acct.Name, "err", err)
+		if st := statusFor(err); st == protocol.StatusUnavailable {
+			return c.reply(req, st, "auth: cannot open home: "+st.String()+"; try again later")
+		}
 		return c.reply(req, protocol.StatusServerError, "auth: cannot open home")
 	}
 	c.user, c.home, c.cwd, c.counted = acct.Name, h, "/", acct.Name

@@ -11,6 +11,7 @@ import (
 
 	"ftpx/accounts"
 	"ftpx/conf"
+	"ftpx/internal/s3url"
 	"ftpx/server"
 
 	"github.com/urfave/cli/v2"
@@ -132,6 +133,9 @@ func setKey(cfg *conf.Config, next conf.Config, k string) {
 func warnFolders(store *accounts.Store, logger *slog.Logger) {
 	for _, a := range store.Users() {
 		for _, f := range a.Folders {
+			if s3url.Is(f.Dir) {
+				continue // on the object store: made when it is first used
+			}
 			if fi, err := os.Stat(f.Dir); err != nil || !fi.IsDir() {
 				logger.Warn("folder is not a directory; the user cannot log in until it is", "user", a.Name, "folder", f.Name, "dir", f.Dir)
 			}

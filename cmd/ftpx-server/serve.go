@@ -13,7 +13,6 @@ import (
 
 	"ftpx/accounts"
 	"ftpx/conf"
-	"ftpx/home"
 	"ftpx/server"
 
 	"github.com/urfave/cli/v2"
@@ -25,7 +24,7 @@ import (
 var serveFlags = []cli.Flag{
 	&cli.StringFlag{Name: "config", Usage: "INI config `FILE` (flags override it)"},
 	&cli.StringFlag{Name: "listen", Usage: "listen on `ADDR` (port 0 picks one)", DefaultText: conf.Default().Listen},
-	&cli.StringFlag{Name: "root", Usage: "data root `DIR`: each user's home is DIR/NAME", DefaultText: conf.Default().Root},
+	&cli.StringFlag{Name: "root", Usage: "data root `DIR` or s3://BUCKET[/PREFIX]: each user's home is DIR/NAME", DefaultText: conf.Default().Root},
 	&cli.StringFlag{Name: "accounts", Usage: "accounts `FILE`", DefaultText: conf.Default().Accounts},
 	&cli.IntFlag{Name: "max-conns", Usage: "maximum simultaneous connections", DefaultText: fmt.Sprint(conf.Default().MaxConns)},
 	&cli.IntFlag{Name: "max-conns-per-ip", Usage: "maximum simultaneous connections from one address", DefaultText: fmt.Sprint(conf.Default().MaxConnsPerIP)},
@@ -37,6 +36,9 @@ var serveFlags = []cli.Flag{
 	&cli.StringFlag{Name: "tls-key", Usage: "TLS key `FILE` (PEM)"},
 	&cli.StringFlag{Name: "log-format", Usage: "text or json", DefaultText: conf.Default().LogFormat},
 	&cli.StringFlag{Name: "log-file", Usage: "append logs to `FILE`", DefaultText: "standard error"},
+	&cli.StringFlag{Name: "s3-endpoint", Usage: "object store `URL` of an s3://BUCKET[/PREFIX] root or folder (http:// for loopback only); credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or ~/.aws/credentials"},
+	&cli.StringFlag{Name: "s3-region", Usage: "object store `REGION`", DefaultText: conf.Default().S3Region},
+	&cli.StringFlag{Name: "state-dir", Usage: "`DIR` for what the server keeps on local disk when the root is s3:// (the --tls auto certificate)", DefaultText: conf.Default().StateDir},
 }
 
 // overrides applies each flag that was given to the config.
@@ -54,6 +56,9 @@ var overrides = map[string]func(c *cli.Context, cfg *conf.Config){
 	"tls-cert":         func(c *cli.Context, cfg *conf.Config) { cfg.TLSCert = c.String("tls-cert") },
 	"tls-key":          func(c *cli.Context, cfg *conf.Config) { cfg.TLSKey = c.String("tls-key") },
 	"fsync":            func(c *cli.Context, cfg *conf.Config) { cfg.Fsync = c.Bool("fsync") },
+	"s3-endpoint":      func(c *cli.Context, cfg *conf.Config) { cfg.S3Endpoint = c.String("s3-endpoint") },
+	"s3-region":        func(c *cli.Context, cfg *conf.Config) { cfg.S3Region = c.String("s3-region") },
+	"state-dir":        func(c *cli.Context, cfg *conf.Config) { cfg.StateDir = c.String("state-dir") },
 }
 
 // gracePeriod bounds how long running transfers may finish on SIGINT/SIGTERM.
@@ -94,14 +99,14 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	_, statErr := os.Stat(cfg.Root)
-	homes, err := home.NewManager(cfg.Root)
+	_, statErr := os.Stat(localDir(cfg))
+	homes, err := openHomes(cfg, logger)
 	if err != nil {
-		return fmt.Errorf("root: %w", err)
+		return err
 	}
 	defer homes.Close()
 	if drop != nil && statErr != nil { // made just now, by root: give it to the user
-		if err := drop.own(cfg.Root); err != nil {
+		if err := drop.own(localDir(cfg)); err != nil {
 			return fmt.Errorf("root: %w", err)
 		}
 	}
@@ -130,7 +135,7 @@ func serve(c *cli.Context) error {
 		if err := drop.drop(); err != nil {
 			return err
 		}
-		if err := canUse(cfg.Root); err != nil {
+		if err := canUse(localDir(cfg)); err != nil {
 			return err
 		}
 		logger.Info("running as", "user", drop.name, "uid", drop.uid, "gid", drop.gid)
@@ -205,7 +210,7 @@ func loadTLS(cfg conf.Config, logger *slog.Logger) (*tls.Config, error) {
 	var err error
 	switch {
 	case cfg.TLS == "auto":
-		cert, err = server.AutoCert(cfg.Root)
+		cert, err = server.AutoCert(localDir(cfg))
 	case cfg.TLSCert != "":
 		cert, err = tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
 	default:

@@ -5,7 +5,10 @@
 package s3url
 
 import (
+	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"strings"
 )
 
@@ -89,4 +92,32 @@ func checkBucket(b string) error {
 		return fmt.Errorf("bucket name %q: two dots in a row", b)
 	}
 	return nil
+}
+
+// CheckEndpoint reads the URL of a store: http:// for a loopback host
+// only (anything else would send the data in the clear), https:// for any
+// host; SCHEME://HOST[:PORT] and nothing more.
+func CheckEndpoint(endpoint string) (*url.URL, error) {
+	u, err := url.Parse(endpoint)
+	switch {
+	case endpoint == "":
+		return nil, errors.New("s3 endpoint: none given (--s3-endpoint URL)")
+	case err != nil:
+		return nil, fmt.Errorf("s3 endpoint %q: %v", endpoint, err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("s3 endpoint %q: want http:// or https://", endpoint)
+	case u.Host == "" || u.User != nil || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "":
+		return nil, fmt.Errorf("s3 endpoint %q: want SCHEME://HOST[:PORT] and nothing more", endpoint)
+	case u.Scheme == "http" && !loopback(u.Hostname()):
+		return nil, fmt.Errorf("s3 endpoint %q: http:// is for loopback addresses only; use https://", endpoint)
+	}
+	return u, nil
+}
+
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -28,3 +28,16 @@ func TestParse(t *testing.T) {
 		t.Errorf("String %q KeyPrefix %q", u.String(), u.KeyPrefix())
 	}
 }
+
+func TestCheckEndpoint(t *testing.T) {
+	for _, ok := range []string{"http://127.0.0.1:9000", "http://localhost:9000", "http://[::1]:9000", "http://127.1.2.3", "https://s3.example.com", "https://minio.lan:9000/"} {
+		if _, err := CheckEndpoint(ok); err != nil {
+			t.Errorf("CheckEndpoint(%q): %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "127.0.0.1:9000", "ftp://127.0.0.1", "http://minio.lan:9000", "http://10.0.0.1:9000", "https://u:p@host", "https://host/bucket", "https://host?x=1"} {
+		if _, err := CheckEndpoint(bad); err == nil {
+			t.Errorf("CheckEndpoint(%q) accepted", bad)
+		}
+	}
+}
