@@ -15,6 +15,7 @@ import (
 
 	"ftpx/internal/iniline"
 	"ftpx/internal/s3url"
+	"ftpx/protocol"
 )
 
 // Config is the server's configuration.
@@ -47,9 +48,10 @@ type Config struct {
 	RunAs             string `ini:"run_as"`              // started as root: drop to this user once the port, root and logs are open
 	MetricsListen     string `ini:"metrics_listen"`      // address serving Prometheus metrics at /metrics; "" for off
 
-	S3Endpoint string `ini:"s3_endpoint"` // the object store of an s3:// root or folder: http:// (loopback only) or https://
-	S3Region   string `ini:"s3_region"`   // default "us-east-1"
-	StateDir   string `ini:"state_dir"`   // what the server keeps on local disk when the root is s3:// (the --tls auto certificate); default "var/state"
+	S3Endpoint string `ini:"s3_endpoint"`  // the object store of an s3:// root or folder: http:// (loopback only) or https://
+	S3Region   string `ini:"s3_region"`    // default "us-east-1"
+	S3PartSize int64  `ini:"s3_part_size"` // parts of a big upload (at least 5 MiB); default 16 MiB
+	StateDir   string `ini:"state_dir"`    // what the server keeps on local disk when the root is s3:// (the --tls auto certificate); default "var/state"
 }
 
 // MaxWelcome bounds the welcome text (inline or from welcome_file) and
@@ -76,8 +78,9 @@ func Default() Config {
 
 		AnonymousMaxConns: 16,
 
-		S3Region: "us-east-1",
-		StateDir: "var/state",
+		S3Region:   "us-east-1",
+		S3PartSize: 16 << 20,
+		StateDir:   "var/state",
 	}
 }
 
@@ -120,6 +123,14 @@ var keys = map[string]setter{
 		}
 		c.S3Region = v
 		return nil
+	},
+	"s3_part_size": func(c *Config, v, _ string) error {
+		n, err := protocol.ParseSize(v)
+		if err != nil {
+			return err
+		}
+		c.S3PartSize = n
+		return checkPartSize(n)
 	},
 	"state_dir":          pathSetter(func(c *Config) *string { return &c.StateDir }, true),
 	"accounts":           pathSetter(func(c *Config) *string { return &c.Accounts }, true),
@@ -381,6 +392,18 @@ func (c Config) validateS3() error {
 		if _, err := s3url.CheckEndpoint(c.S3Endpoint); err != nil {
 			return fmt.Errorf("s3_endpoint: %v", err)
 		}
+	}
+	if err := checkPartSize(c.S3PartSize); err != nil {
+		return fmt.Errorf("s3_part_size: %v", err)
+	}
+	return nil
+}
+
+// checkPartSize keeps parts within S3's limits: at least 5 MiB (every
+// part but the last), at most 5 GiB.
+func checkPartSize(n int64) error {
+	if n < 5<<20 || n > 5<<30 {
+		return fmt.Errorf("%s is outside 5MB to 5GB", protocol.FormatSize(max(n, 0)))
 	}
 	return nil
 }

@@ -45,8 +45,9 @@ func TestDefault(t *testing.T) {
 
 		AnonymousMaxConns: 16,
 
-		S3Region: "us-east-1",
-		StateDir: "var/state",
+		S3Region:   "us-east-1",
+		S3PartSize: 16 << 20,
+		StateDir:   "var/state",
 	}
 	if got := Default(); got != want {
 		t.Errorf("Default() = %+v, want %+v", got, want)
@@ -92,6 +93,7 @@ run_as = ftpx
 metrics_listen = 127.0.0.1:9121
 s3_endpoint = https://s3.example.com
 s3_region = eu-west-3
+s3_part_size = 32MB
 state_dir = state
 `)
 	c, err := Load(path)
@@ -127,6 +129,7 @@ state_dir = state
 
 		S3Endpoint: "https://s3.example.com",
 		S3Region:   "eu-west-3",
+		S3PartSize: 32 << 20,
 		StateDir:   filepath.Join(dir, "state"),
 	}
 	if c != want {
@@ -353,6 +356,7 @@ func TestS3Root(t *testing.T) {
 		"s3_endpoint = http://minio.lan:9000\n":                "loopback",
 		"root = s3://ftpx/../x\ns3_endpoint = https://s3.io\n": "not allowed",
 		"s3_region =\n":                                        "not a region",
+		"s3_part_size = 1MB\n":                                 "outside 5MB to 5GB",
 	} {
 		c, err := Load(writeConfig(t, content))
 		if err == nil {

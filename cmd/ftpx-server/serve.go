@@ -13,6 +13,7 @@ import (
 
 	"ftpx/accounts"
 	"ftpx/conf"
+	"ftpx/protocol"
 	"ftpx/server"
 
 	"github.com/urfave/cli/v2"
@@ -38,6 +39,7 @@ var serveFlags = []cli.Flag{
 	&cli.StringFlag{Name: "log-file", Usage: "append logs to `FILE`", DefaultText: "standard error"},
 	&cli.StringFlag{Name: "s3-endpoint", Usage: "object store `URL` of an s3://BUCKET[/PREFIX] root or folder (http:// for loopback only); credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or ~/.aws/credentials"},
 	&cli.StringFlag{Name: "s3-region", Usage: "object store `REGION`", DefaultText: conf.Default().S3Region},
+	&cli.StringFlag{Name: "s3-part-size", Usage: "`SIZE` of the parts of a big upload to the object store (5MB to 5GB)", DefaultText: protocol.FormatSize(conf.Default().S3PartSize)},
 	&cli.StringFlag{Name: "state-dir", Usage: "`DIR` for what the server keeps on local disk when the root is s3:// (the --tls auto certificate)", DefaultText: conf.Default().StateDir},
 }
 
@@ -59,6 +61,13 @@ var overrides = map[string]func(c *cli.Context, cfg *conf.Config){
 	"s3-endpoint":      func(c *cli.Context, cfg *conf.Config) { cfg.S3Endpoint = c.String("s3-endpoint") },
 	"s3-region":        func(c *cli.Context, cfg *conf.Config) { cfg.S3Region = c.String("s3-region") },
 	"state-dir":        func(c *cli.Context, cfg *conf.Config) { cfg.StateDir = c.String("state-dir") },
+	"s3-part-size": func(c *cli.Context, cfg *conf.Config) {
+		if n, err := protocol.ParseSize(c.String("s3-part-size")); err == nil {
+			cfg.S3PartSize = n
+		} else {
+			cfg.S3PartSize = -1 // Validate says what is wrong
+		}
+	},
 }
 
 // gracePeriod bounds how long running transfers may finish on SIGINT/SIGTERM.

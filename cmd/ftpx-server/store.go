@@ -34,7 +34,7 @@ func openHomes(cfg conf.Config, logger *slog.Logger) (*home.Manager, error) {
 	var client *s3home.Client
 	if cfg.S3Endpoint != "" {
 		var err error
-		if client, err = s3home.New(s3home.Config{Endpoint: cfg.S3Endpoint, Region: cfg.S3Region}); err != nil {
+		if client, err = s3home.New(s3home.Config{Endpoint: cfg.S3Endpoint, Region: cfg.S3Region, PartSize: cfg.S3PartSize}); err != nil {
 			return nil, err
 		}
 	}
