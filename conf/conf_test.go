@@ -224,7 +224,8 @@ func TestSampleConfigIsTheFile(t *testing.T) {
 }
 
 // TestSampleConfigLoads checks the sample sets every key to its default,
-// except root and accounts, which point at ../var relative to the file.
+// except root, accounts and state_dir, which point at ../var relative to
+// the file.
 func TestSampleConfigLoads(t *testing.T) {
 	repo := t.TempDir()
 	path := filepath.Join(repo, "conf", "ftpx-server.ini")
@@ -239,6 +240,7 @@ func TestSampleConfigLoads(t *testing.T) {
 	want := Default()
 	want.Root = filepath.Join(repo, "var", "data")
 	want.Accounts = filepath.Join(repo, "var", "accounts.ini")
+	want.StateDir = filepath.Join(repo, "var", "state")
 	if c != want {
 		t.Errorf("sample config =\n%+v\nwant\n%+v", c, want)
 	}
@@ -246,7 +248,8 @@ func TestSampleConfigLoads(t *testing.T) {
 		t.Error(err)
 	}
 	for _, key := range []string{"listen", "root", "accounts", "max_conns", "idle_timeout", "log_format", "log_file", "tls", "tls_cert", "tls_key", "require_tls",
-		"anonymous_root", "anonymous_max_conns", "welcome", "welcome_file", "goodbye", "run_as", "metrics_listen"} {
+		"anonymous_root", "anonymous_max_conns", "welcome", "welcome_file", "goodbye", "run_as", "metrics_listen",
+		"s3_endpoint", "s3_region", "s3_part_size", "state_dir"} {
 		if !bytes.Contains(SampleConfig, []byte("\n"+key+" ")) {
 			t.Errorf("the sample does not show %s", key)
 		}
