@@ -74,29 +74,6 @@ func (m *Manager) openURL(dir string) (FS, string, error) {
 	return fsys, u.String(), err
 }
 
-// storeHeldElsewhere is heldElsewhere for homes in a Store.
-func (m *Manager) storeHeldElsewhere(user, id string) bool {
-	users, err := m.store.Users()
-	if err != nil {
-		return false
-	}
-	for _, other := range users {
-		if other == user {
-			continue
-		}
-		fsys, err := m.store.Home(other)
-		if err != nil {
-			continue
-		}
-		_, err = fsys.PartialState(id)
-		fsys.Close()
-		if err == nil {
-			return true
-		}
-	}
-	return false
-}
-
 // expireInStore is ExpirePartials for homes in a Store: every home, and
 // every folder mounted since start.
 func (m *Manager) expireInStore(maxAge time.Duration) (n int, bytes int64, err error) {

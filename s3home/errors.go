@@ -32,7 +32,8 @@ func (e *storeErr) Error() string {
 func (e *storeErr) Unwrap() error { return e.kind }
 
 // kindOf turns an error from minio-go into a storeErr: ErrNotExist for a
-// missing key, ErrChanged for a failed condition, ErrUnavailable for a
+// missing key, ErrChanged for a failed condition, ErrBadPath for a name
+// the store refuses (400), ErrUnavailable for a
 // store that cannot be reached, does not answer in time, or fails on its
 // side (5xx), or refuses the server's credentials.
 func kindOf(err error) error {
@@ -49,6 +50,10 @@ func kindOf(err error) error {
 		return &storeErr{home.ErrNotExist, resp.Code}
 	case resp.StatusCode == http.StatusPreconditionFailed, resp.Code == "PreconditionFailed":
 		return &storeErr{home.ErrChanged, resp.Code}
+	case resp.StatusCode == http.StatusBadRequest:
+		// Built from a home path: the store does not take that name
+		// (MinIO refuses some that a file system allows, such as ". ").
+		return &storeErr{home.ErrBadPath, resp.Code}
 	case resp.StatusCode >= 500, resp.StatusCode == http.StatusForbidden, resp.StatusCode == http.StatusUnauthorized:
 		return &storeErr{home.ErrUnavailable, resp.Code}
 	case resp.StatusCode != 0:
