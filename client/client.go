@@ -30,6 +30,8 @@ type Client struct {
 	cfg *Config  // nil for a Client made by Dial: no reconnection, no resume points
 	lim *limiter // nil: no rate cap
 	cwd string   // the remote current directory, restored after a reconnection
+
+	recordNames map[string]bool // the records' file names, while a batch plans (batchRecords)
 }
 
 // ioTimeout bounds how long one read or write may stall before the client

@@ -5,7 +5,10 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
+	"errors"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -61,5 +64,69 @@ func TestLimiterHoldsTheRate(t *testing.T) {
 	cancel()
 	if err := newLimiter(1).wait(ctx, 1000); err == nil {
 		t.Fatal("wait ignored a cancelled context")
+	}
+}
+
+// readSmall reads the file as it is now, whatever size the plan saw, and
+// refuses one that grew past the pipelined limit.
+func TestReadSmall(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name     string
+		size     int // on disk
+		planned  int64
+		wantFail bool
+	}{
+		{"as planned", 4096, 4096, false},
+		{"empty", 0, 0, false},
+		{"grew a little", 9000, 4096, false},
+		{"shrank", 100, 4096, false},
+		{"grew past the limit", smallFile + 10, 4096, true},
+		{"at the limit", smallFile, smallFile, false},
+	} {
+		p := filepath.Join(dir, tc.name)
+		data := bytes.Repeat([]byte{7}, tc.size)
+		os.WriteFile(p, data, 0o644)
+		got, err := readSmall(p, tc.planned)
+		if tc.wantFail != (err != nil) || err == nil && !bytes.Equal(got, data) {
+			t.Errorf("%s: %d bytes, %v", tc.name, len(got), err)
+		}
+	}
+	if _, err := readSmall(filepath.Join(dir, "missing"), 1); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing: %v", err)
+	}
+}
+
+// A verified download is named in one step: over nothing, over a file
+// (replaced), over a symlink (the link replaced, its target untouched);
+// nothing else is left in the directory.
+func TestGotFilePlace(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "old"), []byte("old"), 0o644)
+	os.WriteFile(filepath.Join(dir, "target"), []byte("target"), 0o644)
+	os.Symlink("target", filepath.Join(dir, "link"))
+	for _, name := range []string{"new", "old", "link"} {
+		f, err := createUnnamed(dir)
+		if err != nil {
+			t.Skipf("no unnamed files here: %v", err)
+		}
+		f.Write([]byte("fresh " + name))
+		g := gotFile{t: target{dest: filepath.Join(dir, name)}, f: f}
+		if err := g.place(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if b, _ := os.ReadFile(filepath.Join(dir, name)); string(b) != "fresh "+name {
+			t.Fatalf("%s holds %q", name, b)
+		}
+	}
+	if fi, _ := os.Lstat(filepath.Join(dir, "link")); !fi.Mode().IsRegular() {
+		t.Fatal("the symlink was followed")
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "target")); string(b) != "target" {
+		t.Fatalf("target holds %q", b)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 4 {
+		t.Fatalf("the directory holds %d entries", len(ents))
 	}
 }

@@ -62,6 +62,7 @@ func (c *Client) PutPaths(ctx context.Context, locals []string, remote string, o
 	var fails failures
 	plan := planPut(tops, opt, &fails)
 	batch := opt.Recursive || opt.To != "" || len(tops) > 1
+	defer c.batchRecords()()
 	if batch {
 		if err := c.checkQuota(ctx, plan, quotaSubject(locals, remote, opt)); err != nil {
 			return errors.Join(append([]error{err}, fails.errs...)...)
@@ -213,6 +214,7 @@ func (c *Client) GetPaths(ctx context.Context, remotes []string, local string, o
 	var fails failures
 	batch := len(tops) > 1 || opt.To != ""
 	j := c.openJournal(batch, "get", tops)
+	defer c.batchRecords()()
 	finished := func(t target, res Result) {
 		if fi, err := os.Stat(t.dest); err == nil {
 			j.add(t.dest, c.abs(t.src), res.Size, fi.ModTime(), res.MD5)

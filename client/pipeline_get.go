@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bufio"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
@@ -9,6 +10,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -24,11 +27,45 @@ import (
 // with one syncfs, renamed into place, and synced again: two syncs for the
 // window instead of one per file.
 
-// gotFile is a verified partial waiting for its rename.
+// gotFile is a verified file waiting to be named: an unnamed file
+// (O_TMPFILE) in its destination's directory, or where the file system
+// has none, a hidden partial beside it.
 type gotFile struct {
-	t       target
-	partial string
-	res     Result
+	t   target
+	f   *os.File // open until placed or dropped
+	res Result
+}
+
+// unnamed reports whether the file has no name yet.
+func (g gotFile) unnamed() bool { return strings.HasPrefix(g.f.Name(), unnamedPrefix) }
+
+// drop closes and forgets the file (an unnamed one vanishes by itself).
+func (g gotFile) drop() {
+	g.f.Close()
+	if !g.unnamed() {
+		os.Remove(g.f.Name())
+	}
+}
+
+// place gives the file its destination's name, replacing a file there
+// atomically, and closes it.
+func (g gotFile) place() error {
+	defer g.f.Close()
+	if !g.unnamed() {
+		return os.Rename(g.f.Name(), g.t.dest)
+	}
+	err := linkUnnamed(g.f, g.t.dest)
+	if errors.Is(err, unix.EEXIST) {
+		// rename is what replaces a name atomically: link beside, then
+		// rename over.
+		tmp := partialName(g.t.dest, uuid.NewString())
+		if err = linkUnnamed(g.f, tmp); err == nil {
+			if err = os.Rename(tmp, g.t.dest); err != nil {
+				os.Remove(tmp)
+			}
+		}
+	}
+	return err
 }
 
 // getPipelined gets the targets pipelined, calling done or failed for
@@ -43,14 +80,19 @@ func (c *Client) getPipelined(ctx context.Context, tops []target, done func(targ
 	stop := make(chan struct{})
 	go func() {
 		defer close(ids)
+		bw := bufio.NewWriterSize(c.rw, 16<<10) // requests go out a bufferful at a time
+		defer bw.Flush()
 		for _, t := range tops {
+			if len(window) == cap(window) && bw.Flush() != nil {
+				return // the server must see what it is to answer before we wait
+			}
 			select {
 			case window <- struct{}{}:
 			case <-stop:
 				return
 			}
 			id := uuid.NewString()
-			if protocol.WriteFrame(c.rw, protocol.Request{ID: id, Action: protocol.ActionGet, Filename: t.src}) != nil {
+			if protocol.WriteFrame(bw, protocol.Request{ID: id, Action: protocol.ActionGet, Filename: t.src}) != nil {
 				return
 			}
 			ids <- id
@@ -108,7 +150,10 @@ func (c *Client) receive(ctx context.Context, t target, id string) (gotFile, err
 	if err != nil {
 		return gotFile{}, c.discard(ctx, t.src, size, resp.MD5 == "", localError("get", t.dest, err))
 	}
-	f, err := createPartial(abs, uuid.NewString())
+	f, err := createUnnamed(filepath.Dir(abs))
+	if err != nil {
+		f, err = createPartial(abs, uuid.NewString())
+	}
 	if err != nil {
 		return gotFile{}, c.discard(ctx, t.src, size, resp.MD5 == "", localError("get", t.dest, err))
 	}
@@ -116,34 +161,31 @@ func (c *Client) receive(ctx context.Context, t target, id string) (gotFile, err
 	buf := bufPool.Get().(*[]byte)
 	n, err := io.CopyBuffer(io.MultiWriter(f, h), io.LimitReader(c.br, size), *buf)
 	bufPool.Put(buf)
-	cerr := f.Close()
+	g := gotFile{t: t, f: f}
 	if err == nil && n < size {
 		err = io.ErrUnexpectedEOF
 	}
 	if err != nil {
-		os.Remove(f.Name())
+		g.drop()
 		return gotFile{}, c.fail(ctx, "get", t.src, ErrConnection, err)
 	}
 	want := resp.MD5
 	if want == "" {
 		trailer, err := c.readResponse(ctx, "get", t.src, id)
 		if err != nil {
-			os.Remove(f.Name())
+			g.drop()
 			return gotFile{}, err
 		}
 		want = trailer.MD5
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
-	switch {
-	case cerr != nil:
-		os.Remove(f.Name())
-		return gotFile{}, localError("get", t.dest, cerr)
-	case sum != want:
-		os.Remove(f.Name())
+	if sum != want {
+		g.drop()
 		return gotFile{}, &StatusError{Op: "get", Path: t.src, Status: protocol.StatusMD5Mismatch, Msg: "md5 mismatch: received " + sum + ", server said " + want}
 	}
-	return gotFile{t: t, partial: f.Name(), res: Result{Action: protocol.ActionGet, Local: t.dest, Remote: t.src,
-		Size: size, Sent: size, MD5: sum, Seconds: time.Since(start).Seconds()}}, nil
+	g.res = Result{Action: protocol.ActionGet, Local: t.dest, Remote: t.src,
+		Size: size, Sent: size, MD5: sum, Seconds: time.Since(start).Seconds()}
+	return g, nil
 }
 
 // discard reads and drops a body (and its md5 frame) the client cannot
@@ -166,14 +208,18 @@ func (c *Client) placeGot(files []gotFile, done func(target, Result), failed fun
 	if len(files) == 0 {
 		return
 	}
-	dirs := make([]string, 0, 1)
+	var dirs []string
 	for _, g := range files {
-		dirs = append(dirs, filepath.Dir(g.partial))
+		if d := filepath.Dir(g.t.dest); !slices.Contains(dirs, d) {
+			dirs = append(dirs, d)
+		}
 	}
 	syncDirs(dirs)
 	for _, g := range files {
-		if err := os.Rename(g.partial, g.t.dest); err != nil {
-			os.Remove(g.partial)
+		if err := g.place(); err != nil {
+			if !g.unnamed() {
+				os.Remove(g.f.Name())
+			}
 			failed(localError("get", g.t.dest, err))
 			continue
 		}
@@ -240,6 +286,6 @@ func (c *Client) getPipelinable(j *journal, t target, small map[string]bool) boo
 	if st == nil || err != nil {
 		return st == nil
 	}
-	r, err := st.Load(newRecord(c.server(), c.user(), "get", abs, c.abs(t.src)))
+	r, err := c.loadRecord(st, newRecord(c.server(), c.user(), "get", abs, c.abs(t.src)))
 	return err == nil && r == nil
 }

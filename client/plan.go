@@ -148,11 +148,30 @@ func (c *Client) heldForPut(it planItem) int64 {
 	if st == nil || err != nil {
 		return 0
 	}
-	r, err := st.Load(newRecord(c.server(), c.user(), "put", abs, c.abs(it.remote)))
+	r, err := c.loadRecord(st, newRecord(c.server(), c.user(), "put", abs, c.abs(it.remote)))
 	if err != nil || r == nil || r.SourceSize != it.size || !r.SourceMTime.Equal(it.mtime) {
 		return 0
 	}
 	return r.Offset
+}
+
+// loadRecord is st.Load, answering at once for a file that has no record
+// when a batch has listed the records (batchRecords).
+func (c *Client) loadRecord(st *Records, key *Record) (*Record, error) {
+	if c.recordNames != nil && !c.recordNames[filepath.Base(st.file(key))] {
+		return nil, nil
+	}
+	return st.Load(key)
+}
+
+// batchRecords lists the records once for a batch that asks for many of
+// them while it plans; the returned function forgets the list. Records
+// written meanwhile concern files already planned.
+func (c *Client) batchRecords() func() {
+	if st := c.records(); st != nil {
+		c.recordNames = st.names()
+	}
+	return func() { c.recordNames = nil }
 }
 
 // quotaSubject names a batch put in a quota refusal: its only source, or

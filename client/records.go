@@ -143,6 +143,20 @@ func (s *Records) Load(key *Record) (*Record, error) {
 	return r, nil
 }
 
+// names returns the file names in the records directory: a batch loads a
+// record only for the files that have one, rather than trying each.
+func (s *Records) names() map[string]bool {
+	ents, err := os.ReadDir(s.Dir)
+	if err != nil {
+		return nil
+	}
+	m := make(map[string]bool, len(ents))
+	for _, e := range ents {
+		m[e.Name()] = true
+	}
+	return m
+}
+
 // Remove deletes the record of the transfer r describes; a missing one is
 // not an error.
 func (s *Records) Remove(r *Record) error {

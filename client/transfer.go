@@ -5,8 +5,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"ftpx/protocol"
 )
@@ -163,11 +166,52 @@ func (c *Client) lostDuringPut(ctx context.Context, remote, id string, werr erro
 // localPath (an absolute path) and named after the transfer id:
 // ".NAME.ftpx-part-ID".
 func createPartial(localPath, id string) (*os.File, error) {
+	return os.OpenFile(partialName(localPath, id), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+}
+
+// partialName is the hidden name of a partial file for localPath.
+func partialName(localPath, id string) string {
 	dir, name := filepath.Split(localPath)
 	if len(name) > 100 {
 		name = name[:100]
 	}
-	return os.OpenFile(filepath.Join(dir, "."+name+".ftpx-part-"+id), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+	return filepath.Join(dir, "."+name+".ftpx-part-"+id)
+}
+
+// unnamedPrefix begins the Name of a file from createUnnamed.
+const unnamedPrefix = "(unnamed in) "
+
+// createUnnamed creates a file with no name (O_TMPFILE) in dir, for a
+// small download that is named only once verified (linkUnnamed): nothing
+// is left behind if the client dies. It fails where the file system has
+// no such files.
+func createUnnamed(dir string) (*os.File, error) {
+	if !procFD() {
+		return nil, errors.ErrUnsupported // it could not be named
+	}
+	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o666)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), unnamedPrefix+dir), nil
+}
+
+// procFD reports whether /proc/self/fd can name descriptors.
+var procFD = sync.OnceValue(func() bool {
+	_, err := os.Stat("/proc/self/fd")
+	return err == nil
+})
+
+// linkUnnamed gives the unnamed file f the name path (which must not
+// exist): from its descriptor where the process may, else through
+// /proc/self/fd.
+func linkUnnamed(f *os.File, path string) error {
+	fd := int(f.Fd())
+	err := unix.Linkat(fd, "", unix.AT_FDCWD, path, unix.AT_EMPTY_PATH)
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EPERM) {
+		err = unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), unix.AT_FDCWD, path, unix.AT_SYMLINK_FOLLOW)
+	}
+	return err
 }
 
 // localError reports a failure of the local file system under the

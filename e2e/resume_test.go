@@ -94,7 +94,6 @@ func TestKilledServerPutResumesAfterRestart(t *testing.T) {
 	sum := writeSeeded(t, filepath.Join(work, "big.bin"), size, r)
 
 	b := startFtpx(t, work, env, "--limit-rate", "16MB", "--retries", "1", "--retry-delay", "10ms", "put", "big.bin")
-	// The server saves its state every 8 MiB: past that, a kill keeps something.
 	waitUntil(t, 20*time.Second, "the server to hold 9 MiB", func() bool { return heldOnServer(d.root, "alex") >= 9*mib })
 	d.cmd.Process.Kill()
 	d.cmd.Wait()
@@ -112,6 +111,40 @@ func TestKilledServerPutResumesAfterRestart(t *testing.T) {
 		t.Fatalf("stored md5 %s, want %s", got, sum)
 	}
 	t.Logf("resumed at %d of %d after the server was killed", res.Offset, size)
+}
+
+// A server killed early in an upload, before any byte-counted checkpoint,
+// keeps everything that reached its partial: the rerun resumes at least
+// from what the server held two seconds before the kill.
+func TestServerKilledEarlyInAPutLosesNothing(t *testing.T) {
+	r := seeded(t, 4)
+	accounts := filepath.Join(t.TempDir(), "accounts.ini")
+	addUser(t, accounts, "alex", "pw", "")
+	d := startDaemon(t, accounts)
+	work := t.TempDir()
+	env := []string{"FTPX_SERVER=" + d.addr, "FTPX_USER=alex", "FTPX_PASSWORD=pw"}
+	const size = 24 * mib
+	sum := writeSeeded(t, filepath.Join(work, "big.bin"), size, r)
+
+	b := startFtpx(t, work, env, "--limit-rate", "2MB", "--retries", "1", "--retry-delay", "10ms", "put", "big.bin")
+	waitUntil(t, 20*time.Second, "the put to begin", func() bool { return heldOnServer(d.root, "alex") > 0 })
+	time.Sleep(time.Second)
+	early := heldOnServer(d.root, "alex")
+	time.Sleep(2 * time.Second)
+	d.cmd.Process.Kill()
+	d.cmd.Wait()
+	b.exited(t, 20*time.Second)
+
+	startDaemonAt(t, d.root, d.addr, accounts)
+	out, errOut, code := ftpx(t, work, env, "--json", "--retry-delay", "10ms", "put", "big.bin")
+	res := onlyResult(t, out)
+	if code != 0 || res.Offset < early || res.Offset <= 0 || res.MD5 != sum {
+		t.Fatalf("rerun after the kill: exit %d, %+v, stderr %q; want offset >= %d (held 2 s before the kill)", code, res, errOut, early)
+	}
+	if got := md5File(t, filepath.Join(d.root, "alex", "big.bin")); got != sum {
+		t.Fatalf("stored md5 %s, want %s", got, sum)
+	}
+	t.Logf("held %d two seconds before the kill; resumed at %d", early, res.Offset)
 }
 
 func TestChangedSourceOrBrokenRecordStartsOver(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 
 	"ftpx/protocol"
 
@@ -82,6 +83,8 @@ func Dir(dir string) (FS, error) {
 type dirFS struct {
 	root       *os.Root
 	partialDir atomic.Bool // PartialDir is known to exist
+	noWhole    atomic.Bool // the file system cannot make or link unnamed files (whole.go)
+	dirs       dirCache    // directories of whole-file uploads in flight (whole.go)
 }
 
 // rel turns the home path name into a path relative to the root: "/" is
@@ -161,8 +164,13 @@ func (d *dirFS) ReadDir(name string) ([]fs.FileInfo, error) {
 		if e.Name() == PartialDir {
 			continue
 		}
-		// Through the root, so an inside symlink shows its target.
-		fi, err := d.root.Stat(path.Join(r, e.Name()))
+		var fi fs.FileInfo
+		if e.Type()&fs.ModeSymlink == 0 {
+			fi, err = e.Info() // a stat in the directory open here
+		} else {
+			// Through the root, so an inside symlink shows its target.
+			fi, err = d.root.Stat(path.Join(r, e.Name()))
+		}
 		if err != nil {
 			// Leaves the home, dangles, or vanished: never followed.
 			li, lerr := e.Info()
@@ -190,19 +198,14 @@ func (d *dirFS) Open(name string) (File, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Stat first so that opening never blocks on a FIFO or a device.
-	fi, err := d.root.Stat(r)
+	// O_NONBLOCK: opening a FIFO must not wait for a writer; what was
+	// opened is checked before anything is read from it.
+	f, err := d.root.OpenFile(r, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, opErr("get", name, err)
 	}
-	if err := regular("get", name, fi); err != nil {
-		return nil, err
-	}
-	f, err := d.root.Open(r)
-	if err != nil {
-		return nil, opErr("get", name, err)
-	}
-	if fi, err = f.Stat(); err == nil {
+	fi, err := f.Stat()
+	if err == nil {
 		err = regular("get", name, fi)
 	}
 	if err != nil {
@@ -298,11 +301,8 @@ func (d *dirFS) CreatePartial(id string) (WriteFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !d.partialDir.Load() {
-		if err := d.root.Mkdir(PartialDir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-			return nil, opErr("put", "partial "+id, err)
-		}
-		d.partialDir.Store(true)
+	if err := d.ensurePartialDir(); err != nil {
+		return nil, opErr("put", "partial "+id, err)
 	}
 	f, err := d.root.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, filePerm)
 	if errors.Is(err, fs.ErrNotExist) && d.partialDir.Swap(false) {

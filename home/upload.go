@@ -38,6 +38,8 @@ type Upload struct {
 	saved    int64     // base+written at the last saved state
 	savedAt  time.Time // when it was saved
 	f        WriteFile
+	whole    *wholeFile // f, when the upload is an unnamed file in its directory (whole.go)
+	there    there      // what place found at the name, for whole
 	md5      hash.Hash
 	done     bool // committed, suspended, failed or aborted
 	released bool // the claim on id is given back
@@ -82,6 +84,11 @@ func (h *Home) BeginUpload(name string, size int64, transfer string, offset int6
 	mt, in := h.route(name)
 	if !mt.perms.Has(PermWrite) {
 		return nil, fmt.Errorf("put %s: needs write: %w", name, ErrPermission)
+	}
+	if transfer == "" && size <= wholeMax {
+		if u, err := h.beginWhole(mt, name, in, size); err != errNoWhole {
+			return u, err
+		}
 	}
 	exists, replaces, err := h.checkTarget(mt, name, in)
 	if err != nil {
@@ -336,7 +343,8 @@ func (u *Upload) place(durable bool) error {
 	if err := a.commitChecked(u.reserved, u.size-u.base-old); err != nil {
 		return u.fail(fmt.Errorf("put %s: %w", u.name, err))
 	}
-	if err := u.mt.fs.CommitPartial(u.id, u.in, durable); err != nil {
+	fi, err := u.commitFile(durable)
+	if err != nil {
 		a.commit(0, -(u.size - u.base - old)) // undo; fail gives back what was held
 		a.reserve(u.reserved)
 		return u.fail(err)
@@ -345,11 +353,25 @@ func (u *Upload) place(durable bool) error {
 	if u.resume {
 		u.mt.fs.RemovePartial(u.id) // the saved state; the data is in place
 	}
-	if fi, err := u.h.FS.Stat(u.name); err == nil {
+	if fi != nil {
 		u.h.RememberSum(fi, u.Sum())
 	}
 	u.release()
 	return nil
+}
+
+// commitFile puts the verified data under its name and returns what is
+// there now (nil if that cannot be told).
+func (u *Upload) commitFile(durable bool) (fs.FileInfo, error) {
+	if w := u.whole; w != nil {
+		u.whole = nil
+		return u.mt.fs.(*dirFS).linkWhole(w, u.there, u.id, u.in, durable)
+	}
+	if err := u.mt.fs.CommitPartial(u.id, u.in, durable); err != nil {
+		return nil, err
+	}
+	fi, _ := u.h.FS.Stat(u.name)
+	return fi, nil
 }
 
 // CommitBatch commits several uploads of this home with two syncs of the
@@ -394,6 +416,11 @@ func (h *Home) CommitBatch(ups []*Upload, wants []string) []error {
 // name (0 for nothing; CommitPartial refuses a directory) and whether
 // anything is there.
 func (u *Upload) replaced() (int64, bool, error) {
+	if u.whole != nil { // one stat in the directory already open, kept for the link
+		t, err := u.mt.fs.(*dirFS).target(u.whole, u.name)
+		u.there = t
+		return t.size, t.exists, err
+	}
 	n, err := u.mt.lsize(u.in)
 	if errors.Is(err, ErrNotExist) {
 		return 0, false, nil
@@ -419,7 +446,10 @@ func (u *Upload) Abort() error {
 		err = u.f.Close()
 		u.f = nil
 	}
-	if rerr := u.mt.fs.RemovePartial(u.id); rerr != nil && !errors.Is(rerr, ErrNotExist) {
+	if u.whole != nil {
+		u.whole.discard() // an unnamed file: nothing to remove
+		u.whole = nil
+	} else if rerr := u.mt.fs.RemovePartial(u.id); rerr != nil && !errors.Is(rerr, ErrNotExist) {
 		err = rerr
 	} else if err != nil {
 		err = opErr("abort", u.name, err)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/google/uuid"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -174,7 +175,7 @@ func TestUploadShortBodyRefused(t *testing.T) {
 
 func TestUploadLongBodyRefused(t *testing.T) {
 	root, _, h := newHome(t, Unlimited)
-	u, err := h.BeginUpload("/long", 4, "", 0)
+	u, err := h.BeginUpload("/long", 4, uuid.NewString(), 0) // resumable: a named partial
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +191,7 @@ func TestUploadLongBodyRefused(t *testing.T) {
 		t.Fatalf("write at the size: %d, %v", n, err)
 	}
 	p := partials(t, filepath.Join(root, "alice"))
-	if len(p) != 1 {
+	if len(p) != 2 || p[1] != p[0]+stateSuffix { // the data, and the state saved at once
 		t.Fatalf("partials: %v", p)
 	}
 	if b, _ := os.ReadFile(filepath.Join(root, "alice", PartialDir, p[0])); string(b) != "abcd" {

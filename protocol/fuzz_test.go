@@ -2,6 +2,9 @@ package protocol
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
 )
 
@@ -37,4 +40,61 @@ func FuzzReadRequest(f *testing.F) {
 			t.Fatalf("round trip changed %+v into %+v", req, again)
 		}
 	})
+}
+
+// FuzzCheckKeys compares the one-pass key scanner with a reference built
+// on encoding/json's tokenizer: on every valid JSON text they agree.
+func FuzzCheckKeys(f *testing.F) {
+	for _, s := range []string{
+		`{"action":"ls","Action":"put"}`, `{"a":{"a":1,"A":2},"b":[1,{"c":"}"}]}`,
+		`{"\u0061ction":"x","action":"y"}`, `{"ſize":1}`, `{"\u017fize":1}`, ` { } `,
+		`{"a":"\"}","b":true,"c":null,"d":-1.5e3}`, `[]`, `"x"`, `{"a":1}{"b":2}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !json.Valid(b) {
+			checkKeys(b) // must not panic
+			return
+		}
+		got, want := checkKeys(b), checkKeysReference(b)
+		if (got == nil) != (want == nil) {
+			t.Fatalf("%q: scanner says %v, reference %v", b, got, want)
+		}
+	})
+}
+
+// checkKeysReference is the former checkKeys: slower, obviously right.
+func checkKeysReference(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return errors.New("not an object")
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := tok.(string)
+		if !isASCII(key) || seen[strings.ToLower(key)] {
+			return errors.New("bad key")
+		}
+		seen[strings.ToLower(key)] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return err
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("data after")
+	}
+	return nil
 }

@@ -91,8 +91,7 @@ func (c *session) moreWaiting() bool {
 		return true
 	}
 	c.tcp.SetReadDeadline(time.Now().Add(time.Millisecond))
-	_, err := c.r.Peek(1)
-	return err == nil
+	return c.r.Peek1() == nil
 }
 
 // flush commits the held uploads together and sends every held answer, in
@@ -117,7 +116,7 @@ func (c *session) flush() {
 		if p.up != nil {
 			p.err, errs = errs[0], errs[1:]
 		}
-		c.answerNoWait(p)
+		c.answerNoWait(p) // gathered in c.out: they go out together
 	}
 	c.pending = c.pending[:0]
 }

@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -64,6 +65,86 @@ func TestPipelinedPutsAnsweredInOrder(t *testing.T) {
 		}
 	}
 	assertNoPartials(t, ts.Home("alex"))
+}
+
+// Gets sent all at once - small files whose MD5 the server knows and does
+// not know, empty, missing, a directory, a resumed one and files big
+// enough to go by sendfile or the pipelined copy - are answered in order,
+// each with its id, its bytes and its MD5, with the answers and small
+// bodies gathered into shared writes.
+func TestPipelinedGetsAnsweredInOrder(t *testing.T) {
+	ts := ftpxtest.NewServer(t)
+	ts.AddUser(t, "alex", "pw-alex", accounts.Unlimited)
+	rc := login(t, ts, "alex", "pw-alex")
+	home := ts.Home("alex")
+	type get struct {
+		name   string
+		body   []byte // nil: not a file
+		offset int64
+		status protocol.Status
+	}
+	var gets []get
+	for i := range 300 {
+		g := get{name: fmt.Sprintf("f%03d", i), status: protocol.StatusReadyToSend}
+		switch {
+		case i%50 == 7:
+			g.name, g.status = "missing", protocol.StatusNotExist
+		case i%50 == 8:
+			g.name, g.status = "dir", protocol.StatusIsDir
+		case i%50 == 9:
+			g.body = bytes.Repeat([]byte{byte(i)}, 3<<20) // past the small-body limit
+		case i%50 == 10:
+			g.body = []byte{} // empty
+		default:
+			g.body = bytes.Repeat([]byte(fmt.Sprintf("%d,", i)), 10*i)
+		}
+		if i%50 == 11 {
+			g.offset = int64(len(g.body) / 2)
+		}
+		gets = append(gets, g)
+	}
+	os.Mkdir(filepath.Join(home, "dir"), 0o755)
+	for i, g := range gets {
+		if g.body == nil {
+			continue
+		}
+		if i%2 == 0 { // through the server: its MD5 is then known
+			if resp := rc.put(g.name, g.body, md5hex(g.body)); resp.Status != protocol.StatusMD5OK {
+				t.Fatalf("put %s: %d", g.name, resp.Status)
+			}
+		} else {
+			os.WriteFile(filepath.Join(home, g.name), g.body, 0o644)
+		}
+	}
+	go func() {
+		for i, g := range gets {
+			req := protocol.Request{ID: fmt.Sprint(i), Action: "get", Filename: g.name, Offset: g.offset}
+			if g.offset > 0 {
+				req.MD5 = md5hex(g.body[:g.offset])
+			}
+			rc.send(req)
+		}
+	}()
+	for i, g := range gets {
+		resp := rc.read()
+		if resp.ID != fmt.Sprint(i) || resp.Status != g.status {
+			t.Fatalf("answer %d: id %q status %d %s, want %d", i, resp.ID, resp.Status, resp.Msg, g.status)
+		}
+		if g.status != protocol.StatusReadyToSend {
+			continue
+		}
+		body := make([]byte, *resp.Size-g.offset)
+		if _, err := io.ReadFull(rc.r, body); err != nil {
+			t.Fatal(err)
+		}
+		sum := resp.MD5
+		if sum == "" {
+			sum = rc.read().MD5
+		}
+		if !bytes.Equal(body, g.body[g.offset:]) || sum != md5hex(g.body) {
+			t.Fatalf("get %d (%s): %d bytes, md5 %s; want %d bytes, %s", i, g.name, len(body), sum, len(g.body)-int(g.offset), md5hex(g.body))
+		}
+	}
 }
 
 func TestPipelinedPutOverSizeLimitEndsSession(t *testing.T) {

@@ -127,13 +127,12 @@ func (s *Server) Serve(l net.Listener) error {
 		}
 		s.Metrics.connection("accepted")
 		s.Metrics.sessions(1)
-		go func() {
-			defer s.wg.Done()
-			defer s.conns.Add(-1)
-			defer s.Metrics.sessions(-1)
-			defer s.remove(sess)
-			sess.serve()
-		}()
+		go sess.serve(func() {
+			s.remove(sess)
+			s.Metrics.sessions(-1)
+			s.conns.Add(-1)
+			s.wg.Done()
+		})
 	}
 }
 

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -23,11 +22,12 @@ import (
 // directory) and the loop that reads requests and dispatches them.
 type session struct {
 	srv    *Server
-	tcp    net.Conn      // the accepted connection: Shutdown and Close use it from other goroutines
-	conn   net.Conn      // the stream: rate, or the TLS connection over it after starttls
-	rate   *rateConn     // tcp, slowed to the user's rates once logged in
-	tls    bool          // conn is TLS
-	r      *bufio.Reader // reads conn
+	tcp    net.Conn    // the accepted connection: Shutdown and Close use it from other goroutines
+	conn   net.Conn    // the stream: rate, or the TLS connection over it after starttls
+	rate   *rateConn   // tcp, slowed to the user's rates once logged in
+	tls    bool        // conn is TLS
+	r      *connReader // reads conn, flushing out first
+	out    *connWriter // writes conn
 	id     string
 	log    *slog.Logger
 	start  time.Time
@@ -43,6 +43,7 @@ type session struct {
 	idle bool       // waiting for the next request
 
 	requests int
+	parked   bool          // run is on a fresh goroutine, about to wait for a request
 	pending  []*pendingPut // pipelined puts read but not yet answered (pipeline.go)
 }
 
@@ -54,13 +55,15 @@ func (s *Server) newSession(c net.Conn) *session {
 		ip = remote
 	}
 	rc := &rateConn{Conn: c}
+	out := &connWriter{dst: rc, timeout: s.transferTimeout, setDL: rc.SetWriteDeadline}
 	return &session{
 		ip:     ip,
 		srv:    s,
 		tcp:    c,
 		conn:   rc,
 		rate:   rc,
-		r:      bufio.NewReaderSize(rc, 4<<10), // headers; bodies bypass it (large reads go straight to the conn)
+		r:      newConnReader(flushingReader{rc, out}), // holds no buffer while idle; big body reads bypass it
+		out:    out,
 		id:     id,
 		remote: remote,
 		log:    s.logger().With("session", id, "remote", remote),
@@ -76,20 +79,9 @@ var (
 )
 
 // serve runs the session until the client leaves, a protocol error or a
-// timeout closes it, or the server shuts down.
-func (c *session) serve() {
-	reason := "client closed"
-	defer func() {
-		if c.home != nil {
-			c.home.Close()
-		}
-		if c.counted != "" {
-			c.srv.logout(c.counted)
-		}
-		c.conn.Close()
-		c.log.Info("connection closed", "requests", c.requests,
-			"seconds", secondsSince(c.start), "reason", reason)
-	}()
+// timeout closes it, or the server shuts down; then it calls done, on
+// whichever goroutine the session ended (see run).
+func (c *session) serve(done func()) {
 	if err := c.send(protocol.Response{
 		Status:  protocol.StatusReady,
 		Msg:     protocol.StatusReady.String(),
@@ -98,15 +90,32 @@ func (c *session) serve() {
 		Session: c.id,
 		TLS:     c.srv.TLSConfig != nil,
 	}); err != nil {
-		reason = "greeting: " + err.Error()
+		c.end("greeting: "+err.Error(), done)
 		return
 	}
+	c.parked = true
+	c.run(done)
+}
+
+// run reads and dispatches requests. When the next request must be waited
+// for with nothing buffered, it hands the session to a new goroutine and
+// returns: that one waits with a small, fresh stack, while the stack this
+// one grew doing the work (JSON, bcrypt, the file system) goes. An idle
+// connection then costs a few KiB; a busy one (pipelined requests already
+// buffered) stays on one goroutine.
+func (c *session) run(done func()) {
 	for {
+		if !c.parked && c.r.Buffered() == 0 {
+			c.parked = true
+			go c.run(done)
+			return
+		}
+		c.parked = false
 		req, err := c.readRequest()
 		if err != nil {
 			c.flush()
-			reason = c.endWith(req, err)
-			if reason != "" {
+			if reason := c.endWith(req, err); reason != "" {
+				c.end(reason, done)
 				return
 			}
 			continue
@@ -116,10 +125,25 @@ func (c *session) serve() {
 			c.flush() // answers stay in the order of the requests
 		}
 		if err := c.dispatch(req); err != nil {
-			reason = err.Error()
+			c.end(err.Error(), done)
 			return
 		}
 	}
+}
+
+// end closes the session for reason and calls done.
+func (c *session) end(reason string, done func()) {
+	if c.home != nil {
+		c.home.Close()
+	}
+	if c.counted != "" {
+		c.srv.logout(c.counted)
+	}
+	c.out.Flush()
+	c.conn.Close()
+	c.log.Info("connection closed", "requests", c.requests,
+		"seconds", secondsSince(c.start), "reason", reason)
+	done()
 }
 
 // readRequest waits, up to the idle timeout, for the next request frame.
@@ -135,7 +159,11 @@ func (c *session) readRequest() (*protocol.Request, error) {
 	c.tcp.SetReadDeadline(time.Now().Add(c.srv.idleTimeout()))
 	c.mu.Unlock()
 
-	b, err := protocol.ReadFrame(c.r, c.srv.maxHeader())
+	err := c.r.WaitIdle() // blocks with no buffer held
+	var b []byte
+	if err == nil {
+		b, err = protocol.ReadFrame(c.r, c.srv.maxHeader())
+	}
 
 	c.mu.Lock()
 	c.idle = false
@@ -215,10 +243,11 @@ func (c *session) dispatch(req *protocol.Request) (err error) {
 	return a.fn(c, req)
 }
 
-// send writes one response frame, within the transfer timeout.
+// send queues one response frame: it goes out, within the transfer
+// timeout, when the session next waits for the client (connWriter). The
+// error is that of an earlier write that failed.
 func (c *session) send(resp protocol.Response) error {
-	c.conn.SetWriteDeadline(time.Now().Add(c.srv.transferTimeout()))
-	return protocol.WriteFrame(c.conn, resp)
+	return protocol.WriteFrame(c.out, resp)
 }
 
 // reply answers req with a status and message and nothing else. The error

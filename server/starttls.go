@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bufio"
 	"crypto/tls"
 	"errors"
 	"time"
@@ -23,7 +22,8 @@ func (c *session) handleStartTLS(req *protocol.Request) error {
 		c.reply(req, protocol.StatusBadFormat, "starttls: data after starttls before its answer")
 		return errors.New("starttls: data before the handshake")
 	}
-	if err := c.reply(req, protocol.StatusOK, "start TLS"); err != nil {
+	c.reply(req, protocol.StatusOK, "start TLS")
+	if err := c.out.Flush(); err != nil {
 		return err
 	}
 	tc := tls.Server(c.rate, c.srv.TLSConfig)
@@ -36,6 +36,7 @@ func (c *session) handleStartTLS(req *protocol.Request) error {
 	st := tc.ConnectionState()
 	c.log.Info("tls on", "id", req.ID, "version", tls.VersionName(st.Version), "cipher", tls.CipherSuiteName(st.CipherSuite))
 	c.conn, c.tls = tc, true
-	c.r = bufio.NewReaderSize(tc, 4<<10)
+	c.out.dst, c.out.setDL = tc, tc.SetWriteDeadline
+	c.r = newConnReader(flushingReader{tc, c.out})
 	return nil
 }

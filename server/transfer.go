@@ -65,7 +65,18 @@ func (c *session) handleGet(req *protocol.Request) error {
 		// The digest is known: announce it and let the kernel move the
 		// bytes (sendfile); the client hashes what it receives.
 		ready.MD5 = known
-		if err := c.send(ready); err != nil {
+		if size <= smallBody {
+			// Read into what goes out with the header: no sendfile, and
+			// many small gets share a write.
+			c.send(ready)
+			if _, err := c.out.ReadIn(f, int(size)); err != nil {
+				return c.brokenGet(req, name, 0, start, err)
+			}
+			c.logTransfer(slog.LevelInfo, "get done", req, name, size, start, known, protocol.StatusOK, nil)
+			return nil
+		}
+		c.send(ready)
+		if err := c.out.Flush(); err != nil {
 			return err
 		}
 		n, err := c.sendFile(f, size)
@@ -76,18 +87,25 @@ func (c *session) handleGet(req *protocol.Request) error {
 		c.logTransfer(slog.LevelInfo, "get done", req, name, n, start, known, protocol.StatusOK, nil)
 		return nil
 	}
-	if err := c.send(ready); err != nil {
-		return err
-	}
-	// The file is read ahead while the last chunk goes out and the one
-	// before is hashed, each on its own goroutine.
-	res, err := xfer.Copy(progressWriter{c.conn, c.conn.SetWriteDeadline, c.srv.transferTimeout()}, f, size-offset, xfer.Options{Hash: h})
-	n := res.Written
-	if err != nil {
-		// The client has been promised size bytes: the stream cannot be
-		// resynchronised, so the session ends.
-		c.logTransfer(slog.LevelWarn, "get failed", req, name, n, start, "", protocol.StatusServerError, err)
-		return fmt.Errorf("get %s: %w", name, err)
+	c.send(ready)
+	var n int64
+	if size-offset <= smallBody {
+		b, err := c.out.ReadIn(f, int(size-offset))
+		if err != nil {
+			return c.brokenGet(req, name, 0, start, err)
+		}
+		h.Write(b)
+		n = int64(len(b))
+	} else {
+		if err := c.out.Flush(); err != nil {
+			return err
+		}
+		// The file is read ahead while the last chunk goes out and the
+		// one before is hashed, each on its own goroutine.
+		res, err := xfer.Copy(progressWriter{c.conn, c.conn.SetWriteDeadline, c.srv.transferTimeout()}, f, size-offset, xfer.Options{Hash: h})
+		if n = res.Written; err != nil {
+			return c.brokenGet(req, name, n, start, err)
+		}
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	if after, err := f.Stat(); err == nil && after.Size() == size && after.ModTime().Equal(fi.ModTime()) {
@@ -95,6 +113,19 @@ func (c *session) handleGet(req *protocol.Request) error {
 	}
 	c.logTransfer(slog.LevelInfo, "get done", req, name, n, start, sum, protocol.StatusOK, nil)
 	return c.send(protocol.Response{ID: req.ID, Status: protocol.StatusOK, Msg: "md5", MD5: sum, Size: protocol.Int64(size)})
+}
+
+// smallBody is the largest get body read into the session's output
+// buffer, to go out with its header (and its neighbours, when gets are
+// pipelined) rather than by sendfile or the pipelined copy.
+const smallBody = outBufSize / 2
+
+// brokenGet ends a get whose body could not be sent whole after its 257:
+// the client has been promised size bytes, the stream cannot be put back
+// in step, so the session ends.
+func (c *session) brokenGet(req *protocol.Request, name string, n int64, start time.Time, err error) error {
+	c.logTransfer(slog.LevelWarn, "get failed", req, name, n, start, "", protocol.StatusServerError, err)
+	return fmt.Errorf("get %s: %w", name, err)
 }
 
 // sendChunk is how much one sendfile call moves between deadline updates,
