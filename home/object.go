@@ -1,13 +1,17 @@
 package home
 
 import (
+	"crypto/md5"
 	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // An object store (package s3home) has no rename and no syncfs, and
@@ -151,11 +155,13 @@ func (u *Upload) placeObject(o ObjectFS) error {
 	a := u.mt.acct
 	var err error
 	for try := 0; try < placeTries; try++ {
-		var was fs.FileInfo
-		var delta int64
-		if was, delta, err = u.measure(o); err != nil {
-			return u.fail(err)
+		was, delta := fs.FileInfo(nil), u.size-u.base
+		if !u.blind {
+			if was, delta, err = u.measure(o); err != nil {
+				return u.fail(err)
+			}
 		}
+		u.blind = false // if the name was not free after all, measure it
 		if err = a.commitChecked(u.reserved, delta); err != nil {
 			return u.fail(fmt.Errorf("put %s: %w", u.name, err))
 		}
@@ -244,6 +250,10 @@ func (h *Home) commitObjects(ups []*Upload, wants []string) []error {
 		delta := make([]int64, len(ups))
 		parallel(len(idx), func(k int) {
 			i := idx[k]
+			if ups[i].blind {
+				delta[i] = ups[i].size // commitObject's condition checks the name is free
+				return
+			}
 			var err error
 			if was[i], delta[i], err = ups[i].measure(ups[i].mt.fs.(ObjectFS)); err != nil {
 				errs[i] = ups[i].fail(err)
@@ -285,6 +295,7 @@ func (h *Home) commitObjects(ups []*Upload, wants []string) []error {
 		for _, i := range ok {
 			switch {
 			case errors.Is(errs[i], ErrChanged):
+				ups[i].blind = false
 				errs[i] = ups[i].place(false)
 			case errs[i] != nil:
 				errs[i] = ups[i].fail(errs[i])
@@ -336,3 +347,37 @@ func (u *Upload) saveHeld(st partialState) error {
 }
 
 func marshalState(st partialState) ([]byte, error) { return json.Marshal(st) }
+
+// beginObject is BeginUpload for an upload without a transfer id (a
+// pipelined put) into an object store. Its name is not measured up
+// front, which would cost two requests one after the other for each file
+// of a batch: it is taken to be free (the quota reserves the whole size),
+// and the commit's condition - nothing there - checks that; only when it
+// fails is the name measured, and a file found there needs modify. So a
+// directory or a file at the name is refused at the commit, after the
+// body, where a pipelined put's answer comes anyway. The parent is
+// checked here (a directory seen lately costs nothing).
+func (h *Home) beginObject(mt *mount, name, in string, size int64) (*Upload, error) {
+	if in == "/" {
+		return nil, fmt.Errorf("put %s: %w", name, ErrIsDir)
+	}
+	dir, err := h.FS.Stat(path.Dir(name))
+	switch {
+	case errors.Is(err, ErrNotExist):
+		return nil, fmt.Errorf("put %s: parent directory: %w", name, err)
+	case err != nil:
+		return nil, fmt.Errorf("put %s: %w", name, err)
+	case !dir.IsDir():
+		return nil, fmt.Errorf("put %s: %w", name, ErrNotDir)
+	}
+	id := uuid.NewString()
+	if err := h.claim(mt, id); err != nil {
+		return nil, fmt.Errorf("put %s: %w", name, err)
+	}
+	u := &Upload{h: h, mt: mt, name: name, in: in, id: id, size: size, md5: md5.New(), blind: true}
+	if err := u.open(0, 0); err != nil {
+		h.unclaim(mt, id)
+		return nil, err
+	}
+	return u, nil
+}

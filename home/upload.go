@@ -44,6 +44,7 @@ type Upload struct {
 	done     bool // committed, suspended, failed or aborted
 	released bool // the claim on id is given back
 	snaps    []partSnap
+	blind    bool // begun on an object store without measuring the name (object.go)
 }
 
 // A resumable upload saves its state (the offset and the MD5 state of the
@@ -89,6 +90,9 @@ func (h *Home) BeginUpload(name string, size int64, transfer string, offset int6
 		if u, err := h.beginWhole(mt, name, in, size); err != errNoWhole {
 			return u, err
 		}
+	}
+	if _, ok := mt.fs.(ObjectFS); ok && transfer == "" {
+		return h.beginObject(mt, name, in, size)
 	}
 	exists, replaces, err := h.checkTarget(mt, name, in)
 	if err != nil {

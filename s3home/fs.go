@@ -31,11 +31,14 @@ type FS struct {
 	mu      sync.Mutex
 	uploads map[string]upload // partials of this process, by id, from creation to commit or removal
 	locks   map[string]*lock  // transfer ids this FS holds across servers
+	dirs    map[string]*info  // directories seen lately, by home path (dirs.go)
+	made    map[string]bool   // directories this FS made, empty then, and their subdirectories since (dirs.go)
 }
 
 // Tree returns the FS of the tree at u. It creates nothing.
 func (c *Client) Tree(u s3url.URL) *FS {
-	return &FS{c: c, bucket: u.Bucket, prefix: u.KeyPrefix(), uploads: make(map[string]upload), locks: make(map[string]*lock)}
+	return &FS{c: c, bucket: u.Bucket, prefix: u.KeyPrefix(), uploads: make(map[string]upload), locks: make(map[string]*lock),
+		dirs: make(map[string]*info), made: make(map[string]bool)}
 }
 
 var (
@@ -52,7 +55,8 @@ type info struct {
 	mtime time.Time
 	dir   bool
 	etag  string
-	md5   string // from the object's metadata: what ftpx verified when it stored it
+	md5   string    // from the object's metadata: what ftpx verified when it stored it
+	seen  time.Time // a directory: when it was seen (dirs.go)
 }
 
 func (i *info) Name() string       { return i.name }
@@ -119,6 +123,9 @@ func (t *FS) stat(op, name, k string) (*info, error) {
 	if name == "/" {
 		return &info{name: "/", dir: true}, nil
 	}
+	if d := t.seenDir(name); d != nil {
+		return d, nil
+	}
 	o, err := t.head(k)
 	if err == nil {
 		return fileInfo(name, o), nil
@@ -133,7 +140,9 @@ func (t *FS) stat(op, name, k string) (*info, error) {
 	case !ok:
 		return nil, fmt.Errorf("%s %s: %w", op, name, home.ErrNotExist)
 	}
-	return &info{name: path.Base(name), dir: true, mtime: mtime}, nil
+	d := &info{name: path.Base(name), dir: true, mtime: mtime}
+	t.sawDir(name, d)
+	return d, nil
 }
 
 // missing explains why name is not there: ErrNotDir when a parent is a
@@ -246,7 +255,11 @@ func (t *FS) Mkdir(name string, parents bool) error {
 		case !isNotExist(err):
 			return err
 		}
-		return t.putMarker("mkdir", name, k+"/")
+		if err := t.putMarker("mkdir", name, k+"/"); err != nil {
+			return err
+		}
+		t.madeDir(name)
+		return nil
 	}
 	// mkdir -p: find the deepest directory that exists, then make the
 	// rest below it.
@@ -270,6 +283,7 @@ func (t *FS) Mkdir(name string, parents bool) error {
 		if err := t.putMarker("mkdir", todo[i], pk+"/"); err != nil {
 			return err
 		}
+		t.madeDir(todo[i])
 	}
 	return nil
 }
@@ -311,6 +325,7 @@ func (t *FS) Remove(name string) error {
 	if name == "/" {
 		return fmt.Errorf("rm %s: %w", name, home.ErrPermission)
 	}
+	defer t.forgetDirs()
 	if _, err := t.head(k); err == nil {
 		return t.delete("rm", name, k)
 	} else if !notFound(err) {
@@ -355,6 +370,7 @@ func (t *FS) RemoveAll(name string) (int64, error) {
 	if name == "/" {
 		return 0, fmt.Errorf("rm %s: %w", name, home.ErrPermission)
 	}
+	defer t.forgetDirs()
 	if o, err := t.head(k); err == nil {
 		return o.Size, t.delete("rm", name, k)
 	} else if !notFound(err) {
@@ -411,6 +427,7 @@ func (t *FS) Rename(oldname, newname string) error {
 	if oldname == "/" || newname == "/" {
 		return fmt.Errorf("mv %s: %w", both, home.ErrPermission)
 	}
+	defer t.forgetDirs()
 	src, err := t.stat("mv", oldname, ko)
 	if err != nil {
 		return err

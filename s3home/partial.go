@@ -197,10 +197,12 @@ func (t *FS) commit(id, name, md5 string, opts minio.PutObjectOptions) error {
 	if err := t.parentDir("put", name); err != nil {
 		return err
 	}
-	if ok, _, err := t.dirAt(k + "/"); err != nil {
-		return opErr("put", name, err)
-	} else if ok {
-		return fmt.Errorf("put %s: %w", name, home.ErrIsDir)
+	if !t.surelyNoDir(name) {
+		if ok, _, err := t.dirAt(k + "/"); err != nil {
+			return opErr("put", name, err)
+		} else if ok {
+			return fmt.Errorf("put %s: %w", name, home.ErrIsDir)
+		}
 	}
 	if err := w.place(md5, opts); err != nil {
 		return opErr("put", name, err)

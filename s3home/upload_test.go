@@ -310,3 +310,57 @@ func TestBatchOfSmallFiles(t *testing.T) {
 		t.Errorf("ls /d: %d entries, want 39", len(infos))
 	}
 }
+
+// An upload without a transfer id does not measure its name up front;
+// the commit finds what is there: a file is replaced (and counted as
+// replaced), a directory refuses it, and without modify a file is kept.
+func TestBlindUploadsFindWhatIsThere(t *testing.T) {
+	c := newClient(t)
+	root := newRoot(t)
+	m := newManager(t, c, root)
+	h := openHome(t, m, "alice", home.Unlimited)
+	old := randomData(3000)
+	if err := put(h, "/f", old); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.FS.Mkdir("/d", false); err != nil {
+		t.Fatal(err)
+	}
+	data := randomData(1000)
+	var ups []*home.Upload
+	for _, name := range []string{"/f", "/d", "/new"} {
+		u, err := h.BeginUpload(name, int64(len(data)), "", 0)
+		if err != nil {
+			t.Fatalf("begin %s: %v", name, err)
+		}
+		u.Write(data)
+		ups = append(ups, u)
+	}
+	errs := h.CommitBatch(ups, []string{md5hex(data), md5hex(data), md5hex(data)})
+	if errs[0] != nil || !errors.Is(errs[1], home.ErrIsDir) || errs[2] != nil {
+		t.Fatalf("commits: %v", errs)
+	}
+	if got := get(t, h, "/f"); !bytes.Equal(got, data) {
+		t.Error("/f was not replaced")
+	}
+	if used, reserved, _ := h.Quota(); used != 2*int64(len(data)) || reserved != 0 {
+		t.Errorf("used %d reserved %d, want %d and 0", used, reserved, 2*len(data))
+	}
+	// Without modify, an existing file stays.
+	ro, err := m.OpenSpec("alice", home.Spec{Quota: home.Unlimited, Perms: home.PermRead | home.PermWrite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	u, err := ro.BeginUpload("/f", 5, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Write([]byte("other"))
+	if err := u.Commit(md5hex([]byte("other"))); !errors.Is(err, home.ErrPermission) {
+		t.Fatalf("replace without modify: %v", err)
+	}
+	if got := get(t, h, "/f"); !bytes.Equal(got, data) {
+		t.Error("/f changed without modify")
+	}
+}

@@ -317,27 +317,34 @@ func (b *budget) give(n int64) {
 }
 
 // bufferPool hands out part buffers, at most max at once; get waits for
-// one to come back when they are all out.
+// one to come back when they are all out. Buffers are kept for reuse (a
+// 16 MiB buffer allocated again for every part costs its zeroing).
 type bufferPool struct {
 	size  int64
 	slots chan struct{}
-	pool  sync.Pool
+	free  chan []byte
 }
 
 func newBufferPool(size int64, max int) *bufferPool {
-	return &bufferPool{size: size, slots: make(chan struct{}, max),
-		pool: sync.Pool{New: func() any { b := make([]byte, size); return &b }}}
+	return &bufferPool{size: size, slots: make(chan struct{}, max), free: make(chan []byte, max)}
 }
 
 func (p *bufferPool) get() []byte {
 	p.slots <- struct{}{}
-	return *p.pool.Get().(*[]byte)
+	select {
+	case b := <-p.free:
+		return b
+	default:
+		return make([]byte, p.size)
+	}
 }
 
 func (p *bufferPool) put(b []byte) {
 	if int64(cap(b)) == p.size { // a resumed upload's parts may be of another size
-		b = b[:cap(b)]
-		p.pool.Put(&b)
+		select {
+		case p.free <- b[:cap(b)]:
+		default:
+		}
 	}
 	<-p.slots
 }
