@@ -46,6 +46,8 @@ log "ftpx get, $size_mib MiB, $runs runs"
 get_s=$(for i in $(seq "$runs"); do time_of $bin/ftpx --quiet get big1.bin "$work/got$i.bin"; rm -f "$work/got$i.bin"; done | median)
 log "minio-go get, $size_mib MiB, $runs runs"
 mgget_s=$(for i in $(seq "$runs"); do time_of "${s3b[@]}" get big1.bin "$work/mg$i.bin"; rm -f "$work/mg$i.bin"; done | median)
+log "minio-go get with MD5 and fsync (what ftpx get guarantees), $size_mib MiB, $runs runs"
+mggetv_s=$(for i in $(seq "$runs"); do time_of "${s3b[@]}" -verify get big1.bin "$work/mg$i.bin" 2>/dev/null; rm -f "$work/mg$i.bin"; done | median)
 $bin/ftpx --quiet get big1.bin "$work/check.bin"
 [ "$(md5_of "$work/check.bin")" = "$sum" ] || { log "the file got back differs"; exit 1; }
 rm -f "$work/check.bin"
@@ -60,7 +62,8 @@ mgsmall_s=$(for i in $(seq "$runs"); do time_of "${s3b[@]}" -par "$batch" small 
 row s3-mg-put "minio-go put" "minio-go PutObject, $size_mib MiB to MinIO (part $part_mib MiB, $parts in flight)" "$(mbps $((size_mib << 20)) "$mgput_s")" MB/s
 row s3-put "ftpx put (s3)" "ftpx put, $size_mib MiB, homes on the same MinIO (multipart, verified)" "$(mbps $((size_mib << 20)) "$put_s")" MB/s s3-mg-put over
 row s3-mg-get "minio-go get" "minio-go GetObject, $size_mib MiB from MinIO to a local file" "$(mbps $((size_mib << 20)) "$mgget_s")" MB/s
-row s3-get "ftpx get (s3)" "ftpx get, $size_mib MiB from the same MinIO (verified)" "$(mbps $((size_mib << 20)) "$get_s")" MB/s s3-mg-get over
+row s3-mg-getv "minio-go get+MD5+fsync" "minio-go GetObject, $size_mib MiB, hashed (MD5) and synced to disk as ftpx get does" "$(mbps $((size_mib << 20)) "$mggetv_s")" MB/s
+row s3-get "ftpx get (s3)" "ftpx get, $size_mib MiB from the same MinIO (verified, synced)" "$(mbps $((size_mib << 20)) "$get_s")" MB/s s3-mg-get,s3-mg-getv over
 row s3-mg-small "minio-go small PUTs" "minio-go PutObject x $n x 4 KiB, $batch at once" "$(per_s "$n" "$mgsmall_s")" files/s
 row s3-small "ftpx put -r (s3)" "ftpx put -r, $n x 4 KiB, one connection, homes on the same MinIO" "$(per_s "$n" "$small_s")" files/s s3-mg-small over
 

@@ -32,7 +32,9 @@ func (t *FS) Open(name string) (home.File, error) {
 		}
 		return nil, t.missing("get", name)
 	}
-	return &file{t: t, name: name, key: k, fi: fileInfo(name, o)}, nil
+	fi := fileInfo(name, o)
+	t.knownSum(fi)
+	return &file{t: t, name: name, key: k, fi: fi}, nil
 }
 
 // file is an object opened for reading: each read range is one GET

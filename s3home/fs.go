@@ -326,8 +326,12 @@ func (t *FS) Remove(name string) error {
 		return fmt.Errorf("rm %s: %w", name, home.ErrPermission)
 	}
 	defer t.forgetDirs()
-	if _, err := t.head(k); err == nil {
-		return t.delete("rm", name, k)
+	if o, err := t.head(k); err == nil {
+		if err := t.delete("rm", name, k); err != nil {
+			return err
+		}
+		t.dropSum(strings.Trim(o.ETag, `"`))
+		return nil
 	} else if !notFound(err) {
 		return opErr("rm", name, err)
 	}

@@ -258,11 +258,11 @@ func (f *partFile) discard() {
 }
 
 // place completes the upload (the one step that makes the file appear
-// under its key), then keeps its MD5 in its metadata by copying the
-// object onto itself, which the store does without rewriting the data
-// (MinIO: a metadata-only copy), on condition that it is still the object
-// just completed. If that copy fails the file is there all the same; a
-// get then hashes it as it sends it.
+// under its key), then keeps its MD5 in a sidecar named by the ETag the
+// store gave it (sums.go): a copy onto itself to set its metadata would
+// rewrite every byte (MinIO does for a multipart object). If the sidecar
+// cannot be written the file is there all the same; a get then hashes it
+// as it sends it.
 func (f *partFile) place(md5 string, opts minio.PutObjectOptions) error {
 	f.mu.Lock()
 	parts := make([]minio.CompletePart, 0, len(f.done))
@@ -278,9 +278,7 @@ func (f *partFile) place(md5 string, opts minio.PutObjectOptions) error {
 		return err
 	}
 	if md5 != "" {
-		f.t.c.mc.CopyObject(ctx,
-			minio.CopyDestOptions{Bucket: f.t.bucket, Object: f.key, UserMetadata: map[string]string{md5Meta: md5}, ReplaceMetadata: true},
-			minio.CopySrcOptions{Bucket: f.t.bucket, Object: f.key, MatchETag: strings.Trim(ui.ETag, `"`)})
+		f.t.keepSum(strings.Trim(ui.ETag, `"`), md5)
 	}
 	return nil
 }

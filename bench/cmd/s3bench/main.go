@@ -2,7 +2,7 @@
 // ftpx, with minio-go alone against the same store, for the ratios:
 //
 //	s3bench -endpoint URL -bucket B put FILE KEY    one object, multipart (-part, -par)
-//	s3bench -endpoint URL -bucket B get KEY FILE    one object to a local file
+//	s3bench -endpoint URL -bucket B get KEY FILE    one object to a local file (-verify: MD5 and fsync)
 //	s3bench -endpoint URL -bucket B small DIR PREFIX  every file of DIR, -par at once
 //	s3bench freeport                                 a free loopback port
 //
@@ -13,6 +13,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"flag"
 	"fmt"
 	"io"
@@ -32,6 +33,7 @@ func main() {
 	bucket := flag.String("bucket", "", "bucket")
 	part := flag.Int64("part", 16<<20, "part size of a multipart put")
 	par := flag.Int("par", 4, "parts (put) or files (small) in flight")
+	verify := flag.Bool("verify", false, "get: hash the file (MD5) as it is written and sync it, as ftpx get does")
 	flag.Parse()
 	args := flag.Args()
 	if len(args) == 1 && args[0] == "freeport" {
@@ -64,8 +66,16 @@ func main() {
 		check(err)
 		f, err := os.Create(args[2])
 		check(err)
-		_, err = io.Copy(f, o)
-		check(err)
+		if *verify {
+			h := md5.New()
+			_, err = io.Copy(io.MultiWriter(f, h), o)
+			check(err)
+			check(f.Sync())
+			fmt.Fprintf(os.Stderr, "md5 %x\n", h.Sum(nil))
+		} else {
+			_, err = io.Copy(f, o)
+			check(err)
+		}
 		check(f.Close())
 	case "small":
 		ents, err := os.ReadDir(args[1])
