@@ -88,7 +88,15 @@ func (t *FS) CreateObject(id, name string, size int64) (home.WriteFile, error) {
 		if err != nil {
 			return nil, opErr("put", name, err)
 		}
-		w = newPartFile(t, id, k, uploadID, t.c.part, 0, nil)
+		pf := newPartFile(t, id, k, uploadID, t.c.part, 0, nil)
+		// A state at once, even for an upload that cannot be resumed: a
+		// server that dies leaves parts that only a state names, and the
+		// partial sweep finds them by it.
+		if err := pf.SaveState(0, nil); err != nil {
+			t.abortUpload(k, uploadID)
+			return nil, err
+		}
+		w = pf
 	}
 	t.mu.Lock()
 	if old := t.uploads[id]; old != nil {

@@ -2,20 +2,26 @@ package s3home_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/md5"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"ftpx/home"
+	"ftpx/internal/miniotest"
 	"ftpx/internal/s3url"
 	"ftpx/s3home"
 
 	"github.com/google/uuid"
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
 const mib = 1 << 20
@@ -364,5 +370,68 @@ func TestBlindUploadsFindWhatIsThere(t *testing.T) {
 	}
 	if got := get(t, h, "/f"); !bytes.Equal(got, data) {
 		t.Error("/f changed without modify")
+	}
+}
+
+// The lease of a server that died (here written into the usage object
+// as a dead server leaves it: holding most of the quota, expiring soon)
+// refuses the others while it lives, and lapses without that server.
+func TestDeadServersLeaseLapses(t *testing.T) {
+	root := newRoot(t)
+	h := openHome(t, newManager(t, newClient(t), root), "alice", 10*mib)
+	srv := miniotest.Shared(t)
+	mc, err := minio.New(srv.Addr, &minio.Options{Creds: credentials.NewStaticV4(miniotest.AccessKey, miniotest.SecretKey, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := fmt.Sprintf(`{"used":0,"leases":{"dead-server":{"bytes":%d,"expires":%q}}}`, 9*mib, time.Now().Add(2*time.Second).UTC().Format(time.RFC3339Nano))
+	if _, err := mc.PutObject(context.Background(), root.Bucket, root.Prefix+"/alice/"+home.PartialDir+"/usage.json",
+		strings.NewReader(doc), int64(len(doc)), minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.BeginUpload("/other", 5*mib, "", 0); !errors.Is(err, home.ErrQuota) {
+		t.Fatalf("while the dead server's lease lives: %v, want the quota refused", err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		u, err := h.BeginUpload("/other", 5*mib, "", 0)
+		if err == nil {
+			u.Abort()
+			break
+		}
+		if !errors.Is(err, home.ErrQuota) || time.Now().After(deadline) {
+			t.Fatalf("after the lease lapsed: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// Partials left longer than the age limit are swept, on the store, with
+// their parts, and leave the quota.
+func TestExpiredPartialsAreSwept(t *testing.T) {
+	root := newRoot(t)
+	m := newManager(t, newClient(t, smallParts), root)
+	h := openHome(t, m, "alice", 100*mib)
+	data := randomData(12 * mib)
+	u, err := h.BeginUpload("/f", int64(len(data)), uuid.NewString(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Receive(cutReader{bytes.NewReader(data[:11*mib])})
+	if err := u.Suspend(); err != nil {
+		t.Fatal(err)
+	}
+	if used, _, _ := h.Quota(); used != 10*mib {
+		t.Fatalf("used %d while suspended, want 10 MiB", used)
+	}
+	n, freed, err := m.ExpirePartials(0)
+	if err != nil || n != 1 || freed != 10*mib {
+		t.Fatalf("sweep: %d partials, %d bytes, %v; want 1 and 10 MiB", n, freed, err)
+	}
+	if ps, _ := h.FS.Partials(); len(ps) != 0 {
+		t.Errorf("partials left: %v", ps)
+	}
+	if used, _, _ := h.Quota(); used != 0 {
+		t.Errorf("used %d after the sweep", used)
 	}
 }
