@@ -128,14 +128,13 @@ func (m *Manager) expireFolders(cutoff time.Time) (n int, bytes int64) {
 func (m *Manager) expireTree(fsys FS, owner string, cutoff time.Time, used func(int64)) (n int, bytes int64) {
 	parts, _ := fsys.Partials()
 	claimer, shared := fsys.(Claimer)
-	var ledger Ledger
-	if lf, ok := fsys.(LedgerFS); ok {
-		var err error
-		if ledger, err = lf.Ledger(Unlimited); err != nil {
-			return 0, 0
+	lf, shares := fsys.(LedgerFS)
+	var ledger Ledger // opened at the first partial removed
+	defer func() {
+		if ledger != nil {
+			ledger.Close()
 		}
-		defer ledger.Close()
-	}
+	}()
 	for _, p := range parts {
 		if !p.ModTime.Before(cutoff) || !m.tryClaim(owner, p.ID) {
 			continue
@@ -149,10 +148,18 @@ func (m *Manager) expireTree(fsys FS, owner string, cutoff time.Time, used func(
 		if err := fsys.RemovePartial(p.ID); err == nil || errors.Is(err, ErrNotExist) {
 			n++
 			bytes += p.Size
-			if ledger != nil {
-				ledger.Commit(0, -p.Size)
-			} else {
+			switch {
+			case !shares:
 				used(-p.Size)
+			case ledger == nil && p.Size > 0:
+				if l, err := lf.Ledger(Unlimited); err == nil {
+					ledger = l
+				}
+				fallthrough
+			case ledger != nil && p.Size > 0:
+				if ledger != nil {
+					ledger.Commit(0, -p.Size)
+				}
 			}
 		}
 		if shared {
