@@ -167,17 +167,19 @@ func TestS3AttackPathsStayInTheHomePrefix(t *testing.T) {
 		put(mine+"top.txt", insideTop)
 		put(mine+"mvsrc.txt", insideMvsrc)
 	}
-	rc := login(t, ts, attacker, attackerPW, nil)
 	g := &guard{}
 	g.add("the victim's secret", []byte("BOB-SECRET-c4d1e8"))
 	g.add("the secret beside the homes", []byte("OUTSIDE-SECRET-5b0c1e9d"))
-	rc.g = g
 
 	rec.record(true)
 	var tl tally
 	paths := corpus()
 	for _, p := range paths {
 		reset()
+		// A session of its own for each path: reset changed the home
+		// behind the server's back, which a session's memory of the
+		// directories it saw lately (s3home/dirs.go) would not know.
+		rc := login(t, ts, attacker, attackerPW, g)
 		tl.paths++
 		for _, act := range pathActions {
 			resp, err := act.run(rc, p.wire)
@@ -198,6 +200,7 @@ func TestS3AttackPathsStayInTheHomePrefix(t *testing.T) {
 			tl.escapes++
 			t.Errorf("ESCAPE (%s): %s", p.label, l)
 		}
+		rc.Close()
 	}
 	rec.record(false)
 	for key, want := range map[string]string{jailPrefix + "/" + victim + "/secret.txt": bobSecret, jailPrefix + "/outside.txt": outsideSecret} {
