@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"ftpx/client"
 	"ftpx/internal/miniotest"
+	"ftpx/protocol"
 
 	"github.com/google/uuid"
 	"github.com/minio/minio-go/v7"
@@ -148,8 +150,20 @@ func TestS3ServersShareOneNamespace(t *testing.T) {
 			t.Fatalf("get through server %d: exit %d %+v %s", i, code, res, errOut)
 		}
 	}
-	if got := s.stored(t); len(got) != 11 || got["big.bin"] != 12*mib+7 {
+	got := s.stored(t)
+	var total int64
+	for _, n := range got {
+		total += n
+	}
+	if len(got) != 11 || got["big.bin"] != 12*mib+7 {
 		t.Fatalf("the store holds %v", got)
+	}
+	// user list --used reads the store of the config's s3_endpoint.
+	cfg := writeFile(t, filepath.Join(t.TempDir(), "ftpx-server.ini"), fmt.Sprintf("root = s3://%s/%s\ns3_endpoint = %s\naccounts = %s\n",
+		s3Bucket, s.prefix, s.minio.Endpoint, s.accounts))
+	out, err := exec.Command(filepath.Join(binDir, "ftpx-server"), "user", "list", "--used", "--config", cfg).CombinedOutput()
+	if want := "alex\tunlimited\t" + protocol.FormatSize(total) + "\n"; err != nil || string(out) != want {
+		t.Fatalf("user list --used: %v %q, want %q", err, out, want)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -87,4 +88,25 @@ func folderOpener(client *s3home.Client) func(string) (home.FS, error) {
 		}
 		return client.Tree(u), nil
 	}
+}
+
+// storeUsage returns how to read the bytes each home holds under an
+// s3:// root, on the store of cfg's s3_endpoint (user list --used).
+func storeUsage(root string, cfg conf.Config) (func(string) (int64, error), error) {
+	u, err := s3url.Parse(root)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.S3Endpoint == "" {
+		return nil, fmt.Errorf("root %s: --used needs the s3_endpoint of --config", u)
+	}
+	client, err := s3home.New(s3home.Config{Endpoint: cfg.S3Endpoint, Region: cfg.S3Region})
+	if err != nil {
+		return nil, err
+	}
+	return func(name string) (int64, error) {
+		h := u
+		h.Prefix = strings.TrimPrefix(u.Prefix+"/"+name, "/")
+		return client.Tree(h).Usage()
+	}, nil
 }
