@@ -70,7 +70,7 @@ start_server() {
     kill -0 "$server_pid" 2>/dev/null || break
     [ "$i" -lt 100 ] && sleep 0.1
   done
-  server_addr=$(grep -o 'addr=127.0.0.1:[0-9]*' "$work/$name.log" | head -1 | cut -d= -f2)
+  server_addr=$(grep -o ' addr=127.0.0.1:[0-9]*' "$work/$name.log" | head -1 | cut -d= -f2)
   if [ -z "$server_addr" ]; then
     log "ftpx-server $name did not start:"
     cat "$work/$name.log" >&2

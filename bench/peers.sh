@@ -14,186 +14,16 @@
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=bench/ftppeer.sh
+. "$(dirname "$0")/ftppeer.sh"
 bench_init peers
 ssh_port=${BENCH_SSH_PORT:-2222}
-ftp_user=ftpxbench
-is_root=false
-[ "$(id -u)" -eq 0 ] && is_root=true
 
-file=$(big_file)
-bytes=$(stat -c %s "$file")
-want=$(md5_of "$file")
-tree=$(small_tree)
-n=$(count_files "$tree")
-want_tree=$(tree_md5 "$tree")
-chmod 755 "$work" # the FTP user reaches its home under it
-dl=$work/downloads
-mkdir -p "$dl"
-label="$size_mib MiB"
+ftp_init
 
 # --- installing ------------------------------------------------------------
 
-have() {
-  case $1 in
-  vsftpd) [ -x /usr/sbin/vsftpd ] ;;
-  openssh-server) [ -x /usr/sbin/sshd ] ;;
-  openssh-client) command -v ssh >/dev/null && command -v ssh-keygen >/dev/null ;;
-  python3-pyftpdlib) [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import pyftpdlib' 2>/dev/null ;;
-  *) command -v "$1" >/dev/null ;;
-  esac
-}
-
-install_missing() {
-  local missing=() p policy=false
-  for p in curl lftp vsftpd python3-pyftpdlib rsync openssh-client openssh-server; do
-    have "$p" || missing+=("$p")
-  done
-  [ ${#missing[@]} -eq 0 ] && return
-  if ! $is_root || ! command -v apt-get >/dev/null; then
-    log "cannot install ${missing[*]} (needs root and apt-get): what needs them is skipped"
-    return
-  fi
-  log "installing ${missing[*]} with apt-get (log: $work/apt.log)"
-  # keep the packages' own services (vsftpd on :21, sshd on :22) from starting
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-    chmod 755 /usr/sbin/policy-rc.d
-    policy=true
-  fi
-  apt_install() { DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y --no-install-recommends "$@" >>"$work/apt.log" 2>&1; }
-  if ! apt_install "${missing[@]}"; then
-    timeout 300 apt-get update >>"$work/apt.log" 2>&1 || true
-    apt_install "${missing[@]}" || for p in "${missing[@]}"; do apt_install "$p" || log "could not install $p"; done
-  fi
-  if $policy; then rm -f /usr/sbin/policy-rc.d; fi
-  for p in "${missing[@]}"; do have "$p" || log "$p is still missing: what needs it is skipped"; done
-}
 install_missing
-
-# skip KEY WHAT REASON: a row for a figure that could not be measured
-skip() {
-  grep -q "^$1	" "$own_rows" && return # measured before the failure
-  log "skipped: $2: $3"
-  row "$1" - "$2" skipped "($3)"
-}
-
-# free_port: a loopback port that no socket uses, below the ephemeral range:
-# outgoing connections take ports there, and the thousands of FTP data
-# connections of a mirror leave them in TIME_WAIT
-free_port() {
-  local low used p
-  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-  used=" $(awk '$2 ~ /:/ {split($2, a, ":"); print a[2]}' /proc/net/tcp /proc/net/tcp6 2>/dev/null |
-    while read -r h; do printf '%d ' $((16#$h)); done)"
-  for p in $(shuf -i 10000-$((low - 1)) -n 100); do
-    case $used in *" $p "*) continue ;; esac
-    echo "$p"
-    return
-  done
-  return 1
-}
-
-# start_peer NAME PORT_VAR CMD...: start CMD (in which the word @PORT@ becomes
-# a free port) until it listens, three tries; sets PORT_VAR and peer_pid
-start_peer() {
-  local name=$1 var=$2 try p arg args
-  shift 2
-  for try in 1 2 3; do
-    p=$(free_port)
-    args=()
-    for arg in "$@"; do args+=("${arg//@PORT@/$p}"); done
-    "${args[@]}" 2>"$work/$name.stderr" &
-    peer_pid=$!
-    server_pids+=("$peer_pid")
-    if wait_port "$p" "$peer_pid"; then
-      printf -v "$var" "%s" "$p"
-      return 0
-    fi
-    tail -3 "$work/$name.stderr" >&2
-    kill "$peer_pid" 2>/dev/null || true
-    log "$name did not start (try $try of 3)"
-  done
-  return 1
-}
-
-# wait_port PORT PID: until something listens on PORT (false if PID dies)
-wait_port() {
-  local i
-  for i in $(seq 100); do
-    (: >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    kill -0 "$2" 2>/dev/null || return 1
-    [ "$i" -lt 100 ] && sleep 0.1
-  done
-  return 1
-}
-
-# --- FTP servers -------------------------------------------------------------
-
-lftp_script() { # PORT USER PASSWORD COMMAND
-  printf 'set ftp:ssl-allow no; set net:max-retries 2; set net:timeout 60; set cmd:fail-exit yes; open -u %s,%s -p %s 127.0.0.1; %s' "$2" "$3" "$1" "$4"
-}
-
-# ftp_peer NAME TITLE PORT USER PASSWORD HOME: every FTP figure against one
-# server whose user's files are under HOME
-ftp_peer() {
-  local name=$1 title=$2 port=$3 user=$4 pw=$5 home=$6 url s i
-  url="ftp://$user:$pw@127.0.0.1:$port"
-  if ! have curl; then
-    skip "$name-up" "$title: curl -T upload, $label" "curl missing"
-    skip "$name-down" "$title: curl to a file, then md5sum, $label" "curl missing"
-    skip "$name-stream" "$title: curl piped into md5sum, $label" "curl missing"
-  else
-    settle
-    log "$title: curl -T, $runs runs"
-    s=$(for i in $(seq "$runs"); do time_of curl -sS --fail -T "$file" "$url/up$i.bin" || exit 1; done | median) || return 1
-    [ "$(md5_of "$home/up1.bin")" = "$want" ] || { log "$title: the uploaded file differs"; return 1; }
-    row "$name-up" - "$title: curl -T upload, $label (unverified)" "$(mbps "$bytes" "$s")" MB/s ftpx-put,ftpx-put-nofsync inv
-    settle
-    log "$title: curl to a file + md5sum, $runs runs"
-    s=$(for i in $(seq "$runs"); do
-      # shellcheck disable=SC2016 # $1 and $2 are bash -c's
-      time_of bash -c 'curl -sS --fail -o "$1" "$2" && md5sum <"$1" >"$1.md5"' _ "$dl/$name-down$i.bin" "$url/up1.bin" || exit 1
-      [ "$(cut -d' ' -f1 "$dl/$name-down$i.bin.md5")" = "$want" ] || { log "$title: download $i differs"; exit 1; }
-    done | median) || return 1
-    row "$name-down" - "$title: curl to a file, then md5sum, $label" "$(mbps "$bytes" "$s")" MB/s ftpx-get inv
-    log "$title: curl | md5sum, $runs runs"
-    s=$(for i in $(seq "$runs"); do
-      # shellcheck disable=SC2016
-      time_of bash -c 'set -o pipefail; curl -sS --fail "$1" | md5sum >"$2"' _ "$url/up1.bin" "$dl/$name-stream$i.md5" || exit 1
-      [ "$(cut -d' ' -f1 "$dl/$name-stream$i.md5")" = "$want" ] || { log "$title: streamed download $i differs"; exit 1; }
-    done | median) || return 1
-    row "$name-stream" - "$title: curl piped into md5sum (streamed), $label" "$(mbps "$bytes" "$s")" MB/s ftpx-get inv
-  fi
-
-  if ! have lftp; then
-    skip "$name-mup" "$title: lftp mirror -R, $n x 4 KiB" "lftp missing"
-    skip "$name-mdown" "$title: lftp mirror, $n x 4 KiB" "lftp missing"
-    return
-  fi
-  settle
-  log "$title: lftp mirror -R, $n files, $runs runs"
-  s=$(for i in $(seq "$runs"); do
-    time_of lftp -c "$(lftp_script "$port" "$user" "$pw" "mirror -R $tree mup$i")" || exit 1
-    [ "$(count_files "$home/mup$i")" -eq "$n" ] || { log "$title: mirror -R $i is incomplete"; exit 1; }
-  done | median) || return 1
-  row "$name-mup" - "$title: lftp mirror -R, $n x 4 KiB" "$(per_s "$n" "$s")" files/s ftpx-putr,ftpx-putr-nofsync inv
-  settle
-  log "$title: lftp mirror, $n files, $runs runs"
-  s=$(for i in $(seq "$runs"); do
-    time_of lftp -c "$(lftp_script "$port" "$user" "$pw" "mirror mup1 $dl/$name-mdown$i")" || exit 1
-    [ "$(count_files "$dl/$name-mdown$i")" -eq "$n" ] || { log "$title: mirror $i is incomplete"; exit 1; }
-  done | median) || return 1
-  [ "$(tree_md5 "$dl/${name}-mdown1")" = "$want_tree" ] || { log "$title: mirrored tree differs"; return 1; }
-  row "$name-mdown" - "$title: lftp mirror (download), $n x 4 KiB" "$(per_s "$n" "$s")" files/s ftpx-getr inv
-}
-
-skip_ftp() { # NAME TITLE REASON
-  skip "$1-up" "$2: curl -T upload, $label" "$3"
-  skip "$1-down" "$2: curl to a file, then md5sum, $label" "$3"
-  skip "$1-stream" "$2: curl piped into md5sum, $label" "$3"
-  skip "$1-mup" "$2: lftp mirror -R, $n x 4 KiB" "$3"
-  skip "$1-mdown" "$2: lftp mirror, $n x 4 KiB" "$3"
-}
 
 run_vsftpd() {
   local title pw port home=$work/vsftpd/home
@@ -335,6 +165,7 @@ EOF
 
 run_vsftpd
 run_pyftpdlib
-run_rsync || skip_rsync "failed: see above"
+# BENCH_PEERS=ftp (bench/ftp.sh run alone): the FTP servers only
+if [ "${BENCH_PEERS:-all}" != ftp ]; then run_rsync || skip_rsync "failed: see above"; fi
 
 print_own_table "peers: $label file and $n x 4 KiB files over loopback, median of $runs runs"

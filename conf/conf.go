@@ -48,6 +48,9 @@ type Config struct {
 	RunAs             string `ini:"run_as"`              // started as root: drop to this user once the port, root and logs are open
 	MetricsListen     string `ini:"metrics_listen"`      // address serving Prometheus metrics at /metrics; "" for off
 
+	FTPListen       string `ini:"ftp_listen"`        // address of the FTP front end; "" for off
+	FTPPassivePorts string `ini:"ftp_passive_ports"` // FIRST-LAST ports of passive data connections; "" for any free port
+
 	S3Endpoint string `ini:"s3_endpoint"`  // the object store of an s3:// root or folder: http:// (loopback only) or https://
 	S3Region   string `ini:"s3_region"`    // default "us-east-1"
 	S3PartSize int64  `ini:"s3_part_size"` // parts of a big upload (at least 5 MiB); default 16 MiB
@@ -172,6 +175,24 @@ var keys = map[string]setter{
 		c.RunAs = v
 		return nil
 	},
+	"ftp_listen": func(c *Config, v, _ string) error {
+		if v == "" {
+			c.FTPListen = ""
+			return nil
+		}
+		if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+			return fmt.Errorf("%q is not an address (want HOST:PORT, e.g. 127.0.0.1:2122)", v)
+		}
+		c.FTPListen = v
+		return nil
+	},
+	"ftp_passive_ports": func(c *Config, v, _ string) error {
+		if _, _, err := ParsePorts(v); err != nil {
+			return err
+		}
+		c.FTPPassivePorts = v
+		return nil
+	},
 	"metrics_listen": func(c *Config, v, _ string) error {
 		if v == "" {
 			c.MetricsListen = ""
@@ -183,6 +204,24 @@ var keys = map[string]setter{
 		c.MetricsListen = v
 		return nil
 	},
+}
+
+// ParsePorts parses a port range "FIRST-LAST" (1024-65535, FIRST <=
+// LAST); "" is 0, 0: any free port.
+func ParsePorts(v string) (first, last int, err error) {
+	if v == "" {
+		return 0, 0, nil
+	}
+	a, b, ok := strings.Cut(v, "-")
+	first, err1 := strconv.Atoi(strings.TrimSpace(a))
+	last, err2 := strconv.Atoi(strings.TrimSpace(b))
+	switch {
+	case !ok || err1 != nil || err2 != nil:
+		return 0, 0, fmt.Errorf("%q is not a port range (want FIRST-LAST, e.g. 30000-30099)", v)
+	case first < 1024 || last > 65535 || first > last:
+		return 0, 0, fmt.Errorf("%q: want 1024 <= FIRST <= LAST <= 65535", v)
+	}
+	return first, last, nil
 }
 
 // textSetter sets a text shown to clients, where the two characters "\n"
@@ -373,6 +412,11 @@ func (c Config) Validate() error {
 		return fmt.Errorf("metrics_listen: %s is the file-transfer address; metrics need their own", c.MetricsListen)
 	case c.StateDir == "":
 		return fmt.Errorf("state_dir: empty path")
+	case c.FTPListen != "" && (c.FTPListen == c.Listen || c.FTPListen == c.MetricsListen) && !strings.HasSuffix(c.FTPListen, ":0"):
+		return fmt.Errorf("ftp_listen: %s is taken by listen or metrics_listen; FTP needs its own address", c.FTPListen)
+	}
+	if _, _, err := ParsePorts(c.FTPPassivePorts); err != nil {
+		return fmt.Errorf("ftp_passive_ports: %v", err)
 	}
 	return c.validateS3()
 }

@@ -95,6 +95,8 @@ s3_endpoint = https://s3.example.com
 s3_region = eu-west-3
 s3_part_size = 32MB
 state_dir = state
+ftp_listen = 0.0.0.0:21
+ftp_passive_ports = 30000-30099
 `)
 	c, err := Load(path)
 	if err != nil {
@@ -127,10 +129,12 @@ state_dir = state
 		RunAs:             "ftpx",
 		MetricsListen:     "127.0.0.1:9121",
 
-		S3Endpoint: "https://s3.example.com",
-		S3Region:   "eu-west-3",
-		S3PartSize: 32 << 20,
-		StateDir:   filepath.Join(dir, "state"),
+		S3Endpoint:      "https://s3.example.com",
+		S3Region:        "eu-west-3",
+		S3PartSize:      32 << 20,
+		StateDir:        filepath.Join(dir, "state"),
+		FTPListen:       "0.0.0.0:21",
+		FTPPassivePorts: "30000-30099",
 	}
 	if c != want {
 		t.Errorf("Load =\n%+v\nwant\n%+v", c, want)
@@ -172,6 +176,10 @@ func TestLoadErrorsNameTheLine(t *testing.T) {
 		{"accounts empty", "\n\naccounts = ; nothing\n", 3, "accounts: empty path"},
 		{"unclosed quote", "root = \"data\n", 1, "missing closing quote"},
 		{"crlf", "listen = :21\r\nmax_conns = x\r\n", 2, `max_conns: "x" is not a number`},
+		{"ftp_listen bad", head + "ftp_listen = 2122\n", 4, `ftp_listen: "2122" is not an address`},
+		{"ftp_passive_ports not a range", head + "ftp_passive_ports = 30000\n", 4, `ftp_passive_ports: "30000" is not a port range`},
+		{"ftp_passive_ports backwards", head + "ftp_passive_ports = 30099-30000\n", 4, "want 1024 <= FIRST <= LAST <= 65535"},
+		{"ftp_passive_ports privileged", head + "ftp_passive_ports = 20-30\n", 4, "want 1024 <= FIRST"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeConfig(t, tc.content)
@@ -248,7 +256,7 @@ func TestSampleConfigLoads(t *testing.T) {
 		t.Error(err)
 	}
 	for _, key := range []string{"listen", "root", "accounts", "max_conns", "idle_timeout", "log_format", "log_file", "tls", "tls_cert", "tls_key", "require_tls",
-		"anonymous_root", "anonymous_max_conns", "welcome", "welcome_file", "goodbye", "run_as", "metrics_listen",
+		"anonymous_root", "anonymous_max_conns", "welcome", "welcome_file", "goodbye", "run_as", "metrics_listen", "ftp_listen", "ftp_passive_ports",
 		"s3_endpoint", "s3_region", "s3_part_size", "state_dir"} {
 		if !bytes.Contains(SampleConfig, []byte("\n"+key+" ")) {
 			t.Errorf("the sample does not show %s", key)
@@ -312,6 +320,19 @@ func TestWelcomeFileAndValidation(t *testing.T) {
 	c.MetricsListen = c.Listen
 	if err := c.Validate(); err == nil {
 		t.Error("metrics_listen on the file-transfer address validated")
+	}
+	c = Default()
+	c.FTPListen = c.Listen
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "ftp_listen") {
+		t.Errorf("ftp_listen on the file-transfer address: %v", err)
+	}
+	c.Listen, c.FTPListen = "127.0.0.1:0", "127.0.0.1:0" // two free ports
+	if err := c.Validate(); err != nil {
+		t.Errorf("both on port 0: %v", err)
+	}
+	c.FTPPassivePorts = "1-2" // as a flag sets it, past Load's check
+	if err := c.Validate(); err == nil {
+		t.Error("a bad ftp_passive_ports from a flag validated")
 	}
 	for _, bad := range []string{"metrics_listen = nowhere\n", "anonymous_max_conns = 0\n", "run_as = a b\n"} {
 		if _, err := Load(writeConfig(t, bad)); err == nil || !strings.Contains(err.Error(), ":1: ") {

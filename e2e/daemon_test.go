@@ -123,10 +123,10 @@ func TestMetricsEndpointShowsPutAndRefusedLogin(t *testing.T) {
 	defer res.Body.Close()
 	body, _ := io.ReadAll(res.Body)
 	for _, want := range []string{
-		`ftpx_auth_total{result="failed"} 1`,
-		`ftpx_transfers_total{direction="put",result="ok"} 1`,
-		`ftpx_transfer_bytes_total{direction="put",result="ok"} 14`,
-		`ftpx_transfer_duration_seconds_count{direction="put"} 1`,
+		`ftpx_auth_total{protocol="ftpx",result="failed"} 1`,
+		`ftpx_transfers_total{direction="put",protocol="ftpx",result="ok"} 1`,
+		`ftpx_transfer_bytes_total{direction="put",protocol="ftpx",result="ok"} 14`,
+		`ftpx_transfer_duration_seconds_count{direction="put",protocol="ftpx"} 1`,
 		"go_goroutines ",
 	} {
 		if !strings.Contains(string(body), want) {

@@ -69,7 +69,7 @@ func addUser(t *testing.T, accounts, name, password, quota string) {
 }
 
 var (
-	addrRE   = regexp.MustCompile(`addr=(127\.0\.0\.1:\d+)`)
+	addrRE   = regexp.MustCompile(`\baddr=(127\.0\.0\.1:\d+)`)
 	addrJSON = regexp.MustCompile(`"addr":"(127\.0\.0\.1:\d+)"`)
 )
 

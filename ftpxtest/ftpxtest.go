@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"ftpx/accounts"
+	"ftpx/ftpd"
 	"ftpx/home"
 	"ftpx/protocol"
 	"ftpx/server"
@@ -134,6 +135,34 @@ func (ts *Server) AddUserWith(t testing.TB, name, password string, quota int64, 
 	if err := ts.Server.Accounts.Reload(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// FTPOption adjusts the FTP front end before it starts.
+type FTPOption func(*ftpd.Server)
+
+// StartFTP starts the FTP front end (package ftpd) of the server on
+// 127.0.0.1:0 and returns its address. It shares everything with the
+// native server: accounts, homes, limits, TLS, metrics. It is stopped by
+// t.Cleanup, before the native server.
+func (ts *Server) StartFTP(t testing.TB, opts ...FTPOption) string {
+	t.Helper()
+	fs := &ftpd.Server{Core: ts.Server, Logger: ts.Server.Logger}
+	for _, o := range opts {
+		o(fs)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- fs.Serve(l) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		fs.Shutdown(ctx)
+		<-done
+	})
+	return l.Addr().String()
 }
 
 // Home returns the directory of a user's home on disk.

@@ -170,7 +170,7 @@ func (u *Upload) open(offset, replaces int64) error {
 			return err
 		}
 		u.f = f
-		if u.resume {
+		if u.resume && u.size > 0 { // a Stream (size 0 so far) saves at its first checkpoint
 			// At once: a server killed in the first second then still
 			// knows the partial, and catches up with what it holds.
 			u.saveState(0)

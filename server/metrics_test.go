@@ -46,16 +46,16 @@ func TestMetricsShowPutAndRefusedLogin(t *testing.T) {
 	defer res.Body.Close()
 	text, _ := io.ReadAll(res.Body)
 	for _, want := range []string{
-		`ftpx_auth_total{result="failed"} 1`,
-		`ftpx_auth_total{result="ok"} 1`,
-		`ftpx_transfers_total{direction="put",result="ok"} 1`,
-		`ftpx_transfer_bytes_total{direction="put",result="ok"} 600`,
-		`ftpx_transfers_total{direction="put",result="quota"} 1`,
-		`ftpx_quota_refusals_total 1`,
-		`ftpx_md5_mismatches_total 1`,
-		`ftpx_connections_total{result="accepted"} 2`,
-		`ftpx_connections_active 2`,
-		`ftpx_transfer_duration_seconds_count{direction="put"} 3`,
+		`ftpx_auth_total{protocol="ftpx",result="failed"} 1`,
+		`ftpx_auth_total{protocol="ftpx",result="ok"} 1`,
+		`ftpx_transfers_total{direction="put",protocol="ftpx",result="ok"} 1`,
+		`ftpx_transfer_bytes_total{direction="put",protocol="ftpx",result="ok"} 600`,
+		`ftpx_transfers_total{direction="put",protocol="ftpx",result="quota"} 1`,
+		`ftpx_quota_refusals_total{protocol="ftpx"} 1`,
+		`ftpx_md5_mismatches_total{protocol="ftpx"} 1`,
+		`ftpx_connections_total{protocol="ftpx",result="accepted"} 2`,
+		`ftpx_connections_active{protocol="ftpx"} 2`,
+		`ftpx_transfer_duration_seconds_count{direction="put",protocol="ftpx"} 3`,
 	} {
 		if !strings.Contains(string(text), want+"\n") {
 			t.Errorf("metrics lack %s", want)

@@ -68,8 +68,8 @@ type Server struct {
 	users     map[string]int // sessions logged in, by user name, under mu
 	listeners map[net.Listener]struct{}
 	sessions  map[*session]struct{}
-	conns     atomic.Int64
-	perIP     map[string]int // connections by remote address, under mu
+	conns     int            // connections of every front end, under mu
+	perIP     map[string]int // connections by remote address, of every front end, under mu
 	throttle  *throttle
 	closing   atomic.Bool
 	wg        sync.WaitGroup // one per running session
@@ -114,23 +114,16 @@ func (s *Server) Serve(l net.Listener) error {
 			return err
 		}
 		delay = 0
-		if n := s.conns.Add(1); n > int64(s.maxConns()) {
-			s.conns.Add(-1)
-			s.refuse(c, protocol.StatusTooManyConns, "too many connections")
-			continue
-		}
 		sess := s.newSession(c)
 		if st, msg := s.add(sess); st != 0 {
-			s.conns.Add(-1)
 			s.refuse(c, st, msg)
 			continue
 		}
-		s.Metrics.connection("accepted")
-		s.Metrics.sessions(1)
+		s.Metrics.connection(ProtocolFTPX, "accepted")
+		s.Metrics.sessions(ProtocolFTPX, 1)
 		go sess.serve(func() {
 			s.remove(sess)
-			s.Metrics.sessions(-1)
-			s.conns.Add(-1)
+			s.Metrics.sessions(ProtocolFTPX, -1)
 			s.wg.Done()
 		})
 	}
@@ -142,7 +135,7 @@ func (s *Server) refuse(c net.Conn, st protocol.Status, msg string) {
 	c.SetWriteDeadline(time.Now().Add(time.Second))
 	protocol.WriteFrame(c, protocol.Response{Status: st, Msg: msg, Version: Version})
 	c.Close()
-	s.Metrics.connection("refused")
+	s.Metrics.connection(ProtocolFTPX, "refused")
 	s.logger().Warn("connection refused", "remote", c.RemoteAddr().String(), "status", int(st), "reason", msg)
 }
 
@@ -211,23 +204,18 @@ func (s *Server) untrack(l net.Listener) {
 	s.mu.Unlock()
 }
 
-// add registers a session, or returns the status refusing it: once
-// Shutdown has begun (so that no session starts after Shutdown looked at
-// the set), or when its address has too many connections already.
+// add registers a session, or returns the status refusing it (see
+// admitLocked): under the same lock as Shutdown, so that no session
+// starts after Shutdown looked at the set.
 func (s *Server) add(sess *session) (protocol.Status, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing.Load() {
-		return protocol.StatusShuttingDown, "server shutting down"
+	if st, msg := s.admitLocked(sess.ip); st != 0 {
+		return st, msg
 	}
 	if s.sessions == nil {
 		s.sessions = make(map[*session]struct{})
-		s.perIP = make(map[string]int)
 	}
-	if s.perIP[sess.ip] >= s.maxConnsPerIP() {
-		return protocol.StatusTooManyConns, "too many connections from " + sess.ip
-	}
-	s.perIP[sess.ip]++
 	s.sessions[sess] = struct{}{}
 	s.wg.Add(1)
 	return 0, ""
@@ -236,10 +224,36 @@ func (s *Server) add(sess *session) (protocol.Status, string) {
 func (s *Server) remove(sess *session) {
 	s.mu.Lock()
 	delete(s.sessions, sess)
-	if s.perIP[sess.ip]--; s.perIP[sess.ip] <= 0 {
-		delete(s.perIP, sess.ip)
-	}
+	s.leaveLocked(sess.ip)
 	s.mu.Unlock()
+}
+
+// admitLocked counts a connection from ip, of any front end, or returns
+// the status refusing it: once Shutdown has begun, or at MaxConns, or
+// when ip has MaxConnsPerIP already. s.mu is held.
+func (s *Server) admitLocked(ip string) (protocol.Status, string) {
+	switch {
+	case s.closing.Load():
+		return protocol.StatusShuttingDown, "server shutting down"
+	case s.conns >= s.maxConns():
+		return protocol.StatusTooManyConns, "too many connections"
+	case s.perIP[ip] >= s.maxConnsPerIP():
+		return protocol.StatusTooManyConns, "too many connections from " + ip
+	}
+	if s.perIP == nil {
+		s.perIP = make(map[string]int)
+	}
+	s.conns++
+	s.perIP[ip]++
+	return 0, ""
+}
+
+// leaveLocked is admitLocked's undoing. s.mu is held.
+func (s *Server) leaveLocked(ip string) {
+	s.conns--
+	if s.perIP[ip]--; s.perIP[ip] <= 0 {
+		delete(s.perIP, ip)
+	}
 }
 
 func (s *Server) logger() *slog.Logger {

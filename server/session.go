@@ -66,7 +66,7 @@ func (s *Server) newSession(c net.Conn) *session {
 		out:    out,
 		id:     id,
 		remote: remote,
-		log:    s.logger().With("session", id, "remote", remote),
+		log:    s.logger().With("protocol", ProtocolFTPX, "session", id, "remote", remote),
 		start:  time.Now(),
 		cwd:    "/",
 	}

@@ -13,6 +13,7 @@ import (
 
 	"ftpx/accounts"
 	"ftpx/conf"
+	"ftpx/ftpd"
 	"ftpx/protocol"
 	"ftpx/server"
 
@@ -35,6 +36,8 @@ var serveFlags = []cli.Flag{
 	&cli.StringFlag{Name: "tls", Usage: "auto: a self-signed certificate made on first start and kept under the data root"},
 	&cli.StringFlag{Name: "tls-cert", Usage: "TLS certificate `FILE` (PEM)"},
 	&cli.StringFlag{Name: "tls-key", Usage: "TLS key `FILE` (PEM)"},
+	&cli.StringFlag{Name: "ftp-listen", Usage: "also serve FTP (and explicit FTPS) on `ADDR` (port 0 picks one)", DefaultText: "off"},
+	&cli.StringFlag{Name: "ftp-passive-ports", Usage: "`FIRST-LAST` ports for FTP passive data connections", DefaultText: "any free port"},
 	&cli.StringFlag{Name: "log-format", Usage: "text or json", DefaultText: conf.Default().LogFormat},
 	&cli.StringFlag{Name: "log-file", Usage: "append logs to `FILE`", DefaultText: "standard error"},
 	&cli.StringFlag{Name: "s3-endpoint", Usage: "object store `URL` of an s3://BUCKET[/PREFIX] root or folder (http:// for loopback only); credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or ~/.aws/credentials"},
@@ -67,6 +70,10 @@ var overrides = map[string]func(c *cli.Context, cfg *conf.Config){
 		} else {
 			cfg.S3PartSize = -1 // Validate says what is wrong
 		}
+	},
+	"ftp-listen": func(c *cli.Context, cfg *conf.Config) { cfg.FTPListen = c.String("ftp-listen") },
+	"ftp-passive-ports": func(c *cli.Context, cfg *conf.Config) {
+		cfg.FTPPassivePorts = c.String("ftp-passive-ports")
 	},
 }
 
@@ -134,6 +141,12 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	var fl net.Listener
+	if cfg.FTPListen != "" {
+		if fl, err = net.Listen("tcp", cfg.FTPListen); err != nil {
+			return fmt.Errorf("ftp_listen: %w", err)
+		}
+	}
 	var ml net.Listener
 	if cfg.MetricsListen != "" {
 		if ml, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
@@ -162,8 +175,15 @@ func serve(c *cli.Context) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go reloadOnHangup(ctx, c, cfg, welcome, store, srv, logger)
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(l) }()
+	var ftp *ftpd.Server
+	if fl != nil {
+		first, last, _ := conf.ParsePorts(cfg.FTPPassivePorts) // checked by loadConfig
+		ftp = &ftpd.Server{Core: srv, PassiveMin: first, PassiveMax: last, Logger: logger}
+		logger.Info("ftp listening", "ftp_addr", fl.Addr().String(), "passive_ports", cfg.FTPPassivePorts, "tls", tlsConfig != nil)
+		go func() { errc <- ftp.Serve(fl) }()
+	}
 	if err := sdNotify("READY=1"); err != nil {
 		logger.Warn("systemd notification failed", "err", err)
 	}
@@ -176,9 +196,20 @@ func serve(c *cli.Context) error {
 	logger.Info("shutting down", "grace", gracePeriod.String())
 	sctx, cancel := context.WithTimeout(context.Background(), gracePeriod)
 	defer cancel()
+	ftpDone := make(chan struct{})
+	go func() {
+		defer close(ftpDone)
+		if ftp != nil {
+			if err := ftp.Shutdown(sctx); err != nil {
+				logger.Warn("grace period over; closed remaining FTP connections", "err", err)
+			}
+			<-errc
+		}
+	}()
 	if err := srv.Shutdown(sctx); err != nil {
 		logger.Warn("grace period over; closed remaining connections", "err", err)
 	}
+	<-ftpDone
 	<-errc
 	logger.Info("stopped")
 	return nil
