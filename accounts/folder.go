@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"ftpx/internal/s3url"
 	"ftpx/protocol"
 )
 
@@ -12,7 +13,7 @@ import (
 // /NAME: `folder.NAME = DIR PERMS [quota=SIZE]` in the user's section.
 type Folder struct {
 	Name     string        // one path element, as ValidName allows
-	Dir      string        // absolute
+	Dir      string        // absolute, or s3://BUCKET[/PREFIX] on the server's object store
 	Perms    protocol.Perm // what the user may do in it
 	Quota    int64         // its own limit, when OwnQuota: bytes, or Unlimited
 	OwnQuota bool          // quota= was given; else what is written in it counts on the home's quota
@@ -64,6 +65,13 @@ func parseFolder(name, v string) (Folder, error) {
 	switch {
 	case rest == "":
 		return f, fmt.Errorf("no directory (want DIR PERMS [quota=SIZE], e.g. /srv/team read,write)")
+	case s3url.Is(rest):
+		u, err := s3url.Parse(rest)
+		if err != nil {
+			return f, err
+		}
+		f.Dir = u.String()
+		return f, nil
 	case !filepath.IsAbs(rest):
 		return f, fmt.Errorf("directory %q is not absolute", rest)
 	}

@@ -174,6 +174,7 @@ func TestLoadMalformedNamesLine(t *testing.T) {
 		{"folder no perms", good + "folder.shared = /srv/team\n", 4, "folder.shared:"},
 		{"folder bad perms", good + "folder.shared = /srv/team read,wirte\n", 4, `unknown permission "wirte"`},
 		{"folder bad quota", good + "folder.shared = /srv/team read quota=lots\n", 4, "quota:"},
+		{"folder bad bucket", good + "folder.shared = s3://x read\n", 4, "bucket name"},
 		{"folder bad name", good + "folder..x = /srv/team read\n", 4, "invalid folder name"},
 		{"folder empty name", good + "folder. = /srv/team read\n", 4, "invalid folder name"},
 		{"folder twice", good + "folder.a = /x read\nFolder.A = /y read\n", 5, "duplicate key"},
@@ -288,6 +289,7 @@ download_rate = 512KB
 folder.Shared = /srv/team read,write        ; a comment
 folder.docs   = "/srv/my docs; old read quota=10MB"
 folder.drop   = /srv/drop write
+folder.bucket = s3://team-files/shared/ read quota=1GB
 `)
 	a, ok := mustLoad(t, path).Lookup("alice")
 	if !ok {
@@ -298,6 +300,7 @@ folder.drop   = /srv/drop write
 			{Name: "Shared", Dir: "/srv/team", Perms: protocol.PermRead | protocol.PermWrite},
 			{Name: "docs", Dir: "/srv/my docs; old", Perms: protocol.PermRead, Quota: 10 << 20, OwnQuota: true},
 			{Name: "drop", Dir: "/srv/drop", Perms: protocol.PermWrite},
+			{Name: "bucket", Dir: "s3://team-files/shared", Perms: protocol.PermRead, Quota: 1 << 30, OwnQuota: true},
 		}}
 	if !reflect.DeepEqual(a, want) {
 		t.Errorf("alice = %+v\nwant %+v", a, want)
@@ -309,6 +312,7 @@ func TestAddUserWithFolders(t *testing.T) {
 	folders := []Folder{
 		{Name: "shared", Dir: "/srv/team", Perms: protocol.PermRead | protocol.PermWrite},
 		{Name: "odd", Dir: "/srv/a;b #c", Perms: protocol.PermAll, Quota: 5 << 20, OwnQuota: true},
+		{Name: "s3", Dir: "s3://ftpx/team", Perms: protocol.PermRead},
 	}
 	if err := AddUser(path, "alex", "pw", Unlimited, testCost, folders...); err != nil {
 		t.Fatal(err)
@@ -320,6 +324,8 @@ func TestAddUserWithFolders(t *testing.T) {
 	for _, bad := range [][]Folder{
 		{{Name: "x", Dir: "relative", Perms: protocol.PermRead}},
 		{{Name: "x", Dir: "/a/../b", Perms: protocol.PermRead}},
+		{{Name: "x", Dir: "s3://ftpx/a/../b", Perms: protocol.PermRead}},
+		{{Name: "x", Dir: "s3://Ftpx", Perms: protocol.PermRead}},
 		{{Name: "x", Dir: "/a", Perms: 0}},
 		{{Name: ".x", Dir: "/a", Perms: protocol.PermRead}},
 		{{Name: "x", Dir: `/a"b`, Perms: protocol.PermRead}},

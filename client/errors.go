@@ -123,7 +123,8 @@ func ExitCode(err error) int {
 			return ExitQuota
 		case protocol.StatusMD5Mismatch:
 			return ExitMD5
-		case protocol.StatusTooManyConns, protocol.StatusTimeout, protocol.StatusShuttingDown, protocol.StatusTransferBusy, protocol.StatusTooManySessions:
+		case protocol.StatusTooManyConns, protocol.StatusTimeout, protocol.StatusShuttingDown, protocol.StatusTransferBusy, protocol.StatusTooManySessions,
+			protocol.StatusUnavailable:
 			return ExitConnection
 		}
 		return ExitFailure

@@ -14,13 +14,14 @@ import (
 	"unicode/utf8"
 
 	"ftpx/internal/iniline"
+	"ftpx/internal/s3url"
 	"ftpx/protocol"
 )
 
 // Config is the server's configuration.
 type Config struct {
 	Listen      string        `ini:"listen"`       // address to listen on; default "127.0.0.1:2121"
-	Root        string        `ini:"root"`         // data root, each user's home is ROOT/NAME; default "var/data"
+	Root        string        `ini:"root"`         // data root, each user's home is ROOT/NAME (a directory, or s3://BUCKET[/PREFIX]); default "var/data"
 	Accounts    string        `ini:"accounts"`     // accounts file; default "var/accounts.ini"
 	MaxConns    int           `ini:"max_conns"`    // connection limit, at least 1; default 256
 	IdleTimeout time.Duration `ini:"idle_timeout"` // more than 0; default 5m
@@ -51,6 +52,11 @@ type Config struct {
 
 	FTPListen       string `ini:"ftp_listen"`        // address of the FTP front end; "" for off
 	FTPPassivePorts string `ini:"ftp_passive_ports"` // FIRST-LAST ports of passive data connections; "" for any free port
+
+	S3Endpoint string `ini:"s3_endpoint"`  // the object store of an s3:// root or folder: http:// (loopback only) or https://
+	S3Region   string `ini:"s3_region"`    // default "us-east-1"
+	S3PartSize int64  `ini:"s3_part_size"` // parts of a big upload (at least 5 MiB); default 16 MiB
+	StateDir   string `ini:"state_dir"`    // what the server keeps on local disk when the root is s3:// (the --tls auto certificate); default "var/state"
 }
 
 // MaxWelcome bounds the welcome text (inline or from welcome_file) and
@@ -77,6 +83,10 @@ func Default() Config {
 		MinFreeSpace: AutoMinFreeSpace,
 
 		AnonymousMaxConns: 16,
+
+		S3Region:   "us-east-1",
+		S3PartSize: 16 << 20,
+		StateDir:   "var/state",
 	}
 }
 
@@ -93,7 +103,42 @@ var keys = map[string]setter{
 		c.Listen = v
 		return nil
 	},
-	"root":               pathSetter(func(c *Config) *string { return &c.Root }, true),
+	"root": func(c *Config, v, dir string) error {
+		if !s3url.Is(v) {
+			return pathSetter(func(c *Config) *string { return &c.Root }, true)(c, v, dir)
+		}
+		u, err := s3url.Parse(v)
+		if err != nil {
+			return err
+		}
+		c.Root = u.String()
+		return nil
+	},
+	"s3_endpoint": func(c *Config, v, _ string) error {
+		if v != "" {
+			if _, err := s3url.CheckEndpoint(v); err != nil {
+				return err
+			}
+		}
+		c.S3Endpoint = v
+		return nil
+	},
+	"s3_region": func(c *Config, v, _ string) error {
+		if v == "" || strings.ContainsAny(v, " \t/") {
+			return fmt.Errorf("%q is not a region (e.g. us-east-1)", v)
+		}
+		c.S3Region = v
+		return nil
+	},
+	"s3_part_size": func(c *Config, v, _ string) error {
+		n, err := protocol.ParseSize(v)
+		if err != nil {
+			return err
+		}
+		c.S3PartSize = n
+		return checkPartSize(n)
+	},
+	"state_dir":          pathSetter(func(c *Config) *string { return &c.StateDir }, true),
 	"accounts":           pathSetter(func(c *Config) *string { return &c.Accounts }, true),
 	"log_file":           pathSetter(func(c *Config) *string { return &c.LogFile }, false),
 	"tls_cert":           pathSetter(func(c *Config) *string { return &c.TLSCert }, false),
@@ -393,11 +438,44 @@ func (c Config) Validate() error {
 		return fmt.Errorf("welcome and welcome_file are both set; choose one")
 	case c.MetricsListen != "" && c.MetricsListen == c.Listen:
 		return fmt.Errorf("metrics_listen: %s is the file-transfer address; metrics need their own", c.MetricsListen)
+	case c.StateDir == "":
+		return fmt.Errorf("state_dir: empty path")
 	case c.FTPListen != "" && (c.FTPListen == c.Listen || c.FTPListen == c.MetricsListen) && !strings.HasSuffix(c.FTPListen, ":0"):
 		return fmt.Errorf("ftp_listen: %s is taken by listen or metrics_listen; FTP needs its own address", c.FTPListen)
 	}
 	if _, _, err := ParsePorts(c.FTPPassivePorts); err != nil {
 		return fmt.Errorf("ftp_passive_ports: %v", err)
+	}
+	return c.validateS3()
+}
+
+// validateS3 checks the object-store settings: an s3:// root needs an
+// endpoint, and each must read as it would in the file.
+func (c Config) validateS3() error {
+	if s3url.Is(c.Root) {
+		if _, err := s3url.Parse(c.Root); err != nil {
+			return fmt.Errorf("root: %v", err)
+		}
+		if c.S3Endpoint == "" {
+			return fmt.Errorf("root %s: an s3:// root needs s3_endpoint (--s3-endpoint URL)", c.Root)
+		}
+	}
+	if c.S3Endpoint != "" {
+		if _, err := s3url.CheckEndpoint(c.S3Endpoint); err != nil {
+			return fmt.Errorf("s3_endpoint: %v", err)
+		}
+	}
+	if err := checkPartSize(c.S3PartSize); err != nil {
+		return fmt.Errorf("s3_part_size: %v", err)
+	}
+	return nil
+}
+
+// checkPartSize keeps parts within S3's limits: at least 5 MiB (every
+// part but the last), at most 5 GiB.
+func checkPartSize(n int64) error {
+	if n < 5<<20 || n > 5<<30 {
+		return fmt.Errorf("%s is outside 5MB to 5GB", protocol.FormatSize(max(n, 0)))
 	}
 	return nil
 }

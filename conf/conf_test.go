@@ -45,6 +45,10 @@ func TestDefault(t *testing.T) {
 		MinFreeSpace: AutoMinFreeSpace,
 
 		AnonymousMaxConns: 16,
+
+		S3Region:   "us-east-1",
+		S3PartSize: 16 << 20,
+		StateDir:   "var/state",
 	}
 	if got := Default(); got != want {
 		t.Errorf("Default() = %+v, want %+v", got, want)
@@ -89,6 +93,10 @@ welcome = "Hello; welcome\nto ftpx"
 goodbye = bye now
 run_as = ftpx
 metrics_listen = 127.0.0.1:9121
+s3_endpoint = https://s3.example.com
+s3_region = eu-west-3
+s3_part_size = 32MB
+state_dir = state
 ftp_listen = 0.0.0.0:21
 ftp_passive_ports = 30000-30099
 `)
@@ -124,8 +132,13 @@ ftp_passive_ports = 30000-30099
 		Goodbye:           "bye now",
 		RunAs:             "ftpx",
 		MetricsListen:     "127.0.0.1:9121",
-		FTPListen:         "0.0.0.0:21",
-		FTPPassivePorts:   "30000-30099",
+
+		S3Endpoint:      "https://s3.example.com",
+		S3Region:        "eu-west-3",
+		S3PartSize:      32 << 20,
+		StateDir:        filepath.Join(dir, "state"),
+		FTPListen:       "0.0.0.0:21",
+		FTPPassivePorts: "30000-30099",
 	}
 	if c != want {
 		t.Errorf("Load =\n%+v\nwant\n%+v", c, want)
@@ -225,7 +238,8 @@ func TestSampleConfigIsTheFile(t *testing.T) {
 }
 
 // TestSampleConfigLoads checks the sample sets every key to its default,
-// except root and accounts, which point at ../var relative to the file.
+// except root, accounts and state_dir, which point at ../var relative to
+// the file.
 func TestSampleConfigLoads(t *testing.T) {
 	repo := t.TempDir()
 	path := filepath.Join(repo, "conf", "ftpx-server.ini")
@@ -240,6 +254,7 @@ func TestSampleConfigLoads(t *testing.T) {
 	want := Default()
 	want.Root = filepath.Join(repo, "var", "data")
 	want.Accounts = filepath.Join(repo, "var", "accounts.ini")
+	want.StateDir = filepath.Join(repo, "var", "state")
 	if c != want {
 		t.Errorf("sample config =\n%+v\nwant\n%+v", c, want)
 	}
@@ -247,7 +262,8 @@ func TestSampleConfigLoads(t *testing.T) {
 		t.Error(err)
 	}
 	for _, key := range []string{"listen", "root", "accounts", "max_conns", "idle_timeout", "log_format", "log_file", "tls", "tls_cert", "tls_key", "require_tls",
-		"anonymous_root", "anonymous_max_conns", "welcome", "welcome_file", "goodbye", "run_as", "metrics_listen", "ftp_listen", "ftp_passive_ports", "min_free_space"} {
+		"anonymous_root", "anonymous_max_conns", "welcome", "welcome_file", "goodbye", "run_as", "metrics_listen", "ftp_listen", "ftp_passive_ports", "min_free_space",
+		"s3_endpoint", "s3_region", "s3_part_size", "state_dir"} {
 		if !bytes.Contains(SampleConfig, []byte("\n"+key+" ")) {
 			t.Errorf("the sample does not show %s", key)
 		}
@@ -350,6 +366,34 @@ func TestChangedNamesKeys(t *testing.T) {
 	for k := range keys {
 		if !tags[k] {
 			t.Errorf("key %s has no field", k)
+		}
+	}
+}
+
+// An s3:// root is kept as written (not made relative to the file) and
+// needs an endpoint; http:// is for loopback stores only.
+func TestS3Root(t *testing.T) {
+	c, err := Load(writeConfig(t, "root = s3://ftpx/team/\ns3_endpoint = http://127.0.0.1:9000\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Root != "s3://ftpx/team" || c.S3Endpoint != "http://127.0.0.1:9000" || c.Validate() != nil {
+		t.Errorf("root %q endpoint %q: %v", c.Root, c.S3Endpoint, c.Validate())
+	}
+	for content, want := range map[string]string{
+		"root = s3://ftpx\n":                                   "needs s3_endpoint",
+		"root = s3://Bad_Bucket\n":                             "bucket name",
+		"s3_endpoint = http://minio.lan:9000\n":                "loopback",
+		"root = s3://ftpx/../x\ns3_endpoint = https://s3.io\n": "not allowed",
+		"s3_region =\n":                                        "not a region",
+		"s3_part_size = 1MB\n":                                 "outside 5MB to 5GB",
+	} {
+		c, err := Load(writeConfig(t, content))
+		if err == nil {
+			err = c.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want an error with %q", content, err, want)
 		}
 	}
 }

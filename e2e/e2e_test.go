@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"ftpx/internal/miniotest"
 	"ftpx/protocol"
 )
 
@@ -40,7 +41,7 @@ func TestMain(m *testing.M) {
 			panic("build " + cmd + ": " + err.Error() + "\n" + string(out))
 		}
 	}
-	code := m.Run()
+	code := miniotest.Main(m) // and stop the package's MinIO, if a test started it
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -36,6 +36,7 @@ var kinds = []struct {
 	{home.ErrBadPath, 553},      // file name not allowed
 	{home.ErrBadOffset, 554},    // invalid REST parameter
 	{home.ErrBusy, 450},         // another connection is uploading it: try again
+	{home.ErrUnavailable, 451},  // the object store is down: try again later
 	{home.ErrForeign, 550},      //
 	{server.ErrWrongLogin, 530}, // not logged in
 	{server.ErrBadAuthData, 530},

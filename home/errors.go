@@ -30,6 +30,13 @@ var (
 	ErrNotEmpty    = errors.New("directory not empty")
 	ErrCrossFolder = errors.New("move across folders")  // a rename between the home and a folder, or two folders: different trees
 	ErrNoSpace     = errors.New("insufficient storage") // the file system is full (ENOSPC, EDQUOT) or would keep less than its reserve
+
+	// ErrUnavailable is a store that cannot be reached or does not answer
+	// in time (an object store that is down): worth trying again later.
+	ErrUnavailable = errors.New("storage unavailable")
+	// ErrChanged is a conditional change to an object store refused
+	// because another server changed the name meanwhile: measure again.
+	ErrChanged = errors.New("changed meanwhile")
 )
 
 // escapeMsg is the text of the unexported error os.Root returns when a
@@ -68,7 +75,7 @@ func OpError(op, name string, err error) error { return opErr(op, name, err) }
 func kindOf(err error) error {
 	for _, kind := range []error{ErrNotExist, ErrOutside, ErrBadPath, ErrPermission,
 		ErrQuota, ErrNotDir, ErrIsDir, ErrExists, ErrMD5, ErrSize,
-		ErrBadOffset, ErrBadTransfer, ErrForeign, ErrBusy, ErrPrefix, ErrNotEmpty, ErrCrossFolder, ErrNoSpace} {
+		ErrBadOffset, ErrBadTransfer, ErrForeign, ErrBusy, ErrPrefix, ErrNotEmpty, ErrCrossFolder, ErrNoSpace, ErrUnavailable, ErrChanged} {
 		if errors.Is(err, kind) {
 			return kind
 		}

@@ -1,11 +1,8 @@
 package home
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -30,8 +27,13 @@ type Manager struct {
 	// opened: fault injection in tests. Set before Open.
 	Wrap func(fsys FS) FS
 
-	root string
-	top  *os.Root // root itself, to look across homes for a transfer id
+	root  string
+	top   *os.Root // root itself, to look across homes for a transfer id
+	store Store    // instead of root: the homes are in an object store (store.go)
+
+	// OpenURL opens a folder given as a URL (s3://BUCKET/PREFIX) instead
+	// of a local directory; nil refuses such folders. Set before Open.
+	OpenURL func(url string) (FS, error)
 
 	mu      sync.Mutex
 	users   map[string]*userAccount // by user name
@@ -108,10 +110,7 @@ func (m *Manager) OpenSpec(user string, spec Spec) (*Home, error) {
 			return nil, fmt.Errorf("home %s: folder %q: %w", user, f.Name, ErrBadPath)
 		}
 	}
-	if err := os.Mkdir(filepath.Join(m.root, user), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		return nil, opErr("create home", user, err)
-	}
-	fsys, err := m.dir(filepath.Join(m.root, user))
+	fsys, err := m.openHome(user)
 	if err != nil {
 		return nil, fmt.Errorf("home %s: %w", user, err)
 	}
@@ -146,8 +145,7 @@ func (m *Manager) OpenSpec(user string, spec Spec) (*Home, error) {
 // mountFolder opens a folder's directory and its account: its own, or
 // home's when it has none.
 func (m *Manager) mountFolder(f Folder, home *account) (*mount, error) {
-	dir := filepath.Clean(f.Dir)
-	fsys, err := m.dir(dir)
+	fsys, dir, err := m.openFolder(f.Dir)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +211,7 @@ func (m *Manager) acquire(accts map[string]*userAccount, key string, fsys FS, li
 
 	if first {
 		// Outside m.mu: a large tree must not hold up other users' logins.
-		used, err := fsys.Usage()
+		acct, err := newAccountOf(fsys, limit)
 		if err != nil {
 			u.err = err
 			m.mu.Lock()
@@ -222,7 +220,7 @@ func (m *Manager) acquire(accts map[string]*userAccount, key string, fsys FS, li
 			}
 			m.mu.Unlock()
 		} else {
-			u.acct = newAccount(used, limit)
+			u.acct = acct
 		}
 		close(u.ready)
 	}
@@ -238,10 +236,14 @@ func (m *Manager) acquire(accts map[string]*userAccount, key string, fsys FS, li
 // release drops one reference to u, and u itself with the last.
 func (m *Manager) release(accts map[string]*userAccount, key string, u *userAccount) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	u.refs--
-	if u.refs == 0 && accts[key] == u {
+	last := u.refs == 0
+	if last && accts[key] == u {
 		delete(accts, key)
+	}
+	m.mu.Unlock()
+	if last && u.acct != nil {
+		u.acct.close() // outside m.mu: a shared account writes to its store
 	}
 }
 
@@ -289,7 +291,12 @@ func (h *Home) QuotaAt(name string) (used, reserved, limit int64) {
 
 // Close releases the Manager's handle on the root. Homes already open
 // stay usable until they are closed.
-func (m *Manager) Close() error { return m.top.Close() }
+func (m *Manager) Close() error {
+	if m.store != nil {
+		return m.store.Close()
+	}
+	return m.top.Close()
+}
 
 // durable reports whether commits sync to disk.
 func (h *Home) durable() bool { return h.m == nil || !h.m.NoSync }

@@ -1,9 +1,7 @@
 package home
 
 import (
-	"errors"
 	"io/fs"
-	"os"
 	"time"
 )
 
@@ -29,6 +27,11 @@ func (m *Manager) unclaim(owner, id string) {
 // heldElsewhere reports whether a home other than user's holds a saved
 // upload under the transfer id (a uuid, checked by the caller).
 func (m *Manager) heldElsewhere(user, id string) bool {
+	if m.store != nil {
+		// A server on a Store reads no key outside the user's home: an
+		// id held by another user reads as nothing held.
+		return false
+	}
 	ents, err := fs.ReadDir(m.top.FS(), ".")
 	if err != nil {
 		return false
@@ -50,6 +53,9 @@ func (m *Manager) heldElsewhere(user, id string) bool {
 // Usage of users logged in right now (and of folders with a quota of their
 // own) goes down accordingly.
 func (m *Manager) ExpirePartials(maxAge time.Duration) (n int, bytes int64, err error) {
+	if m.store != nil {
+		return m.expireInStore(maxAge)
+	}
 	ents, err := fs.ReadDir(m.top.FS(), ".")
 	if err != nil {
 		return 0, 0, err
@@ -64,44 +70,12 @@ func (m *Manager) ExpirePartials(maxAge time.Duration) (n int, bytes int64, err 
 		if err != nil {
 			continue
 		}
-		k, b := m.expire(&dirFS{root: fsys}, user, cutoff, func(delta int64) { m.used(m.users, user, delta) })
+		k, b := m.expireTree(&dirFS{root: fsys}, user, cutoff, func(delta int64) { m.used(m.users, user, delta) })
 		n, bytes = n+k, bytes+b
 		fsys.Close()
 	}
-	m.mu.Lock()
-	dirs := make([]string, 0, len(m.seen))
-	for dir := range m.seen {
-		dirs = append(dirs, dir)
-	}
-	m.mu.Unlock()
-	for _, dir := range dirs {
-		fsys, err := os.OpenRoot(dir)
-		if err != nil {
-			continue
-		}
-		k, b := m.expire(&dirFS{root: fsys}, "folder:"+dir, cutoff, func(delta int64) { m.used(m.folders, dir, delta) })
-		n, bytes = n+k, bytes+b
-		fsys.Close()
-	}
-	return n, bytes, nil
-}
-
-// expire removes the partials of one tree older than cutoff and not
-// claimed under owner, and tells used about the bytes each freed.
-func (m *Manager) expire(d *dirFS, owner string, cutoff time.Time, used func(int64)) (n int, bytes int64) {
-	parts, _ := d.Partials()
-	for _, p := range parts {
-		if !p.ModTime.Before(cutoff) || !m.tryClaim(owner, p.ID) {
-			continue
-		}
-		if err := d.RemovePartial(p.ID); err == nil || errors.Is(err, ErrNotExist) {
-			n++
-			bytes += p.Size
-			used(-p.Size)
-		}
-		m.unclaim(owner, p.ID)
-	}
-	return n, bytes
+	k, b := m.expireFolders(cutoff)
+	return n + k, bytes + b, nil
 }
 
 // used adds delta to the usage of the account under key, if one is live.

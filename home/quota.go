@@ -21,6 +21,10 @@ type account struct {
 	// together (a commit learns the size of the file it replaces), so two
 	// of them never count the same file.
 	tree sync.Mutex
+
+	// ledger, when set, keeps the account instead of the fields above: a
+	// quota shared by every server on an object store (ledger.go).
+	ledger Ledger
 }
 
 func newAccount(used, limit int64) *account {
@@ -32,6 +36,9 @@ func newAccount(used, limit int64) *account {
 func (a *account) reserve(n int64) error {
 	if n < 0 {
 		return fmt.Errorf("reserve %d bytes: %w", n, ErrSize)
+	}
+	if a.ledger != nil {
+		return a.ledger.Reserve(n)
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -52,6 +59,10 @@ func (a *account) fits(n int64) bool {
 
 // release gives back n reserved bytes that will not be used.
 func (a *account) release(n int64) {
+	if a.ledger != nil {
+		a.ledger.Release(n)
+		return
+	}
 	a.mu.Lock()
 	a.reserved -= n
 	a.mu.Unlock()
@@ -61,6 +72,10 @@ func (a *account) release(n int64) {
 // adds delta (the new file's size minus that of the file it replaced) to
 // used.
 func (a *account) commit(reserved, delta int64) {
+	if a.ledger != nil {
+		a.ledger.Commit(reserved, delta) // a failure leaves more counted than stored: never over the limit
+		return
+	}
 	a.mu.Lock()
 	a.reserved -= reserved
 	a.used += delta
@@ -73,6 +88,9 @@ func (a *account) commit(reserved, delta int64) {
 // commitChecked is commit, refused with ErrQuota (changing nothing) when
 // used would then pass the limit together with the other reservations.
 func (a *account) commitChecked(reserved, delta int64) error {
+	if a.ledger != nil {
+		return a.ledger.CommitChecked(reserved, delta)
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.limit >= 0 && delta > 0 && a.used+delta > a.limit-(a.reserved-reserved) {
@@ -87,12 +105,19 @@ func (a *account) commitChecked(reserved, delta int64) error {
 }
 
 func (a *account) setLimit(limit int64) {
+	if a.ledger != nil {
+		a.ledger.SetLimit(limit)
+		return
+	}
 	a.mu.Lock()
 	a.limit = limit
 	a.mu.Unlock()
 }
 
 func (a *account) snapshot() (used, reserved, limit int64) {
+	if a.ledger != nil {
+		return a.ledger.Snapshot()
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.used, a.reserved, a.limit

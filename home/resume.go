@@ -49,7 +49,7 @@ func (h *Home) Breakpoint(transfer string) (Held, error) {
 		return Held{}, err
 	}
 	mt := h.holder(transfer)
-	if err := h.claim(mt, transfer); err != nil {
+	if err := h.claimFor(mt, transfer, true); err != nil {
 		return Held{}, fmt.Errorf("breakpoint: %w", err)
 	}
 	defer h.unclaim(mt, transfer)
@@ -167,7 +167,7 @@ func (u *Upload) saveState(at int64) error {
 		return err
 	}
 	st := partialState{Name: u.name, Size: u.size, Offset: at, MD5: m, Updated: time.Now().UTC()}
-	if err := saveHeld(u.mt, u.id, st); err != nil {
+	if err := u.saveHeld(st); err != nil {
 		return err
 	}
 	u.saved, u.savedAt = at, time.Now()
@@ -193,6 +193,9 @@ func (u *Upload) Suspend() error {
 	}
 	if !u.resume {
 		return u.Abort()
+	}
+	if pf, ok := u.f.(PartFile); ok {
+		return u.suspendParts(pf)
 	}
 	// Kept bytes count as used; where the reservation was smaller (it
 	// replaces a file) they may not fit, and then they go.
@@ -245,6 +248,7 @@ func (h *Home) claim(mt *mount, id string) error {
 }
 
 func (h *Home) unclaim(mt *mount, id string) {
+	unclaimShared(mt, id)
 	if h.m != nil {
 		h.m.unclaim(mt.claim, id)
 	}

@@ -57,10 +57,17 @@ func (s *sums) put(fi fs.FileInfo, sum string) {
 	s.m[k] = sum
 }
 
+// StoredSum is the Sys of a FileInfo whose store keeps the file's MD5
+// with it: an object's metadata, written when ftpx verified the file.
+type StoredSum interface{ StoredMD5() string }
+
 // KnownSum returns the MD5 of the file described by fi (from Stat or an
-// open file's Stat) if the server has seen it whole since it last changed,
-// else "".
+// open file's Stat) if its store keeps it or the server has seen it whole
+// since it last changed, else "".
 func (h *Home) KnownSum(fi fs.FileInfo) string {
+	if s, ok := fi.Sys().(StoredSum); ok && s.StoredMD5() != "" {
+		return s.StoredMD5()
+	}
 	if h.m == nil {
 		return ""
 	}

@@ -1,6 +1,7 @@
 package home
 
 import (
+	"cmp"
 	"crypto/md5"
 	"encoding"
 	"encoding/hex"
@@ -43,6 +44,8 @@ type Upload struct {
 	done     bool     // committed, suspended, failed or aborted
 	released bool     // the claim on id is given back
 	space    *promise // the room promised on the file system (space.go); nil when it cannot tell
+	snaps    []partSnap
+	blind    bool // begun on an object store without measuring the name (object.go)
 }
 
 // A resumable upload saves its state (the offset and the MD5 state of the
@@ -91,6 +94,9 @@ func (h *Home) BeginUpload(name string, size int64, transfer string, offset int6
 			return u, err
 		}
 	}
+	if _, ok := mt.fs.(ObjectFS); ok && transfer == "" {
+		return h.beginObject(mt, name, in, size)
+	}
 	exists, replaces, err := h.checkTarget(mt, name, in)
 	if err != nil {
 		return nil, err
@@ -112,7 +118,7 @@ func (h *Home) BeginUpload(name string, size int64, transfer string, offset int6
 	} else if err := checkTransfer(transfer); err != nil {
 		return nil, err
 	}
-	if err := h.claim(mt, id); err != nil {
+	if err := h.claimFor(mt, id, transfer != ""); err != nil {
 		space.end()
 		return nil, fmt.Errorf("put %s: %w", name, err)
 	}
@@ -167,7 +173,7 @@ func (u *Upload) open(offset, replaces int64) error {
 		if err := mt.acct.reserve(u.reserved); err != nil {
 			return fmt.Errorf("put %s: %w", u.name, err)
 		}
-		f, err := mt.fs.CreatePartial(u.id)
+		f, err := createPartial(mt.fs, u.id, u.in, u.size)
 		if err != nil {
 			mt.acct.release(u.reserved)
 			return err
@@ -218,6 +224,11 @@ func (u *Upload) Write(p []byte) (int, error) {
 		p = p[:left]
 		over = fmt.Errorf("put %s: body longer than %d bytes: %w", u.name, u.size, ErrSize)
 	}
+	if pf, ok := u.f.(PartFile); ok && u.resume {
+		if n, err, ok := u.splitAtPart(pf, p); ok { // a part end inside p: a checkpoint may go there
+			return n, cmp.Or(err, over)
+		}
+	}
 	n, err := u.f.Write(p)
 	u.md5.Write(p[:n])
 	u.written += int64(n)
@@ -265,6 +276,10 @@ func (u *Upload) Receive(r io.Reader) (int64, error) {
 // first at bytes (all of them in the partial), when one is due.
 func (u *Upload) checkpoint(at int64) {
 	u.space.wrote(at - u.base)
+	if pf, ok := u.f.(PartFile); ok && u.resume {
+		u.partCheckpoint(pf, at, false) // best effort, as below
+		return
+	}
 	if !u.resume || at == u.saved || at-u.saved < checkpointBytes && time.Since(u.savedAt) < checkpointTime {
 		return
 	}
@@ -311,7 +326,7 @@ func (u *Upload) verify(want string, sync bool) error {
 		return u.fail(fmt.Errorf("put %s: md5 %s, client sent %q: %w", u.name, got, want, ErrMD5))
 	}
 	var err error
-	if sync {
+	if sync || isPartFile(u.f) { // a PartFile uploads its last part
 		err = u.f.Sync()
 	}
 	if cerr := u.f.Close(); err == nil {
@@ -326,6 +341,9 @@ func (u *Upload) verify(want string, sync bool) error {
 
 // place renames a verified partial onto its name and counts it.
 func (u *Upload) place(durable bool) error {
+	if o, ok := u.mt.fs.(ObjectFS); ok {
+		return u.placeObject(o)
+	}
 	a := u.mt.acct
 	a.tree.Lock()
 	defer a.tree.Unlock()
@@ -381,6 +399,9 @@ func (u *Upload) commitFile(durable bool) (fs.FileInfo, error) {
 // name, as with Commit. Only when the final sync succeeds are the files
 // durable; if it fails, every error is that failure.
 func (h *Home) CommitBatch(ups []*Upload, wants []string) []error {
+	if objectBatchOf(ups) {
+		return h.commitObjects(ups, wants)
+	}
 	errs := make([]error, len(ups))
 	for i, u := range ups {
 		errs[i] = u.verify(wants[i], false)

@@ -61,6 +61,18 @@ func rawAP(literal string, k kind) attackPath {
 	return attackPath{label: "raw " + fmt.Sprintf("%q", literal), wire: json.RawMessage(literal), kind: k}
 }
 
+// judge checks the answer to an action on the attack path: the refusal
+// its kind wants, and never a generic 272.
+func (p attackPath) judge(t *testing.T, action string, resp protocol.Response) {
+	t.Helper()
+	switch want := p.kind.want(action); {
+	case resp.Status == protocol.StatusServerError:
+		t.Errorf("%s %s (%s): 272 server error", action, p.label, p.kind)
+	case want != 0 && resp.Status != want:
+		t.Errorf("%s %s (%s): %d %s, want %d", action, p.label, p.kind, resp.Status, resp.Msg, want)
+	}
+}
+
 // corpus returns the attack paths.
 func corpus() []attackPath {
 	var c []attackPath
@@ -161,12 +173,7 @@ func TestAttackPaths(t *testing.T) {
 				byKind[p.kind] = map[protocol.Status]int{}
 			}
 			byKind[p.kind][resp.Status]++
-			switch want := p.kind.want(act.name); {
-			case resp.Status == protocol.StatusServerError:
-				t.Errorf("%s %s (%s): 272 server error", act.name, p.label, p.kind)
-			case want != 0 && resp.Status != want:
-				t.Errorf("%s %s (%s): %d %s, want %d", act.name, p.label, p.kind, resp.Status, resp.Msg, want)
-			}
+			p.judge(t, act.name, resp)
 		}
 		c.escapes += a.escapes(t, p.label)
 		if resp, err := bob.do(obj("action", "stat", "filename", "secret.txt")); err != nil || resp.Status != protocol.StatusOK {

@@ -44,6 +44,7 @@ const (
 	StatusCrossFolder     Status = 284 // mv between the home and a folder, or two folders: copy instead
 	StatusTooManySessions Status = 285 // auth: the user (or anonymous) has all the sessions allowed
 	StatusNoSpace         Status = 286 // put: the server's file system cannot hold the file (like FTP's 452)
+	StatusUnavailable     Status = 287 // storage unavailable: the object store cannot be reached; try again later
 )
 
 var statusText = map[Status]string{
@@ -84,6 +85,7 @@ var statusText = map[Status]string{
 	StatusCrossFolder:     "cross-folder move",
 	StatusTooManySessions: "too many sessions for this user",
 	StatusNoSpace:         "insufficient storage on the server",
+	StatusUnavailable:     "storage unavailable",
 }
 
 // String returns the short English meaning of s, or "status N" for a code

@@ -49,6 +49,9 @@ func loginStatus(err error) (protocol.Status, string) {
 		st = protocol.StatusBanned
 	case errors.Is(err, ErrTooManySessions):
 		st = protocol.StatusTooManySessions
+	case errors.Is(err, home.ErrUnavailable):
+		st := protocol.StatusUnavailable
+		return st, "auth: cannot open home: " + st.String() + "; try again later"
 	default:
 		return protocol.StatusServerError, "auth: " + err.Error()
 	}

@@ -117,6 +117,9 @@ func (s *Server) Login(log *slog.Logger, proto, ip, user, password string) (*Log
 	if err != nil {
 		s.logout(acct.Name)
 		log.Error("auth: open home failed", "user", acct.Name, "err", err)
+		if errors.Is(err, home.ErrUnavailable) {
+			return nil, &LoginError{Err: fmt.Errorf("%w: %w", errOpenHome, home.ErrUnavailable)} // worth trying again later
+		}
 		return nil, &LoginError{Err: errOpenHome}
 	}
 	s.Metrics.authResult(proto, "ok")

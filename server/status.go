@@ -47,6 +47,8 @@ func statusFor(err error) protocol.Status {
 		return protocol.StatusNoSpace
 	case errors.Is(err, home.ErrPrefix):
 		return protocol.StatusPrefixMismatch
+	case errors.Is(err, home.ErrUnavailable):
+		return protocol.StatusUnavailable
 	case errors.Is(err, errNoFilename):
 		return protocol.StatusNoFilename
 	case errors.Is(err, protocol.ErrFormat):

@@ -5,12 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"slices"
-	"syscall"
 
 	"ftpx/accounts"
 	"ftpx/conf"
+	"ftpx/internal/s3url"
 	"ftpx/server"
 
 	"github.com/urfave/cli/v2"
@@ -50,10 +49,7 @@ func checkAnonymous(cfg conf.Config, store *accounts.Store) error {
 // config (the file, then the flags over it, as at start), applies the
 // settings that can change live and logs what changed; the others are
 // logged as needing a restart.
-func reloadOnHangup(ctx context.Context, c *cli.Context, cfg conf.Config, welcome string, store *accounts.Store, srv *server.Server, logger *slog.Logger) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, c *cli.Context, cfg conf.Config, welcome string, store *accounts.Store, srv *server.Server, logger *slog.Logger) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -132,6 +128,9 @@ func setKey(cfg *conf.Config, next conf.Config, k string) {
 func warnFolders(store *accounts.Store, logger *slog.Logger) {
 	for _, a := range store.Users() {
 		for _, f := range a.Folders {
+			if s3url.Is(f.Dir) {
+				continue // on the object store: made when it is first used
+			}
 			if fi, err := os.Stat(f.Dir); err != nil || !fi.IsDir() {
 				logger.Warn("folder is not a directory; the user cannot log in until it is", "user", a.Name, "folder", f.Name, "dir", f.Dir)
 			}

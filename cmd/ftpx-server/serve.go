@@ -14,7 +14,8 @@ import (
 	"ftpx/accounts"
 	"ftpx/conf"
 	"ftpx/ftpd"
-	"ftpx/home"
+	"ftpx/internal/s3url"
+	"ftpx/protocol"
 	"ftpx/server"
 
 	"github.com/urfave/cli/v2"
@@ -26,7 +27,7 @@ import (
 var serveFlags = []cli.Flag{
 	&cli.StringFlag{Name: "config", Usage: "INI config `FILE` (flags override it)"},
 	&cli.StringFlag{Name: "listen", Usage: "listen on `ADDR` (port 0 picks one)", DefaultText: conf.Default().Listen},
-	&cli.StringFlag{Name: "root", Usage: "data root `DIR`: each user's home is DIR/NAME", DefaultText: conf.Default().Root},
+	&cli.StringFlag{Name: "root", Usage: "data root `DIR` or s3://BUCKET[/PREFIX]: each user's home is DIR/NAME", DefaultText: conf.Default().Root},
 	&cli.StringFlag{Name: "accounts", Usage: "accounts `FILE`", DefaultText: conf.Default().Accounts},
 	&cli.IntFlag{Name: "max-conns", Usage: "maximum simultaneous connections", DefaultText: fmt.Sprint(conf.Default().MaxConns)},
 	&cli.IntFlag{Name: "max-conns-per-ip", Usage: "maximum simultaneous connections from one address", DefaultText: fmt.Sprint(conf.Default().MaxConnsPerIP)},
@@ -41,6 +42,10 @@ var serveFlags = []cli.Flag{
 	&cli.StringFlag{Name: "ftp-passive-ports", Usage: "`FIRST-LAST` ports for FTP passive data connections", DefaultText: "any free port"},
 	&cli.StringFlag{Name: "log-format", Usage: "text or json", DefaultText: conf.Default().LogFormat},
 	&cli.StringFlag{Name: "log-file", Usage: "append logs to `FILE`", DefaultText: "standard error"},
+	&cli.StringFlag{Name: "s3-endpoint", Usage: "object store `URL` of an s3://BUCKET[/PREFIX] root or folder (http:// for loopback only); credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or ~/.aws/credentials"},
+	&cli.StringFlag{Name: "s3-region", Usage: "object store `REGION`", DefaultText: conf.Default().S3Region},
+	&cli.StringFlag{Name: "s3-part-size", Usage: "`SIZE` of the parts of a big upload to the object store (5MB to 5GB)", DefaultText: protocol.FormatSize(conf.Default().S3PartSize)},
+	&cli.StringFlag{Name: "state-dir", Usage: "`DIR` for what the server keeps on local disk when the root is s3:// (the --tls auto certificate)", DefaultText: conf.Default().StateDir},
 }
 
 // overrides applies each flag that was given to the config.
@@ -58,7 +63,17 @@ var overrides = map[string]func(c *cli.Context, cfg *conf.Config){
 	"tls-cert":         func(c *cli.Context, cfg *conf.Config) { cfg.TLSCert = c.String("tls-cert") },
 	"tls-key":          func(c *cli.Context, cfg *conf.Config) { cfg.TLSKey = c.String("tls-key") },
 	"fsync":            func(c *cli.Context, cfg *conf.Config) { cfg.Fsync = c.Bool("fsync") },
-	"ftp-listen":       func(c *cli.Context, cfg *conf.Config) { cfg.FTPListen = c.String("ftp-listen") },
+	"s3-endpoint":      func(c *cli.Context, cfg *conf.Config) { cfg.S3Endpoint = c.String("s3-endpoint") },
+	"s3-region":        func(c *cli.Context, cfg *conf.Config) { cfg.S3Region = c.String("s3-region") },
+	"state-dir":        func(c *cli.Context, cfg *conf.Config) { cfg.StateDir = c.String("state-dir") },
+	"s3-part-size": func(c *cli.Context, cfg *conf.Config) {
+		if n, err := protocol.ParseSize(c.String("s3-part-size")); err == nil {
+			cfg.S3PartSize = n
+		} else {
+			cfg.S3PartSize = -1 // Validate says what is wrong
+		}
+	},
+	"ftp-listen": func(c *cli.Context, cfg *conf.Config) { cfg.FTPListen = c.String("ftp-listen") },
 	"ftp-passive-ports": func(c *cli.Context, cfg *conf.Config) {
 		cfg.FTPPassivePorts = c.String("ftp-passive-ports")
 	},
@@ -116,17 +131,19 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	_, statErr := os.Stat(cfg.Root)
-	homes, err := home.NewManager(cfg.Root)
+	_, statErr := os.Stat(localDir(cfg))
+	homes, err := openHomes(cfg, logger)
 	if err != nil {
-		return fmt.Errorf("root: %w", err)
-	}
-	defer homes.Close()
-	if err := lockRoot(cfg.Root); err != nil {
 		return err
 	}
+	defer homes.Close()
+	if !s3url.Is(cfg.Root) { // many servers on one store is the point of an s3 root
+		if err := lockRoot(cfg.Root); err != nil {
+			return err
+		}
+	}
 	if drop != nil && statErr != nil { // made just now, by root: give it to the user
-		if err := drop.own(cfg.Root); err != nil {
+		if err := drop.own(localDir(cfg)); err != nil {
 			return fmt.Errorf("root: %w", err)
 		}
 	}
@@ -161,11 +178,18 @@ func serve(c *cli.Context) error {
 		if err := drop.drop(); err != nil {
 			return err
 		}
-		if err := canUse(cfg.Root); err != nil {
+		if err := canUse(localDir(cfg)); err != nil {
 			return err
 		}
 		logger.Info("running as", "user", drop.name, "uid", drop.uid, "gid", drop.gid)
 	}
+	// Signals are caught before the address is logged: whoever waits for
+	// that line may signal at once.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	logger.Info("listening", "addr", l.Addr().String(), "root", cfg.Root, "accounts", cfg.Accounts, "users", len(store.Users()), "version", server.Version,
 		"anonymous", live.AnonymousRoot != "")
 	if ml != nil {
@@ -176,9 +200,7 @@ func serve(c *cli.Context) error {
 		logger.Info("metrics", "addr", ml.Addr().String(), "path", "/metrics")
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go reloadOnHangup(ctx, c, cfg, welcome, store, srv, logger)
+	go reloadOnHangup(ctx, hup, c, cfg, welcome, store, srv, logger)
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(l) }()
 	var ftp *ftpd.Server
@@ -257,7 +279,7 @@ func loadTLS(cfg conf.Config, logger *slog.Logger) (*tls.Config, error) {
 	var err error
 	switch {
 	case cfg.TLS == "auto":
-		cert, err = server.AutoCert(cfg.Root)
+		cert, err = server.AutoCert(localDir(cfg))
 	case cfg.TLSCert != "":
 		cert, err = tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
 	default:

@@ -11,6 +11,7 @@ import (
 	"ftpx/accounts"
 	"ftpx/conf"
 	"ftpx/home"
+	"ftpx/internal/s3url"
 	"ftpx/protocol"
 
 	"github.com/urfave/cli/v2"
@@ -95,9 +96,10 @@ var userCommand = &cli.Command{
 					return fmt.Errorf("user list: unexpected argument %q", c.Args().First())
 				}
 				root, accountsFile := c.String("root"), c.String("accounts")
+				cfg := conf.Default()
 				if c.IsSet("config") {
-					cfg, err := conf.Load(c.String("config"))
-					if err != nil {
+					var err error
+					if cfg, err = conf.Load(c.String("config")); err != nil {
 						return err
 					}
 					if !c.IsSet("root") {
@@ -111,12 +113,18 @@ var userCommand = &cli.Command{
 				if err != nil {
 					return err
 				}
+				usageOf := func(name string) (int64, error) { return usage(filepath.Join(root, name)) }
+				if c.Bool("used") && s3url.Is(root) {
+					if usageOf, err = storeUsage(root, cfg); err != nil {
+						return fmt.Errorf("user list: %w", err)
+					}
+				}
 				for _, a := range store.Users() {
 					if !c.Bool("used") {
 						fmt.Printf("%s\t%s\n", a.Name, protocol.FormatSize(a.Quota))
 						continue
 					}
-					used, err := usage(filepath.Join(root, a.Name))
+					used, err := usageOf(a.Name)
 					if err != nil {
 						return fmt.Errorf("user list: %s: %w", a.Name, err)
 					}
