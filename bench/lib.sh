@@ -146,8 +146,11 @@ print_table() {
     { n++; key[n]=$1; short[$1]=$2; what[n]=$3; fig[n]=$4; fv[$1]=$4; unit[n]=$5; ref[n]=$6; mode[n]=$7 }
     function num(x) { return x ~ /^[0-9.]+$/ && x+0 > 0 }
     END {
-      print "| what | figure | unit | ratio vs reference |"
-      print "|---|---:|---|---|"
+      # the four workloads measured against rsync in the same run
+      vs["ftpx-put"] = "rsync-up"; vs["ftpx-get"] = "rsync-down"
+      vs["ftpx-putr"] = "rsync-tup"; vs["ftpx-getr"] = "rsync-tdown"
+      print "| what | figure | unit | ftpx / rsync | ratio vs reference |"
+      print "|---|---:|---|---:|---|"
       for (i = 1; i <= n; i++) {
         if (only != "" && !(key[i] in keep)) continue
         r = ""
@@ -160,8 +163,10 @@ print_table() {
           r = r (r == "" ? "" : "; ") t
         }
         if (r == "") r = "-"
+        v = "-"
+        if ((key[i] in vs) && num(fig[i]) && num(fv[vs[key[i]]])) v = sprintf("%.2fx", fig[i]/fv[vs[key[i]]])
         gsub(/\|/, "\\|", what[i])
-        printf "| %s | %s | %s | %s |\n", what[i], fig[i], unit[i], r
+        printf "| %s | %s | %s | %s | %s |\n", what[i], fig[i], unit[i], v, r
       }
     }' "$1"
 }

@@ -265,7 +265,7 @@ func (j *getJob) compareSource(ctx context.Context) error {
 // receive writes the body from pos to size into the partial file at the
 // client's rate: the socket is read while the last chunk is written and
 // the one before is hashed, each on its own goroutine, a big file is
-// written past the page cache, and resume points are saved as it goes.
+// written to disk as it fills, and resume points are saved as it goes.
 // A local write failure is kept in werr while the body is still read to
 // its end, so the connection stays in step.
 func (j *getJob) receive(ctx context.Context, size int64) error {
@@ -274,18 +274,14 @@ func (j *getJob) receive(ctx context.Context, size int64) error {
 		j.werr = err
 	}
 	var w io.Writer = j.part
-	var first int64
-	if size-j.pos >= directMin {
-		d := xfer.NewDirectWriter(j.part)
-		defer d.Plain() // later writes to part (a retry) may be unaligned
-		w = d
-		if d.Direct() && j.pos%xfer.Align != 0 {
-			first = xfer.Align - j.pos%xfer.Align
-		}
+	if size-j.pos >= writebackMin {
+		wb := xfer.NewWritebackWriter(j.part)
+		defer wb.Stop() // part is closed by finish, not through wb
+		w = wb
 	}
 	sw := &stickyWriter{w: w, failed: j.werr}
 	start := j.pos
-	res, err := xfer.Copy(sw, c.br, size-start, xfer.Options{Hash: j.h, First: first, Chunk: c.lim.readCap(),
+	res, err := xfer.Copy(sw, c.br, size-start, xfer.Options{Hash: j.h, Chunk: c.lim.readCap(),
 		AfterRead: func(n int) error {
 			j.moved(n)
 			return c.lim.wait(ctx, n)
@@ -308,8 +304,9 @@ func (j *getJob) receive(ctx context.Context, size int64) error {
 	return c.fail(ctx, "get", j.arg, ErrConnection, errors.Unwrap(err))
 }
 
-// directMin is the smallest download written past the page cache.
-const directMin = 8 << 20
+// writebackMin is the smallest download whose writeback starts as it
+// fills (xfer.WritebackWriter).
+const writebackMin = 8 << 20
 
 // stickyWriter passes writes on until one fails, then swallows the rest
 // and keeps the first error: a get keeps reading the body it cannot

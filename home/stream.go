@@ -107,6 +107,7 @@ func (s *Stream) Receive(r io.Reader) (int64, error) {
 	}
 	start := u.base + u.written
 	qr := &quotaReader{r: r, s: s, before: u.written}
+	u.writeback()
 	res, err := xfer.Copy(u.f, qr, math.MaxInt64-start, xfer.Options{Hash: u.md5,
 		AfterHash: func(hashed int64) {
 			u.size = start + hashed // the saved state's size is what it holds

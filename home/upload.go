@@ -58,11 +58,6 @@ const (
 	checkpointTime  = time.Second
 )
 
-// directMin is the smallest upload written past the page cache (O_DIRECT,
-// where the file system allows it): big files skip the copy into the
-// cache and the flush at the end; small ones gain nothing from it.
-const directMin = 8 << 20
-
 // BeginUpload checks that name can be written (the mount it is in allows
 // write, and modify too when a file is there: else ErrPermission; not a
 // directory: ErrIsDir;
@@ -244,8 +239,8 @@ func (u *Upload) Write(p []byte) (int, error) {
 
 // Receive reads the rest of the body from r (what is left to the declared
 // size) into the partial. The MD5 runs on another goroutine while the next
-// chunk is read and the last one written, and a big file is written past
-// the page cache; resume points are saved as it goes. On a read error
+// chunk is read and the last one written, and the disk writes the file as
+// it fills; resume points are saved as it goes. On a read error
 // every byte received is written and hashed, so a resumable upload keeps
 // them; a write error comes back wrapped like Write's. It returns the
 // bytes written.
@@ -255,21 +250,22 @@ func (u *Upload) Receive(r io.Reader) (int64, error) {
 	}
 	start := u.base + u.written
 	left := u.size - start
-	var first int64
-	if f, ok := u.f.(*os.File); ok && left >= directMin {
-		d := xfer.NewDirectWriter(f)
-		u.f = d
-		if d.Direct() && start%xfer.Align != 0 {
-			first = xfer.Align - start%xfer.Align // the rest of the writes are then aligned
-		}
-	}
-	res, err := xfer.Copy(u.f, r, left, xfer.Options{Hash: u.md5, First: first,
+	u.writeback()
+	res, err := xfer.Copy(u.f, r, left, xfer.Options{Hash: u.md5,
 		AfterHash: func(hashed int64) { u.checkpoint(start + hashed) }})
 	u.written += res.Written
 	if xfer.IsWrite(err) {
 		return res.Written, opErr("put", u.name, errors.Unwrap(err))
 	}
 	return res.Written, errors.Unwrap(err) // the reader's own error, or nil
+}
+
+// writeback has the disk write a partial on local disk as it fills
+// (xfer.WritebackWriter), so the sync at the commit finds little to do.
+func (u *Upload) writeback() {
+	if f, ok := u.f.(*os.File); ok {
+		u.f = xfer.NewWritebackWriter(f)
+	}
 }
 
 // checkpoint saves the state of a resumable upload whose MD5 covers the

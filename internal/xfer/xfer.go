@@ -6,9 +6,8 @@
 // prefix of what was written: a copy cut off anywhere leaves a digest
 // state that matches the bytes in place, so the transfer can resume.
 //
-// DirectWriter writes big files past the page cache (O_DIRECT) where the
-// file system allows it, saving the copy into the cache and the flush at
-// the end.
+// WritebackWriter starts the disk writing each stretch of a big file as
+// soon as it is complete, so the final sync has little left to do.
 //
 // xfer knows nothing of ftpx's protocol or homes; home/ (the server's
 // uploads) and client/ (gets and puts) both use it.
@@ -19,6 +18,7 @@ import (
 	"hash"
 	"io"
 	"sync"
+	"unsafe"
 )
 
 // ChunkSize is the size of each buffer, and Buffers how many a copy has
@@ -27,8 +27,7 @@ import (
 const (
 	ChunkSize = 1 << 20
 	Buffers   = 4
-	// Align is the alignment of buffers and of direct writes: a multiple
-	// of every logical block size in use (512 and 4096 bytes).
+	// Align is the alignment of the buffers: a page.
 	Align = 4096
 )
 
@@ -37,10 +36,6 @@ type Options struct {
 	// Hash is fed every byte written to dst, in order, on its own
 	// goroutine.
 	Hash hash.Hash
-	// First, when positive, caps the first read: a resumed write at an
-	// unaligned file offset reads up to the next block boundary first so
-	// that the rest of its writes are aligned.
-	First int64
 	// Chunk, when positive and smaller than ChunkSize, caps every read
 	// (a rate-limited transfer moves small chunks).
 	Chunk int
@@ -95,7 +90,7 @@ func Copy(dst io.Writer, src io.Reader, n int64, o Options) (Result, error) {
 	if o.Chunk > 0 && int64(o.Chunk) < chunk {
 		chunk = int64(o.Chunk)
 	}
-	if n <= chunk && (o.First <= 0 || o.First >= n) {
+	if n <= chunk {
 		return copySmall(dst, src, n, o)
 	}
 	r := getRing()
@@ -110,9 +105,6 @@ func Copy(dst io.Writer, src io.Reader, n int64, o Options) (Result, error) {
 	for res.Read < n && rerr == nil && !p.failed() {
 		buf := <-p.free
 		m := min(chunk, n-res.Read)
-		if res.Read == 0 && o.First > 0 {
-			m = min(m, o.First)
-		}
 		k, err := io.ReadFull(src, buf[:m])
 		if k > 0 {
 			res.Read += int64(k)
@@ -284,7 +276,7 @@ func getRing() *ring  { return rings.Get().(*ring) }
 func putRing(r *ring) { rings.Put(r) }
 
 // AlignedBuffer returns a buffer of size bytes whose first byte is at an
-// address that is a multiple of Align, as direct I/O needs.
+// address that is a multiple of Align.
 func AlignedBuffer(size int) []byte {
 	b := make([]byte, size+Align)
 	off := 0
@@ -292,4 +284,12 @@ func AlignedBuffer(size int) []byte {
 		off = Align - r
 	}
 	return b[off : off+size : off+size]
+}
+
+// alignOf returns the address of b's first byte modulo Align.
+func alignOf(b []byte) int {
+	if cap(b) == 0 {
+		return 0
+	}
+	return int(uintptr(unsafe.Pointer(unsafe.SliceData(b))) % Align)
 }

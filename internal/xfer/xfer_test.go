@@ -34,41 +34,29 @@ func (t trickle) Read(p []byte) (int, error) { return t.r.Read(p[:min(len(p), t.
 func TestCopyMovesAndHashesEveryByte(t *testing.T) {
 	sizes := []int{0, 1, 4095, smallSize, ChunkSize, ChunkSize + 1, 3*ChunkSize + 12345, 9 * ChunkSize}
 	for _, n := range sizes {
-		for _, first := range []int64{0, 1000, ChunkSize + 7} {
+		for _, chunk := range []int{0, 1000, ChunkSize / 3} {
 			data := randomBytes(n, uint64(n))
 			var dst bytes.Buffer
 			h := md5.New()
 			var hashedAt []int64
 			res, err := Copy(&dst, trickle{bytes.NewReader(data), 100 << 10}, int64(n), Options{
-				Hash: h, First: first,
+				Hash: h, Chunk: chunk,
 				AfterHash: func(p int64) { hashedAt = append(hashedAt, p) },
 			})
 			if err != nil {
-				t.Fatalf("n=%d first=%d: %v", n, first, err)
+				t.Fatalf("n=%d chunk=%d: %v", n, chunk, err)
 			}
 			want := md5.Sum(data)
 			if !bytes.Equal(dst.Bytes(), data) || !bytes.Equal(h.Sum(nil), want[:]) {
-				t.Fatalf("n=%d first=%d: bytes or md5 differ", n, first)
+				t.Fatalf("n=%d chunk=%d: bytes or md5 differ", n, chunk)
 			}
 			if res.Read != int64(n) || res.Written != int64(n) || res.Hashed != int64(n) {
-				t.Fatalf("n=%d first=%d: result %+v", n, first, res)
+				t.Fatalf("n=%d chunk=%d: result %+v", n, chunk, res)
 			}
 			if n > 0 && hashedAt[len(hashedAt)-1] != int64(n) {
 				t.Fatalf("n=%d: last AfterHash %d", n, hashedAt[len(hashedAt)-1])
 			}
 		}
-	}
-}
-
-func TestCopyFirstChunkIsCapped(t *testing.T) {
-	data := randomBytes(3*ChunkSize, 7)
-	var sizes []int
-	w := writerFunc(func(p []byte) (int, error) { sizes = append(sizes, len(p)); return len(p), nil })
-	if _, err := Copy(w, bytes.NewReader(data), int64(len(data)), Options{First: 3000}); err != nil {
-		t.Fatal(err)
-	}
-	if sizes[0] != 3000 || sizes[1] != ChunkSize {
-		t.Fatalf("write sizes %v, want 3000 then %d", sizes[:2], ChunkSize)
 	}
 }
 
@@ -181,57 +169,37 @@ func TestAlignedBuffer(t *testing.T) {
 	}
 }
 
-// DirectWriter writes the same bytes as a plain file would, whatever the
-// offsets and buffer alignments, on the file system of the test's
-// temporary directory (direct or not).
-func TestDirectWriterWritesEveryByte(t *testing.T) {
-	data := randomBytes(5*ChunkSize+333, 11)
-	cases := []struct {
-		name   string
-		start  int64
-		pieces []int // lengths of successive writes
-		skew   int   // misalign the buffers by this much
-	}{
-		{"aligned chunks", 0, []int{ChunkSize, ChunkSize, 2 * ChunkSize, ChunkSize + 333}, 0},
-		{"unaligned head then aligned", 1000, []int{Align - 1000, ChunkSize, 3 * ChunkSize}, 0},
-		{"unaligned buffers", 0, []int{ChunkSize, ChunkSize}, 1},
-		{"odd sizes", 0, []int{5000, 123, ChunkSize, 7, 3 * ChunkSize}, 0},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "f")
-			head := data[:tc.start]
-			if err := os.WriteFile(path, head, 0o644); err != nil {
-				t.Fatal(err)
+// WritebackWriter writes the same bytes as a plain file would, from any
+// starting offset and in writes of any size, and the file holds them all
+// after Sync.
+func TestWritebackWriterWritesEveryByte(t *testing.T) {
+	data := randomBytes(20*ChunkSize+333, 11)
+	for _, start := range []int{0, 1000, writebackEvery - 1} {
+		path := filepath.Join(t.TempDir(), "f")
+		if err := os.WriteFile(path, data[:start], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Seek(int64(start), 0)
+		w := NewWritebackWriter(f)
+		for pos, k := start, 0; pos < len(data); pos += k {
+			k = min([]int{5000, ChunkSize, 3 * ChunkSize, 7}[pos%4], len(data)-pos)
+			if n, err := w.Write(data[pos : pos+k]); n != k || err != nil {
+				t.Fatalf("Write(%d) = %d, %v", k, n, err)
 			}
-			f, err := os.OpenFile(path, os.O_WRONLY, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := f.Seek(tc.start, 0); err != nil {
-				t.Fatal(err)
-			}
-			d := NewDirectWriter(f)
-			t.Logf("direct: %v", d.Direct())
-			buf := AlignedBuffer(len(data) + Align)
-			pos := int(tc.start)
-			for _, k := range tc.pieces {
-				k = min(k, len(data)-pos)
-				b := buf[tc.skew : tc.skew+k]
-				copy(b, data[pos:pos+k])
-				if n, err := d.Write(b); n != k || err != nil {
-					t.Fatalf("Write(%d) = %d, %v", k, n, err)
-				}
-				pos += k
-			}
-			if err := d.Sync(); err != nil {
-				t.Fatal(err)
-			}
-			d.Close()
-			got, _ := os.ReadFile(path)
-			if !bytes.Equal(got, data[:pos]) {
-				t.Fatalf("file holds %d bytes, differs from the %d written", len(got), pos)
-			}
-		})
+		}
+		if err := w.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		if w.asked <= int64(start) {
+			t.Errorf("start %d: no writeback was started", start)
+		}
+		if got, _ := os.ReadFile(path); !bytes.Equal(got, data) {
+			t.Fatalf("start %d: the file differs", start)
+		}
 	}
 }
