@@ -227,6 +227,10 @@ func TestGetRecursiveWideAndBigFiles(t *testing.T) {
 	for i := range 3 {
 		files[fmt.Sprintf("wide/big/%d.bin", i)] = string(randomBytes(1<<20 + 1000*i + 1))
 	}
+	// pipelined, but too big to wait in memory for the writing goroutine
+	for i, size := range []int{64<<10 + 1, 300 << 10, 1 << 20} {
+		files[fmt.Sprintf("wide/mid/%d.bin", i)] = string(randomBytes(size))
+	}
 	for _, real := range []bool{false, true} {
 		t.Run(fmt.Sprint("real=", real), func(t *testing.T) {
 			dir := t.TempDir()
@@ -311,6 +315,44 @@ func TestGetRecursiveNeverFollowsLocalSymlinks(t *testing.T) {
 				t.Errorf("get -r / into a symlink LOCAL: %q", b)
 			}
 		})
+	}
+}
+
+// TestGetRecursiveDirectoryInTheWayOfAFile gets a wide tree of small
+// files (pipelined) where one name is a local directory: that file fails
+// with its name, every other one is got, the directory is untouched and
+// no unnamed or partial file is left.
+func TestGetRecursiveDirectoryInTheWayOfAFile(t *testing.T) {
+	files := map[string]string{}
+	for i := range 300 {
+		files[fmt.Sprintf("w/f%03d", i)] = fmt.Sprint("body ", i)
+	}
+	dir := t.TempDir()
+	t.Chdir(dir)
+	os.MkdirAll("w/f150/inside", 0o755)
+	c := treeServer(t, true, files, nil)
+	n := 0
+	err := c.GetPaths(context.Background(), []string{"w"}, "", client.TransferOptions{Recursive: true,
+		Done: func(client.Result) { n++ }})
+	if client.ExitCode(err) != 1 || !strings.Contains(err.Error(), "w/f150") {
+		t.Fatalf("err %v (exit %d)", err, client.ExitCode(err))
+	}
+	if n != len(files)-1 {
+		t.Errorf("%d files done, want %d", n, len(files)-1)
+	}
+	for name, body := range files {
+		if name == "w/f150" {
+			continue
+		}
+		if b, err := os.ReadFile(name); err != nil || string(b) != body {
+			t.Fatalf("%s: %q, %v", name, b, err)
+		}
+	}
+	if fi, err := os.Stat("w/f150/inside"); err != nil || !fi.IsDir() {
+		t.Errorf("the directory in the way: %v", err)
+	}
+	if got := localState(t, dir); len(got) != len(files)-1+3 {
+		t.Errorf("%d entries under the target, want %d: leftovers?", len(got), len(files)-1+3)
 	}
 }
 

@@ -21,19 +21,30 @@ import (
 )
 
 // A batch get asks for its files pipelined: one goroutine sends the get
-// requests up to pipeWindow ahead, and the caller's goroutine reads each
-// answer and body in order into a hidden partial beside its destination,
-// hashing as it writes. A window of verified partials is then made durable
-// with one syncfs, renamed into place, and synced again: two syncs for the
-// window instead of one per file.
+// requests up to pipeWindow ahead; the caller's goroutine reads each answer
+// and body in order, hashing it, and hands the verified files to a third
+// goroutine that writes them to disk and names them, so that the network
+// and the local file system are worked on both cores at once. A small body
+// travels between the two in memory; a bigger one is written straight to
+// an unnamed file by the reader. A window of verified files is made durable
+// with one syncfs, named, and synced again: two syncs for the window
+// instead of one per file.
+
+// memBody is the largest body handed to the writing goroutine in memory.
+const memBody = 64 << 10
+
+// placeAhead is how many received files may wait for the writing
+// goroutine: at most placeAhead*memBody bytes of bodies in memory.
+const placeAhead = 256
 
 // gotFile is a verified file waiting to be named: an unnamed file
 // (O_TMPFILE) in its destination's directory, or where the file system
 // has none, a hidden partial beside it.
 type gotFile struct {
-	t   target
-	f   *os.File // open until placed or dropped
-	res Result
+	t    target
+	f    *os.File // open until placed or dropped; nil while in body
+	body []byte   // a small file's verified bytes, not yet written
+	res  Result
 }
 
 // unnamed reports whether the file has no name yet.
@@ -41,10 +52,45 @@ func (g gotFile) unnamed() bool { return strings.HasPrefix(g.f.Name(), unnamedPr
 
 // drop closes and forgets the file (an unnamed one vanishes by itself).
 func (g gotFile) drop() {
+	if g.f == nil {
+		return
+	}
 	g.f.Close()
 	if !g.unnamed() {
 		os.Remove(g.f.Name())
 	}
+}
+
+// create makes the file that will hold the body of a get to t: unnamed
+// in the destination's directory, or a partial beside it.
+func create(t target) (*os.File, error) {
+	abs, err := filepath.Abs(t.dest)
+	if err != nil {
+		return nil, err
+	}
+	f, err := createUnnamed(filepath.Dir(abs))
+	if err != nil {
+		f, err = createPartial(abs, uuid.NewString())
+	}
+	return f, err
+}
+
+// write puts a body held in memory into its file.
+func (g *gotFile) write() error {
+	if g.f != nil {
+		return nil
+	}
+	f, err := create(g.t)
+	if err != nil {
+		return localError("get", g.t.dest, err)
+	}
+	body := g.body
+	g.f, g.body = f, nil
+	if _, err := f.Write(body); err != nil {
+		g.drop()
+		return localError("get", g.t.dest, err)
+	}
+	return nil
 }
 
 // place gives the file its destination's name, replacing a file there
@@ -103,13 +149,17 @@ func (c *Client) getPipelined(ctx context.Context, tops []target, done func(targ
 		for range ids {
 		}
 	}()
+	got := make(chan gotItem, placeAhead)
+	placed := make(chan struct{})
+	go func() {
+		defer close(placed)
+		placeAll(got, done, failed)
+	}()
+	defer func() {
+		close(got)
+		<-placed
+	}()
 	settled := 0
-	var ready []gotFile
-	flush := func() {
-		c.placeGot(ready, done, failed)
-		ready = ready[:0]
-	}
-	defer flush()
 	for id := range ids {
 		t := tops[settled]
 		g, err := c.receive(ctx, t, id)
@@ -118,16 +168,82 @@ func (c *Client) getPipelined(ctx context.Context, tops []target, done func(targ
 			return settled
 		}
 		settled++
-		if err != nil {
-			failed(err)
-			continue
-		}
-		ready = append(ready, g)
-		if len(ready) >= pipeWindow || len(window) == 0 {
-			flush()
-		}
+		got <- gotItem{g, err, len(window) == 0}
 	}
 	return settled
+}
+
+// gotItem is one settled get on its way to the writing goroutine: a
+// verified file, or why there is none; flush: nothing more is in flight.
+type gotItem struct {
+	g     gotFile
+	err   error
+	flush bool
+}
+
+// placeAll writes the files received to disk, in order, and hands them
+// to a goroutine of its own that makes them durable and names them a
+// window at a time (or fewer, when the network has nothing more in
+// flight), while the next window is written. That goroutine is the only
+// caller of done and failed while a pipelined get runs.
+func placeAll(got <-chan gotItem, done func(target, Result), failed func(error)) {
+	windows := make(chan []gotItem, 1)
+	named := make(chan struct{})
+	go func() {
+		defer close(named)
+		for w := range windows {
+			name(w, done, failed)
+		}
+	}()
+	var w []gotItem
+	for it := range got {
+		if it.err == nil {
+			it.err = it.g.write()
+		}
+		w = append(w, it)
+		if len(w) >= pipeWindow || it.flush {
+			windows <- w
+			w = nil
+		}
+	}
+	if len(w) > 0 {
+		windows <- w
+	}
+	close(windows)
+	<-named
+}
+
+// name makes a window of verified files durable, names them, replacing
+// what had their names, and syncs the names: one syncfs per file system
+// before and after. Then it reports each file, in order.
+func name(w []gotItem, done func(target, Result), failed func(error)) {
+	var dirs []string
+	for _, it := range w {
+		if d := filepath.Dir(it.g.t.dest); it.err == nil && !slices.Contains(dirs, d) {
+			dirs = append(dirs, d)
+		}
+	}
+	syncDirs(dirs)
+	for i, it := range w {
+		if it.err != nil {
+			continue
+		}
+		if err := it.g.place(); err != nil {
+			if !it.g.unnamed() {
+				os.Remove(it.g.f.Name())
+			}
+			w[i].err = localError("get", it.g.t.dest, err)
+		}
+	}
+	syncDirs(dirs)
+	for _, it := range w {
+		if it.err != nil {
+			failed(it.err)
+			continue
+		}
+		it.g.res.Local = it.g.t.dest
+		done(it.g.t, it.g.res)
+	}
 }
 
 // receive reads the answer to one pipelined get into a partial file,
@@ -146,22 +262,23 @@ func (c *Client) receive(ctx context.Context, t target, id string) (gotFile, err
 		return gotFile{}, c.fail(ctx, "get", t.src, ErrProtocol, errors.New("257 without a valid size"))
 	}
 	size := *resp.Size
-	abs, err := filepath.Abs(t.dest)
-	if err != nil {
-		return gotFile{}, c.discard(ctx, t.src, size, resp.MD5 == "", localError("get", t.dest, err))
-	}
-	f, err := createUnnamed(filepath.Dir(abs))
-	if err != nil {
-		f, err = createPartial(abs, uuid.NewString())
-	}
-	if err != nil {
-		return gotFile{}, c.discard(ctx, t.src, size, resp.MD5 == "", localError("get", t.dest, err))
-	}
 	h := md5.New()
-	buf := bufPool.Get().(*[]byte)
-	n, err := io.CopyBuffer(io.MultiWriter(f, h), io.LimitReader(c.br, size), *buf)
-	bufPool.Put(buf)
-	g := gotFile{t: t, f: f}
+	g := gotFile{t: t}
+	var n int64
+	if size <= memBody {
+		g.body = make([]byte, size)
+		var k int
+		k, err = io.ReadFull(c.br, g.body)
+		h.Write(g.body[:k])
+		n = int64(k)
+	} else {
+		if g.f, err = create(t); err != nil {
+			return gotFile{}, c.discard(ctx, t.src, size, resp.MD5 == "", localError("get", t.dest, err))
+		}
+		buf := bufPool.Get().(*[]byte)
+		n, err = io.CopyBuffer(io.MultiWriter(g.f, h), io.LimitReader(c.br, size), *buf)
+		bufPool.Put(buf)
+	}
 	if err == nil && n < size {
 		err = io.ErrUnexpectedEOF
 	}
@@ -200,33 +317,6 @@ func (c *Client) discard(ctx context.Context, src string, size int64, trailer bo
 		}
 	}
 	return why
-}
-
-// placeGot makes verified partials durable, renames them into place, and
-// syncs the renames: one syncfs per file system before and after.
-func (c *Client) placeGot(files []gotFile, done func(target, Result), failed func(error)) {
-	if len(files) == 0 {
-		return
-	}
-	var dirs []string
-	for _, g := range files {
-		if d := filepath.Dir(g.t.dest); !slices.Contains(dirs, d) {
-			dirs = append(dirs, d)
-		}
-	}
-	syncDirs(dirs)
-	for _, g := range files {
-		if err := g.place(); err != nil {
-			if !g.unnamed() {
-				os.Remove(g.f.Name())
-			}
-			failed(localError("get", g.t.dest, err))
-			continue
-		}
-		g.res.Local = g.t.dest
-		done(g.t, g.res)
-	}
-	syncDirs(dirs)
 }
 
 // syncDirs flushes the file systems holding dirs, each once.
