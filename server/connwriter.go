@@ -12,8 +12,11 @@ import (
 // from the network), before a big body goes out directly, or when it
 // holds outBufSize bytes. A pipelined stream of small requests then costs
 // a few writes a window instead of one or three a request. Like
-// connReader it holds a pooled buffer only while bytes are waiting.
+// connReader it holds a pooled buffer only while bytes are waiting. It is
+// safe for the session and the goroutine committing its pipelined puts
+// (pipeline.go), which take turns: only one of them sends at a time.
 type connWriter struct {
+	mu      sync.Mutex
 	dst     io.Writer
 	timeout func() time.Duration // the transfer timeout, for each flush
 	setDL   func(time.Time) error
@@ -29,11 +32,13 @@ var writeBufs = sync.Pool{New: func() any { b := make([]byte, outBufSize); retur
 // Write buffers p, or, when it does not fit, flushes and writes it
 // directly.
 func (w *connWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.err != nil {
 		return 0, w.err
 	}
 	if w.n+len(p) > outBufSize {
-		if err := w.Flush(); err != nil {
+		if err := w.flush(); err != nil {
 			return 0, err
 		}
 		if len(p) > outBufSize/2 {
@@ -52,11 +57,13 @@ func (w *connWriter) Write(p []byte) (int, error) {
 // the buffer with one read and out with the next flush. The slice is
 // valid until the next call on w.
 func (w *connWriter) ReadIn(r io.Reader, n int) ([]byte, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.err != nil {
 		return nil, w.err
 	}
 	if w.n+n > outBufSize {
-		if err := w.Flush(); err != nil {
+		if err := w.flush(); err != nil {
 			return nil, err
 		}
 	}
@@ -74,6 +81,12 @@ func (w *connWriter) ReadIn(r io.Reader, n int) ([]byte, error) {
 // Flush writes what is buffered, within the transfer timeout, and gives
 // the buffer back.
 func (w *connWriter) Flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.flush()
+}
+
+func (w *connWriter) flush() error {
 	if w.err != nil || w.n == 0 {
 		return w.err
 	}
@@ -93,7 +106,11 @@ func (w *connWriter) direct(p []byte) (int, error) {
 }
 
 // Buffered returns the bytes waiting to go out.
-func (w *connWriter) Buffered() int { return w.n }
+func (w *connWriter) Buffered() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.n
+}
 
 // flushingReader flushes a session's output before every read from the
 // network, so an answer never waits behind a read that waits for it.

@@ -16,7 +16,10 @@ import (
 // only once the files are on disk: it holds the verified uploads of a
 // window, commits them with two syncs of the file system in all
 // (home.CommitBatch) when no more requests are waiting or the window is
-// full, and then sends their answers, in order.
+// full, and then sends their answers, in order. The commit runs on a
+// goroutine of its own while the session reads the next window (the
+// network and the disk each get a core); one commit runs at a time, and
+// the session waits for it (settle) before it sends anything else.
 
 // pendingPut is one pipelined put read but not yet answered.
 type pendingPut struct {
@@ -35,7 +38,7 @@ func (c *session) handleNoWaitPut(req *protocol.Request) error {
 	start := time.Now()
 	size, ok := req.Size()
 	if !ok || size < 0 || size > protocol.MaxNoWaitSize {
-		c.flush()
+		c.settle()
 		c.reply(req, protocol.StatusBadSize, fmt.Sprintf("nowait put: size must be 0 to %d", protocol.MaxNoWaitSize))
 		return fmt.Errorf("nowait put: size %d", size)
 	}
@@ -59,7 +62,7 @@ func (c *session) handleNoWaitPut(req *protocol.Request) error {
 				return nil
 			}
 		}
-		c.flush()
+		c.settle()
 		return fmt.Errorf("put %s: body: %w", p.name, err)
 	}
 	p.up = up
@@ -102,15 +105,45 @@ func (c *session) moreWaiting() bool {
 	return c.r.Peek1() == nil
 }
 
-// flush commits the held uploads together and sends every held answer, in
-// the order of the requests.
+// flush hands the held uploads to a goroutine that commits them together
+// and sends every held answer, in the order of the requests, once the
+// commit before it is done.
 func (c *session) flush() {
 	if len(c.pending) == 0 {
 		return
 	}
+	c.waitCommit()
+	batch := c.pending
+	c.pending = nil // batch is the committer's now
+	done := make(chan struct{})
+	c.committing = done
+	go func() {
+		defer close(done)
+		c.commit(batch)
+	}()
+}
+
+// settle flushes and waits for the commit: every answer owed is then in
+// c.out, ahead of anything the session sends next.
+func (c *session) settle() {
+	c.flush()
+	c.waitCommit()
+}
+
+// waitCommit waits for the running commit, if any.
+func (c *session) waitCommit() {
+	if c.committing != nil {
+		<-c.committing
+		c.committing = nil
+	}
+}
+
+// commit commits a window of pipelined puts and sends their answers; the
+// session may be waiting for the client meanwhile, so it writes them out.
+func (c *session) commit(batch []*pendingPut) {
 	var ups []*home.Upload
 	var wants []string
-	for _, p := range c.pending {
+	for _, p := range batch {
 		if p.up != nil {
 			ups = append(ups, p.up)
 			wants = append(wants, p.req.MD5)
@@ -120,13 +153,13 @@ func (c *session) flush() {
 	if len(ups) > 0 {
 		errs = c.home.CommitBatch(ups, wants)
 	}
-	for _, p := range c.pending {
+	for _, p := range batch {
 		if p.up != nil {
 			p.err, errs = errs[0], errs[1:]
 		}
 		c.answerNoWait(p) // gathered in c.out: they go out together
 	}
-	c.pending = c.pending[:0]
+	c.out.Flush()
 }
 
 func (c *session) answerNoWait(p *pendingPut) {

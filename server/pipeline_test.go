@@ -67,6 +67,61 @@ func TestPipelinedPutsAnsweredInOrder(t *testing.T) {
 	assertNoPartials(t, ts.Home("alex"))
 }
 
+// Pipelined puts over several windows - committed on a goroutine of
+// their own while the next window is read - with one name put again in
+// later windows: every answer comes in order, the name ends with the last
+// body, an ls sent right behind the puts sees them all, and the quota
+// counts exactly what is stored.
+func TestPipelinedPutsAcrossWindows(t *testing.T) {
+	ts := ftpxtest.NewServer(t)
+	ts.AddUser(t, "alex", "pw-alex", accounts.Unlimited)
+	rc := login(t, ts, "alex", "pw-alex")
+	const n = 3*protocol.NoWaitWindow + 17
+	names := make([]string, n)
+	bodies := make([][]byte, n)
+	for i := range n {
+		names[i] = fmt.Sprintf("f%04d", i)
+		if i%protocol.NoWaitWindow == 10 {
+			names[i] = "again"
+		}
+		bodies[i] = bytes.Repeat([]byte{byte(i)}, 100+i)
+	}
+	go func() {
+		for i := range n {
+			rc.sendNoWait(fmt.Sprint(i), names[i], bodies[i], md5hex(bodies[i]))
+		}
+		rc.send(protocol.Request{ID: "ls", Action: "ls", Path: "/"})
+	}()
+	for i := range n {
+		if resp := rc.read(); resp.ID != fmt.Sprint(i) || resp.Status != protocol.StatusMD5OK {
+			t.Fatalf("answer %d: id %q status %d %s", i, resp.ID, resp.Status, resp.Msg)
+		}
+	}
+	resp := rc.read()
+	if resp.ID != "ls" || resp.Status != protocol.StatusOK {
+		t.Fatalf("ls after the puts: %+v", resp)
+	}
+	want := map[string][]byte{}
+	for i := range n {
+		want[names[i]] = bodies[i]
+	}
+	if got := len(resp.Entries); got != len(want) {
+		t.Errorf("ls right after the puts: %d entries, want %d", got, len(want))
+	}
+	var total int64
+	for name, body := range want {
+		got, err := os.ReadFile(filepath.Join(ts.Home("alex"), name))
+		if err != nil || !bytes.Equal(got, body) {
+			t.Fatalf("%s: %d bytes, %v", name, len(got), err)
+		}
+		total += int64(len(body))
+	}
+	if q := rc.do(protocol.Request{Action: "quota"}); q.Used == nil || *q.Used != total {
+		t.Errorf("quota used %v, want %d", q.Used, total)
+	}
+	assertNoPartials(t, ts.Home("alex"))
+}
+
 // Gets sent all at once - small files whose MD5 the server knows and does
 // not know, empty, missing, a directory, a resumed one and files big
 // enough to go by sendfile or the pipelined copy - are answered in order,

@@ -45,6 +45,9 @@ type session struct {
 	requests int
 	parked   bool          // run is on a fresh goroutine, about to wait for a request
 	pending  []*pendingPut // pipelined puts read but not yet answered (pipeline.go)
+	// committing is closed when the commit of the pipelined puts before
+	// pending is done; nil when none runs
+	committing chan struct{}
 }
 
 func (s *Server) newSession(c net.Conn) *session {
@@ -113,7 +116,7 @@ func (c *session) run(done func()) {
 		c.parked = false
 		req, err := c.readRequest()
 		if err != nil {
-			c.flush()
+			c.settle()
 			if reason := c.endWith(req, err); reason != "" {
 				c.end(reason, done)
 				return
@@ -122,7 +125,7 @@ func (c *session) run(done func()) {
 		}
 		c.requests++
 		if !(req.NoWait && req.Action == protocol.ActionPut) {
-			c.flush() // answers stay in the order of the requests
+			c.settle() // answers stay in the order of the requests
 		}
 		if err := c.dispatch(req); err != nil {
 			c.end(err.Error(), done)
@@ -133,6 +136,7 @@ func (c *session) run(done func()) {
 
 // end closes the session for reason and calls done.
 func (c *session) end(reason string, done func()) {
+	c.waitCommit()
 	if c.home != nil {
 		c.home.Close()
 	}
