@@ -4,6 +4,7 @@
 # with the date, the command and the machine. In order:
 #   bench/transfer.sh  1 GiB put (fsync, --fsync=false) and get, md5sum, Go MD5, dd
 #   bench/files.sh     10,000 x 4 KiB: put -r, get -r
+#   bench/cpu.sh       CPU seconds of client and server for each of those (one run each)
 #   bench/ls.sh        ls of a 1,000-entry directory: p50/p99
 #   bench/parallel.sh  100 clients x 10 MiB at once
 #   bench/conns.sh     server RSS per idle authenticated connection (1,000)
@@ -34,7 +35,7 @@ export BENCH_SCRATCH=$scratch
 bench_init all
 on_exit "rm -rf '$scratch'"
 results=${BENCH_RESULTS:-bench/results.md}
-only=${BENCH_ONLY:-transfer files ls parallel conns peers ftp gobench s3 resume}
+only=${BENCH_ONLY:-transfer files cpu ls parallel conns peers ftp gobench s3 resume}
 go=${GO:-go}
 export BENCH_ROWS=$work/rows.tsv
 : >"$BENCH_ROWS"
@@ -68,6 +69,7 @@ step() {
 # the limits are for the default sizes on 2 cores, with room
 step transfer 900 bench/transfer.sh
 step files 900 bench/files.sh
+step cpu 600 bench/cpu.sh
 step ls 300 bench/ls.sh
 step parallel 600 bench/parallel.sh
 step conns 600 bench/conns.sh
