@@ -39,6 +39,23 @@ log "md5sum of the file"
 md5=$(cpu_of md5sum "$file")
 row cpu-md5 "md5sum CPU" "md5sum of the $size_mib MiB file: CPU seconds (user+sys)" "$(echo "$md5" | awk '{printf "%.2f", $2}')" s
 
+# Writing to this disk costs CPU too: dd conv=fsync alone, then while two
+# md5sum loops keep both cores busy, as the two sides of a put do.
+log "dd conv=fsync alone, then beside two md5sum"
+settle
+dd_alone=$(time_of dd if="$file" of="$work/dd-alone.bin" bs=1M conv=fsync status=none)
+settle
+busy() { while :; do md5sum "$file" >/dev/null; done; }
+busy &
+m1=$!
+busy &
+m2=$!
+dd_busy=$(time_of dd if="$file" of="$work/dd-busy.bin" bs=1M conv=fsync status=none)
+kill "$m1" "$m2"
+wait "$m1" "$m2" 2>/dev/null || true
+row cpu-dd "dd alone" "dd bs=1M conv=fsync of the file, alone" "$(printf '%.2f' "$dd_alone")" s
+row cpu-dd-busy "" "dd bs=1M conv=fsync of the file while two md5sum loops keep both cores busy" "$(printf '%.2f' "$dd_busy")" s cpu-dd over
+
 # rows NAME WHAT FIGURES [PER]: the client, server and wall rows of one
 # workload; with PER (a file count), in microseconds per file
 rows() {

@@ -262,8 +262,10 @@ func (u *Upload) Receive(r io.Reader) (int64, error) {
 
 // writeback has the disk write a partial on local disk as it fills
 // (xfer.WritebackWriter), so the sync at the commit finds little to do.
+// Without that sync (fsync = false) the kernel writes it back when it
+// will, as it would any file.
 func (u *Upload) writeback() {
-	if f, ok := u.f.(*os.File); ok {
+	if f, ok := u.f.(*os.File); ok && u.h.durable() {
 		u.f = xfer.NewWritebackWriter(f)
 	}
 }
