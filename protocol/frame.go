@@ -24,7 +24,7 @@ const (
 	MaxNoWaitSize = 16 << 20
 	// NoWaitWindow is how many pipelined puts the server holds before it
 	// syncs them to disk together and answers them.
-	NoWaitWindow = 256
+	NoWaitWindow = 512
 )
 
 var (

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
+	"syscall"
 	"time"
 
 	"ftpx/home"
@@ -85,14 +87,31 @@ func (c *session) beginNoWait(req *protocol.Request, size int64, p *pendingPut) 
 	return c.home.BeginUpload(name, size, "", 0)
 }
 
-// queue holds p for the next flush, flushing now if the window is full or
-// the client has nothing more on the way.
+// queue holds p for the next flush, flushing now if the window is full,
+// the client has nothing more on the way, or the sessions together hold
+// as many open uploads as heldMax allows.
 func (c *session) queue(p *pendingPut) {
 	c.pending = append(c.pending, p)
-	if len(c.pending) >= protocol.NoWaitWindow || !c.moreWaiting() {
+	if p.up != nil {
+		c.held++
+		c.srv.held.Add(1)
+	}
+	if len(c.pending) >= protocol.NoWaitWindow || c.srv.held.Load() >= heldMax() || !c.moreWaiting() {
 		c.flush()
 	}
 }
+
+// heldMax bounds the pipelined uploads all sessions hold open at once: a
+// quarter of the files the process may open. Past it, windows are
+// committed early (smaller), rather than a flood of pipelined puts on many
+// connections taking every descriptor.
+var heldMax = sync.OnceValue(func() int64 {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur < 4096 {
+		return 1024
+	}
+	return int64(min(rl.Cur/4, 1<<20))
+})
 
 // moreWaiting reports whether the client has already sent more: a read of
 // one byte that waits at most a millisecond. A timeout here leaves the
@@ -117,8 +136,11 @@ func (c *session) flush() {
 	c.pending = nil // batch is the committer's now
 	done := make(chan struct{})
 	c.committing = done
+	held := c.held
+	c.held = 0
 	go func() {
 		defer close(done)
+		defer c.srv.held.Add(-held)
 		c.commit(batch)
 	}()
 }

@@ -6,11 +6,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	"ftpx/accounts"
 	"ftpx/ftpxtest"
 	"ftpx/protocol"
+	"ftpx/server"
 )
 
 // sendNoWait writes a pipelined put: header and body, no waiting.
@@ -120,6 +123,93 @@ func TestPipelinedPutsAcrossWindows(t *testing.T) {
 		t.Errorf("quota used %v, want %d", q.Used, total)
 	}
 	assertNoPartials(t, ts.Home("alex"))
+}
+
+// Two sessions stream pipelined puts while the server may hold only a few
+// open at once: windows are committed early, every put is answered in
+// order and stored, and once both are done (one session closed in the
+// middle of a window, the other still open) nothing is held.
+func TestPipelinedPutsBoundedAcrossSessions(t *testing.T) {
+	defer server.SetHeldMax(5)()
+	ts := ftpxtest.NewServer(t)
+	ts.AddUser(t, "alex", "pw-alex", accounts.Unlimited)
+	const n = 200
+	var wg sync.WaitGroup
+	for s := range 2 {
+		rc := login(t, ts, "alex", "pw-alex")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			go func() {
+				for i := range n {
+					body := []byte(fmt.Sprint("session ", s, " file ", i))
+					rc.sendNoWait(fmt.Sprint(i), fmt.Sprintf("s%d-%03d", s, i), body, md5hex(body))
+				}
+			}()
+			for i := range n {
+				if resp := rc.read(); resp.ID != fmt.Sprint(i) || resp.Status != protocol.StatusMD5OK {
+					t.Errorf("session %d answer %d: id %q status %d %s", s, i, resp.ID, resp.Status, resp.Msg)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for s := range 2 {
+		for i := range n {
+			want := fmt.Sprint("session ", s, " file ", i)
+			if got, err := os.ReadFile(filepath.Join(ts.Home("alex"), fmt.Sprintf("s%d-%03d", s, i))); err != nil || string(got) != want {
+				t.Fatalf("s%d-%03d: %q, %v", s, i, got, err)
+			}
+		}
+	}
+	rc := login(t, ts, "alex", "pw-alex")
+	body := []byte("cut off")
+	for i := range 3 {
+		rc.sendNoWait(fmt.Sprint(i), fmt.Sprint("cut", i), body, md5hex(body))
+	}
+	rc.send(protocol.Request{Action: "put", Filename: "cut3", SizeField: protocol.Int64(100), MD5: md5hex(body), NoWait: true})
+	rc.sendBytes(body) // and the connection ends, mid-body
+	rc.conn.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) { // the session reads on after the close
+		if _, err := os.Stat(filepath.Join(ts.Home("alex"), "cut2")); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for ts.Held() != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if h := ts.Held(); h != 0 {
+		t.Errorf("%d uploads still held after every session settled", h)
+	}
+	var total int64
+	for i := range 4 {
+		fi, err := os.Stat(filepath.Join(ts.Home("alex"), fmt.Sprint("cut", i)))
+		if (err == nil) != (i < 3) {
+			t.Errorf("cut%d: %v (the three whole puts are stored, the cut one is not)", i, err)
+		}
+		if err == nil {
+			total += fi.Size()
+		}
+	}
+	for s := range 2 {
+		for i := range n {
+			total += int64(len(fmt.Sprint("session ", s, " file ", i)))
+		}
+	}
+	if q := login(t, ts, "alex", "pw-alex").do(protocol.Request{Action: "quota"}); q.Used == nil || *q.Used != total {
+		t.Errorf("quota used %v, want %d", ptrString(q.Used), total)
+	}
+	assertNoPartials(t, ts.Home("alex"))
+}
+
+func ptrString(p *int64) string {
+	if p == nil {
+		return "none"
+	}
+	return fmt.Sprint(*p)
 }
 
 // Gets sent all at once - small files whose MD5 the server knows and does

@@ -73,6 +73,9 @@ type Server struct {
 	throttle  *throttle
 	closing   atomic.Bool
 	wg        sync.WaitGroup // one per running session
+	// held counts the pipelined uploads of every session read but not
+	// yet committed: each holds an open file (pipeline.go)
+	held atomic.Int64
 
 	janitor     sync.Once
 	stopJanitor chan struct{}

@@ -48,6 +48,7 @@ type session struct {
 	// committing is closed when the commit of the pipelined puts before
 	// pending is done; nil when none runs
 	committing chan struct{}
+	held       int64 // uploads of pending, counted in srv.held
 }
 
 func (s *Server) newSession(c net.Conn) *session {
@@ -137,6 +138,14 @@ func (c *session) run(done func()) {
 // end closes the session for reason and calls done.
 func (c *session) end(reason string, done func()) {
 	c.waitCommit()
+	for _, p := range c.pending { // none unless a path forgot to settle
+		if p.up != nil {
+			p.up.Abort()
+		}
+	}
+	c.pending = nil
+	c.srv.held.Add(-c.held)
+	c.held = 0
 	if c.home != nil {
 		c.home.Close()
 	}
