@@ -30,7 +30,7 @@ type journal struct {
 	file    string
 	f       *os.File
 	done    map[string]journalEntry
-	tops    []target // a batch get's destinations, as its first run resolved them
+	tops    []target // a batch's destinations, as its first run resolved them
 	earlier bool     // an earlier run of the batch left the journal
 	warned  bool
 }
@@ -55,42 +55,24 @@ type journalTop struct {
 	Dest string `json:"dest"`
 }
 
-// openJournal returns the journal of a batch, nil when this is not one or
-// there is no state dir. Problems are told through Notice and leave the
-// batch unjournaled.
-func (c *Client) openJournal(batch bool, direction string, tops []target) *journal {
-	if !batch || c.records() == nil {
-		return nil
-	}
-	h := sha256.New()
-	h.Write([]byte(strings.Join([]string{c.server(), c.user(), direction}, "\x00")))
-	for _, t := range tops {
-		local, remote := t.src, t.dest
-		if direction == "get" {
-			local, remote = t.dest, t.src
-		}
-		abs, _ := filepath.Abs(local)
-		h.Write([]byte("\x00" + abs + "\x00" + c.abs(remote)))
-	}
-	return c.journalAt(direction + "-" + hex.EncodeToString(h.Sum(nil)[:12]) + ".jsonl")
-}
-
-// openGetJournal returns the journal of a batch get and, when an earlier
-// run of it was cut off, the destinations that run chose. It is named
-// after the command as typed, in its local and remote directories: cp's
-// rules would send a rerun elsewhere once the first run made the
-// destination ("get -r DIR NEW" copies into NEW, then into NEW/DIR).
-func (c *Client) openGetJournal(batch bool, remotes []string, local string, opt TransferOptions) (*journal, []target) {
+// openJournal returns the journal of a batch and, when an earlier run of
+// it was cut off, the destinations that run chose (nil when this is not a
+// batch or there is no state dir; problems are told through Notice and
+// leave the batch unjournaled). It is named after the command as typed,
+// in its local and remote directories: cp's rules would send a rerun
+// elsewhere once the first run made the destination ("put -r DIR NEW" and
+// "get -r DIR NEW" copy into NEW, then into NEW/DIR).
+func (c *Client) openJournal(batch bool, direction string, sources []string, dest string, opt TransferOptions) (*journal, []target) {
 	if !batch || c.records() == nil {
 		return nil, nil
 	}
 	cwd, _ := os.Getwd()
 	h := sha256.New()
-	h.Write([]byte(strings.Join([]string{c.server(), c.user(), "get", cwd, c.cwd, local, opt.To, fmt.Sprint(opt.Recursive)}, "\x00")))
-	for _, r := range remotes {
-		h.Write([]byte("\x00" + r))
+	h.Write([]byte(strings.Join([]string{c.server(), c.user(), direction, cwd, c.cwd, dest, opt.To, fmt.Sprint(opt.Recursive)}, "\x00")))
+	for _, s := range sources {
+		h.Write([]byte("\x00" + s))
 	}
-	j := c.journalAt("get-" + hex.EncodeToString(h.Sum(nil)[:12]) + ".jsonl")
+	j := c.journalAt(direction + "-" + hex.EncodeToString(h.Sum(nil)[:12]) + ".jsonl")
 	if j == nil {
 		return nil, nil
 	}

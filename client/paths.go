@@ -56,20 +56,30 @@ type target struct{ src, dest string }
 // errors joined in order (ExitCode reports the first); nil when all
 // succeeded.
 func (c *Client) PutPaths(ctx context.Context, locals []string, remote string, opt TransferOptions) error {
-	tops, err := c.putTargets(ctx, locals, remote, opt)
-	if err != nil {
-		return err
+	batch := opt.Recursive || opt.To != "" || len(locals) > 1
+	j, tops := c.openJournal(batch, "put", locals, remote, opt)
+	if tops == nil {
+		var err error
+		if tops, err = c.putTargets(ctx, locals, remote, opt); err != nil {
+			j.close(true) // a new journal, still empty
+			return err
+		}
+		j.setTops(tops)
+	} else if opt.To != "" {
+		if err := c.Mkdir(ctx, opt.To, true); err != nil { // as the first run did
+			j.close(!j.resumed())
+			return err
+		}
 	}
 	var fails failures
 	plan := planPut(tops, opt, &fails)
-	batch := opt.Recursive || opt.To != "" || len(tops) > 1
 	defer c.batchRecords()()
 	if batch {
 		if err := c.checkQuota(ctx, plan, quotaSubject(locals, remote, opt)); err != nil {
+			j.close(!j.resumed()) // a new journal goes; an earlier run's keeps its destinations
 			return errors.Join(append([]error{err}, fails.errs...)...)
 		}
 	}
-	j := c.openJournal(batch, "put", tops)
 	failedDirs := map[string]bool{}
 	finished := func(it planItem, res Result) {
 		j.add(it.local, c.abs(it.remote), res.Size, it.mtime, res.MD5)
@@ -219,7 +229,7 @@ func (c *Client) remoteKind(ctx context.Context, name string) (isDir, exists boo
 // where the first run did. Failures are handled as in PutPaths.
 func (c *Client) GetPaths(ctx context.Context, remotes []string, local string, opt TransferOptions) error {
 	batch := opt.Recursive || len(remotes) > 1 || opt.To != ""
-	j, tops := c.openGetJournal(batch, remotes, local, opt)
+	j, tops := c.openJournal(batch, "get", remotes, local, opt)
 	if tops == nil {
 		var err error
 		if tops, err = c.getTargets(remotes, local, opt); err != nil {

@@ -9,8 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"ftpx/accounts"
 	"ftpx/client"
 	"ftpx/client/internal/fake"
+	"ftpx/ftpxtest"
 )
 
 // localTree makes, in a fresh directory that becomes the working
@@ -228,5 +230,53 @@ func TestGetDestinationsFollowCp(t *testing.T) {
 				t.Errorf("local files %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestPutRecursiveRerunLandsWhereTheFirstRunDid cuts a put -r DIR NEW off
+// after its first file and runs it again: NEW exists by then, which by
+// cp's rule would send the rerun to NEW/DIR, but the rerun lands where the
+// first run did, in NEW, and skips the file done.
+func TestPutRecursiveRerunLandsWhereTheFirstRunDid(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	os.MkdirAll("DIR", 0o755)
+	for _, n := range []string{"a", "b", "c"} {
+		os.WriteFile(filepath.Join("DIR", n), []byte("file "+n), 0o644)
+	}
+	ts := ftpxtest.NewServer(t)
+	ts.AddUser(t, "alex", "pw", accounts.Unlimited)
+	cfg := client.Config{Addr: ts.Addr, User: "alex", Password: "pw", Records: &client.Records{Dir: filepath.Join(dir, ".state")}}
+	put := func(ctx context.Context, done func(client.Result)) error {
+		c, err := client.Connect(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.PutPaths(ctx, []string{"DIR"}, "NEW", client.TransferOptions{Recursive: true, Done: done})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := put(ctx, func(client.Result) { cancel() }); err == nil {
+		t.Fatal("the first run, cut off after one file, says nothing")
+	}
+	var sent []string
+	if err := put(context.Background(), func(r client.Result) {
+		if r.Sent > 0 {
+			sent = append(sent, r.Remote)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	home := ts.Home("alex")
+	for _, n := range []string{"a", "b", "c"} {
+		if b, err := os.ReadFile(filepath.Join(home, "NEW", n)); err != nil || string(b) != "file "+n {
+			t.Errorf("NEW/%s: %q, %v", n, b, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(home, "NEW", "DIR")); err == nil {
+		t.Errorf("the rerun made NEW/DIR")
+	}
+	if len(sent) >= 3 {
+		t.Errorf("the rerun sent every file again: %q", sent)
 	}
 }
