@@ -93,7 +93,6 @@ func (c *session) beginNoWait(req *protocol.Request, size int64, p *pendingPut) 
 func (c *session) queue(p *pendingPut) {
 	c.pending = append(c.pending, p)
 	if p.up != nil {
-		c.held++
 		c.srv.held.Add(1)
 	}
 	if len(c.pending) >= protocol.NoWaitWindow || c.srv.held.Load() >= heldMax() || !c.moreWaiting() {
@@ -136,13 +135,22 @@ func (c *session) flush() {
 	c.pending = nil // batch is the committer's now
 	done := make(chan struct{})
 	c.committing = done
-	held := c.held
-	c.held = 0
 	go func() {
 		defer close(done)
-		defer c.srv.held.Add(-held)
+		defer c.srv.held.Add(-uploads(batch))
 		c.commit(batch)
 	}()
+}
+
+// uploads counts the puts of batch that hold an open upload.
+func uploads(batch []*pendingPut) int64 {
+	var n int64
+	for _, p := range batch {
+		if p.up != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // settle flushes and waits for the commit: every answer owed is then in

@@ -48,7 +48,6 @@ type session struct {
 	// committing is closed when the commit of the pipelined puts before
 	// pending is done; nil when none runs
 	committing chan struct{}
-	held       int64 // uploads of pending, counted in srv.held
 }
 
 func (s *Server) newSession(c net.Conn) *session {
@@ -143,9 +142,8 @@ func (c *session) end(reason string, done func()) {
 			p.up.Abort()
 		}
 	}
+	c.srv.held.Add(-uploads(c.pending))
 	c.pending = nil
-	c.srv.held.Add(-c.held)
-	c.held = 0
 	if c.home != nil {
 		c.home.Close()
 	}
