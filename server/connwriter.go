@@ -113,17 +113,18 @@ func (w *connWriter) Buffered() int {
 }
 
 // flushingReader flushes a session's output before every read from the
-// network, so an answer never waits behind a read that waits for it.
+// network, so an answer never waits behind a read that waits for it. A
+// write that failed before - the session's, or one of the goroutine
+// committing its pipelined puts - fails the read too: a client that no
+// longer reads its answers is dropped, however much it goes on sending.
 type flushingReader struct {
 	r   io.Reader
 	out *connWriter
 }
 
 func (f flushingReader) Read(p []byte) (int, error) {
-	if f.out.Buffered() > 0 {
-		if err := f.out.Flush(); err != nil {
-			return 0, err
-		}
+	if err := f.out.Flush(); err != nil { // nothing to do but return w.err when empty
+		return 0, err
 	}
 	return f.r.Read(p)
 }
