@@ -39,8 +39,9 @@ log "md5sum of the file"
 md5=$(cpu_of md5sum "$file")
 row cpu-md5 "md5sum CPU" "md5sum of the $size_mib MiB file: CPU seconds (user+sys)" "$(echo "$md5" | awk '{printf "%.2f", $2}')" s
 
-# Writing to this disk costs CPU too: dd conv=fsync alone, then while two
-# md5sum loops keep both cores busy, as the two sides of a put do.
+# Whether writing to this disk slows down when both cores are busy, as
+# the two sides of a put keep them: dd conv=fsync alone, then while two
+# md5sum loops run.
 log "dd conv=fsync alone, then beside two md5sum"
 settle
 dd_alone=$(time_of dd if="$file" of="$work/dd-alone.bin" bs=1M conv=fsync status=none)

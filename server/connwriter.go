@@ -105,13 +105,6 @@ func (w *connWriter) direct(p []byte) (int, error) {
 	return n, err
 }
 
-// Buffered returns the bytes waiting to go out.
-func (w *connWriter) Buffered() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.n
-}
-
 // flushingReader flushes a session's output before every read from the
 // network, so an answer never waits behind a read that waits for it. A
 // write that failed before - the session's, or one of the goroutine
