@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -178,6 +179,35 @@ func TestPutRefusedUpFrontOnASmallDisk(t *testing.T) {
 	writeSeeded(t, filepath.Join(work, "over.bin"), freeBytes(t, d.root)-20*mib/100+64<<10, r)
 	if _, errOut, code := ftpx(t, work, env, "put", "over.bin"); code != 1 || !strings.Contains(errOut, "286") {
 		t.Fatalf("a put into the reserve: exit %d %s", code, errOut)
+	}
+}
+
+// TestPipelinedPutsKeepMinFreeSpace: small files go pipelined, each an
+// unnamed file in its directory; they are held to --min-free-space like
+// any put. On a 20 MB disk that must keep 15 MB free, a put -r of 1,000
+// files of 8 KiB stores what fits in the 5 MB above the reserve, refuses
+// the rest with 286 (exit 1), and leaves the reserve free.
+func TestPipelinedPutsKeepMinFreeSpace(t *testing.T) {
+	d, work, env := diskSetup(t, "20m", "", "--min-free-space", "15MB")
+	tree := filepath.Join(work, "tree")
+	if err := os.Mkdir(tree, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := seeded(t, 19)
+	const n = 1000
+	for i := range n {
+		writeSeeded(t, filepath.Join(tree, fmt.Sprintf("f%04d", i)), 8<<10, r)
+	}
+	_, errOut, code := ftpx(t, work, env, "--quiet", "put", "-r", "tree")
+	if code != 1 || !strings.Contains(errOut, "286 insufficient storage") {
+		t.Fatalf("put -r of 8 MB onto 5 MB above the reserve: exit %d %.300s", code, errOut)
+	}
+	stored, _ := os.ReadDir(filepath.Join(d.root, "alex", "tree"))
+	if len(stored) == 0 || len(stored) >= n {
+		t.Fatalf("%d of %d files stored", len(stored), n)
+	}
+	if free := freeBytes(t, d.root); free < 15*mib-256<<10 {
+		t.Fatalf("%d bytes left free, the reserve is %d (%d files stored)", free, 15*mib, len(stored))
 	}
 }
 

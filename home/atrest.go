@@ -39,7 +39,7 @@ func PartialsIn(dir string) ([]AtRest, error) {
 	out := make([]AtRest, 0, len(parts))
 	for _, p := range parts {
 		a := AtRest{ID: p.ID, Size: p.Size, ModTime: p.ModTime}
-		var st partialState
+		var st ResumePoint
 		if b, err := d.PartialState(p.ID); err == nil && json.Unmarshal(b, &st) == nil {
 			a.Name, a.Of = st.Name, st.Size
 		}

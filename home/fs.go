@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"ftpx/protocol"
 
@@ -30,18 +31,18 @@ type File interface {
 	Stat() (fs.FileInfo, error)
 }
 
-// WriteFile is a partial upload being written. *os.File satisfies it.
-type WriteFile interface {
-	io.Writer
-	io.Closer
-	Sync() error
+// FS is a user's file tree: its names (Tree) and how it takes uploads
+// (Uploads). Names are home paths as Resolve returns them ("/", "/a/b").
+// It is the seam where virtual folders (muxFS), the read-only anonymous
+// tree (readOnly) and object storage (package s3home) plug in, so it
+// stays small.
+type FS interface {
+	Tree
+	Uploads
 }
 
-// FS is a user's file tree. Names are home paths as Resolve returns them
-// ("/", "/a/b"). It is the seam where virtual folders (muxFS), the
-// read-only anonymous tree (readOnly) and, later, object storage plug in,
-// so it stays small.
-type FS interface {
+// Tree is the names of a file tree.
+type Tree interface {
 	Stat(name string) (fs.FileInfo, error)
 	ReadDir(name string) ([]fs.FileInfo, error)     // sorted by name; PartialDir left out; ErrNotDir on a file
 	Open(name string) (File, error)                 // regular files only: ErrIsDir on a directory
@@ -49,17 +50,10 @@ type FS interface {
 	Remove(name string) error                       // a file or an empty directory: ErrNotEmpty otherwise
 	RemoveAll(name string) (freed int64, err error) // a tree, symlinks not followed; the bytes of its regular files
 	Rename(oldname, newname string) error
-	CreatePartial(id string) (WriteFile, error)                 // new file PartialDir/id (creates PartialDir as needed), truncating
-	ReopenPartial(id string, offset int64) (WriteFile, error)   // the partial cut to offset, positioned at its end; ErrSize if shorter
-	ReadPartial(id string, offset int64) (io.ReadCloser, error) // the partial's bytes from offset to its end
-	CommitPartial(id, name string, durable bool) error          // rename PartialDir/id onto name, atomically replacing a file (durable: then sync its directory); ErrIsDir if name is a dir; ErrNotExist if name's parent is missing
-	RemovePartial(id string) error                              // the data and the saved state
-	SavePartialState(id string, state []byte) error             // atomically
-	PartialState(id string) ([]byte, error)                     // ErrNotExist when none was saved
-	Partials() ([]PartialInfo, error)                           // every partial's data file
-	Usage() (int64, error)                                      // bytes in regular files of the tree, partials included; symlinks not followed
-	Sync() error                                                // flush everything written to the file system holding the tree (syncfs)
-	Space() (Space, error)                                      // what the file system holding the tree can still take
+	Chtimes(name string, mtime time.Time) error // set a file's modification time
+	Usage() (int64, error)                      // bytes in regular files of the tree, partials included; symlinks not followed
+	Sync() error                                // flush everything written to the file system holding the tree (syncfs)
+	Space() (Space, error)                      // what the file system holding the tree can still take
 	Close() error
 }
 
@@ -297,7 +291,7 @@ func (d *dirFS) Rename(oldname, newname string) error {
 	return opErr("mv", oldname+" "+newname, d.root.Rename(ro, rn))
 }
 
-func (d *dirFS) CreatePartial(id string) (WriteFile, error) {
+func (d *dirFS) createPartial(id string) (*os.File, error) {
 	p, err := partial("put", id)
 	if err != nil {
 		return nil, err
@@ -307,44 +301,12 @@ func (d *dirFS) CreatePartial(id string) (WriteFile, error) {
 	}
 	f, err := d.root.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, filePerm)
 	if errors.Is(err, fs.ErrNotExist) && d.partialDir.Swap(false) {
-		return d.CreatePartial(id) // removed behind our back: make it again
+		return d.createPartial(id) // removed behind our back: make it again
 	}
 	if err != nil {
 		return nil, opErr("put", "partial "+id, err)
 	}
 	return f, nil
-}
-
-func (d *dirFS) CommitPartial(id, name string, durable bool) error {
-	p, err := partial("put", id)
-	if err != nil {
-		return err
-	}
-	r, err := rel("put", name)
-	if err != nil {
-		return err
-	}
-	// Through the root: a symlink out of the home gives ErrOutside here,
-	// before anything is renamed.
-	fi, err := d.root.Stat(r)
-	switch {
-	case err == nil && fi.IsDir():
-		return fmt.Errorf("put %s: %w", name, because(ErrIsDir, "a file cannot replace a directory"))
-	case err != nil && !errors.Is(err, fs.ErrNotExist):
-		return opErr("put", name, err)
-	}
-	if err := d.root.Rename(p, r); err != nil {
-		return opErr("put", name, err)
-	}
-	if !durable {
-		return nil
-	}
-	dir, err := d.root.Open(path.Dir(r))
-	if err != nil {
-		return opErr("put", name, err)
-	}
-	defer dir.Close()
-	return opErr("put", name, dir.Sync())
 }
 
 func (d *dirFS) Sync() error {

@@ -153,12 +153,11 @@ func TestFSBasics(t *testing.T) {
 		t.Errorf("rm left the file: %v", err)
 	}
 
-	w, err := fsys.CreatePartial("p1")
+	sink, _, err := fsys.Upload("p1", "/a/x", UploadOptions{Size: 3, Resumable: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	io.WriteString(w, "abc")
-	w.Close()
+	io.WriteString(sink, "abc")
 	if n, err := fsys.Usage(); err != nil || n != 8+3 {
 		t.Errorf("usage = %d, %v; want 11", n, err)
 	}
@@ -168,12 +167,18 @@ func TestFSBasics(t *testing.T) {
 			t.Errorf("ls / shows %s", PartialDir)
 		}
 	}
-	wantErr(t, tmp, fsys.CommitPartial("p1", "/a", true), ErrIsDir, "commit onto a dir")
-	wantErr(t, tmp, fsys.CommitPartial("p1", "/q/r", true), ErrNotExist, "commit without parent")
-	wantErr(t, tmp, fsys.CommitPartial("nope", "/r", true), ErrNotExist, "commit a missing partial")
-	_, err = fsys.CreatePartial("../x")
+	for _, o := range []UploadOptions{{Size: 3, Resumable: true}, {Size: 3}} {
+		_, _, err = fsys.Upload("p2", "/a", o)
+		wantErr(t, tmp, err, ErrIsDir, "put onto a dir")
+		_, _, err = fsys.Upload("p2", "/q/r", o)
+		wantErr(t, tmp, err, ErrNotExist, "put without parent")
+	}
+	_, _, err = fsys.Upload("../x", "/r", UploadOptions{Size: 3, Resumable: true})
 	wantErr(t, tmp, err, ErrBadPath, "partial id with a slash")
-	if err := fsys.CommitPartial("p1", "/a/x", true); err != nil {
+	if err := sink.Finish(true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sink.Place(Target{}, "", true); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "a", "x")); string(b) != "abc" {
@@ -218,14 +223,10 @@ func TestSymlinkOutsideHomeRefused(t *testing.T) {
 		}
 		wantErr(t, tmp, err, ErrOutside, "get "+name)
 
-		w, err := fsys.CreatePartial("c1")
-		if err != nil {
-			t.Fatal(err)
+		for _, o := range []UploadOptions{{Size: 11, Resumable: true}, {Size: 11}} {
+			_, _, err := fsys.Upload("c1", name, o)
+			wantErr(t, tmp, err, ErrOutside, "put onto "+name)
 		}
-		io.WriteString(w, "overwritten")
-		w.Close()
-		wantErr(t, tmp, fsys.CommitPartial("c1", name, true), ErrOutside, "commit onto "+name)
-		fsys.RemovePartial("c1")
 	}
 	for _, name := range outDirs {
 		_, err := fsys.ReadDir(name)
@@ -243,14 +244,14 @@ func TestSymlinkOutsideHomeRefused(t *testing.T) {
 	if err := os.Symlink(filepath.Join(outside, "secret"), filepath.Join(dir, PartialDir, "planted")); err != nil {
 		t.Fatal(err)
 	}
-	_, err := fsys.CreatePartial("planted")
+	_, _, err := fsys.Upload("planted", "/new", UploadOptions{Size: 1, Resumable: true})
 	wantErr(t, tmp, err, ErrOutside, "create a partial planted as a link out")
 	// And so is the partial directory itself.
 	os.RemoveAll(filepath.Join(dir, PartialDir))
 	if err := os.Symlink(outside, filepath.Join(dir, PartialDir)); err != nil {
 		t.Fatal(err)
 	}
-	_, err = fsys.CreatePartial("new")
+	_, _, err = fsys.Upload("new", "/new", UploadOptions{Size: 1, Resumable: true})
 	wantErr(t, tmp, err, ErrOutside, "create a partial in a PartialDir linked out")
 	os.Remove(filepath.Join(dir, PartialDir))
 

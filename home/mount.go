@@ -142,15 +142,17 @@ func (x muxFS) Rename(oldname, newname string) error {
 
 func (x muxFS) home() FS { return x.h.mounts[0].fs }
 
-func (x muxFS) CreatePartial(id string) (WriteFile, error) { return x.home().CreatePartial(id) }
-func (x muxFS) ReopenPartial(id string, offset int64) (WriteFile, error) {
-	return x.home().ReopenPartial(id, offset)
+func (x muxFS) Upload(id, name string, o UploadOptions) (Sink, Target, error) {
+	mt, in := x.h.route(name)
+	s, t, err := mt.fs.Upload(id, in, o)
+	return s, t, x.rename(err, mt, in)
 }
 func (x muxFS) ReadPartial(id string, offset int64) (io.ReadCloser, error) {
 	return x.home().ReadPartial(id, offset)
 }
-func (x muxFS) CommitPartial(id, name string, durable bool) error {
-	return x.home().CommitPartial(id, name, durable)
+func (x muxFS) Chtimes(name string, mtime time.Time) error {
+	mt, in := x.h.route(name)
+	return x.rename(mt.fs.Chtimes(in, mtime), mt, in)
 }
 func (x muxFS) RemovePartial(id string) error { return x.home().RemovePartial(id) }
 func (x muxFS) SavePartialState(id string, state []byte) error {
@@ -186,7 +188,10 @@ func (x muxFS) Close() error {
 // rename puts the folder's name back into an error that names a path
 // within it, so that errors stay in home paths: the folder's "/a" is the
 // home's "/shared/a".
-func (x muxFS) rename(err error, mt *mount, in string) error {
+func (x muxFS) rename(err error, mt *mount, in string) error { return mt.rename(err, in) }
+
+// rename is muxFS.rename for the mount.
+func (mt *mount) rename(err error, in string) error {
 	if err == nil || mt.name == "" {
 		return err
 	}

@@ -1,6 +1,9 @@
 package home
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // readOnly is an FS that refuses every change with ErrPermission: the
 // anonymous tree. The permission checks come first; this is the floor
@@ -17,13 +20,10 @@ func (r readOnly) RemoveAll(name string) (int64, error) {
 	return 0, r.refuse("rm", name)
 }
 func (r readOnly) Rename(oldname, _ string) error { return r.refuse("mv", oldname) }
-func (r readOnly) CreatePartial(id string) (WriteFile, error) {
-	return nil, r.refuse("put", "partial "+id)
+func (r readOnly) Upload(_, name string, _ UploadOptions) (Sink, Target, error) {
+	return nil, Target{}, r.refuse("put", name)
 }
-func (r readOnly) ReopenPartial(id string, _ int64) (WriteFile, error) {
-	return nil, r.refuse("put", "partial "+id)
-}
-func (r readOnly) CommitPartial(_, name string, _ bool) error { return r.refuse("put", name) }
+func (r readOnly) Chtimes(name string, _ time.Time) error     { return r.refuse("mtime", name) }
 func (r readOnly) RemovePartial(id string) error              { return r.refuse("abort", "partial "+id) }
 func (r readOnly) SavePartialState(id string, _ []byte) error { return r.refuse("save", "partial "+id) }
 func (r readOnly) Sync() error                                { return nil }

@@ -13,17 +13,6 @@ import (
 	"github.com/google/uuid"
 )
 
-// partialState is what a resumable upload saves beside its partial: enough
-// to append to it later and still verify the whole file, without reading
-// the bytes already held (the MD5 state is the digest's own encoding).
-type partialState struct {
-	Name    string    `json:"name"`
-	Size    int64     `json:"size"`
-	Offset  int64     `json:"offset"`
-	MD5     []byte    `json:"md5_state"`
-	Updated time.Time `json:"updated"`
-}
-
 // Held describes what the server holds of an interrupted upload.
 type Held struct {
 	Name      string // the home path it is for
@@ -81,8 +70,8 @@ func (h *Home) holder(id string) *mount {
 // than the data file holds, as after a crash of the machine) is dropped
 // with its partial and reported as ErrNotExist; an id unknown here but
 // held by another user in their home is ErrForeign.
-func (h *Home) held(mt *mount, id string) (partialState, error) {
-	var st partialState
+func (h *Home) held(mt *mount, id string) (ResumePoint, error) {
+	var st ResumePoint
 	b, err := mt.fs.PartialState(id)
 	if errors.Is(err, ErrNotExist) {
 		if h.m != nil && mt == h.mounts[0] && h.m.heldElsewhere(h.user, id) {
@@ -96,7 +85,7 @@ func (h *Home) held(mt *mount, id string) (partialState, error) {
 	held := partialSize(mt, id)
 	if json.Unmarshal(b, &st) != nil || st.Offset < 0 || st.Offset > st.Size || held < st.Offset {
 		h.dropPartial(mt, id)
-		return partialState{}, fmt.Errorf("transfer %s: unusable saved state: %w", id, ErrNotExist)
+		return ResumePoint{}, fmt.Errorf("transfer %s: unusable saved state: %w", id, ErrNotExist)
 	}
 	if held > st.Offset && st.Offset < st.Size {
 		catchUp(mt, id, &st)
@@ -110,7 +99,7 @@ func (h *Home) held(mt *mount, id string) (partialState, error) {
 // them. Bytes past the declared size are left for ReopenPartial to cut.
 // On any failure the state stays as it was: the upload then resumes at
 // the older offset, which is still right.
-func catchUp(mt *mount, id string, st *partialState) {
+func catchUp(mt *mount, id string, st *ResumePoint) {
 	d := md5.New()
 	if d.(encoding.BinaryUnmarshaler).UnmarshalBinary(st.MD5) != nil {
 		return
@@ -159,70 +148,9 @@ func (h *Home) dropPartial(mt *mount, id string) {
 	}
 }
 
-// saveState records where the upload stands: the MD5 state, which must
-// cover exactly the first at bytes, all of them in the partial.
-func (u *Upload) saveState(at int64) error {
-	m, err := u.md5.(encoding.BinaryMarshaler).MarshalBinary()
-	if err != nil {
-		return err
-	}
-	st := partialState{Name: u.name, Size: u.size, Offset: at, MD5: m, Updated: time.Now().UTC()}
-	if err := u.saveHeld(st); err != nil {
-		return err
-	}
-	u.saved, u.savedAt = at, time.Now()
-	return nil
-}
-
 // saveHeld writes a partial's saved state.
-func saveHeld(mt *mount, id string, st partialState) error {
-	b, err := json.Marshal(st)
-	if err != nil {
-		return err
-	}
-	return mt.fs.SavePartialState(id, b)
-}
-
-// Suspend ends an upload that was cut off. A resumable one (it has a
-// transfer id) keeps its partial and saves its state, so a later
-// BeginUpload can append from Breakpoint's offset; the bytes it holds stay
-// counted on the quota. Any other upload is aborted.
-func (u *Upload) Suspend() error {
-	if u.done {
-		return nil
-	}
-	if !u.resume {
-		return u.Abort()
-	}
-	if pf, ok := u.f.(PartFile); ok {
-		return u.suspendParts(pf)
-	}
-	// Kept bytes count as used; where the reservation was smaller (it
-	// replaces a file) they may not fit, and then they go.
-	if err := u.mt.acct.commitChecked(u.reserved, u.written); err != nil {
-		u.mt.acct.reserve(u.reserved)
-		return u.Abort()
-	}
-	u.done = true
-	err := u.f.Close()
-	u.f = nil
-	if serr := u.saveState(u.base + u.written); err == nil {
-		err = serr
-	}
-	u.release()
-	if err != nil {
-		return opErr("suspend", u.name, err)
-	}
-	return nil
-}
-
-// release gives back the claim on the partial's id, once.
-func (u *Upload) release() {
-	if !u.released {
-		u.released = true
-		u.h.unclaim(u.mt, u.id)
-		u.space.end()
-	}
+func saveHeld(mt *mount, id string, st ResumePoint) error {
+	return mt.fs.SavePartialState(id, st.Marshal())
 }
 
 // claimWait is how long a claim waits for another connection to let go of

@@ -40,7 +40,7 @@ func TestSuspendThenResume(t *testing.T) {
 	data := randomData(3 << 20)
 	id := uuid.NewString()
 
-	u, err := h.BeginUpload("/f", int64(len(data)), id, 0)
+	u, err := h.BeginUpload("/f", Put{Size: int64(len(data)), Transfer: id})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestSuspendThenResume(t *testing.T) {
 		t.Fatal("suspended upload visible under its name")
 	}
 
-	u, err = h.BeginUpload("/f", int64(len(data)), id, held.Offset)
+	u, err = h.BeginUpload("/f", Put{Size: int64(len(data)), Transfer: id, Offset: held.Offset})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,10 +82,10 @@ func TestResumedMismatchDiscardsEverything(t *testing.T) {
 	dir := filepath.Join(root, "alice")
 	data := randomData(100_000)
 	id := uuid.NewString()
-	u, _ := h.BeginUpload("/f", 100_000, id, 0)
+	u, _ := h.BeginUpload("/f", Put{Size: 100_000, Transfer: id})
 	u.Write(data[:50_000])
 	u.Suspend()
-	u, err := h.BeginUpload("/f", 100_000, id, 50_000)
+	u, err := h.BeginUpload("/f", Put{Size: 100_000, Transfer: id, Offset: 50_000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,13 +108,13 @@ func TestCrashResumesFromWhatReachedTheDisk(t *testing.T) {
 		dir := filepath.Join(root, "alice")
 		data := randomData(20 << 20)
 		id := uuid.NewString()
-		u, _ := h.BeginUpload("/f", int64(len(data)), id, 0)
+		u, _ := h.BeginUpload("/f", Put{Size: int64(len(data)), Transfer: id})
 		if cut > 1<<20 {
 			u.Receive(bytes.NewReader(data[:cut])) // its read error (EOF before the end) is the crash
 		} else {
 			u.Write(data[:cut])
 		}
-		u.f.Close() // the process dies: no Suspend, no Abort
+		u.sink.(*partialSink).close() // the process dies: no Suspend, no Abort
 		m.unclaim("alice", id)
 		h.Close()
 
@@ -128,7 +128,7 @@ func TestCrashResumesFromWhatReachedTheDisk(t *testing.T) {
 		if err != nil || held.Offset != int64(cut) || held.PrefixMD5 != md5hex(data[:cut]) {
 			t.Fatalf("cut at %d: held %+v %v; want all of it", cut, held, err)
 		}
-		u, err = h2.BeginUpload("/f", int64(len(data)), id, held.Offset)
+		u, err = h2.BeginUpload("/f", Put{Size: int64(len(data)), Transfer: id, Offset: held.Offset})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,7 +154,7 @@ func TestBreakpointRefusals(t *testing.T) {
 	if _, err := h.Breakpoint(id); !errors.Is(err, ErrNotExist) {
 		t.Fatalf("unknown id: %v", err)
 	}
-	u, _ := h.BeginUpload("/f", 10, id, 0)
+	u, _ := h.BeginUpload("/f", Put{Size: 10, Transfer: id})
 	u.Write([]byte("12345"))
 	claimWait = 50 * time.Millisecond
 	defer func() { claimWait = 3 * time.Second }()
@@ -170,7 +170,7 @@ func TestBreakpointRefusals(t *testing.T) {
 	if _, err := bob.Breakpoint(id); !errors.Is(err, ErrForeign) {
 		t.Fatalf("another user's transfer: %v", err)
 	}
-	if _, err := bob.BeginUpload("/f", 10, id, 5); !errors.Is(err, ErrForeign) {
+	if _, err := bob.BeginUpload("/f", Put{Size: 10, Transfer: id, Offset: 5}); !errors.Is(err, ErrForeign) {
 		t.Fatalf("resuming another user's transfer: %v", err)
 	}
 	_ = root

@@ -4,6 +4,9 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"ftpx/home"
@@ -33,22 +36,22 @@ func TestPutRefusedUpFrontWhenTheDiskCannotHoldIt(t *testing.T) {
 	faults.SetSpace(home.Space{Free: 10 * mib, Total: 100 * mib})
 	h := spaceHome(t, faults, 1*mib)
 
-	_, err := h.BeginUpload("/big", 9*mib+1, "", 0)
+	_, err := h.BeginUpload("/big", home.Put{Size: 9*mib + 1})
 	var se *home.SpaceError
 	if !errors.Is(err, home.ErrNoSpace) || !errors.As(err, &se) || se.Need != 9*mib+1 || se.Avail != 9*mib {
 		t.Fatalf("9 MiB + 1 with 10 MiB free and 1 MiB kept: %v", err)
 	}
-	a, err := h.BeginUpload("/a", 4*mib, "", 0)
+	a, err := h.BeginUpload("/a", home.Put{Size: 4 * mib})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := h.BeginUpload("/b", 4*mib, "", 0)
+	b, err := h.BeginUpload("/b", home.Put{Size: 4 * mib})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Both still have everything to write: a third cannot be promised
 	// what they will take, whatever a new statfs says.
-	if _, err := h.BeginUpload("/c", 2*mib, "", 0); !errors.Is(err, home.ErrNoSpace) {
+	if _, err := h.BeginUpload("/c", home.Put{Size: 2 * mib}); !errors.Is(err, home.ErrNoSpace) {
 		t.Fatalf("2 MiB while 8 of 9 are promised: %v", err)
 	}
 	// a writes 2 MiB: the disk has 8 free, a needs 2 more, b 4.
@@ -56,10 +59,10 @@ func TestPutRefusedUpFrontWhenTheDiskCannotHoldIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	faults.SetSpace(home.Space{Free: 8 * mib, Total: 100 * mib})
-	if _, err := h.BeginUpload("/c", 2*mib, "", 0); !errors.Is(err, home.ErrNoSpace) {
+	if _, err := h.BeginUpload("/c", home.Put{Size: 2 * mib}); !errors.Is(err, home.ErrNoSpace) {
 		t.Fatalf("2 MiB with 8 free, 6 promised and 1 kept: %v", err)
 	}
-	c, err := h.BeginUpload("/c", 1*mib, "", 0)
+	c, err := h.BeginUpload("/c", home.Put{Size: 1 * mib})
 	if err != nil {
 		t.Fatalf("1 MiB with 8 free, 6 promised and 1 kept: %v", err)
 	}
@@ -68,7 +71,7 @@ func TestPutRefusedUpFrontWhenTheDiskCannotHoldIt(t *testing.T) {
 	b.Abort()
 	c.Abort()
 	faults.SetSpace(home.Space{Free: 10 * mib, Total: 100 * mib})
-	d, err := h.BeginUpload("/d", 9*mib, "", 0)
+	d, err := h.BeginUpload("/d", home.Put{Size: 9 * mib})
 	if err != nil {
 		t.Fatalf("9 MiB once the others ended: %v", err)
 	}
@@ -82,6 +85,44 @@ func TestPutRefusedUpFrontWhenTheDiskCannotHoldIt(t *testing.T) {
 	}
 }
 
+// TestSmallPutsKeepTheFreeSpace: a small put without a transfer id (every
+// pipelined put) is written as an unnamed file in its directory; it is
+// refused up front like any other when the disk cannot hold it and keep
+// the reserve, and a wrapped file system (here the one that reports the
+// space) takes the same unnamed-file path: nothing goes through
+// PartialDir. (A real small disk: e2e TestPipelinedPutsKeepMinFreeSpace.)
+func TestSmallPutsKeepTheFreeSpace(t *testing.T) {
+	faults := faultfs.New()
+	faults.SetSpace(home.Space{Free: 10 * mib, Total: 100 * mib})
+	root := t.TempDir()
+	m, err := home.NewManager(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Wrap, m.MinFreeSpace = faults.Wrap, 9*mib+512<<10
+	h, err := m.Open("alice", home.Unlimited)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { h.Close(); m.Close() }()
+	if _, err := h.BeginUpload("/big", home.Put{Size: 600 << 10}); !errors.Is(err, home.ErrNoSpace) {
+		t.Fatalf("a put of 600 KiB with 512 KiB free past the reserve: %v", err)
+	}
+	body := make([]byte, 400<<10)
+	sum := md5.Sum(body)
+	u, err := h.BeginUpload("/small", home.Put{Size: int64(len(body))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Write(body)
+	if err := u.Commit(hex.EncodeToString(sum[:])); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "alice", home.PartialDir)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a small put went through %s: %v", home.PartialDir, err)
+	}
+}
+
 func TestSmallPutsShareOneStatfs(t *testing.T) {
 	faults := faultfs.New()
 	faults.SetSpace(home.Space{Free: 1 << 40, Total: 1 << 41})
@@ -89,7 +130,7 @@ func TestSmallPutsShareOneStatfs(t *testing.T) {
 	body := []byte("small")
 	sum := md5.Sum(body)
 	for range 200 {
-		u, err := h.BeginUpload("/s", int64(len(body)), "", 0)
+		u, err := h.BeginUpload("/s", home.Put{Size: int64(len(body))})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -121,7 +162,7 @@ func TestDefaultReserveIsOnePercentAtMostOneGiB(t *testing.T) {
 		faults := faultfs.New()
 		faults.SetSpace(home.Space{Free: tc.free, Total: tc.total})
 		h := spaceHome(t, faults, home.AutoMinFreeSpace)
-		u, err := h.BeginUpload("/f", tc.need, "", 0)
+		u, err := h.BeginUpload("/f", home.Put{Size: tc.need})
 		if (err == nil) != tc.ok {
 			t.Errorf("total %d free %d need %d: %v, want ok=%v", tc.total, tc.free, tc.need, err, tc.ok)
 		}

@@ -33,7 +33,7 @@ func (h *Home) BeginStream(name, transfer string, offset int64) (*Stream, error)
 	}
 	// Declared as nothing more to send: a saved stream's state has its
 	// size equal to its offset, and the stream grows the size as it goes.
-	u, err := h.BeginUpload(name, offset, transfer, offset)
+	u, err := h.BeginUpload(name, Put{Size: offset, Transfer: transfer, Offset: offset})
 	if err != nil {
 		return nil, err
 	}
@@ -107,11 +107,10 @@ func (s *Stream) Receive(r io.Reader) (int64, error) {
 	}
 	start := u.base + u.written
 	qr := &quotaReader{r: r, s: s, before: u.written}
-	u.writeback()
-	res, err := xfer.Copy(u.f, qr, math.MaxInt64-start, xfer.Options{Hash: u.md5,
+	res, err := xfer.Copy(u.sink, qr, math.MaxInt64-start, xfer.Options{Hash: u.md5,
 		AfterHash: func(hashed int64) {
 			u.size = start + hashed // the saved state's size is what it holds
-			u.checkpoint(start + hashed)
+			u.checkpoint(start+hashed, false)
 		}})
 	u.written += res.Written
 	u.size = u.base + u.written

@@ -38,7 +38,7 @@ func md5hex(b []byte) string {
 
 // put uploads data to name in chunks and commits it with want.
 func put(h *Home, name string, data []byte, want string) error {
-	u, err := h.BeginUpload(name, int64(len(data)), "", 0)
+	u, err := h.BeginUpload(name, Put{Size: int64(len(data))})
 	if err != nil {
 		return err
 	}
@@ -104,7 +104,7 @@ func TestUploadCommit(t *testing.T) {
 
 func TestUploadSumAndWritten(t *testing.T) {
 	_, _, h := newHome(t, Unlimited)
-	u, err := h.BeginUpload("/x", 3, "", 0)
+	u, err := h.BeginUpload("/x", Put{Size: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestUploadMD5MismatchKeepsOldFile(t *testing.T) {
 
 func TestUploadShortBodyRefused(t *testing.T) {
 	root, _, h := newHome(t, 100)
-	u, err := h.BeginUpload("/short", 10, "", 0)
+	u, err := h.BeginUpload("/short", Put{Size: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func TestUploadShortBodyRefused(t *testing.T) {
 
 func TestUploadLongBodyRefused(t *testing.T) {
 	root, _, h := newHome(t, Unlimited)
-	u, err := h.BeginUpload("/long", 4, uuid.NewString(), 0) // resumable: a named partial
+	u, err := h.BeginUpload("/long", Put{Size: 4, Transfer: uuid.NewString()}) // resumable: a named partial
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,11 +208,11 @@ func TestUploadOverQuotaCreatesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := snapshot(t, root)
-	if _, err := h.BeginUpload("/b", 5, "", 0); !errors.Is(err, ErrQuota) {
+	if _, err := h.BeginUpload("/b", Put{Size: 5}); !errors.Is(err, ErrQuota) {
 		t.Fatalf("put of 5 bytes with 6 of 10 used: %v", err)
 	}
 	// Replacing a file counts only what it adds.
-	if _, err := h.BeginUpload("/a", 11, "", 0); !errors.Is(err, ErrQuota) {
+	if _, err := h.BeginUpload("/a", Put{Size: 11}); !errors.Is(err, ErrQuota) {
 		t.Fatalf("replace of 6 bytes by 11 with 6 of 10 used: %v", err)
 	}
 	if after := snapshot(t, root); fmt.Sprint(after) != fmt.Sprint(before) {
@@ -240,7 +240,7 @@ func TestUploadReplaceNeedsOnlyTheGrowth(t *testing.T) {
 	}
 	// The replaced file goes away during the upload: the new one no
 	// longer fits, and the commit is refused, storing nothing.
-	u, err := h.BeginUpload("/a", 10, "", 0)
+	u, err := h.BeginUpload("/a", Put{Size: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +293,7 @@ func TestUploadBeginChecksTheName(t *testing.T) {
 		{"/missing/x", ErrNotExist},
 		{"/file/x", ErrNotDir},
 	} {
-		if _, err := h.BeginUpload(tt.name, 1, "", 0); !errors.Is(err, tt.err) {
+		if _, err := h.BeginUpload(tt.name, Put{Size: 1}); !errors.Is(err, tt.err) {
 			t.Errorf("put %s: %v, want %v", tt.name, err, tt.err)
 		}
 	}
@@ -307,7 +307,7 @@ func TestUploadBeginChecksTheName(t *testing.T) {
 
 func TestUploadCommitRacingDirectoryStoresNothing(t *testing.T) {
 	root, _, h := newHome(t, Unlimited)
-	u, err := h.BeginUpload("/x", 1, "", 0)
+	u, err := h.BeginUpload("/x", Put{Size: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +326,7 @@ func TestUploadCommitRacingDirectoryStoresNothing(t *testing.T) {
 
 func TestUploadAbort(t *testing.T) {
 	root, _, h := newHome(t, 100)
-	u, err := h.BeginUpload("/x", 50, "", 0)
+	u, err := h.BeginUpload("/x", Put{Size: 50})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,7 +356,7 @@ func TestUploadAbort(t *testing.T) {
 	}
 
 	// Abort after Commit changes nothing.
-	u, _ = h.BeginUpload("/y", 2, "", 0)
+	u, _ = h.BeginUpload("/y", Put{Size: 2})
 	u.Write([]byte("ok"))
 	if err := u.Commit(md5hex([]byte("ok"))); err != nil {
 		t.Fatal(err)
@@ -446,7 +446,7 @@ func BenchmarkUploadWrite(b *testing.B) {
 	}
 	defer h.Close()
 	chunk := make([]byte, 256<<10)
-	u, err := h.BeginUpload("/big", int64(b.N)*int64(len(chunk)), "", 0)
+	u, err := h.BeginUpload("/big", Put{Size: int64(b.N) * int64(len(chunk))})
 	if err != nil {
 		b.Fatal(err)
 	}

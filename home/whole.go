@@ -1,7 +1,6 @@
 package home
 
 import (
-	"crypto/md5"
 	"errors"
 	"fmt"
 	"io"
@@ -10,8 +9,8 @@ import (
 	"path"
 	"strconv"
 	"sync"
+	"time"
 
-	"github.com/google/uuid"
 	"golang.org/x/sys/unix"
 )
 
@@ -39,23 +38,62 @@ type wholeFile struct {
 	fs   *dirFS
 }
 
-func (w *wholeFile) Write(p []byte) (int, error) { return w.f.Write(p) }
-func (w *wholeFile) Sync() error                 { return w.f.Sync() }
-
-// Close does nothing: the descriptor is needed to link the file, and
-// link or discard closes it.
-func (w *wholeFile) Close() error { return nil }
-
 // discard drops the unnamed file.
 func (w *wholeFile) discard() {
 	if w.f != nil {
 		w.f.Close()
+		w.f = nil
 	}
-	w.fs.dirs.release(w.dir)
+	if w.dir != nil {
+		w.fs.dirs.release(w.dir)
+		w.dir = nil
+	}
 }
 
 // dfd is the descriptor of the file's directory.
 func (w *wholeFile) dfd() int { return int(w.dir.f.Fd()) }
+
+// wholeSink is an upload into an unnamed file: small, and not resumable.
+type wholeSink struct {
+	w     *wholeFile
+	name  string // in the tree
+	mtime time.Time
+}
+
+func (s *wholeSink) Write(p []byte) (int, error) { return s.w.f.Write(p) }
+
+// Checkpoint is never due: such an upload is not resumable.
+func (s *wholeSink) Checkpoint(int64, func() ResumePoint, bool) (int64, error) { return 0, nil }
+
+// Finish gives the file its modification time and syncs it when asked;
+// it stays open, to be linked.
+func (s *wholeSink) Finish(sync bool) error {
+	if !s.mtime.IsZero() {
+		if err := setMTime(s.w.f, s.mtime); err != nil {
+			return err
+		}
+	}
+	if sync {
+		return s.w.f.Sync()
+	}
+	return nil
+}
+
+// Target stats the name in the directory already open.
+func (s *wholeSink) Target() (Target, error) {
+	return s.w.fs.target(s.w, s.name)
+}
+
+func (s *wholeSink) Place(t Target, _ string, durable bool) (fs.FileInfo, error) {
+	return s.w.fs.linkWhole(s.w, t.Exists, s.name, durable)
+}
+
+func (s *wholeSink) Suspend(func() ResumePoint) (int64, error) { return 0, s.Abort() }
+
+func (s *wholeSink) Abort() error {
+	s.w.discard() // an unnamed file: nothing to remove
+	return nil
+}
 
 // openDir is a directory opened through the root, shared by the uploads
 // into it that are in flight together (a pipelined window into one
@@ -110,50 +148,24 @@ func (c *dirCache) release(d *openDir) {
 	}
 }
 
-// beginWhole is BeginUpload for a small upload without a transfer id in
-// a mount on local disk: it checks the name as checkTarget does, with one
-// open of the parent directory and one stat in it, reserves the quota and
-// starts an unnamed file there. errNoWhole: take the partial path.
-func (h *Home) beginWhole(mt *mount, name, in string, size int64) (*Upload, error) {
-	d, ok := mt.fs.(*dirFS)
-	if !ok || d.noWhole.Load() {
-		return nil, errNoWhole
+// openWhole checks the name (in this tree) for an upload and starts an
+// unnamed file in its directory: one open of the directory (shared by
+// the uploads into it in flight) and one stat in it. errNoWhole: this
+// file system cannot make unnamed files.
+func (d *dirFS) openWhole(name string, mtime time.Time) (Sink, Target, error) {
+	if name == "/" {
+		return nil, Target{}, fmt.Errorf("put %s: %w", name, because(ErrIsDir, "a file cannot replace a directory"))
 	}
-	if in == "/" {
-		return nil, fmt.Errorf("put %s: %w", name, ErrIsDir)
-	}
-	w, exists, replaces, err := d.openWhole(name, in)
+	r, err := rel("put", name)
 	if err != nil {
-		return nil, err
-	}
-	if exists && !mt.perms.Has(PermModify) {
-		w.discard()
-		return nil, fmt.Errorf("put %s: needs %s: %w", name, PermModify&^mt.perms, ErrPermission)
-	}
-	u := &Upload{h: h, mt: mt, name: name, in: in, size: size, md5: md5.New(), f: w, whole: w,
-		reserved: max(size-replaces, 0), released: true} // nothing claimed: no id outlives it
-	if err := mt.acct.reserve(u.reserved); err != nil {
-		w.discard()
-		return nil, fmt.Errorf("put %s: %w", name, err)
-	}
-	return u, nil
-}
-
-// openWhole checks the home path name (in, within this FS) for an upload
-// and starts an unnamed file in its directory. It reports whether
-// something is at the name and the bytes the quota counts for it, or
-// errNoWhole when this file system cannot make unnamed files.
-func (d *dirFS) openWhole(name, in string) (*wholeFile, bool, int64, error) {
-	r, err := rel("put", in)
-	if err != nil {
-		return nil, false, 0, err
+		return nil, Target{}, err
 	}
 	dir, err := d.dirs.open(d.root, path.Dir(r))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, false, 0, fmt.Errorf("put %s: parent directory: %w", name, ErrNotExist)
+			return nil, Target{}, fmt.Errorf("put %s: parent directory: %w", name, ErrNotExist)
 		}
-		return nil, false, 0, opErr("put", name, err)
+		return nil, Target{}, opErr("put", name, err)
 	}
 	w := &wholeFile{dir: dir, base: path.Base(r), rel: r, fs: d}
 	t, err := d.target(w, name)
@@ -162,49 +174,42 @@ func (d *dirFS) openWhole(name, in string) (*wholeFile, bool, int64, error) {
 	}
 	if err != nil {
 		w.discard()
-		return nil, false, 0, err
+		return nil, Target{}, err
 	}
-	return w, t.exists, t.size, nil
-}
-
-// there is what target found at a name.
-type there struct {
-	exists  bool
-	size    int64 // what the quota counts: a file's size, 0 for a symlink
-	symlink bool
+	return &wholeSink{w: w, name: name, mtime: mtime}, t, nil
 }
 
 // target stats what is at w's name: nothing, a file (its size counts), a
 // symlink (followed through the root: one to a directory is a directory,
 // one out of the home is refused; the link itself counts 0), or a
 // directory (ErrIsDir). A parent that is not a directory is ErrNotDir.
-func (d *dirFS) target(w *wholeFile, name string) (there, error) {
+func (d *dirFS) target(w *wholeFile, name string) (Target, error) {
 	var st unix.Stat_t
 	err := unix.Fstatat(w.dfd(), w.base, &st, unix.AT_SYMLINK_NOFOLLOW)
 	switch {
 	case errors.Is(err, unix.ENOENT):
-		return there{}, nil
+		return Target{}, nil
 	case errors.Is(err, unix.ENOTDIR):
-		return there{}, fmt.Errorf("put %s: %w", name, ErrNotDir)
+		return Target{}, fmt.Errorf("put %s: %w", name, ErrNotDir)
 	case err != nil:
-		return there{}, opErr("put", name, err)
+		return Target{}, opErr("put", name, err)
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFREG:
-		return there{exists: true, size: st.Size}, nil
+		return Target{Exists: true, Size: st.Size}, nil
 	case unix.S_IFDIR:
-		return there{}, fmt.Errorf("put %s: %w", name, ErrIsDir)
+		return Target{}, fmt.Errorf("put %s: %w", name, ErrIsDir)
 	case unix.S_IFLNK:
 		fi, err := d.root.Stat(w.rel)
 		switch {
 		case err == nil && fi.IsDir():
-			return there{}, fmt.Errorf("put %s: %w", name, ErrIsDir)
+			return Target{}, fmt.Errorf("put %s: %w", name, ErrIsDir)
 		case err != nil && !errors.Is(err, fs.ErrNotExist):
-			return there{}, opErr("put", name, err)
+			return Target{}, opErr("put", name, err)
 		}
-		return there{exists: true, symlink: true}, nil
+		return Target{Exists: true}, nil
 	}
-	return there{exists: true}, nil
+	return Target{Exists: true}, nil
 }
 
 // createIn makes the unnamed file in w's directory.
@@ -227,13 +232,13 @@ var errNoWhole = errors.New("no unnamed files here")
 // what target found there (a file, or a symlink: the link itself, as
 // rename does), and closes it. It returns the file's final FileInfo (for
 // the MD5 cache). durable: the directory is synced after.
-func (d *dirFS) linkWhole(w *wholeFile, t there, id, name string, durable bool) (fs.FileInfo, error) {
+func (d *dirFS) linkWhole(w *wholeFile, exists bool, name string, durable bool) (fs.FileInfo, error) {
 	defer w.discard()
 	var err error
-	if t.exists {
-		err = d.linkReplacing(w, id)
+	if exists {
+		err = d.linkReplacing(w)
 	} else if err = d.link(w, w.dfd(), w.base); errors.Is(err, unix.EEXIST) { // made meanwhile
-		err = d.linkReplacing(w, id)
+		err = d.linkReplacing(w)
 	}
 	if err != nil {
 		return nil, opErr("put", name, err)
@@ -252,11 +257,8 @@ func (d *dirFS) linkWhole(w *wholeFile, t there, id, name string, durable bool) 
 
 // linkReplacing links the file as PartialDir/id, then renames that onto
 // its name: rename is what replaces a name atomically.
-func (d *dirFS) linkReplacing(w *wholeFile, id string) error {
-	if id == "" {
-		id = uuid.NewString()
-	}
-	p, err := partial("put", id)
+func (d *dirFS) linkReplacing(w *wholeFile) error {
+	p, err := partial("put", FreshID())
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,15 +24,16 @@ func TestSmallUploadsLeaveNothingBehind(t *testing.T) {
 	if got, _ := os.ReadFile(filepath.Join(dir, "a.txt")); !bytes.Equal(got, data) {
 		t.Fatalf("a.txt = %q", got)
 	}
-	u, err := h.BeginUpload("/b.txt", int64(len(data)), "", 0)
+	u, err := h.BeginUpload("/b.txt", Put{Size: int64(len(data))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.whole == nil {
+	ws, ok := u.sink.(*wholeSink)
+	if !ok {
 		t.Skip("this file system has no O_TMPFILE: uploads use partials")
 	}
 	u.Write(data)
-	u.whole.discard() // the process dies: its descriptors close
+	ws.w.discard() // the process dies: its descriptors close
 	ents, _ := os.ReadDir(dir)
 	if len(ents) != 1 || ents[0].Name() != "a.txt" {
 		t.Fatalf("the home holds %v", ents)
@@ -99,9 +101,9 @@ func TestSmallUploadFallsBackToPartials(t *testing.T) {
 	root, _, h := newHome(t, Unlimited)
 	h.mounts[0].fs.(*dirFS).noWhole.Store(true)
 	data := []byte("through a partial")
-	u, err := h.BeginUpload("/p.txt", int64(len(data)), "", 0)
-	if err != nil || u.whole != nil {
-		t.Fatalf("begin: %v, whole %v", err, u.whole != nil)
+	u, err := h.BeginUpload("/p.txt", Put{Size: int64(len(data))})
+	if _, whole := u.sink.(*wholeSink); err != nil || whole {
+		t.Fatalf("begin: %v, whole %v", err, whole)
 	}
 	u.Write(data)
 	if p := partials(t, filepath.Join(root, "alice")); len(p) != 1 {
@@ -120,15 +122,16 @@ func TestSmallUploadFallsBackToPartials(t *testing.T) {
 func TestWholeFileCopyOut(t *testing.T) {
 	_, _, h := newHome(t, Unlimited)
 	d := h.mounts[0].fs.(*dirFS)
-	w, _, _, err := d.openWhole("/c.txt", "/c.txt")
+	s, _, err := d.openWhole("/c.txt", time.Time{})
 	if errors.Is(err, errNoWhole) {
 		t.Skip("no O_TMPFILE here")
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
+	w := s.(*wholeSink).w
 	defer w.discard()
-	w.Write([]byte("copied out"))
+	w.f.Write([]byte("copied out"))
 	if err := copyOut(w, w.dfd(), "c.txt"); err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +149,7 @@ func TestCommitBatchOfWholeFiles(t *testing.T) {
 	var wants []string
 	for i := range 20 {
 		data := bytes.Repeat([]byte{byte('a' + i)}, 100+i)
-		u, err := h.BeginUpload("/d/f"+string(rune('a'+i)), int64(len(data)), "", 0)
+		u, err := h.BeginUpload("/d/f"+string(rune('a'+i)), Put{Size: int64(len(data))})
 		if err != nil {
 			t.Fatal(err)
 		}

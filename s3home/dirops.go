@@ -274,3 +274,14 @@ func (t *FS) copy(op, name, from, to string, size int64) error {
 	}
 	return opErr(op, name, err)
 }
+
+// copyMeta replaces the metadata of the object at k (on condition that it
+// is still etag) by meta, copying it onto itself.
+func (t *FS) copyMeta(k, etag string, meta map[string]string) error {
+	ctx, cancel := t.c.ctx()
+	defer cancel()
+	dst := minio.CopyDestOptions{Bucket: t.bucket, Object: k, ReplaceMetadata: true, UserMetadata: meta}
+	src := minio.CopySrcOptions{Bucket: t.bucket, Object: k, MatchETag: etag}
+	_, err := t.c.mc.CopyObject(ctx, dst, src)
+	return err
+}

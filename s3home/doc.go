@@ -1,7 +1,7 @@
 // Package s3home keeps homes on an S3-compatible object store (MinIO,
 // Ceph RGW, AWS S3...), so that several ftpx servers share them: it is a
 // second implementation of home.FS, with the seams home offers an object
-// store (home.ObjectFS, home.PartFile, home.LedgerFS, home.Claimer,
+// store (home.Sink and home.Concurrent for its uploads, home.LedgerFS, home.Claimer,
 // home.Store), and the server never learns which one it talks to.
 //
 // A tree (a user's home, or a folder) is the key prefix PREFIX/NAME/ of a

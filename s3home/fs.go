@@ -15,12 +15,26 @@ import (
 	"github.com/minio/minio-go/v7"
 )
 
-// md5Meta is the user metadata key under which an object keeps the MD5 of
-// its content (minio-go returns it canonicalised).
-const md5Meta = "Ftpx-Md5"
+// The user metadata keys (as minio-go returns them, canonicalised) under
+// which an object keeps the MD5 of its content, as ftpx verified it, and
+// the modification time the client gave it (RFC 3339, nanoseconds).
+const (
+	md5Meta  = "Ftpx-Md5"
+	mtimeKey = "Ftpx-Mtime"
+)
+
+// mtimeMeta is the user metadata of an object to be stored with mtime
+// (none for the zero time: the store's own time of the write is used).
+func mtimeMeta(mtime time.Time) map[string]string {
+	m := make(map[string]string, 2)
+	if !mtime.IsZero() {
+		m[mtimeKey] = mtime.UTC().Format(time.RFC3339Nano)
+	}
+	return m
+}
 
 // FS is one tree of a bucket: a user's home, or a folder. It is a
-// home.FS, home.ObjectFS, home.LedgerFS and home.Claimer. It is safe for
+// home.FS (a Concurrent one), home.LedgerFS and home.Claimer. It is safe for
 // concurrent use.
 type FS struct {
 	c      *Client
@@ -41,9 +55,10 @@ func (c *Client) Tree(u s3url.URL) *FS {
 }
 
 var (
-	_ home.ObjectFS = (*FS)(nil)
-	_ home.LedgerFS = (*FS)(nil)
-	_ home.Claimer  = (*FS)(nil)
+	_ home.FS         = (*FS)(nil)
+	_ home.Concurrent = (*FS)(nil)
+	_ home.LedgerFS   = (*FS)(nil)
+	_ home.Claimer    = (*FS)(nil)
 )
 
 // info describes a file or a directory of the tree. Its Sys is itself: it
@@ -79,8 +94,19 @@ func etagOf(fi fs.FileInfo) string {
 	return ""
 }
 
+// fileInfo describes the object o (from a HEAD, or a listing with its
+// metadata), named name: its time is the one kept in its metadata, else
+// the store's time of its write.
 func fileInfo(name string, o minio.ObjectInfo) *info {
-	return &info{name: path.Base(name), size: o.Size, mtime: o.LastModified, etag: strings.Trim(o.ETag, `"`), md5: o.UserMetadata[md5Meta]}
+	meta := o.UserMetadata
+	if len(o.UserMetadataStripped) > 0 { // a listing's
+		meta = o.UserMetadataStripped
+	}
+	fi := &info{name: path.Base(name), size: o.Size, mtime: o.LastModified, etag: strings.Trim(o.ETag, `"`), md5: meta[md5Meta]}
+	if t, err := time.Parse(time.RFC3339Nano, meta[mtimeKey]); err == nil {
+		fi.mtime = t
+	}
+	return fi
 }
 
 // head returns what the store has at the key k, a file.
@@ -161,7 +187,7 @@ func (t *FS) missing(op, name string) error {
 func (t *FS) list(p string, recursive bool, f func(minio.ObjectInfo) error) error {
 	ctx, cancel := t.c.ctx()
 	defer cancel()
-	for o := range t.c.mc.ListObjects(ctx, t.bucket, minio.ListObjectsOptions{Prefix: p, Recursive: recursive}) {
+	for o := range t.c.mc.ListObjects(ctx, t.bucket, minio.ListObjectsOptions{Prefix: p, Recursive: recursive, WithMetadata: true}) {
 		if o.Err != nil {
 			return o.Err
 		}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"strings"
+	"time"
 
 	"ftpx/home"
 
@@ -46,9 +47,24 @@ type part struct {
 	Size int64  `json:"size"`
 }
 
-// upload is a partial this process holds.
+// upload is a partial this process holds: its bytes, and the store's
+// record of them. Written bytes reach the store when the part they are in
+// is uploaded (a small file is one part, uploaded when it is placed).
 type upload interface {
-	home.PartFile
+	io.Writer
+	// Sync uploads what is buffered and waits for every part; Close
+	// without Sync (a suspended upload) keeps only the parts already held.
+	Sync() error
+	Close() error
+	// PartSize is the size of every part but the last: parts end at its
+	// multiples, counted from the start of the file.
+	PartSize() int64
+	// Held returns how many bytes from the start are in the store for
+	// sure: every part up to there is uploaded.
+	Held() int64
+	// SaveState saves state as the upload's resume state at offset at (a
+	// part end, at most Held), with the store's record of those parts.
+	SaveState(at int64, state []byte) error
 	target() string // the final key
 	// place writes the verified file under its key on the conditions in
 	// opts, with its MD5 in the object's metadata.
@@ -59,15 +75,10 @@ type upload interface {
 	stated() bool
 }
 
-// CreatePartial is refused: an object store writes a partial towards its
-// final name, so home uses CreateObject.
-func (t *FS) CreatePartial(id string) (home.WriteFile, error) {
-	return nil, fmt.Errorf("put partial %s: the store needs the final name: %w", id, home.ErrPermission)
-}
-
-// CreateObject starts the partial id for name: held in memory when it is
-// smaller than a part (and memory allows), else a multipart upload.
-func (t *FS) CreateObject(id, name string, size int64) (home.WriteFile, error) {
+// createObject starts the partial id for name: held in memory when it is
+// smaller than a part (and memory allows), else a multipart upload. The
+// object will carry mtime (when set) in its metadata.
+func (t *FS) createObject(id, name string, size int64, mtime time.Time) (upload, error) {
 	if _, err := t.partialKey("put", id, ""); err != nil {
 		return nil, err
 	}
@@ -80,11 +91,11 @@ func (t *FS) CreateObject(id, name string, size int64) (home.WriteFile, error) {
 	}
 	var w upload
 	if size < t.c.part && t.c.mem.take(size) {
-		w = &smallFile{t: t, id: id, key: k, size: size, buf: make([]byte, 0, size)}
+		w = &smallFile{t: t, id: id, key: k, size: size, buf: make([]byte, 0, size), mtime: mtime}
 	} else {
 		ctx, cancel := t.c.ctx()
 		defer cancel()
-		uploadID, err := t.c.core.NewMultipartUpload(ctx, t.bucket, k, minio.PutObjectOptions{})
+		uploadID, err := t.c.core.NewMultipartUpload(ctx, t.bucket, k, minio.PutObjectOptions{UserMetadata: mtimeMeta(mtime)})
 		if err != nil {
 			return nil, opErr("put", name, err)
 		}
@@ -107,9 +118,9 @@ func (t *FS) CreateObject(id, name string, size int64) (home.WriteFile, error) {
 	return w, nil
 }
 
-// ReopenPartial goes on with the partial id from offset, a part end no
+// reopenPartial goes on with the partial id from offset, a part end no
 // further than its state says is held (else ErrSize).
-func (t *FS) ReopenPartial(id string, offset int64) (home.WriteFile, error) {
+func (t *FS) reopenPartial(id string, offset int64) (upload, error) {
 	rec, err := t.loadRecord("resume", id)
 	if err != nil {
 		return nil, err
@@ -170,16 +181,10 @@ func (t *FS) forget(id string, w upload) {
 	t.mu.Unlock()
 }
 
-// CommitPartial places the partial id at name whatever is there, without
-// an MD5 to keep: CommitObject is what home uses.
-func (t *FS) CommitPartial(id, name string, _ bool) error {
-	return t.commit(id, name, "", minio.PutObjectOptions{})
-}
-
-// CommitObject places the verified partial id at name, on condition that
+// commitObject places the verified partial id at name, on condition that
 // name still holds was (nil: nothing), keeping md5 in the object's
 // metadata. ErrChanged leaves the partial for another try.
-func (t *FS) CommitObject(id, name, md5 string, was fs.FileInfo) error {
+func (t *FS) commitObject(id, name, md5 string, was fs.FileInfo) error {
 	var opts minio.PutObjectOptions
 	switch {
 	case was == nil:

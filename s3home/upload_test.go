@@ -69,7 +69,7 @@ func openHome(t *testing.T, m *home.Manager, user string, quota int64) *home.Hom
 
 // put uploads data to name in one go and commits it.
 func put(h *home.Home, name string, data []byte) error {
-	u, err := h.BeginUpload(name, int64(len(data)), "", 0)
+	u, err := h.BeginUpload(name, home.Put{Size: int64(len(data))})
 	if err != nil {
 		return err
 	}
@@ -130,7 +130,7 @@ func TestBadMD5StoresNothing(t *testing.T) {
 	h := openHome(t, m, "alice", 100*mib)
 	for _, n := range []int{10, 6 * mib} {
 		data := randomData(n)
-		u, err := h.BeginUpload("/f", int64(n), uuid.NewString(), 0)
+		u, err := h.BeginUpload("/f", home.Put{Size: int64(n), Transfer: uuid.NewString()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,7 +173,7 @@ func TestSuspendedUploadResumesOnAnotherServer(t *testing.T) {
 	ha := openHome(t, a, "alice", 100*mib)
 	data := randomData(17*mib + 5)
 	id := uuid.NewString()
-	u, err := ha.BeginUpload("/f", int64(len(data)), id, 0)
+	u, err := ha.BeginUpload("/f", home.Put{Size: int64(len(data)), Transfer: id})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestSuspendedUploadResumesOnAnotherServer(t *testing.T) {
 	if used, _, _ := hb.Quota(); used != held.Offset {
 		t.Errorf("used %d while suspended, want the %d held", used, held.Offset)
 	}
-	u, err = hb.BeginUpload("/f", int64(len(data)), id, held.Offset)
+	u, err = hb.BeginUpload("/f", home.Put{Size: int64(len(data)), Transfer: id, Offset: held.Offset})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +281,7 @@ func TestBatchOfSmallFiles(t *testing.T) {
 	var datas [][]byte
 	for i := range 40 {
 		data := randomData(4096 + i)
-		u, err := h.BeginUpload(fmt.Sprintf("/d/f%02d", i), int64(len(data)), "", 0)
+		u, err := h.BeginUpload(fmt.Sprintf("/d/f%02d", i), home.Put{Size: int64(len(data))})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -337,7 +337,7 @@ func TestBlindUploadsFindWhatIsThere(t *testing.T) {
 	data := randomData(1000)
 	var ups []*home.Upload
 	for _, name := range []string{"/f", "/d", "/new"} {
-		u, err := h.BeginUpload(name, int64(len(data)), "", 0)
+		u, err := h.BeginUpload(name, home.Put{Size: int64(len(data))})
 		if err != nil {
 			t.Fatalf("begin %s: %v", name, err)
 		}
@@ -360,7 +360,7 @@ func TestBlindUploadsFindWhatIsThere(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ro.Close()
-	u, err := ro.BeginUpload("/f", 5, "", 0)
+	u, err := ro.BeginUpload("/f", home.Put{Size: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -389,12 +389,12 @@ func TestDeadServersLeaseLapses(t *testing.T) {
 		strings.NewReader(doc), int64(len(doc)), minio.PutObjectOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.BeginUpload("/other", 5*mib, "", 0); !errors.Is(err, home.ErrQuota) {
+	if _, err := h.BeginUpload("/other", home.Put{Size: 5 * mib}); !errors.Is(err, home.ErrQuota) {
 		t.Fatalf("while the dead server's lease lives: %v, want the quota refused", err)
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		u, err := h.BeginUpload("/other", 5*mib, "", 0)
+		u, err := h.BeginUpload("/other", home.Put{Size: 5 * mib})
 		if err == nil {
 			u.Abort()
 			break
@@ -413,7 +413,7 @@ func TestExpiredPartialsAreSwept(t *testing.T) {
 	m := newManager(t, newClient(t, smallParts), root)
 	h := openHome(t, m, "alice", 100*mib)
 	data := randomData(12 * mib)
-	u, err := h.BeginUpload("/f", int64(len(data)), uuid.NewString(), 0)
+	u, err := h.BeginUpload("/f", home.Put{Size: int64(len(data)), Transfer: uuid.NewString()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"ftpx/home"
 
@@ -31,6 +32,7 @@ type smallFile struct {
 	buf     []byte
 	synced  bool // verified: Close keeps it for the commit
 	freed   bool
+	mtime   time.Time
 	mu      sync.Mutex
 }
 
@@ -74,8 +76,9 @@ func (f *smallFile) discard()                      { f.free() }
 func (f *smallFile) place(md5 string, opts minio.PutObjectOptions) error {
 	ctx, cancel := f.t.c.ctx()
 	defer cancel()
+	opts.UserMetadata = mtimeMeta(f.mtime)
 	if md5 != "" {
-		opts.UserMetadata = map[string]string{md5Meta: md5}
+		opts.UserMetadata[md5Meta] = md5
 	}
 	opts.DisableContentSha256 = true
 	_, err := f.t.c.core.PutObject(ctx, f.t.bucket, f.key, bytes.NewReader(f.buf), f.size, contentMD5(md5), "", opts)

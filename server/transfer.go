@@ -173,7 +173,7 @@ func (c *session) handlePut(req *protocol.Request) error {
 	case size < 0:
 		return c.fail(req, fmt.Errorf("put %s: %w: %d", name, errBadSize, size))
 	}
-	up, err := c.home.BeginUpload(name, size, req.Transfer, req.Offset)
+	up, err := c.home.BeginUpload(name, home.Put{Size: size, Transfer: req.Transfer, Offset: req.Offset})
 	if err != nil {
 		if errors.Is(err, home.ErrNotExist) {
 			return c.failWith(req, err, "file does not exist: the parent directory is missing")

@@ -1,11 +1,13 @@
 // Package faultfs makes a home.FS fail on cue, for tests of what a user
 // sees when the server's disk fails where a real small file system cannot
 // be made to: the Nth write, a short write, the sync before the 258, the
-// rename into place, the sync of a batch. Set a *Faults as a Manager's
+// place under the name, the sync of a batch. Set a *Faults as a Manager's
 // Wrap; its plans apply to every home and folder opened after that.
 package faultfs
 
 import (
+	"fmt"
+	"io/fs"
 	"sync"
 
 	"ftpx/home"
@@ -16,23 +18,25 @@ type Op string
 
 const (
 	Write  Op = "write"  // a write to a partial file
-	Sync   Op = "sync"   // the sync of a partial file before it is renamed into place
-	Rename Op = "rename" // CommitPartial: the rename into place
+	Sync   Op = "sync"   // the sync of an upload's file before it is placed under its name
+	Rename Op = "rename" // the place of an upload under its name (a rename, or a link)
 	SyncFS Op = "syncfs" // FS.Sync: the sync of the whole file system a batch commit makes
-	Create Op = "create" // CreatePartial: a new upload's partial file
-	Save   Op = "save"   // SavePartialState: a resume point
-	Reopen Op = "reopen" // ReopenPartial: a resumed upload's partial
+	Create Op = "create" // a new upload's file (partial or unnamed)
+	Save   Op = "save"   // a resume point
+	Reopen Op = "reopen" // a resumed upload's partial
 )
 
 // Plan makes the Nth call of its kind (counted across every FS the Faults
 // wraps, 1 for the first; 0 for every one) fail with Err. With Short, a
 // failing write first writes half of its bytes and returns that count
-// with Err, which may then be nil: a short write.
+// with Err, which may then be nil: a short write. With Panic, the call
+// panics instead (a bug of the server's, for tests that it stays up).
 type Plan struct {
 	Op    Op
 	N     int
 	Err   error
 	Short bool
+	Panic bool
 }
 
 // Faults is a set of plans and the count of calls of each kind so far.
@@ -82,8 +86,17 @@ func (f *Faults) Fired() int {
 // Wrap is a home.Manager's Wrap.
 func (f *Faults) Wrap(fsys home.FS) home.FS { return &faultFS{FS: fsys, f: f} }
 
-// next counts a call of kind op and returns the plan it falls under, if any.
+// next counts a call of kind op and returns the plan it falls under, if
+// any; a plan with Panic panics here.
 func (f *Faults) next(op Op) (Plan, bool) {
+	p, ok := f.match(op)
+	if ok && p.Panic {
+		panic(fmt.Sprintf("faultfs: planned panic in %s", op))
+	}
+	return p, ok
+}
+
+func (f *Faults) match(op Op) (Plan, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.counts[op]++
@@ -101,33 +114,22 @@ type faultFS struct {
 	f *Faults
 }
 
-func (x *faultFS) CreatePartial(id string) (home.WriteFile, error) {
-	if p, ok := x.f.next(Create); ok {
-		return nil, home.OpError("put", "partial "+id, p.Err)
+// Upload opens the inner tree's sink (Create, or Reopen for a resumed
+// upload, may fail first) and wraps it so that its writes, sync, place
+// and resume points may fail too.
+func (x *faultFS) Upload(id, name string, o home.UploadOptions) (home.Sink, home.Target, error) {
+	op, verb := Create, "put"
+	if o.Offset > 0 {
+		op, verb = Reopen, "resume"
 	}
-	w, err := x.FS.CreatePartial(id)
+	if p, ok := x.f.next(op); ok {
+		return nil, home.Target{}, home.OpError(verb, "partial "+id, p.Err)
+	}
+	s, t, err := x.FS.Upload(id, name, o)
 	if err != nil {
-		return nil, err
+		return nil, t, err
 	}
-	return &faultFile{WriteFile: w, f: x.f}, nil
-}
-
-func (x *faultFS) ReopenPartial(id string, offset int64) (home.WriteFile, error) {
-	if p, ok := x.f.next(Reopen); ok {
-		return nil, home.OpError("resume", "partial "+id, p.Err)
-	}
-	w, err := x.FS.ReopenPartial(id, offset)
-	if err != nil {
-		return nil, err
-	}
-	return &faultFile{WriteFile: w, f: x.f}, nil
-}
-
-func (x *faultFS) CommitPartial(id, name string, durable bool) error {
-	if p, ok := x.f.next(Rename); ok {
-		return home.OpError("put", name, p.Err)
-	}
-	return x.FS.CommitPartial(id, name, durable)
+	return &faultSink{Sink: s, f: x.f, id: id, name: name}, t, nil
 }
 
 func (x *faultFS) SavePartialState(id string, state []byte) error {
@@ -155,30 +157,58 @@ func (x *faultFS) Space() (home.Space, error) {
 	return x.FS.Space()
 }
 
-// faultFile is a partial file whose writes and sync may fail.
-type faultFile struct {
-	home.WriteFile
-	f *Faults
+// faultSink is an upload's sink whose writes, sync, place and resume
+// points may fail.
+type faultSink struct {
+	home.Sink
+	f        *Faults
+	id, name string
 }
 
-func (w *faultFile) Write(b []byte) (int, error) {
+func (w *faultSink) Write(b []byte) (int, error) {
 	p, ok := w.f.next(Write)
 	if !ok {
-		return w.WriteFile.Write(b)
+		return w.Sink.Write(b)
 	}
 	if !p.Short {
 		return 0, p.Err
 	}
-	n, err := w.WriteFile.Write(b[:len(b)/2])
+	n, err := w.Sink.Write(b[:len(b)/2])
 	if err != nil {
 		return n, err
 	}
 	return n, p.Err
 }
 
-func (w *faultFile) Sync() error {
-	if p, ok := w.f.next(Sync); ok {
-		return p.Err
+func (w *faultSink) Finish(sync bool) error {
+	if sync {
+		if p, ok := w.f.next(Sync); ok {
+			return p.Err
+		}
 	}
-	return w.WriteFile.Sync()
+	return w.Sink.Finish(sync)
+}
+
+func (w *faultSink) Place(t home.Target, md5 string, durable bool) (fs.FileInfo, error) {
+	if p, ok := w.f.next(Rename); ok {
+		return nil, home.OpError("put", w.name, p.Err)
+	}
+	return w.Sink.Place(t, md5, durable)
+}
+
+func (w *faultSink) Checkpoint(at int64, state func() home.ResumePoint, due bool) (int64, error) {
+	if due {
+		if p, ok := w.f.next(Save); ok {
+			return 0, home.OpError("save", "partial "+w.id, p.Err)
+		}
+	}
+	return w.Sink.Checkpoint(at, state, due)
+}
+
+func (w *faultSink) Suspend(state func() home.ResumePoint) (int64, error) {
+	if p, ok := w.f.next(Save); ok {
+		w.Sink.Abort()
+		return 0, home.OpError("save", "partial "+w.id, p.Err)
+	}
+	return w.Sink.Suspend(state)
 }
