@@ -105,6 +105,19 @@ func (w *connWriter) direct(p []byte) (int, error) {
 	return n, err
 }
 
+// fail makes every later call fail with err, what is buffered dropped.
+func (w *connWriter) fail(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil {
+		w.err = err
+	}
+	if w.bp != nil {
+		writeBufs.Put(w.bp)
+		w.bp, w.n = nil, 0
+	}
+}
+
 // flushingReader flushes a session's output before every read from the
 // network, so an answer never waits behind a read that waits for it. A
 // write that failed before - the session's, or one of the goroutine

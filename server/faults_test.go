@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -159,9 +160,7 @@ func TestPipelinedPutsDiskFaults(t *testing.T) {
 	}
 
 	faults.Set(faultfs.Plan{Op: faultfs.SyncFS, N: 1, Err: syscall.EIO})
-	for i := range n {
-		rc.sendNoWait(fmt.Sprint(i), fmt.Sprintf("q%d", i), bodies[i], md5hex(bodies[i]))
-	}
+	rc.sendWindow("q", bodies)
 	for i := range n {
 		if resp := rc.read(); resp.Status != protocol.StatusServerError {
 			t.Fatalf("answer %d after a failed syncfs: %d %s", i, resp.Status, resp.Msg)
@@ -174,4 +173,35 @@ func TestPipelinedPutsDiskFaults(t *testing.T) {
 		t.Fatalf("partials left: %v", partials(t, ts, "alex"))
 	}
 	usable(t, rc, ts)
+}
+
+// TestPanicCommittingPipelinedPutsEndsOnlyTheSession: a panic on the
+// goroutine that commits a window of pipelined puts (here a planned one in
+// the sync of the window) ends that session - its connection closes,
+// nothing of the window is stored or left counted - and the server goes
+// on serving: another session logs in and puts a file.
+func TestPanicCommittingPipelinedPutsEndsOnlyTheSession(t *testing.T) {
+	faults := faultfs.New(faultfs.Plan{Op: faultfs.SyncFS, N: 1, Panic: true})
+	ts := faultyServer(t, faults)
+	rc := login(t, ts, "alex", "pw-alex")
+	bodies := [][]byte{[]byte("one"), []byte("two"), []byte("three")}
+	rc.sendWindow("w", bodies)
+	if !rc.closedByServer() {
+		t.Fatal("the session went on after a panic committing its window")
+	}
+	for i := range bodies {
+		if _, err := os.Stat(filepath.Join(ts.Home("alex"), fmt.Sprint("w", i))); !os.IsNotExist(err) {
+			t.Fatalf("w%d exists after the commit panicked: %v", i, err)
+		}
+	}
+	if !strings.Contains(ts.Log(), "panic committing pipelined puts") {
+		t.Fatalf("the panic is not in the log:\n%s", ts.Log())
+	}
+	other := login(t, ts, "alex", "pw-alex")
+	if resp := other.put("after", []byte("still up"), md5hex([]byte("still up"))); resp.Status != protocol.StatusMD5OK {
+		t.Fatalf("put after the panic: %d %s", resp.Status, resp.Msg)
+	}
+	if resp := other.do(protocol.Request{Action: "quota"}); resp.Used == nil || *resp.Used != int64(len("still up")) {
+		t.Fatalf("quota used after the panic: %v", resp.Used)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -84,7 +85,7 @@ func (c *session) beginNoWait(req *protocol.Request, size int64, p *pendingPut) 
 	case req.Transfer != "" || req.Offset != 0:
 		return nil, fmt.Errorf("put %s: nowait puts are not resumable: %w", name, home.ErrBadOffset)
 	}
-	return c.home.BeginUpload(name, size, "", 0)
+	return c.home.BeginUpload(name, home.Put{Size: size})
 }
 
 // queue holds p for the next flush, flushing now if the window is full,
@@ -138,8 +139,30 @@ func (c *session) flush() {
 	go func() {
 		defer close(done)
 		defer c.srv.held.Add(-uploads(batch))
+		defer c.recoverCommit(batch)
 		c.commit(batch)
 	}()
+}
+
+// recoverCommit, deferred by the goroutine committing a window, turns a
+// panic there into the end of this session, not of the server: it is
+// logged, the window's uploads are given up (nothing of them appears;
+// their reservations go back), the session's output fails and its
+// connection is closed, which ends the session wherever it waits; the
+// client, whose answers never came, sends those files again.
+func (c *session) recoverCommit(batch []*pendingPut) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	c.log.Error("panic committing pipelined puts", "puts", len(batch), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+	for _, b := range batch {
+		if b.up != nil {
+			b.up.Abort()
+		}
+	}
+	c.out.fail(errPanic)
+	c.conn.Close()
 }
 
 // uploads counts the puts of batch that hold an open upload.

@@ -23,6 +23,20 @@ func (rc *raw) sendNoWait(id, name string, body []byte, sum string) {
 	rc.sendBytes(body)
 }
 
+// sendWindow sends pipelined puts of bodies (named prefix0, prefix1...,
+// ids "0", "1"...) in one write, so that the server finds each waiting
+// behind the one before and holds them all in one window.
+func (rc *raw) sendWindow(prefix string, bodies [][]byte) {
+	rc.t.Helper()
+	var b bytes.Buffer
+	for i, body := range bodies {
+		protocol.WriteFrame(&b, protocol.Request{ID: fmt.Sprint(i), Action: "put", Filename: fmt.Sprint(prefix, i),
+			SizeField: protocol.Int64(int64(len(body))), MD5: md5hex(body), NoWait: true})
+		b.Write(body)
+	}
+	rc.sendBytes(b.Bytes())
+}
+
 func TestPipelinedPutsAnsweredInOrder(t *testing.T) {
 	ts := ftpxtest.NewServer(t)
 	ts.AddUser(t, "alex", "pw-alex", 200_000)
