@@ -359,6 +359,9 @@ func (j *getJob) startOver(why string) {
 // transfer cut off keeps its partial and resume point; any other failure
 // removes both.
 func (j *getJob) finish(err error) error {
+	if err == nil && !j.rec.SourceMTime.IsZero() {
+		err = xfer.SetMTime(j.part, j.rec.SourceMTime) // the server's: kept
+	}
 	if err == nil {
 		err = j.part.Sync()
 		if cerr := j.part.Close(); err == nil {

@@ -113,7 +113,7 @@ func (c *Client) writePipelined(ctx context.Context, items []planItem, window ch
 		sum := md5.Sum(data)
 		s := sentPut{it: it, id: uuid.NewString(), sum: hex.EncodeToString(sum[:]), size: int64(len(data)), start: start}
 		req := protocol.Request{ID: s.id, Action: protocol.ActionPut, Filename: it.remote,
-			SizeField: protocol.Int64(s.size), MD5: s.sum, NoWait: true}
+			SizeField: protocol.Int64(s.size), MD5: s.sum, NoWait: true, MTime: &it.mtime}
 		if protocol.WriteFrame(bw, req) != nil {
 			return
 		}

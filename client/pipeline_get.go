@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/sys/unix"
 
+	"ftpx/internal/xfer"
 	"ftpx/protocol"
 )
 
@@ -41,10 +42,11 @@ const placeAhead = 256
 // (O_TMPFILE) in its destination's directory, or where the file system
 // has none, a hidden partial beside it.
 type gotFile struct {
-	t    target
-	f    *os.File // open until placed or dropped; nil while in body
-	body []byte   // a small file's verified bytes, not yet written
-	res  Result
+	t     target
+	f     *os.File // open until placed or dropped; nil while in body
+	body  []byte   // a small file's verified bytes, not yet written
+	mtime time.Time
+	res   Result
 }
 
 // unnamed reports whether the file has no name yet.
@@ -75,20 +77,26 @@ func create(t target) (*os.File, error) {
 	return f, err
 }
 
-// write puts a body held in memory into its file.
+// write puts a body held in memory into its file, and gives the file
+// the server's modification time.
 func (g *gotFile) write() error {
-	if g.f != nil {
-		return nil
+	if g.f == nil {
+		f, err := create(g.t)
+		if err != nil {
+			return localError("get", g.t.dest, err)
+		}
+		body := g.body
+		g.f, g.body = f, nil
+		if _, err := f.Write(body); err != nil {
+			g.drop()
+			return localError("get", g.t.dest, err)
+		}
 	}
-	f, err := create(g.t)
-	if err != nil {
-		return localError("get", g.t.dest, err)
-	}
-	body := g.body
-	g.f, g.body = f, nil
-	if _, err := f.Write(body); err != nil {
-		g.drop()
-		return localError("get", g.t.dest, err)
+	if !g.mtime.IsZero() {
+		if err := xfer.SetMTime(g.f, g.mtime); err != nil {
+			g.drop()
+			return localError("get", g.t.dest, err)
+		}
 	}
 	return nil
 }
@@ -264,6 +272,9 @@ func (c *Client) receive(ctx context.Context, t target, id string) (gotFile, err
 	size := *resp.Size
 	h := md5.New()
 	g := gotFile{t: t}
+	if resp.MTime != nil {
+		g.mtime = *resp.MTime
+	}
 	var n int64
 	if size <= memBody {
 		g.body = make([]byte, size)

@@ -56,6 +56,7 @@ type putJob struct {
 	local string
 	f     *os.File
 	fh    *fileHash
+	mtime time.Time // the file's, kept by the server
 	// ask says the server may hold part of this transfer: ask it
 	// (breakpoint) before sending.
 	ask bool
@@ -92,6 +93,7 @@ func (j *putJob) open(localPath string) error {
 	}
 	j.f, j.fh = f, newFileHash(f)
 	size, mtime := fi.Size(), fi.ModTime()
+	j.mtime = mtime
 	j.res.Size = size
 
 	if st := c.records(); st != nil {
@@ -137,7 +139,7 @@ func (j *putJob) attempt(ctx context.Context) (progressed bool, err error) {
 		return false, localError("put", j.local, err)
 	}
 	req := &protocol.Request{Action: protocol.ActionPut, Filename: j.arg, SizeField: protocol.Int64(j.res.Size),
-		Transfer: j.rec.ID, Offset: offset}
+		Transfer: j.rec.ID, Offset: offset, MTime: &j.mtime}
 	id, err := c.send(ctx, "put", j.arg, req)
 	if err != nil {
 		return false, err

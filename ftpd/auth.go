@@ -139,7 +139,7 @@ func (c *session) handleFeat(string) error {
 	if c.core.TLSConfig != nil {
 		feats = append(feats, " AUTH TLS", " PBSZ", " PROT")
 	}
-	feats = append(feats, " EPRT", " EPSV", " MDTM", " SIZE", " REST STREAM", " TVFS", " UTF8",
+	feats = append(feats, " EPRT", " EPSV", " MDTM", " MFMT", " SIZE", " REST STREAM", " TVFS", " UTF8",
 		" MLST "+mlstFacts, " XMD5", " HASH MD5*", "End")
 	return c.reply(211, strings.Join(feats, "\n"))
 }

@@ -55,6 +55,7 @@ func init() {
 		"RNTO": {fn: (*session).handleRnto, arg: argRequired},
 		"SIZE": {fn: (*session).handleSize, arg: argRequired},
 		"MDTM": {fn: (*session).handleMdtm, arg: argRequired},
+		"MFMT": {fn: (*session).handleMfmt, arg: argRequired},
 		"MLST": {fn: (*session).handleMlst},
 		"STAT": {fn: (*session).handleStat},
 

@@ -168,6 +168,28 @@ func (c *session) handleMdtm(arg string) error {
 
 const mdtmLayout = "20060102150405"
 
+// handleMfmt sets a file's modification time (draft-somers-ftp-mfxx):
+// "MFMT YYYYMMDDHHMMSS[.sss] PATH", in UTC, so that clients that mirror a
+// tree up (lftp mirror -R) keep its times. It needs write.
+func (c *session) handleMfmt(arg string) error {
+	stamp, p, ok := strings.Cut(arg, " ")
+	if !ok || p == "" {
+		return c.reply(501, "MFMT needs a time and a path: MFMT YYYYMMDDHHMMSS PATH")
+	}
+	mtime, err := time.Parse(mdtmLayout, stamp) // a fraction after the seconds is read too
+	if err != nil || len(stamp) < len(mdtmLayout) {
+		return c.reply(501, "MFMT: the time must be YYYYMMDDHHMMSS[.sss] in UTC")
+	}
+	name, err := c.resolve(p)
+	if err == nil {
+		err = c.home.SetMTime(name, mtime)
+	}
+	if err != nil {
+		return c.fail("MFMT", p, err)
+	}
+	return c.reply(213, "Modify="+mtime.Format(mdtmLayout)+"; "+p)
+}
+
 // handleMlst describes one name on the control connection (RFC 3659).
 func (c *session) handleMlst(arg string) error {
 	name, err := c.readable(arg)

@@ -9,9 +9,6 @@ import (
 	"path"
 	"strings"
 	"time"
-	"unsafe"
-
-	"golang.org/x/sys/unix"
 
 	"ftpx/internal/xfer"
 )
@@ -208,7 +205,7 @@ func (s *partialSink) Finish(sync bool) error {
 		s.wb.Stop()
 	}
 	if !s.mtime.IsZero() {
-		err = setMTime(s.f, s.mtime)
+		err = xfer.SetMTime(s.f, s.mtime)
 	}
 	if sync && err == nil {
 		err = s.f.Sync()
@@ -298,16 +295,4 @@ func (d *dirFS) Chtimes(name string, mtime time.Time) error {
 		return err
 	}
 	return opErr("mtime", name, d.root.Chtimes(r, time.Time{}, mtime))
-}
-
-// setMTime sets the modification time of an open file (its access time
-// is left as it is): utimensat on the descriptor itself, as futimens
-// does, so the name it may not have yet does not matter.
-func setMTime(f *os.File, mtime time.Time) error {
-	ts := [2]unix.Timespec{{Nsec: unix.UTIME_OMIT}, unix.NsecToTimespec(mtime.UnixNano())}
-	_, _, errno := unix.Syscall6(unix.SYS_UTIMENSAT, f.Fd(), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0)
-	if errno != 0 {
-		return &os.PathError{Op: "utimensat", Path: f.Name(), Err: errno}
-	}
-	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"strings"
+	"time"
 )
 
 // Remove deletes a file, an empty directory, or with recursive a whole
@@ -110,6 +111,18 @@ func (mt *mount) lsize(name string) (int64, error) {
 		return fi.Size(), nil
 	}
 	return 0, nil
+}
+
+// SetMTime sets the modification time of name (FTP's MFMT). It needs
+// write, as the put that would have given the file that time did.
+func (h *Home) SetMTime(name string, mtime time.Time) error {
+	if err := h.Allowed(name, PermWrite); err != nil {
+		return fmt.Errorf("mtime %w", err)
+	}
+	if name == "/" {
+		return fmt.Errorf("mtime %s: %w", name, because(ErrPermission, "the home's own time is the server's"))
+	}
+	return h.FS.Chtimes(name, mtime)
 }
 
 // Checksum returns the lower-case hex MD5 of a file's content: the one

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"ftpx/internal/xfer"
 )
 
 // A small upload that cannot be resumed (a pipelined put) skips PartialDir:
@@ -69,7 +71,7 @@ func (s *wholeSink) Checkpoint(int64, func() ResumePoint, bool) (int64, error) {
 // it stays open, to be linked.
 func (s *wholeSink) Finish(sync bool) error {
 	if !s.mtime.IsZero() {
-		if err := setMTime(s.w.f, s.mtime); err != nil {
+		if err := xfer.SetMTime(s.w.f, s.mtime); err != nil {
 			return err
 		}
 	}

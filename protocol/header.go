@@ -18,9 +18,10 @@ const (
 	ActionRm         = "rm"
 	ActionMv         = "mv"
 	ActionQuota      = "quota"
-	ActionStartTLS   = "starttls" // after its 260 answer both sides run the TLS handshake
-	ActionCancel     = "cancel"   // give up an interrupted put: its partial goes, its bytes leave the quota
-	ActionTree       = "tree"     // a directory and everything under it, in one answer of one or more frames
+	ActionStartTLS   = "starttls"  // after its 260 answer both sides run the TLS handshake
+	ActionCancel     = "cancel"    // give up an interrupted put: its partial goes, its bytes leave the quota
+	ActionTree       = "tree"      // a directory and everything under it, in one answer of one or more frames
+	ActionSignature  = "signature" // the block sums of a file, for a put sent as a delta onto it
 )
 
 // Request is every header a client sends. Which fields matter depends on
@@ -61,7 +62,17 @@ type Request struct {
 	Parents   bool   `json:"parents,omitempty"`   // mkdir: create missing parents, no error if it exists
 	Recursive bool   `json:"recursive,omitempty"` // rm: a directory and everything in it
 	To        string `json:"to,omitempty"`        // mv: the new name
-	Checksum  bool   `json:"checksum,omitempty"`  // stat: include the file's md5
+	Checksum  bool   `json:"checksum,omitempty"`  // stat, tree: include each file's md5
+
+	// MTime is a put's modification time for the file: the server keeps
+	// it. Without it the file has the time it was stored.
+	MTime *time.Time `json:"mtime,omitempty"`
+
+	// Delta on a put says that the body is a delta against the basis the
+	// server described (its signature's answer); on a get, that a
+	// signature of the client's basis follows the header (Blocks sums),
+	// and that the answer's body may be a delta against it (delta.go).
+	Delta *Delta `json:"delta,omitempty"`
 }
 
 // Size returns the announced size and whether one was given, preferring
@@ -94,7 +105,8 @@ type Response struct {
 	Size    *int64     `json:"size,omitempty"` // get, stat: always present on a 257 for get
 	Offset  int64      `json:"offset,omitempty"`
 	MD5     string     `json:"md5,omitempty"`
-	MTime   *time.Time `json:"mtime,omitempty"`   // get: the file's modification time, to tell a changed source
+	MTime   *time.Time `json:"mtime,omitempty"`   // get: the file's modification time, kept by the client
+	Delta   *Delta     `json:"delta,omitempty"`   // signature: the basis, its sums follow; get: the body is a delta
 	Entries []Entry    `json:"entries,omitempty"` // ls
 	Stat    *Entry     `json:"stat,omitempty"`    // stat
 
@@ -128,6 +140,7 @@ type TreeEntry struct {
 	Size   int64     `json:"size"`
 	IsDir  bool      `json:"is_dir"`
 	MTime  time.Time `json:"mtime"`
+	MD5    string    `json:"md5,omitempty"` // asked for with "checksum"
 	Skip   string    `json:"skip,omitempty"`
 	Status Status    `json:"status_code,omitempty"`
 }

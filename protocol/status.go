@@ -45,6 +45,7 @@ const (
 	StatusTooManySessions Status = 285 // auth: the user (or anonymous) has all the sessions allowed
 	StatusNoSpace         Status = 286 // put: the server's file system cannot hold the file (like FTP's 452)
 	StatusUnavailable     Status = 287 // storage unavailable: the object store cannot be reached; try again later
+	StatusBasisChanged    Status = 288 // a delta's basis is no longer the file at the name: send the file whole
 )
 
 var statusText = map[Status]string{
@@ -86,6 +87,7 @@ var statusText = map[Status]string{
 	StatusTooManySessions: "too many sessions for this user",
 	StatusNoSpace:         "insufficient storage on the server",
 	StatusUnavailable:     "storage unavailable",
+	StatusBasisChanged:    "delta basis changed",
 }
 
 // String returns the short English meaning of s, or "status N" for a code

@@ -56,6 +56,9 @@ func (c *session) handleTree(req *protocol.Request) error {
 		e := protocol.TreeEntry{Path: w.Rel, IsDir: w.Info.IsDir(), MTime: w.Info.ModTime().UTC().Truncate(1e9), Skip: w.Skip}
 		if !e.IsDir && w.Skip == "" {
 			e.Size = w.Info.Size()
+			if req.Checksum && w.Err == nil {
+				e.MD5 = c.treeSum(name, w)
+			}
 		}
 		if w.Err != nil {
 			e.Status = statusFor(w.Err)
@@ -78,6 +81,20 @@ func (c *session) handleTree(req *protocol.Request) error {
 		return err // the connection failed mid-answer
 	}
 	return c.fail(req, err)
+}
+
+// treeSum is the MD5 of a file a tree answer lists with "checksum": the
+// one the server knows, or read now; "" when it cannot be read (the get
+// of it then says why).
+func (c *session) treeSum(top string, w home.Walked) string {
+	if sum := c.home.KnownSum(w.Info); sum != "" {
+		return sum
+	}
+	sum, err := c.home.Checksum(path.Join(top, w.Rel))
+	if err != nil {
+		return ""
+	}
+	return sum
 }
 
 // handleStat describes one name.

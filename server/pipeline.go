@@ -85,7 +85,7 @@ func (c *session) beginNoWait(req *protocol.Request, size int64, p *pendingPut) 
 	case req.Transfer != "" || req.Offset != 0:
 		return nil, fmt.Errorf("put %s: nowait puts are not resumable: %w", name, home.ErrBadOffset)
 	}
-	return c.home.BeginUpload(name, home.Put{Size: size})
+	return c.home.BeginUpload(name, home.Put{Size: size, MTime: mtimeOf(req)})
 }
 
 // queue holds p for the next flush, flushing now if the window is full,

@@ -59,7 +59,7 @@ func (c *session) handleGet(req *protocol.Request) error {
 			return c.fail(req, fmt.Errorf("get %s: prefix of %d bytes: %w", name, offset, home.ErrPrefix))
 		}
 	}
-	mtime := fi.ModTime().UTC().Truncate(time.Second) // as ls and stat give it
+	mtime := fi.ModTime().UTC() // whole: the client keeps it as it is
 	ready := protocol.Response{ID: req.ID, Status: protocol.StatusReadyToSend, Msg: protocol.StatusReadyToSend.String(), Size: protocol.Int64(size), Offset: offset, MTime: &mtime}
 	if known := c.home.KnownSum(fi); known != "" && offset == 0 {
 		// The digest is known: announce it and let the kernel move the
@@ -173,7 +173,7 @@ func (c *session) handlePut(req *protocol.Request) error {
 	case size < 0:
 		return c.fail(req, fmt.Errorf("put %s: %w: %d", name, errBadSize, size))
 	}
-	up, err := c.home.BeginUpload(name, home.Put{Size: size, Transfer: req.Transfer, Offset: req.Offset})
+	up, err := c.home.BeginUpload(name, home.Put{Size: size, Transfer: req.Transfer, Offset: req.Offset, MTime: mtimeOf(req)})
 	if err != nil {
 		if errors.Is(err, home.ErrNotExist) {
 			return c.failWith(req, err, "file does not exist: the parent directory is missing")
@@ -232,6 +232,15 @@ func (c *session) handlePut(req *protocol.Request) error {
 	}
 	c.logTransfer(slog.LevelInfo, "put done", req, name, n, start, up.Sum(), protocol.StatusMD5OK, nil)
 	return c.send(protocol.Response{ID: req.ID, Status: protocol.StatusMD5OK, Msg: protocol.StatusMD5OK.String(), MD5: up.Sum(), Size: protocol.Int64(size)})
+}
+
+// mtimeOf is the modification time a put asks the file to keep; zero
+// (the time it is stored) when it gives none.
+func mtimeOf(req *protocol.Request) time.Time {
+	if req.MTime == nil {
+		return time.Time{}
+	}
+	return *req.MTime
 }
 
 // readTrailer reads the {"md5":HEX} frame that follows a put body.

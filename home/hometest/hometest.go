@@ -8,10 +8,13 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
+	"path"
 	"strings"
 	"testing"
+	"time"
 
 	"ftpx/home"
 )
@@ -92,6 +95,65 @@ func TestFS(t *testing.T, open func(t *testing.T) home.FS) {
 	t.Run("Partials", func(t *testing.T) { partials(t, open(t)) })
 	t.Run("Trees", func(t *testing.T) { trees(t, open(t)) })
 	t.Run("Seek", func(t *testing.T) { seek(t, open(t)) })
+	t.Run("MTimes", func(t *testing.T) { mtimes(t, open(t)) })
+}
+
+// mtimes checks that an upload keeps the modification time it was opened
+// with, small or not, resumable or not, and that Chtimes changes it:
+// Stat, ReadDir and an open file all say so.
+func mtimes(t *testing.T, fsys home.FS) {
+	when := time.Date(2020, 1, 2, 3, 4, 5, 600_000_000, time.UTC)
+	for i, o := range []home.UploadOptions{{Resumable: true}, {}} {
+		name := fmt.Sprintf("/m%d", i)
+		data := strings.Repeat("x", 10+i)
+		o.Size, o.MTime = int64(len(data)), when.Add(time.Duration(i)*time.Hour)
+		s, tg, err := fsys.Upload(fmt.Sprintf("mt%d", i), name, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(s, data)
+		sum := md5.Sum([]byte(data))
+		if err := s.Finish(true); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Place(tg, hex.EncodeToString(sum[:]), true); err != nil {
+			t.Fatal(err)
+		}
+		checkMTime(t, fsys, name, o.MTime)
+	}
+	later := when.Add(48 * time.Hour)
+	if err := fsys.Chtimes("/m0", later); err != nil {
+		t.Fatal(err)
+	}
+	checkMTime(t, fsys, "/m0", later)
+	if got := read(t, fsys, "/m0"); got != strings.Repeat("x", 10) {
+		t.Errorf("after chtimes: %q", got)
+	}
+	wantErr(t, fsys.Chtimes("/nope", later), home.ErrNotExist, "chtimes of a missing file")
+}
+
+// checkMTime fails unless name's modification time, as Stat, ReadDir and
+// the open file give it, is want (to the microsecond at least).
+func checkMTime(t *testing.T, fsys home.FS, name string, want time.Time) {
+	t.Helper()
+	same := func(got time.Time) bool { return got.Truncate(time.Microsecond).Equal(want.Truncate(time.Microsecond)) }
+	if fi, err := fsys.Stat(name); err != nil || !same(fi.ModTime()) {
+		t.Errorf("stat %s: %v, %v; want %v", name, fi.ModTime(), err, want)
+	}
+	infos, err := fsys.ReadDir(path.Dir(name))
+	for _, fi := range infos {
+		if fi.Name() == path.Base(name) && !same(fi.ModTime()) {
+			t.Errorf("ls %s: %v, %v; want %v", name, fi.ModTime(), err, want)
+		}
+	}
+	f, err := fsys.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !same(fi.ModTime()) {
+		t.Errorf("open %s: %v, %v; want %v", name, fi.ModTime(), err, want)
+	}
 }
 
 // basics is the local FS's TestFSBasics, through the interface.
