@@ -33,6 +33,11 @@ import (
 // MD5 state, so getting the same file again resumes without reading the
 // partial, unless the remote file changed (size or mtime).
 func (c *Client) Get(ctx context.Context, remote, localPath string, p Progress) (Result, error) {
+	return c.get(ctx, remote, localPath, p, basisAsk)
+}
+
+// get is Get knowing what is at localPath (b).
+func (c *Client) get(ctx context.Context, remote, localPath string, p Progress, b basis) (Result, error) {
 	j := &getJob{transferState: transferState{c: c, op: "get", arg: remote, p: p,
 		res: Result{Action: protocol.ActionGet, Local: localPath, Remote: remote, Offset: -1}}, local: localPath}
 	if fi, err := os.Stat(localPath); err == nil && fi.IsDir() {

@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -19,9 +20,16 @@ import (
 // file to fetch into dest.
 type getItem struct {
 	target
-	dir  bool
-	top  bool  // a tree's destination, named by the user: a symlink to a directory is followed there
-	size int64 // -1 when not known (a file named on the command line)
+	dir   bool
+	top   bool  // a tree's destination, named by the user: a symlink to a directory is followed there
+	size  int64 // -1 when not known (a file named on the command line)
+	mtime time.Time
+	md5   string // the server's, when listed with checksums
+
+	// What the local destination holds there (sync.go).
+	skip     bool // the same file: nothing to get
+	delta    bool // an older version of the file: get it as a delta
+	conflict bool // a directory is in the way of the file
 }
 
 // planGet lists what each target is: a file, or with Recursive a tree,
@@ -29,8 +37,9 @@ type getItem struct {
 // missing path, a refused name) is added to fails; what is skipped on
 // purpose (symlinks out of the home, loops, special files) is warned
 // about.
-func (c *Client) planGet(ctx context.Context, tops []target, opt TransferOptions, fails *failures) []getItem {
+func (c *Client) planGet(ctx context.Context, tops []target, opt TransferOptions, fails *failures) ([]getItem, []getTree) {
 	var plan []getItem
+	var trees []getTree
 	for _, t := range tops {
 		if !opt.Recursive {
 			plan = append(plan, getItem{target: t, size: -1})
@@ -39,17 +48,27 @@ func (c *Client) planGet(ctx context.Context, tops []target, opt TransferOptions
 		if !c.usable() || ctx.Err() != nil {
 			break
 		}
-		entries, isDir, err := c.remoteTree(ctx, t.src)
+		entries, isDir, err := c.remoteTree(ctx, t.src, opt.Checksum)
 		switch {
 		case err != nil:
 			fails.add(retarget(err, "get", t.src))
 		case !isDir:
 			plan = append(plan, getItem{target: t, size: -1})
 		default:
-			plan = append(plan, c.planTree(t, entries, fails.add, func(msg string) { warn(opt, msg) })...)
+			tree := getTree{dest: t.dest, names: make(map[string]bool, len(entries)), complete: true}
+			for _, e := range entries {
+				tree.names[e.Path] = true
+				tree.complete = tree.complete && e.Status == 0
+			}
+			refused := func(err error) {
+				tree.complete = false
+				fails.add(err)
+			}
+			plan = append(plan, c.planTree(t, entries, refused, func(msg string) { warn(opt, msg) })...)
+			trees = append(trees, tree)
 		}
 	}
-	return plan
+	return plan, trees
 }
 
 // planTree turns the server's listing of the tree top.src into the steps
@@ -119,7 +138,7 @@ func (c *Client) planTree(top target, entries []protocol.TreeEntry, report func(
 			refuse("a negative size from the server; not got")
 			continue
 		default:
-			plan = append(plan, getItem{target: target{remote, filepath.Join(top.dest, filepath.FromSlash(e.Path))}, size: e.Size})
+			plan = append(plan, getItem{target: target{remote, filepath.Join(top.dest, filepath.FromSlash(e.Path))}, size: e.Size, mtime: e.MTime, md5: e.MD5})
 			continue
 		}
 		if e.IsDir {
@@ -133,7 +152,9 @@ func (c *Client) planTree(top target, entries []protocol.TreeEntry, report func(
 // returns its files, less those under a directory that could not be made.
 // With sweep (an earlier run of the batch was cut off), each directory
 // that was there already loses the partial files of that run.
-func (c *Client) makeDirs(plan []getItem, sweep bool, fails *failures) []getItem {
+// With opt.Delete, a file or symbolic link in the way of a directory is
+// removed first.
+func (c *Client) makeDirs(plan []getItem, sweep bool, opt TransferOptions, fails *failures) []getItem {
 	failed := map[string]bool{}
 	var keep map[string]bool
 	if sweep {
@@ -151,6 +172,12 @@ func (c *Client) makeDirs(plan []getItem, sweep bool, fails *failures) []getItem
 			files = append(files, it)
 		default:
 			existed, err := makeLocalDir(it.dest, it.top)
+			if (err == errLinkInTheWay || err == errFileInTheWay) && opt.Delete {
+				if err = os.Remove(it.dest); err == nil {
+					removed(opt, Removal{Action: "delete", Local: it.dest})
+					existed, err = makeLocalDir(it.dest, it.top)
+				}
+			}
 			if err != nil {
 				fails.add(localError("get", it.dest, err))
 				failed[it.dest] = true
@@ -188,12 +215,18 @@ func makeLocalDir(name string, top bool) (existed bool, err error) {
 	case err != nil:
 		return false, err
 	case fi.Mode()&fs.ModeSymlink != 0:
-		return false, errors.New("a symbolic link is in the way; not followed")
+		return false, errLinkInTheWay
 	case !fi.IsDir():
-		return false, errors.New("a file is in the way of a directory")
+		return false, errFileInTheWay
 	}
 	return true, nil
 }
+
+// Why a directory of a tree being got cannot be made.
+var (
+	errLinkInTheWay = errors.New("a symbolic link is in the way; not followed")
+	errFileInTheWay = errors.New("a file is in the way of a directory")
+)
 
 // partialMark is in the name of every partial file a get writes
 // (createPartial): ".NAME.ftpx-part-ID".

@@ -29,6 +29,16 @@ type TransferOptions struct {
 	// Warn, when set, is told about what was skipped (symlinked
 	// directories, special files) without being a failure.
 	Warn func(msg string)
+
+	// Sync (sync.go): with Recursive, a file whose destination already
+	// has the same size and mtime is skipped (Done is told, with
+	// Skipped); Checksum compares MD5s instead, IgnoreTimes sends every
+	// file. Delete removes from the destination tree what the source
+	// tree does not have (Removed is told of each). DryRun changes
+	// nothing on either side: Done and Removed are told what would be
+	// done, with DryRun set.
+	Checksum, IgnoreTimes, Delete, DryRun bool
+	Removed                               func(Removal)
 }
 
 // target is one source named on the command line and where it goes.
@@ -57,7 +67,11 @@ type target struct{ src, dest string }
 // succeeded.
 func (c *Client) PutPaths(ctx context.Context, locals []string, remote string, opt TransferOptions) error {
 	batch := opt.Recursive || opt.To != "" || len(locals) > 1
-	j, tops := c.openJournal(batch, "put", locals, remote, opt)
+	var j *journal
+	var tops []target
+	if !opt.DryRun {
+		j, tops = c.openJournal(batch, "put", locals, remote, opt)
+	}
 	if tops == nil {
 		var err error
 		if tops, err = c.putTargets(ctx, locals, remote, opt); err != nil {
@@ -72,8 +86,44 @@ func (c *Client) PutPaths(ctx context.Context, locals []string, remote string, o
 		}
 	}
 	var fails failures
-	plan := planPut(tops, opt, &fails)
+	pp := planPut(tops, opt, &fails)
+	complete := len(fails.errs) == 0 // the sources were read whole: --delete may remove
+	plan := pp.items
 	defer c.batchRecords()()
+	var dests []destTree
+	if opt.Recursive {
+		var err error
+		if dests, err = c.listDests(ctx, tops, pp, opt); err != nil {
+			j.close(false)
+			return errors.Join(append([]error{err}, fails.errs...)...)
+		}
+	}
+	if opt.DryRun {
+		for _, it := range plan {
+			if !it.dir {
+				done(opt, Result{Action: protocol.ActionPut, Local: it.local, Remote: it.remote, Size: it.size,
+					Skipped: it.skip, Delta: it.delta, DryRun: true})
+			}
+		}
+		if opt.Delete {
+			c.deleteRemote(ctx, tops, pp, dests, complete, opt, &fails)
+		}
+		return fails.err()
+	}
+	// What the destination already has is done: unchanged files, and
+	// directories that are there.
+	work := plan[:0:0]
+	for _, it := range plan {
+		switch {
+		case it.conflict:
+			work = append(work, it)
+		case it.skip:
+			done(opt, Result{Action: protocol.ActionPut, Local: it.local, Remote: it.remote, Size: it.size, Offset: it.size, Skipped: true})
+		case !it.dir || !it.there:
+			work = append(work, it)
+		}
+	}
+	plan = work
 	if batch {
 		if err := c.checkQuota(ctx, plan, quotaSubject(locals, remote, opt)); err != nil {
 			j.close(!j.resumed()) // a new journal goes; an earlier run's keeps its destinations
@@ -110,6 +160,19 @@ func (c *Client) PutPaths(ctx context.Context, locals []string, remote string, o
 			}
 			continue
 		}
+		if it.conflict && opt.Delete {
+			if err := c.Rm(ctx, it.remote, it.conflictDir); err != nil {
+				fails.add(err)
+				failedDirs[it.remote] = it.dir
+				continue
+			}
+			removed(opt, Removal{Action: "delete", Remote: it.remote})
+			it.there = false
+		}
+		if it.skip {
+			done(opt, Result{Action: protocol.ActionPut, Local: it.local, Remote: it.remote, Size: it.size, Offset: it.size, Skipped: true})
+			continue
+		}
 		if it.dir {
 			if err := c.Mkdir(ctx, it.remote, true); err != nil {
 				fails.add(err)
@@ -125,12 +188,22 @@ func (c *Client) PutPaths(ctx context.Context, locals []string, remote string, o
 		if opt.Progress != nil {
 			p = opt.Progress(it.remote)
 		}
-		res, err := c.Put(ctx, it.local, it.remote, p)
+		basis := basisAsk
+		switch {
+		case it.delta:
+			basis = basisThere
+		case opt.Recursive && !it.there:
+			basis = basisNone // listed: nothing there to send a delta onto
+		}
+		res, err := c.put(ctx, it.local, it.remote, p, basis)
 		if err != nil {
 			fails.add(err)
 			continue
 		}
 		finished(it, res)
+	}
+	if opt.Delete && c.usable() && ctx.Err() == nil {
+		c.deleteRemote(ctx, tops, pp, dests, complete, opt, &fails)
 	}
 	fails.stopped(ctx, c, "put", quotaSubject(locals, remote, opt))
 	j.close(len(fails.errs) == 0)
@@ -147,8 +220,10 @@ func (c *Client) putTargets(ctx context.Context, locals []string, remote string,
 	case opt.To != "" && remote != "":
 		return nil, Usagef("put: give either --to DIR or REMOTE, not both")
 	case opt.To != "":
-		if err := c.Mkdir(ctx, opt.To, true); err != nil {
-			return nil, err
+		if !opt.DryRun {
+			if err := c.Mkdir(ctx, opt.To, true); err != nil {
+				return nil, err
+			}
 		}
 		dir = opt.To
 	case len(locals) == 1:
@@ -229,7 +304,11 @@ func (c *Client) remoteKind(ctx context.Context, name string) (isDir, exists boo
 // where the first run did. Failures are handled as in PutPaths.
 func (c *Client) GetPaths(ctx context.Context, remotes []string, local string, opt TransferOptions) error {
 	batch := opt.Recursive || len(remotes) > 1 || opt.To != ""
-	j, tops := c.openJournal(batch, "get", remotes, local, opt)
+	var j *journal
+	var tops []target
+	if !opt.DryRun {
+		j, tops = c.openJournal(batch, "get", remotes, local, opt)
+	}
 	if tops == nil {
 		var err error
 		if tops, err = c.getTargets(remotes, local, opt); err != nil {
@@ -242,23 +321,48 @@ func (c *Client) GetPaths(ctx context.Context, remotes []string, local string, o
 	}
 	var fails failures
 	defer c.batchRecords()()
-	files := c.makeDirs(c.planGet(ctx, tops, opt, &fails), j.resumed(), &fails)
+	plan, trees := c.planGet(ctx, tops, opt, &fails)
+	if opt.Recursive {
+		markGet(plan, opt)
+	}
+	if opt.DryRun {
+		for _, it := range plan {
+			if !it.dir {
+				done(opt, Result{Action: protocol.ActionGet, Local: it.dest, Remote: it.src, Size: max(it.size, 0),
+					Skipped: it.skip, Delta: it.delta, DryRun: true})
+			}
+		}
+		if opt.Delete {
+			deleteLocal(trees, opt, &fails)
+		}
+		return fails.err()
+	}
+	files := c.makeDirs(plan, j.resumed(), opt, &fails)
 	finished := func(t target, res Result) {
 		if fi, err := os.Stat(t.dest); err == nil {
 			j.add(t.dest, c.abs(t.src), res.Size, fi.ModTime(), res.MD5)
 		}
 		done(opt, res)
 	}
-	files = c.skipDone(ctx, j, files, func(r Result) { done(opt, r) })
+	work := files[:0:0]
+	for _, it := range files {
+		if it.skip {
+			done(opt, Result{Action: protocol.ActionGet, Local: it.dest, Remote: it.src, Size: it.size, Offset: it.size, MD5: it.md5, Skipped: true})
+		} else {
+			work = append(work, it)
+		}
+	}
+	files = c.skipDone(ctx, j, work, func(r Result) { done(opt, r) })
 	small := c.smallGets(ctx, files, batch)
 	for i := 0; i < len(files); i++ {
-		t := files[i].target
+		it := files[i]
+		t := it.target
 		if !c.usable() || ctx.Err() != nil {
 			break
 		}
-		if c.getPipelinable(j, t, small) {
+		if c.getPipelinable(j, it, small) {
 			run := i + 1
-			for run < len(files) && run-i < 4*pipeWindow && c.getPipelinable(j, files[run].target, small) {
+			for run < len(files) && run-i < 4*pipeWindow && c.getPipelinable(j, files[run], small) {
 				run++
 			}
 			if run-i > 1 {
@@ -268,6 +372,13 @@ func (c *Client) GetPaths(ctx context.Context, remotes []string, local string, o
 				}
 			}
 		}
+		if it.conflict && opt.Delete {
+			if err := os.RemoveAll(t.dest); err != nil {
+				fails.add(localError("delete", t.dest, err))
+				continue
+			}
+			removed(opt, Removal{Action: "delete", Local: t.dest})
+		}
 		if res, ok := c.alreadyGot(ctx, j, t); ok {
 			done(opt, res)
 			continue
@@ -276,12 +387,22 @@ func (c *Client) GetPaths(ctx context.Context, remotes []string, local string, o
 		if opt.Progress != nil {
 			p = opt.Progress(t.src)
 		}
-		res, err := c.Get(ctx, t.src, t.dest, p)
+		basis := basisAsk
+		switch {
+		case it.delta:
+			basis = basisThere
+		case it.size >= 0:
+			basis = basisNone // listed, and nothing worth a delta is there
+		}
+		res, err := c.get(ctx, t.src, t.dest, p, basis)
 		if err != nil {
 			fails.add(useR(err, opt))
 			continue
 		}
 		finished(t, res)
+	}
+	if opt.Delete && c.usable() && ctx.Err() == nil {
+		deleteLocal(trees, opt, &fails)
 	}
 	fails.stopped(ctx, c, "get", tops[0].src)
 	j.close(len(fails.errs) == 0)
@@ -341,8 +462,10 @@ func (c *Client) getTargets(remotes []string, local string, opt TransferOptions)
 	case opt.To != "" && local != "":
 		return nil, Usagef("get: give either --to DIR or LOCAL, not both")
 	case opt.To != "":
-		if err := os.MkdirAll(opt.To, 0o777); err != nil {
-			return nil, localError("get", opt.To, err)
+		if !opt.DryRun {
+			if err := os.MkdirAll(opt.To, 0o777); err != nil {
+				return nil, localError("get", opt.To, err)
+			}
 		}
 		dir = opt.To
 	case len(remotes) == 1 && local != "" && !isLocalDir(local) && !strings.HasSuffix(local, "/"):

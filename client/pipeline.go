@@ -161,7 +161,7 @@ func readSmall(name string, size int64) ([]byte, error) {
 // not already done (journal), not partly held by the server from an
 // interrupted put, and not under a directory that could not be made.
 func (c *Client) pipelinable(j *journal, it planItem, failedDirs map[string]bool) bool {
-	if it.dir || it.size > smallFile || failedDirs[path.Dir(it.remote)] {
+	if it.dir || it.delta || it.conflict || it.size > smallFile || failedDirs[path.Dir(it.remote)] {
 		return false
 	}
 	if _, ok := j.lookup(it.local, it.remote); ok {

@@ -375,8 +375,9 @@ func (c *Client) smallRemote(ctx context.Context, tops []target) map[string]bool
 
 // getPipelinable reports whether a batch can get t pipelined: a small
 // file, not already done (journal), with no interrupted get to resume.
-func (c *Client) getPipelinable(j *journal, t target, small map[string]bool) bool {
-	if !small[c.abs(t.src)] {
+func (c *Client) getPipelinable(j *journal, it getItem, small map[string]bool) bool {
+	t := it.target
+	if !small[c.abs(t.src)] || it.delta || it.conflict {
 		return false
 	}
 	if _, ok := j.lookup(t.dest, t.src); ok {

@@ -18,28 +18,48 @@ type planItem struct {
 	dir           bool
 	size          int64
 	mtime         time.Time
+	top           int    // the source on the command line it comes from
+	rel           string // its path under that source ("" for the source itself), "/"-joined
+
+	// What the destination holds there (sync.go).
+	there       bool  // something of the same kind: a directory for a directory, a file for a file
+	skip        bool  // the same file: nothing to send
+	delta       bool  // an older version of the file: send it as a delta
+	basisSize   int64 // the older version's size
+	conflict    bool  // a name of the other kind is in the way
+	conflictDir bool  // that name is a directory
+}
+
+// putPlan is what a put will do: its steps, and for each source the
+// relative paths of every name its walk found (sent or not), for
+// --delete to keep.
+type putPlan struct {
+	items []planItem
+	found []map[string]bool
 }
 
 // planPut walks the sources before anything is sent, so that a batch
 // knows its total size. Directories come before what they hold. Local
 // failures are added to fails; what cannot be sent (symlinked
 // directories, special files) is warned about.
-func planPut(tops []target, opt TransferOptions, fails *failures) []planItem {
-	var plan []planItem
-	for _, t := range tops {
+func planPut(tops []target, opt TransferOptions, fails *failures) putPlan {
+	var pp putPlan
+	for i, t := range tops {
+		found := map[string]bool{"": true}
+		pp.found = append(pp.found, found)
 		fi, err := os.Stat(t.src)
 		switch {
 		case err != nil:
 			fails.add(localError("put", t.src, err))
 			continue
 		case !fi.IsDir():
-			plan = append(plan, planItem{local: t.src, remote: t.dest, size: fi.Size(), mtime: fi.ModTime()})
+			pp.items = append(pp.items, planItem{local: t.src, remote: t.dest, size: fi.Size(), mtime: fi.ModTime(), top: i})
 			continue
 		case !opt.Recursive:
 			fails.add(&opError{op: "put", path: t.src, err: errors.New("is a directory (use -r)")})
 			continue
 		}
-		plan = append(plan, planItem{local: t.src, remote: t.dest, dir: true})
+		pp.items = append(pp.items, planItem{local: t.src, remote: t.dest, dir: true, top: i})
 		filepath.WalkDir(t.src, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				fails.add(localError("put", p, err))
@@ -53,9 +73,11 @@ func planPut(tops []target, opt TransferOptions, fails *failures) []planItem {
 				fails.add(localError("put", p, err))
 				return nil
 			}
-			r := path.Join(t.dest, filepath.ToSlash(rel))
+			rel = filepath.ToSlash(rel)
+			found[rel] = true
+			r := path.Join(t.dest, rel)
 			if d.IsDir() {
-				plan = append(plan, planItem{local: p, remote: r, dir: true})
+				pp.items = append(pp.items, planItem{local: p, remote: r, dir: true, top: i, rel: rel})
 				return nil
 			}
 			fi, err := os.Stat(p) // follows a symlink
@@ -69,14 +91,14 @@ func planPut(tops []target, opt TransferOptions, fails *failures) []planItem {
 			case fi.IsDir():
 				warn(opt, "put "+p+": skipping symlinked directory")
 			case fi.Mode().IsRegular():
-				plan = append(plan, planItem{local: p, remote: r, size: fi.Size(), mtime: fi.ModTime()})
+				pp.items = append(pp.items, planItem{local: p, remote: r, size: fi.Size(), mtime: fi.ModTime(), top: i, rel: rel})
 			default:
 				warn(opt, "put "+p+": skipping special file")
 			}
 			return nil
 		})
 	}
-	return plan
+	return pp
 }
 
 // checkQuota refuses a batch put that cannot fit in what is left of the
@@ -88,7 +110,9 @@ func planPut(tops []target, opt TransferOptions, fails *failures) []planItem {
 func (c *Client) checkQuota(ctx context.Context, plan []planItem, what string) error {
 	var total int64
 	for _, it := range plan {
-		total += it.size
+		if !it.skip {
+			total += it.size
+		}
 	}
 	if total == 0 {
 		return nil
@@ -121,7 +145,7 @@ func (c *Client) addedBytes(ctx context.Context, plan []planItem) (int64, error)
 	listings := map[string]map[string]int64{}
 	var need int64
 	for _, it := range plan {
-		if it.dir {
+		if it.dir || it.skip {
 			continue
 		}
 		dir, base := path.Dir(it.remote), path.Base(it.remote)

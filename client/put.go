@@ -27,6 +27,11 @@ import (
 // Records, an interrupted put leaves a resume point, and putting the same
 // file to the same place again resumes it while the file is unchanged.
 func (c *Client) Put(ctx context.Context, localPath, remote string, p Progress) (Result, error) {
+	return c.put(ctx, localPath, remote, p, basisAsk)
+}
+
+// put is Put knowing what the server holds at remote (b).
+func (c *Client) put(ctx context.Context, localPath, remote string, p Progress, b basis) (Result, error) {
 	j := &putJob{transferState: transferState{c: c, op: "put", arg: remote, p: p,
 		res: Result{Action: protocol.ActionPut, Local: localPath, Remote: remote, Offset: -1}}}
 	if err := j.open(localPath); err != nil {

@@ -24,7 +24,20 @@ type Result struct {
 	Sent    int64   `json:"sent"`   // bytes moved by this run
 	MD5     string  `json:"md5"`    // lower-case hex of the whole file
 	Seconds float64 `json:"seconds"`
+	Skipped bool    `json:"skipped,omitempty"` // the destination had the file: nothing was sent
+	Delta   bool    `json:"delta,omitempty"`   // sent as a delta: Sent is the delta's bytes
+	DryRun  bool    `json:"dry_run,omitempty"` // what a run would do: nothing was done
 }
+
+// basis is what a transfer knows of an older version of the file at its
+// destination, which a delta could be sent onto.
+type basis int
+
+const (
+	basisAsk   basis = iota // not known: a put asks the server, a get looks at the local file
+	basisNone               // nothing worth a delta is there
+	basisThere              // an older version is there: send a delta
+)
 
 // Progress follows the body of one transfer. Start is called once the
 // size is known, before the first byte (followed by Add(offset) for a

@@ -22,10 +22,12 @@ var errTreeTooBig = fmt.Errorf("more than %d names: get its subdirectories one b
 // remoteTree lists everything under the remote directory dir, with the
 // tree action or, from a server without it, one ls per directory.
 // isDir is false, with no error, when dir is a file. The entries are the
-// server's: planTree checks them before anything is written.
-func (c *Client) remoteTree(ctx context.Context, dir string) (entries []protocol.TreeEntry, isDir bool, err error) {
+// server's: planTree checks them before anything is written. With
+// checksum, files come with their MD5 (from a server with the tree
+// action).
+func (c *Client) remoteTree(ctx context.Context, dir string, checksum bool) (entries []protocol.TreeEntry, isDir bool, err error) {
 	if !c.noTree {
-		entries, err = c.tree(ctx, dir)
+		entries, err = c.tree(ctx, dir, checksum)
 		var se *StatusError
 		switch {
 		case errors.As(err, &se) && se.Status == protocol.StatusNotDir:
@@ -45,15 +47,16 @@ func (c *Client) remoteTree(ctx context.Context, dir string) (entries []protocol
 }
 
 // tree reads the frames of one tree answer to the last, reconnecting and
-// asking again when the connection is lost.
-func (c *Client) tree(ctx context.Context, dir string) ([]protocol.TreeEntry, error) {
+// asking again when the connection is lost; with checksum, each file
+// comes with its MD5.
+func (c *Client) tree(ctx context.Context, dir string, checksum bool) ([]protocol.TreeEntry, error) {
 	var all []protocol.TreeEntry
 	err := c.retry(ctx, "tree", dir, func() (bool, error) {
 		all = all[:0]
 		seen := map[string]bool{}
 		stop := c.watch(ctx)
 		defer stop()
-		id, err := c.send(ctx, "tree", dir, &protocol.Request{Action: protocol.ActionTree, Path: dir})
+		id, err := c.send(ctx, "tree", dir, &protocol.Request{Action: protocol.ActionTree, Path: dir, Checksum: checksum})
 		if err != nil {
 			return false, err
 		}

@@ -57,7 +57,7 @@ func BenchmarkTreeListing(b *testing.B) {
 				c.noTree = how == "ls"
 				cpu0 := cpuTime()
 				for b.Loop() {
-					entries, isDir, err := c.remoteTree(ctx, "t")
+					entries, isDir, err := c.remoteTree(ctx, "t", false)
 					if err != nil || !isDir || len(entries) < 10000 {
 						b.Fatalf("%d entries, %v", len(entries), err)
 					}

@@ -139,7 +139,7 @@ type TreeEntry struct {
 	Path   string    `json:"path"`
 	Size   int64     `json:"size"`
 	IsDir  bool      `json:"is_dir"`
-	MTime  time.Time `json:"mtime"`
+	MTime  time.Time `json:"mtime"`         // to the nanosecond, where the server keeps it so
 	MD5    string    `json:"md5,omitempty"` // asked for with "checksum"
 	Skip   string    `json:"skip,omitempty"`
 	Status Status    `json:"status_code,omitempty"`

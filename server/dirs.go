@@ -53,7 +53,7 @@ func (c *session) handleTree(req *protocol.Request) error {
 	resp := protocol.Response{ID: req.ID, Status: protocol.StatusOK, Msg: protocol.StatusOK.String(), Path: name}
 	size, sent := 0, false
 	err = c.home.Walk(name, func(w home.Walked) error {
-		e := protocol.TreeEntry{Path: w.Rel, IsDir: w.Info.IsDir(), MTime: w.Info.ModTime().UTC().Truncate(1e9), Skip: w.Skip}
+		e := protocol.TreeEntry{Path: w.Rel, IsDir: w.Info.IsDir(), MTime: w.Info.ModTime().UTC(), Skip: w.Skip}
 		if !e.IsDir && w.Skip == "" {
 			e.Size = w.Info.Size()
 			if req.Checksum && w.Err == nil {

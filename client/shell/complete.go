@@ -37,14 +37,18 @@ func (s *Shell) complete(ctx context.Context, line string, pos int) (head string
 		kind = cmd.compl
 	}
 	var names []string // candidate completions of partial, unquoted; directories end in "/"
-	switch kind {
-	case completeCommands:
+	switch {
+	case len(words) > 0 && strings.HasPrefix(partial, "-"):
+		for _, f := range lookup(words[0].text).long {
+			names = append(names, "--"+strings.TrimSuffix(f, "="))
+		}
+	case kind == completeCommands:
 		for n := range commands {
 			names = append(names, n)
 		}
-	case completeRemote, completeRemoteDirs:
+	case kind == completeRemote, kind == completeRemoteDirs:
 		names = s.remoteNames(ctx, partial, kind == completeRemoteDirs)
-	case completeLocal, completeLocalDirs:
+	case kind == completeLocal, kind == completeLocalDirs:
 		names = localNames(partial, kind == completeLocalDirs)
 	}
 	sort.Strings(names)

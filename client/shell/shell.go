@@ -175,10 +175,16 @@ func (interrupted) Is(target error) bool { return target == context.Canceled }
 // JSON, one line per finished transfer.
 func (s *Shell) transferOptions(opt client.TransferOptions, asJSON bool) client.TransferOptions {
 	opt.Progress, opt.Warn = s.cfg.Progress, s.cfg.Warn
-	if s.cfg.JSON || asJSON {
+	switch {
+	case s.cfg.JSON || asJSON:
 		opt.Progress = nil
 		enc := json.NewEncoder(s.out)
 		opt.Done = func(r client.Result) { enc.Encode(r) }
+		opt.Removed = func(r client.Removal) { enc.Encode(r) }
+	case opt.DryRun:
+		opt.Progress = nil
+		opt.Done = func(r client.Result) { fmt.Fprintln(s.out, DryRunLine(r)) }
+		opt.Removed = func(r client.Removal) { fmt.Fprintln(s.out, RemovalLine(r)) }
 	}
 	return opt
 }

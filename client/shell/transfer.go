@@ -43,7 +43,10 @@ func (s *Shell) put(ctx context.Context, a *Call) error {
 		}
 		locals = append(locals, matches...)
 	}
-	opt := client.TransferOptions{Recursive: a.has("r"), To: a.flags["to"]}
+	opt, err := syncOptions("put", a)
+	if err != nil {
+		return err
+	}
 	return s.c.PutPaths(ctx, locals, dest, s.transferOptions(opt, a.has("json")))
 }
 
@@ -61,7 +64,10 @@ func (s *Shell) get(ctx context.Context, a *Call) error {
 		}
 		remotes = append(remotes, matches...)
 	}
-	opt := client.TransferOptions{To: a.flags["to"], Recursive: a.has("r")}
+	opt, err := syncOptions("get", a)
+	if err != nil {
+		return err
+	}
 	return s.c.GetPaths(ctx, remotes, dest, s.transferOptions(opt, a.has("json")))
 }
 

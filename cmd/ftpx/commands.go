@@ -29,6 +29,12 @@ func newApp(stdin *os.File, stdout, stderr io.Writer) *cli.App {
 	getTo := &cli.StringFlag{Name: "to", Usage: "get every item inside the local `DIR`, creating it when missing"}
 	recursive := &cli.BoolFlag{Name: "recursive", Aliases: []string{"r"}, Usage: "copy directories recursively"}
 	jsonLines := &cli.BoolFlag{Name: "json", Usage: "print one JSON object a line for each finished transfer"}
+	syncFlags := []cli.Flag{
+		&cli.BoolFlag{Name: "delete", Usage: "with -r: remove from the destination tree what the source tree does not have"},
+		&cli.BoolFlag{Name: "checksum", Aliases: []string{"c"}, Usage: "with -r: skip files whose MD5 (not size and mtime) is the same at the destination"},
+		&cli.BoolFlag{Name: "ignore-times", Aliases: []string{"I"}, Usage: "with -r: send every file, even those the destination has"},
+		&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "print what would be sent, skipped or removed, and change nothing"},
+	}
 	cmd := func(c *cli.Command) *cli.Command {
 		c.OnUsageError, c.HideHelpCommand = usage, true
 		interruptible(c)
@@ -62,11 +68,18 @@ func newApp(stdin *os.File, stdout, stderr io.Writer) *cli.App {
 					"writes LOCAL, or LOCAL/BASE when LOCAL is a directory. get -r DIR [LOCAL] copies a remote tree,\n" +
 					"empty directories included, to LOCAL (default: DIR's base name), or to LOCAL/BASE when LOCAL is an\n" +
 					"existing directory; an existing tree is merged into, and symlinks inside it are never followed.\n" +
-					"Every file is verified by MD5. Run again after a crash, a batch skips the files already done\n" +
-					"and resumes the one cut off.",
-				Flags: []cli.Flag{getTo, jsonLines, recursive}, Action: e.get}),
+					"Every file is verified by MD5 and keeps the server's mtime. With -r, files the local tree\n" +
+					"already has (same size and mtime; --checksum: same MD5) are skipped, and a file whose older\n" +
+					"version is there comes as a delta. Run again after a crash, a batch resumes the file cut off.",
+				Flags: append([]cli.Flag{getTo, jsonLines, recursive}, syncFlags...), Action: e.get}),
 			cmd(&cli.Command{Name: "put", Usage: "upload files or (with -r) trees", ArgsUsage: "LOCAL [REMOTE] | --to REMOTE_DIR LOCAL...",
-				Flags: []cli.Flag{to, jsonLines, recursive}, Action: e.put}),
+				Description: "Destinations follow cp: put FILE lands as its base name in the remote directory; put FILE REMOTE\n" +
+					"lands at REMOTE, or inside it when it is a directory. put -r DIR [REMOTE] copies a tree; --to DIR\n" +
+					"always lands the tree at DIR/BASE (put -r --to /backup logs syncs into /backup/logs).\n" +
+					"Every file is verified by MD5 and keeps its mtime. With -r, files the server already has (same\n" +
+					"size and mtime; --checksum: same MD5) are skipped, and a file whose older version is there goes\n" +
+					"as a delta: only the changed regions travel.",
+				Flags: append([]cli.Flag{to, jsonLines, recursive}, syncFlags...), Action: e.put}),
 			cmd(&cli.Command{Name: "resume", Usage: "continue every interrupted transfer recorded for this server and user",
 				Description: "Interrupted transfers are recorded under $FTPX_STATE_DIR (default $XDG_STATE_HOME/ftpx,\nelse ~/.local/state/ftpx). Running the same get or put again also resumes it.\n--cancel ID and --cancel-all give transfers up: the server drops what it holds of a put (its\nbytes leave the quota at once), a get's local partial file goes, and so does the record.",
 				Flags: []cli.Flag{
@@ -135,6 +148,9 @@ func (e *env) ls(c *cli.Context) error {
 
 func (e *env) get(c *cli.Context) error {
 	args, opt := c.Args().Slice(), client.TransferOptions{To: c.String("to"), Recursive: c.Bool("recursive")}
+	if err := syncOptions(c, &opt); err != nil {
+		return err
+	}
 	var local string
 	switch {
 	case opt.To != "" && len(args) == 0:
@@ -155,6 +171,9 @@ func (e *env) get(c *cli.Context) error {
 func (e *env) put(c *cli.Context) error {
 	args := c.Args().Slice()
 	opt := client.TransferOptions{To: c.String("to"), Recursive: c.Bool("recursive")}
+	if err := syncOptions(c, &opt); err != nil {
+		return err
+	}
 	var remote string
 	switch {
 	case opt.To != "" && len(args) == 0:
@@ -172,12 +191,30 @@ func (e *env) put(c *cli.Context) error {
 	return cl.PutPaths(c.Context, args, remote, e.report(c, opt))
 }
 
-// report wires --json, --quiet and the progress bars into opt.
+// syncOptions reads --delete, --checksum, --ignore-times and --dry-run;
+// the first three need -r.
+func syncOptions(c *cli.Context, opt *client.TransferOptions) error {
+	opt.Delete, opt.Checksum, opt.IgnoreTimes, opt.DryRun = c.Bool("delete"), c.Bool("checksum"), c.Bool("ignore-times"), c.Bool("dry-run")
+	for _, f := range []string{"delete", "checksum", "ignore-times"} {
+		if c.Bool(f) && !opt.Recursive {
+			return client.Usagef("%s: --%s needs -r", c.Command.Name, f)
+		}
+	}
+	return nil
+}
+
+// report wires --json, --quiet, --dry-run's lines and the progress bars
+// into opt.
 func (e *env) report(c *cli.Context, opt client.TransferOptions) client.TransferOptions {
 	asJSON, quiet := anyBool(c, "json"), anyBool(c, "quiet")
-	if asJSON {
+	switch {
+	case asJSON:
 		enc := json.NewEncoder(e.stdout)
 		opt.Done = func(r client.Result) { enc.Encode(r) }
+		opt.Removed = func(r client.Removal) { enc.Encode(r) }
+	case opt.DryRun:
+		opt.Done = func(r client.Result) { fmt.Fprintln(e.stdout, shell.DryRunLine(r)) }
+		opt.Removed = func(r client.Removal) { fmt.Fprintln(e.stdout, shell.RemovalLine(r)) }
 	}
 	if !quiet {
 		opt.Warn = func(msg string) { fmt.Fprintln(e.stderr, "ftpx: warning: "+client.Printable(msg)) }
