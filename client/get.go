@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bufio"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"ftpx/internal/delta"
 	"ftpx/internal/xfer"
 	"ftpx/protocol"
 )
@@ -39,7 +41,8 @@ func (c *Client) Get(ctx context.Context, remote, localPath string, p Progress) 
 // get is Get knowing what is at localPath (b).
 func (c *Client) get(ctx context.Context, remote, localPath string, p Progress, b basis) (Result, error) {
 	j := &getJob{transferState: transferState{c: c, op: "get", arg: remote, p: p,
-		res: Result{Action: protocol.ActionGet, Local: localPath, Remote: remote, Offset: -1}}, local: localPath}
+		res: Result{Action: protocol.ActionGet, Local: localPath, Remote: remote, Offset: -1}}, local: localPath, basis: b}
+	defer j.closeBasis()
 	if fi, err := os.Stat(localPath); err == nil && fi.IsDir() {
 		err := &opError{op: "get", path: localPath, err: errors.New("a local directory is in the way (a file cannot replace it)")}
 		j.end(time.Now(), err)
@@ -70,6 +73,19 @@ type getJob struct {
 
 	resumed   bool // some request asked for an offset
 	restarted bool // started over after a whole-file MD5 mismatch
+
+	// The local file the get replaces, as the basis of a delta
+	// (delta.go): open, and its signature, once looked at.
+	basis     basis
+	basisFile *os.File
+	sig       *delta.Signature
+}
+
+// closeBasis closes the basis of a delta, if one was opened.
+func (j *getJob) closeBasis() {
+	if j.basisFile != nil {
+		j.basisFile.Close()
+	}
 }
 
 // open finds the resume point and its partial file, or starts a new one.
@@ -171,9 +187,30 @@ func (j *getJob) attempt(ctx context.Context) (progressed bool, err error) {
 		req.MD5 = hex.EncodeToString(j.h.Sum(nil))
 		j.resumed = true
 	}
+	if j.basis != basisNone && j.basisFile == nil {
+		if j.basisFile, j.sig, err = j.localBasis(); err != nil {
+			return false, err
+		}
+		if j.sig == nil {
+			j.basis = basisNone
+		}
+	}
+	if j.sig != nil {
+		d := j.sig.Delta()
+		req.Delta = &d
+	}
 	id, err := c.send(ctx, "get", j.arg, req)
 	if err != nil {
 		return false, err
+	}
+	if j.sig != nil { // the signature follows the request
+		bw := bufio.NewWriterSize(c.rw, 64<<10)
+		if _, err := j.sig.WriteTo(bw); err == nil {
+			err = bw.Flush()
+		}
+		if err != nil {
+			return false, c.fail(ctx, "get", j.arg, ErrConnection, err)
+		}
 	}
 	resp, err := c.readResponse(ctx, "get", j.arg, id)
 	if err != nil {
@@ -189,6 +226,9 @@ func (j *getJob) attempt(ctx context.Context) (progressed bool, err error) {
 	}
 	if err := expect(resp, "get", j.arg, protocol.StatusReadyToSend); err != nil {
 		return false, err
+	}
+	if resp.Delta != nil && j.sig == nil {
+		return false, c.fail(ctx, "get", j.arg, ErrProtocol, errors.New("a delta that was not asked for"))
 	}
 	if resp.Size == nil || *resp.Size < j.pos || resp.Offset != j.pos {
 		return false, c.fail(ctx, "get", j.arg, ErrProtocol, fmt.Errorf("257 without a valid size, or with offset %d for %d", resp.Offset, j.pos))
@@ -212,7 +252,11 @@ func (j *getJob) attempt(ctx context.Context) (progressed bool, err error) {
 	j.res.Size = size
 	j.begin(j.pos)
 
-	err = j.receive(ctx, size)
+	if resp.Delta != nil && j.sig != nil {
+		err = j.receiveDelta(ctx, size)
+	} else {
+		err = j.receive(ctx, size)
+	}
 	progressed = j.advanced(j.pos)
 	if err != nil {
 		j.checkpoint()

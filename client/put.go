@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"ftpx/internal/delta"
 	"ftpx/internal/xfer"
 	"ftpx/protocol"
 )
@@ -33,7 +34,7 @@ func (c *Client) Put(ctx context.Context, localPath, remote string, p Progress) 
 // put is Put knowing what the server holds at remote (b).
 func (c *Client) put(ctx context.Context, localPath, remote string, p Progress, b basis) (Result, error) {
 	j := &putJob{transferState: transferState{c: c, op: "put", arg: remote, p: p,
-		res: Result{Action: protocol.ActionPut, Local: localPath, Remote: remote, Offset: -1}}}
+		res: Result{Action: protocol.ActionPut, Local: localPath, Remote: remote, Offset: -1}}, basis: b}
 	if err := j.open(localPath); err != nil {
 		j.end(time.Now(), err)
 		return j.res, err
@@ -62,6 +63,11 @@ type putJob struct {
 	f     *os.File
 	fh    *fileHash
 	mtime time.Time // the file's, kept by the server
+	// basis is what the server holds at the name: a delta is sent onto an
+	// older version there (delta.go); basisMTime is its mtime, from its
+	// signature.
+	basis      basis
+	basisMTime time.Time
 	// ask says the server may hold part of this transfer: ask it
 	// (breakpoint) before sending.
 	ask bool
@@ -143,8 +149,19 @@ func (j *putJob) attempt(ctx context.Context) (progressed bool, err error) {
 	if err := j.fh.seek(offset, buf); err != nil {
 		return false, localError("put", j.local, err)
 	}
+	var sig *delta.Signature
+	if wantsDelta(j.basis, j.res.Size-offset) {
+		if sig, err = j.signature(ctx); err != nil {
+			return false, err
+		}
+	}
 	req := &protocol.Request{Action: protocol.ActionPut, Filename: j.arg, SizeField: protocol.Int64(j.res.Size),
 		Transfer: j.rec.ID, Offset: offset, MTime: &j.mtime}
+	if sig != nil {
+		d := sig.Delta()
+		d.BasisMTime = &j.basisMTime
+		req.Delta = &d
+	}
 	id, err := c.send(ctx, "put", j.arg, req)
 	if err != nil {
 		return false, err
@@ -162,6 +179,9 @@ func (j *putJob) attempt(ctx context.Context) (progressed bool, err error) {
 	case resp.Status == protocol.StatusForeignTransfer:
 		j.newID()
 		return false, errAgain
+	case resp.Status == protocol.StatusBasisChanged && sig != nil:
+		j.basis = basisNone // changed since its signature: send the file whole
+		return false, errAgain
 	}
 	if err := expect(resp, "put", j.arg, protocol.StatusReadyToSend); err != nil {
 		return false, err // the server reads nothing more for this request
@@ -171,7 +191,11 @@ func (j *putJob) attempt(ctx context.Context) (progressed bool, err error) {
 	// a connection dropped may not have reached it.
 	progressed = j.advanced(offset)
 	j.begin(offset)
-	err = j.sendBody(ctx, id)
+	if sig != nil {
+		err = j.sendDelta(ctx, sig)
+	} else {
+		err = j.sendBody(ctx, id)
+	}
 	if err != nil {
 		return progressed, err
 	}

@@ -33,5 +33,6 @@ func init() {
 		protocol.ActionQuota:      {fn: (*session).handleQuota},
 		protocol.ActionStartTLS:   {fn: (*session).handleStartTLS, open: true},
 		protocol.ActionCancel:     {fn: (*session).handleCancel},
+		protocol.ActionSignature:  {fn: (*session).handleSignature},
 	}
 }

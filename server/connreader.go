@@ -124,3 +124,13 @@ func (b *connReader) release() {
 		b.bp, b.buf, b.r, b.w = nil, nil, 0, 0
 	}
 }
+
+// ReadByte reads one byte through the buffer: a delta's instructions are
+// read a byte at a time without reading past their end.
+func (b *connReader) ReadByte() (byte, error) {
+	var p [1]byte
+	if _, err := io.ReadFull(b, p[:]); err != nil {
+		return 0, err
+	}
+	return p[0], nil
+}

@@ -45,6 +45,11 @@ func (c *session) handleNoWaitPut(req *protocol.Request) error {
 		c.reply(req, protocol.StatusBadSize, fmt.Sprintf("nowait put: size must be 0 to %d", protocol.MaxNoWaitSize))
 		return fmt.Errorf("nowait put: size %d", size)
 	}
+	if req.Delta != nil { // its body's length is not known: it cannot be skipped
+		c.settle()
+		c.reply(req, protocol.StatusBadFormat, "a nowait put cannot be a delta")
+		return fmt.Errorf("nowait put with a delta: %w", protocol.ErrFormat)
+	}
 	p := &pendingPut{req: req, start: start}
 	up, err := c.beginNoWait(req, size, p)
 	if err != nil {

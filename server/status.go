@@ -51,6 +51,8 @@ func statusFor(err error) protocol.Status {
 		return protocol.StatusUnavailable
 	case errors.Is(err, errNoFilename):
 		return protocol.StatusNoFilename
+	case errors.Is(err, errBasisChanged):
+		return protocol.StatusBasisChanged
 	case errors.Is(err, protocol.ErrFormat):
 		return protocol.StatusBadFormat
 	case errors.Is(err, accounts.ErrBadPassword):

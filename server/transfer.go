@@ -6,13 +6,16 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
+	"io/fs"
 	"log/slog"
 	"strings"
 	"sync"
 	"time"
 
 	"ftpx/home"
+	"ftpx/internal/delta"
 	"ftpx/internal/xfer"
 	"ftpx/protocol"
 )
@@ -27,6 +30,13 @@ var bufs = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
 // the MD5 computed while sending.
 func (c *session) handleGet(req *protocol.Request) error {
 	start := time.Now()
+	var sig *delta.Signature
+	if req.Delta != nil { // the signature follows the header: read it whatever the answer
+		var err error
+		if sig, err = c.readSignature(req); err != nil {
+			return err
+		}
+	}
 	name, err := c.resolveFilename(req)
 	if err == nil {
 		err = c.home.Allowed(name, home.PermRead)
@@ -61,6 +71,9 @@ func (c *session) handleGet(req *protocol.Request) error {
 	}
 	mtime := fi.ModTime().UTC() // whole: the client keeps it as it is
 	ready := protocol.Response{ID: req.ID, Status: protocol.StatusReadyToSend, Msg: protocol.StatusReadyToSend.String(), Size: protocol.Int64(size), Offset: offset, MTime: &mtime}
+	if sig != nil {
+		return c.getDelta(req, name, f, fi, ready, h, sig, start)
+	}
 	if known := c.home.KnownSum(fi); known != "" && offset == 0 {
 		// The digest is known: announce it and let the kernel move the
 		// bytes (sendfile); the client hashes what it receives.
@@ -113,6 +126,37 @@ func (c *session) handleGet(req *protocol.Request) error {
 	}
 	c.logTransfer(slog.LevelInfo, "get done", req, name, n, start, sum, protocol.StatusOK, nil)
 	return c.send(protocol.Response{ID: req.ID, Status: protocol.StatusOK, Msg: "md5", MD5: sum, Size: protocol.Int64(size)})
+}
+
+// getDelta sends the rest of the file f (from ready.Offset, the prefix
+// hashed into h already) as a delta against the client's signature: 257
+// saying so, the delta, and the MD5 frame unless the 257 could carry it.
+func (c *session) getDelta(req *protocol.Request, name string, f home.File, fi fs.FileInfo, ready protocol.Response, h hash.Hash, sig *delta.Signature, start time.Time) error {
+	ready.Delta = req.Delta
+	hashing := h
+	if known := c.home.KnownSum(fi); known != "" {
+		ready.MD5, hashing = known, nil
+	}
+	if err := c.send(ready); err != nil {
+		return err
+	}
+	st, wire, err := c.sendDelta(f, sig, hashing)
+	if err != nil {
+		c.logDelta("get failed", req, name, st.Copied+st.Literal, wire, start, "", protocol.StatusServerError, err)
+		return fmt.Errorf("get %s: delta: %w", name, err) // the delta was promised: the stream is lost
+	}
+	sum := ready.MD5
+	if hashing != nil {
+		sum = hex.EncodeToString(h.Sum(nil))
+		if after, err := f.Stat(); err == nil && after.Size() == fi.Size() && after.ModTime().Equal(fi.ModTime()) {
+			c.home.RememberSum(after, sum)
+		}
+	}
+	c.logDelta("get done", req, name, st.Copied+st.Literal, wire, start, sum, protocol.StatusOK, nil)
+	if hashing == nil {
+		return nil
+	}
+	return c.send(protocol.Response{ID: req.ID, Status: protocol.StatusOK, Msg: "md5", MD5: sum, Size: ready.Size})
 }
 
 // smallBody is the largest get body read into the session's output
@@ -173,6 +217,13 @@ func (c *session) handlePut(req *protocol.Request) error {
 	case size < 0:
 		return c.fail(req, fmt.Errorf("put %s: %w: %d", name, errBadSize, size))
 	}
+	var b *basis
+	if req.Delta != nil {
+		if b, err = c.openBasis(name, req.Delta); err != nil {
+			return c.fail(req, err)
+		}
+		defer b.Close()
+	}
 	up, err := c.home.BeginUpload(name, home.Put{Size: size, Transfer: req.Transfer, Offset: req.Offset, MTime: mtimeOf(req)})
 	if err != nil {
 		if errors.Is(err, home.ErrNotExist) {
@@ -197,10 +248,25 @@ func (c *session) handlePut(req *protocol.Request) error {
 		up.Suspend()
 		return err
 	}
-	body := &bodyReader{r: progressReader{c.r, c.conn.SetReadDeadline, c.srv.transferTimeout()}}
-	n, err := up.Receive(body)
-	if err != nil && body.err == nil {
-		return c.storageFailed(req, up, name, size-up.Offset()-body.n, start, err)
+	var n, wire int64
+	if b != nil {
+		n, wire, err = c.receiveDelta(up, b, size-up.Offset())
+		var ue *uploadError
+		switch {
+		case errors.As(err, &ue):
+			return c.storageFailed(req, up, name, 0, start, ue.err)
+		case errors.Is(err, delta.ErrFormat):
+			up.Suspend() // what was built before the garbage is good: a resumable put keeps it
+			c.logDelta("put failed", req, name, n, wire, start, "", protocol.StatusBadFormat, err)
+			c.reply(req, protocol.StatusBadFormat, "malformed delta: "+err.Error())
+			return fmt.Errorf("put %s: %w", name, err)
+		}
+	} else {
+		body := &bodyReader{r: progressReader{c.r, c.conn.SetReadDeadline, c.srv.transferTimeout()}}
+		n, err = up.Receive(body)
+		if err != nil && body.err == nil {
+			return c.storageFailed(req, up, name, size-up.Offset()-body.n, start, err)
+		}
 	}
 	if err != nil {
 		// Cut off: a put with a transfer id keeps what arrived, to resume.
@@ -230,7 +296,11 @@ func (c *session) handlePut(req *protocol.Request) error {
 		c.logTransfer(slog.LevelWarn, "put failed", req, name, n, start, up.Sum(), st, err)
 		return c.fail(req, err)
 	}
-	c.logTransfer(slog.LevelInfo, "put done", req, name, n, start, up.Sum(), protocol.StatusMD5OK, nil)
+	if b != nil {
+		c.logDelta("put done", req, name, n, wire, start, up.Sum(), protocol.StatusMD5OK, nil)
+	} else {
+		c.logTransfer(slog.LevelInfo, "put done", req, name, n, start, up.Sum(), protocol.StatusMD5OK, nil)
+	}
 	return c.send(protocol.Response{ID: req.ID, Status: protocol.StatusMD5OK, Msg: protocol.StatusMD5OK.String(), MD5: up.Sum(), Size: protocol.Int64(size)})
 }
 
