@@ -47,6 +47,7 @@ func (j *putJob) signature(ctx context.Context) (*delta.Signature, error) {
 	if err != nil {
 		return nil, c.fail(ctx, "put", j.arg, ErrConnection, err)
 	}
+	j.res.Sent += resp.Delta.SignatureBytes() // it crossed the wire for this file too
 	if !deltaWorth(j.res.Size, resp.Delta.BasisSize) {
 		j.basis = basisNone
 		return nil, nil

@@ -205,9 +205,11 @@ func (j *getJob) attempt(ctx context.Context) (progressed bool, err error) {
 	}
 	if j.sig != nil { // the signature follows the request
 		bw := bufio.NewWriterSize(c.rw, 64<<10)
-		if _, err := j.sig.WriteTo(bw); err == nil {
+		n, err := j.sig.WriteTo(bw)
+		if err == nil {
 			err = bw.Flush()
 		}
+		j.res.Sent += n // it crossed the wire for this file too
 		if err != nil {
 			return false, c.fail(ctx, "get", j.arg, ErrConnection, err)
 		}

@@ -238,7 +238,7 @@ func (c *session) sendDelta(r io.Reader, sig *delta.Signature, h hash.Hash) (del
 	if err := c.out.Flush(); err != nil {
 		return delta.Stats{}, 0, err
 	}
-	cw := &countingWriter{w: progressWriter{c.conn, c.conn.SetWriteDeadline, c.srv.transferTimeout()}}
+	cw := &wireCounter{w: progressWriter{c.conn, c.conn.SetWriteDeadline, c.srv.transferTimeout()}}
 	w := bufio.NewWriterSize(cw, 256<<10)
 	st, err := delta.Diff(w, r, sig, delta.Options{Hash: h})
 	if err == nil {
@@ -247,13 +247,13 @@ func (c *session) sendDelta(r io.Reader, sig *delta.Signature, h hash.Hash) (del
 	return st, cw.n, err
 }
 
-// countingWriter counts what it passes on.
-type countingWriter struct {
+// wireCounter counts what it passes on.
+type wireCounter struct {
 	w io.Writer
 	n int64
 }
 
-func (c *countingWriter) Write(p []byte) (int, error) {
+func (c *wireCounter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
