@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -148,5 +149,45 @@ func BenchmarkAuthenticate(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestVerifiedPasswordsRemembered: a right password is remembered once
+// bcrypt verified it (one entry, which a second login finds), a wrong one
+// never is, and a password changed since (another hash) is not accepted
+// from memory: the old one fails, the new one works.
+func TestVerifiedPasswordsRemembered(t *testing.T) {
+	path := writeAccounts(t, "[alex]\npassword = "+testHash(t, "right")+"\n")
+	s := mustLoad(t, path)
+	for range 3 {
+		if _, err := s.Authenticate("alex", "wrong"); !errors.Is(err, ErrBadPassword) {
+			t.Fatalf("wrong password: %v", err)
+		}
+	}
+	if n := len(s.ok.at); n != 0 {
+		t.Fatalf("%d entries after wrong passwords only", n)
+	}
+	for range 2 {
+		if _, err := s.Authenticate("alex", "right"); err != nil {
+			t.Fatalf("right password: %v", err)
+		}
+	}
+	if n := len(s.ok.at); n != 1 {
+		t.Fatalf("%d entries after two logins with the right password, want 1", n)
+	}
+	if _, err := s.Authenticate("alex", "right "); !errors.Is(err, ErrBadPassword) {
+		t.Fatalf("another password after a remembered one: %v", err)
+	}
+	if err := os.WriteFile(path, []byte("[alex]\npassword = "+testHash(t, "new")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate("alex", "right"); !errors.Is(err, ErrBadPassword) {
+		t.Fatalf("the old password after passwd: %v", err)
+	}
+	if _, err := s.Authenticate("alex", "new"); err != nil {
+		t.Fatalf("the new password: %v", err)
 	}
 }

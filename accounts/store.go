@@ -61,6 +61,7 @@ type Store struct {
 	path    string
 	reload  sync.Mutex // serialises Reload
 	current atomic.Pointer[content]
+	ok      verified // passwords bcrypt verified lately (verified.go)
 }
 
 // content is one loaded version of the file.
