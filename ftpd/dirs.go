@@ -172,13 +172,9 @@ const mdtmLayout = "20060102150405"
 // "MFMT YYYYMMDDHHMMSS[.sss] PATH", in UTC, so that clients that mirror a
 // tree up (lftp mirror -R) keep its times. It needs write.
 func (c *session) handleMfmt(arg string) error {
-	stamp, p, ok := strings.Cut(arg, " ")
-	if !ok || p == "" {
-		return c.reply(501, "MFMT needs a time and a path: MFMT YYYYMMDDHHMMSS PATH")
-	}
-	mtime, err := time.Parse(mdtmLayout, stamp) // a fraction after the seconds is read too
-	if err != nil || len(stamp) < len(mdtmLayout) {
-		return c.reply(501, "MFMT: the time must be YYYYMMDDHHMMSS[.sss] in UTC")
+	mtime, p, err := parseMfmt(arg)
+	if err != nil {
+		return c.reply(501, "MFMT needs a time, YYYYMMDDHHMMSS[.sss] in UTC between 1678 and 2262, and a path")
 	}
 	name, err := c.resolve(p)
 	if err == nil {
