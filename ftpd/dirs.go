@@ -2,6 +2,7 @@ package ftpd
 
 import (
 	"fmt"
+	"io/fs"
 	"path"
 	"strconv"
 	"strings"
@@ -170,7 +171,9 @@ const mdtmLayout = "20060102150405"
 
 // handleMfmt sets a file's modification time (draft-somers-ftp-mfxx):
 // "MFMT YYYYMMDDHHMMSS[.sss] PATH", in UTC, so that clients that mirror a
-// tree up (lftp mirror -R) keep its times. It needs write.
+// tree up (lftp mirror -R) keep its times. It needs write. The reply
+// gives the time the name has afterwards, as MDTM would: an object store
+// keeps none for a directory, and a file system may clamp a time.
 func (c *session) handleMfmt(arg string) error {
 	mtime, p, err := parseMfmt(arg)
 	if err != nil {
@@ -180,10 +183,14 @@ func (c *session) handleMfmt(arg string) error {
 	if err == nil {
 		err = c.home.SetMTime(name, mtime)
 	}
+	var fi fs.FileInfo
+	if err == nil {
+		fi, err = c.home.FS.Stat(name)
+	}
 	if err != nil {
 		return c.fail("MFMT", p, err)
 	}
-	return c.reply(213, "Modify="+mtime.Format(mdtmLayout)+"; "+p)
+	return c.reply(213, "Modify="+fi.ModTime().UTC().Format(mdtmLayout)+"; "+p)
 }
 
 // handleMlst describes one name on the control connection (RFC 3659).

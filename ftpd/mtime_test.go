@@ -12,7 +12,12 @@ import (
 
 	"ftpx/accounts"
 	"ftpx/client"
+	"ftpx/ftpxtest"
+	"ftpx/home"
+	"ftpx/internal/miniotest"
+	"ftpx/internal/s3url"
 	"ftpx/protocol"
+	"ftpx/s3home"
 	"ftpx/server"
 )
 
@@ -186,5 +191,117 @@ check("mlst", "modify=20200102030405;" in f.sendcmd("MLST native.bin"), True)
 `)
 	if got := mtimeOf(t, filepath.Join(ts.Home("alex"), "native.bin")); !got.Equal(jan2020) {
 		t.Errorf("on disk: %v, want %v", got, jan2020)
+	}
+}
+
+// s3Homes keeps the homes in a bucket of a MinIO of the test's own, with
+// the smallest parts, so that a file of a few MiB is a multipart object.
+func s3Homes(t *testing.T) (ftpxtest.Option, *home.Manager) {
+	t.Helper()
+	srv := miniotest.Start(t, 1)
+	for _, kv := range srv.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	c, err := s3home.New(s3home.Config{Endpoint: srv.Endpoint, Timeout: 20 * time.Second, PartSize: s3home.MinPartSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.EnsureBucket(context.Background(), "ftpx-test", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	root, err := s3url.Parse("s3://ftpx-test/homes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := home.NewManagerOn(c.Homes(root))
+	t.Cleanup(func() { m.Close() })
+	return func(s *server.Server) { s.Homes = m }, m
+}
+
+// storedMD5 is the MD5 the store keeps with a file of alex's home, "" for
+// none.
+func storedMD5(t *testing.T, m *home.Manager, name string) string {
+	t.Helper()
+	h, err := m.Open("alex", accounts.Unlimited)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	f, err := h.FS.Open(name) // as a get does
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, ok := fi.Sys().(home.StoredSum); ok {
+		return s.StoredMD5()
+	}
+	return ""
+}
+
+func TestMfmtOnAnObjectStoreHomeKeepsTheMD5(t *testing.T) {
+	opt, homes := s3Homes(t)
+	ts, addr := setup(t, accounts.Unlimited, nil, opt)
+	small, big := randomBytes(10_001), randomBytes(11<<20+3) // one PUT; three parts
+	src := writeTemp(t, "native.bin", randomBytes(100_003))
+	os.Chtimes(src, jan2020, jan2020)
+	c := nativeClient(t, ts.Addr)
+	if _, err := c.Put(context.Background(), src, "native.bin", nil); err != nil {
+		t.Fatal(err)
+	}
+	out := python(t, addr, `
+small, big = open(os.environ["SMALL"], "rb").read(), open(os.environ["BIG"], "rb").read()
+f = connect()
+check("feat", "MFMT" in [l.strip() for l in f.sendcmd("FEAT").splitlines()], True)
+check("stor small", code(f.storbinary, "STOR small.bin", io.BytesIO(small)), "226")
+f.mkd("d")
+check("stor big", code(f.storbinary, "STOR d/big.bin", io.BytesIO(big)), "226")
+check("mfmt small", f.sendcmd("MFMT 20200102030405 small.bin"), "213 Modify=20200102030405; small.bin")
+check("mfmt big", f.sendcmd("MFMT 20190203040506.25 d/big.bin"), "213 Modify=20190203040506; d/big.bin")
+check("mdtm small", f.sendcmd("MDTM small.bin"), "213 20200102030405")
+check("mdtm big", f.sendcmd("MDTM d/big.bin"), "213 20190203040506")
+check("mdtm of the native put", f.sendcmd("MDTM native.bin"), "213 20200102030405")
+facts = dict(f.mlsd())
+check("mlsd small", facts["small.bin"]["modify"], "20200102030405")
+check("mlsd native put", facts["native.bin"]["modify"], "20200102030405")
+check("mlsd big", dict(f.mlsd("d"))["big.bin"]["modify"], "20190203040506")
+check("mlst big", "modify=20190203040506;" in f.sendcmd("MLST d/big.bin"), True)
+check("xmd5 small", f.sendcmd("XMD5 small.bin"), "250 " + md5(small))
+check("xmd5 big", f.sendcmd("XMD5 d/big.bin"), "250 " + md5(big))
+check("retr small", get(f, "small.bin") == small, True)
+check("retr big", get(f, "d/big.bin") == big, True)
+check("size big", f.size("d/big.bin"), len(big))
+# A directory's time is its marker's, which the store keeps no time for:
+# the reply says the time it has, not the one asked for.
+kept = dict(f.mlsd())["d"]["modify"]
+check("mfmt of a directory", f.sendcmd("MFMT 20180102030405 d"), "213 Modify=%s; d" % kept)
+check("mdtm of the directory", f.sendcmd("MDTM d"), "213 " + kept)
+check("mfmt missing", code(f.sendcmd, "MFMT 20200102030405 missing.bin"), "550")
+check("mfmt above", code(f.sendcmd, "MFMT 20200102030405 ../small.bin"), "550")
+check("mfmt bad", code(f.sendcmd, "MFMT 2020010203 small.bin"), "501")
+check("mdtm after", f.sendcmd("MDTM small.bin"), "213 20200102030405")
+print("ok")
+`, "SMALL="+writeTemp(t, "small.bin", small), "BIG="+writeTemp(t, "big.bin", big))
+	if strings.TrimSpace(out) != "ok" {
+		t.Fatalf("script: %s", out)
+	}
+	for name, want := range map[string]struct {
+		mtime time.Time
+		md5   string
+	}{
+		"small.bin":  {jan2020, md5hex(small)},
+		"d/big.bin":  {time.Date(2019, 2, 3, 4, 5, 6, 25e7, time.UTC), md5hex(big)},
+		"native.bin": {jan2020, ""},
+	} {
+		if got := nativeMTime(t, c, name); !got.Equal(want.mtime.Truncate(time.Second)) {
+			t.Errorf("%s through the native protocol: %v, want %v", name, got, want.mtime)
+		}
+		if want.md5 != "" && storedMD5(t, homes, "/"+name) != want.md5 {
+			t.Errorf("%s: the store keeps MD5 %q after MFMT, want %s", name, storedMD5(t, homes, "/"+name), want.md5)
+		}
 	}
 }
