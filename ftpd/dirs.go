@@ -2,6 +2,7 @@ package ftpd
 
 import (
 	"fmt"
+	"io/fs"
 	"path"
 	"strconv"
 	"strings"
@@ -170,24 +171,26 @@ const mdtmLayout = "20060102150405"
 
 // handleMfmt sets a file's modification time (draft-somers-ftp-mfxx):
 // "MFMT YYYYMMDDHHMMSS[.sss] PATH", in UTC, so that clients that mirror a
-// tree up (lftp mirror -R) keep its times. It needs write.
+// tree up (lftp mirror -R) keep its times. It needs write. The reply
+// gives the time the name has afterwards, as MDTM would: an object store
+// keeps none for a directory, and a file system may clamp a time.
 func (c *session) handleMfmt(arg string) error {
-	stamp, p, ok := strings.Cut(arg, " ")
-	if !ok || p == "" {
-		return c.reply(501, "MFMT needs a time and a path: MFMT YYYYMMDDHHMMSS PATH")
-	}
-	mtime, err := time.Parse(mdtmLayout, stamp) // a fraction after the seconds is read too
-	if err != nil || len(stamp) < len(mdtmLayout) {
-		return c.reply(501, "MFMT: the time must be YYYYMMDDHHMMSS[.sss] in UTC")
+	mtime, p, err := parseMfmt(arg)
+	if err != nil {
+		return c.reply(501, "MFMT needs a time, YYYYMMDDHHMMSS[.sss] in UTC between 1678 and 2262, and a path")
 	}
 	name, err := c.resolve(p)
 	if err == nil {
 		err = c.home.SetMTime(name, mtime)
 	}
+	var fi fs.FileInfo
+	if err == nil {
+		fi, err = c.home.FS.Stat(name)
+	}
 	if err != nil {
 		return c.fail("MFMT", p, err)
 	}
-	return c.reply(213, "Modify="+mtime.Format(mdtmLayout)+"; "+p)
+	return c.reply(213, "Modify="+fi.ModTime().UTC().Format(mdtmLayout)+"; "+p)
 }
 
 // handleMlst describes one name on the control connection (RFC 3659).

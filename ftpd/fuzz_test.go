@@ -4,11 +4,12 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
 // Everything ftpd parses from the network: command lines and the
-// arguments of PORT, EPRT, REST, LIST, OPTS and PROT.
+// arguments of PORT, EPRT, REST, LIST, OPTS, PROT and MFMT.
 
 func FuzzParseLine(f *testing.F) {
 	for _, s := range []string{"USER alex\r\n", "RETR a b c\r\n", "\xff\xf4\xff\xf2ABOR\r\n", "noop\n", "", "\xff", "XMD5 f", "TOOLONG x"} {
@@ -49,7 +50,8 @@ func FuzzParseAddresses(f *testing.F) {
 }
 
 func FuzzParseArguments(f *testing.F) {
-	for _, s := range []string{"0", "123", "-1", "99999999999999999999", "-la dir", "-a", "-odd/name", "UTF8 ON", "HASH MD5", "P", "c", "PP"} {
+	for _, s := range []string{"0", "123", "-1", "99999999999999999999", "-la dir", "-a", "-odd/name", "UTF8 ON", "HASH MD5", "P", "c", "PP",
+		"20200102030405 f.txt", "20200102030405.123 a b", "16000101000000 f", "20200102030405"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, arg string) {
@@ -65,6 +67,10 @@ func FuzzParseArguments(f *testing.F) {
 		}
 		if lvl, err := parseProt(arg); err == nil && !strings.ContainsRune("CSEP", rune(lvl)) {
 			t.Fatalf("parseProt(%q) = %c", arg, lvl)
+		}
+		if mtime, p, err := parseMfmt(arg); err == nil && (p == "" || !strings.HasSuffix(arg, " "+p) || mtime.Location() != time.UTC ||
+			!time.Unix(0, mtime.UnixNano()).Equal(mtime)) {
+			t.Fatalf("parseMfmt(%q) = %v, %q", arg, mtime, p)
 		}
 	})
 }
@@ -91,5 +97,19 @@ func TestParseLine(t *testing.T) {
 	}
 	if p := listArg("-la sub dir"); p != "sub dir" {
 		t.Errorf("listArg: %q", p)
+	}
+	for arg, want := range map[string]time.Time{
+		"20200102030405 f.txt":           time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC),
+		"20200102030405.25 name with sp": time.Date(2020, 1, 2, 3, 4, 5, 25e7, time.UTC),
+		"16780101000000 f":               time.Date(1678, 1, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		if got, p, err := parseMfmt(arg); err != nil || !got.Equal(want) || !strings.HasSuffix(arg, " "+p) {
+			t.Errorf("parseMfmt(%q) = %v, %q, %v; want %v", arg, got, p, err, want)
+		}
+	}
+	for _, arg := range []string{"16770101000000 f", "22630101000000 f", "00000101000000 f", "20200102030405", "2020010203040 f"} {
+		if got, _, err := parseMfmt(arg); err == nil {
+			t.Errorf("parseMfmt(%q) = %v, want an error", arg, got)
+		}
 	}
 }

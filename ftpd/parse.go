@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Everything ftpd reads from the network is taken apart here, by
@@ -93,6 +94,22 @@ func parseEPRT(arg string) (*net.TCPAddr, error) {
 		return nil, errSyntax
 	}
 	return &net.TCPAddr{IP: ip, Port: int(port)}, nil
+}
+
+// parseMfmt parses MFMT's "YYYYMMDDHHMMSS[.sss] PATH" (draft-somers-ftp-mfxx):
+// a time in UTC, to the second or finer, then the path. The time must fit
+// a count of nanoseconds since 1970 (1678 to 2262), which is how it is set
+// on a file: one outside would land on another date.
+func parseMfmt(arg string) (time.Time, string, error) {
+	stamp, p, ok := strings.Cut(arg, " ")
+	if !ok || p == "" || len(stamp) < len(mdtmLayout) {
+		return time.Time{}, "", errSyntax
+	}
+	t, err := time.Parse(mdtmLayout, stamp) // a fraction after the seconds is read too
+	if err != nil || !time.Unix(0, t.UnixNano()).Equal(t) {
+		return time.Time{}, "", errSyntax
+	}
+	return t, p, nil
 }
 
 // parseRest parses REST's offset: a decimal number of bytes, 0 or more.

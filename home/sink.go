@@ -80,6 +80,7 @@ type UploadOptions struct {
 	Resumable bool      // the partial must outlive the connection (a client's transfer id)
 	Durable   bool      // uploads are synced: the sink may start writing back early
 	MTime     time.Time // the modification time the file is placed with; zero: when it is placed
+	Stream    bool      // the size is known only when the bytes end (an FTP upload): Size is what is held so far
 }
 
 // Target is what an upload found at its name: nothing, or something the

@@ -33,7 +33,7 @@ func (h *Home) BeginStream(name, transfer string, offset int64) (*Stream, error)
 	}
 	// Declared as nothing more to send: a saved stream's state has its
 	// size equal to its offset, and the stream grows the size as it goes.
-	u, err := h.BeginUpload(name, Put{Size: offset, Transfer: transfer, Offset: offset})
+	u, err := h.BeginUpload(name, Put{Size: offset, Transfer: transfer, Offset: offset, Stream: true})
 	if err != nil {
 		return nil, err
 	}

@@ -55,6 +55,9 @@ type Put struct {
 	// MTime is the modification time the file keeps (zero: the time it
 	// is placed).
 	MTime time.Time
+	// Stream marks an upload whose size is known only when its bytes end
+	// (BeginStream): Size is what it starts from, and grows.
+	Stream bool
 }
 
 // A resumable upload saves its resume point as soon as it begins, then
@@ -98,7 +101,7 @@ func (h *Home) BeginUpload(name string, p Put) (*Upload, error) {
 		return nil, fmt.Errorf("put %s: %w", name, err)
 	}
 	u := &Upload{h: h, mt: mt, name: name, in: in, id: id, resume: transfer != "", size: size, md5: md5.New()}
-	t, err := u.open(offset, p.MTime)
+	t, err := u.open(p)
 	if err != nil {
 		h.unclaim(mt, id)
 		return nil, err
@@ -115,12 +118,12 @@ func (h *Home) BeginUpload(name string, p Put) (*Upload, error) {
 	return u, nil
 }
 
-// open opens the upload's sink: a new one, or (offset > 0) the partial
+// open opens the upload's sink: a new one, or (p.Offset > 0) the partial
 // held under u.id, which must be for the same name and size and hold
-// exactly offset bytes at its last resume point.
-func (u *Upload) open(offset int64, mtime time.Time) (Target, error) {
-	h, mt := u.h, u.mt
-	o := UploadOptions{Size: u.size, Offset: offset, Resumable: u.resume, Durable: h.durable(), MTime: mtime}
+// exactly p.Offset bytes at its last resume point.
+func (u *Upload) open(p Put) (Target, error) {
+	h, mt, offset := u.h, u.mt, p.Offset
+	o := UploadOptions{Size: u.size, Offset: offset, Resumable: u.resume, Durable: h.durable(), MTime: p.MTime, Stream: p.Stream}
 	if offset == 0 {
 		if u.resume {
 			h.dropPartial(mt, u.id) // start over: what was held goes

@@ -10,7 +10,6 @@ import (
 	"io"
 	"io/fs"
 	"strings"
-	"time"
 
 	"ftpx/home"
 
@@ -76,9 +75,11 @@ type upload interface {
 }
 
 // createObject starts the partial id for name: held in memory when it is
-// smaller than a part (and memory allows), else a multipart upload. The
-// object will carry mtime (when set) in its metadata.
-func (t *FS) createObject(id, name string, size int64, mtime time.Time) (upload, error) {
+// smaller than a part (and memory allows), else a multipart upload, as is
+// a stream, whose size is known only at its end. The object will carry
+// o.MTime (when set) in its metadata.
+func (t *FS) createObject(id, name string, o home.UploadOptions) (upload, error) {
+	size, mtime := o.Size, o.MTime
 	if _, err := t.partialKey("put", id, ""); err != nil {
 		return nil, err
 	}
@@ -90,7 +91,7 @@ func (t *FS) createObject(id, name string, size int64, mtime time.Time) (upload,
 		return nil, fmt.Errorf("put %s: %w", name, home.ErrIsDir)
 	}
 	var w upload
-	if size < t.c.part && t.c.mem.take(size) {
+	if !o.Stream && size < t.c.part && t.c.mem.take(size) {
 		w = &smallFile{t: t, id: id, key: k, size: size, buf: make([]byte, 0, size), mtime: mtime}
 	} else {
 		ctx, cancel := t.c.ctx()

@@ -68,7 +68,7 @@ func (t *FS) Upload(id, name string, o home.UploadOptions) (home.Sink, home.Targ
 	}
 	var w upload
 	if o.Offset == 0 {
-		w, err = t.createObject(id, name, o.Size, o.MTime)
+		w, err = t.createObject(id, name, o)
 	} else {
 		w, err = t.reopenPartial(id, o.Offset)
 	}

@@ -123,6 +123,44 @@ func TestUploadsKeepTheirMD5(t *testing.T) {
 	}
 }
 
+// A stream (an FTP upload: its length is known only at its end) lands
+// whole whatever its size, empty, smaller than a part or of several, with
+// its MD5 kept like any upload's.
+func TestStreamsOfAnyLengthAreStored(t *testing.T) {
+	c := newClient(t, smallParts)
+	m := newManager(t, c, newRoot(t))
+	h := openHome(t, m, "alice", home.Unlimited)
+	var total int64
+	for name, data := range map[string][]byte{"/empty": nil, "/small": randomData(1000), "/big": randomData(11*mib + 5)} {
+		s, err := h.BeginStream(name, uuid.NewString(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Receive(bytes.NewReader(data)); err != nil {
+			t.Fatalf("stream %s: %v", name, err)
+		}
+		if err := s.Commit(); err != nil {
+			t.Fatalf("commit %s: %v", name, err)
+		}
+		if got := get(t, h, name); !bytes.Equal(got, data) {
+			t.Fatalf("%s: %d bytes stored, want %d", name, len(got), len(data))
+		}
+		f, err := h.FS.Open(name) // as a get does
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi, _ := f.Stat()
+		f.Close()
+		if sum := h.KnownSum(fi); sum != md5hex(data) {
+			t.Errorf("%s: known sum %q, want %s", name, sum, md5hex(data))
+		}
+		total += int64(len(data))
+	}
+	if used, _, _ := h.Quota(); used != total {
+		t.Errorf("used %d, want %d", used, total)
+	}
+}
+
 // A bad MD5 leaves nothing: no object, no upload in progress, no usage.
 func TestBadMD5StoresNothing(t *testing.T) {
 	c := newClient(t, smallParts)
