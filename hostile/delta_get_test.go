@@ -10,10 +10,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"ftpx/ftpxtest"
 	"ftpx/protocol"
+	"ftpx/server"
 )
 
 // A get asking for a delta carries the client's signature right after its
@@ -225,6 +228,28 @@ func TestDeltaGetSignatureAbuse(t *testing.T) {
 		a.unharmed(t, before)
 	})
 
+	// Searching for blocks of 16 MiB would hold 32 MiB: the server answers
+	// whole instead.
+	t.Run("blocks over 1 MiB answered whole", func(t *testing.T) {
+		rc := login(t, a.ts, attacker, attackerPW, a.g)
+		big := protocol.Delta{Block: protocol.MaxDeltaBlock, Blocks: 1, BasisSize: protocol.MaxDeltaBlock}
+		rc.write(append(frame(getDeltaHeader(basisName, big)), randomSums(1, 4)...))
+		ready, _, err := rc.read()
+		if err != nil || ready.Status != protocol.StatusReadyToSend || ready.Delta != nil || ready.Size == nil || *ready.Size != basisSize {
+			t.Fatalf("%+v %v, want 257 without a delta", ready, err)
+		}
+		body, err := rc.readBody(basisSize)
+		if err != nil || md5hex(body) != md5hex(a.basis) {
+			t.Fatalf("the body: %v", err)
+		}
+		if ready.MD5 == "" {
+			if trailer, _, err := rc.read(); err != nil || trailer.MD5 != md5hex(a.basis) {
+				t.Fatalf("md5 frame: %+v %v", trailer, err)
+			}
+		}
+		inSync(t, rc)
+	})
+
 	// The server's own sums of the file, sent back: the answer copies it
 	// whole, in a few bytes.
 	t.Run("well formed", func(t *testing.T) {
@@ -328,4 +353,102 @@ func TestDeltaGetHostileSignatureCPU(t *testing.T) {
 	}
 	inSync(t, rc)
 	roundTrip(t, a.ts, neighbour, neighbourPW, "neighbour.txt")
+}
+
+// TestDeltaGetSignatureMemory: many sessions each send a get with the
+// largest signature (3 MiB) and then read nothing, so that each holds its
+// signature and its search's buffers while the server waits to write.
+// The server's heap grows by a bounded amount per session, and comes back
+// once they are gone.
+func TestDeltaGetSignatureMemory(t *testing.T) {
+	const sessions = 16
+	a := newDeltaArena(t, func(s *server.Server) { s.TransferTimeout = time.Minute })
+	zeros(t, a.home, "zeros.bin", 64<<20)
+	for _, tc := range []struct {
+		name string
+		d    protocol.Delta
+	}{
+		{"2^18 sums of 1 KiB blocks", protocol.Delta{Block: 1024, Blocks: protocol.MaxDeltaBlocks, BasisSize: protocol.MaxDeltaBlocks * 1024}},
+		{"2^18 sums of 16 MiB blocks", protocol.Delta{Block: protocol.MaxDeltaBlock, Blocks: protocol.MaxDeltaBlocks, BasisSize: protocol.MaxDeltaBlocks * protocol.MaxDeltaBlock}},
+		{"one sum of a 16 MiB block", protocol.Delta{Block: protocol.MaxDeltaBlock, Blocks: 1, BasisSize: protocol.MaxDeltaBlock}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			msg := append(frame(getDeltaHeader("zeros.bin", tc.d)), randomSums(tc.d.Blocks, 3)...)
+			heapGrowth(t, a.ts, sessions, func(rc *rawConn) error { return rc.write(msg) })
+		})
+	}
+	// The header of the largest signature, and then nothing: what the
+	// server sets aside for the sums before they come.
+	t.Run("2^18 sums announced, none sent", func(t *testing.T) {
+		d := protocol.Delta{Block: 1024, Blocks: protocol.MaxDeltaBlocks, BasisSize: protocol.MaxDeltaBlocks * 1024}
+		heapGrowth(t, a.ts, sessions, func(rc *rawConn) error { return rc.send(getDeltaHeader("zeros.bin", d)) })
+	})
+}
+
+// heapGrowth opens n sessions, runs hold on each, and measures how much
+// the heap (HeapInuse) and the resident set grew while they are held,
+// per session; it asserts a bound per session on the heap, and that the
+// heap comes back once they are closed. The resident set is only logged:
+// it keeps what earlier cases freed, and under -race it holds the
+// detector's shadow memory too.
+func heapGrowth(t *testing.T, ts *ftpxtest.Server, n int, hold func(rc *rawConn) error) {
+	t.Helper()
+	const perSession = 16 << 20
+	mb := func(b int64) float64 { return float64(b) / (1 << 20) }
+	heap := func() int64 {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return int64(ms.HeapInuse)
+	}
+	runtime.GC()
+	baseHeap, baseRSS := heap(), vmRSS()
+	closed := strings.Count(ts.Log(), `msg="connection closed"`)
+	conns := make([]*rawConn, n)
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rc, err := loginE(ts.Addr, attacker, attackerPW, nil)
+			if err == nil {
+				conns[i] = rc
+				err = hold(rc)
+			}
+			if err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("session: %v", err)
+	}
+	// The heap is sampled for three seconds: every session has read what
+	// it holds and is blocked writing by then.
+	var peakHeap, peakRSS int64
+	for range 30 {
+		peakHeap, peakRSS = max(peakHeap, heap()), max(peakRSS, vmRSS())
+		time.Sleep(100 * time.Millisecond)
+	}
+	runtime.GC()
+	held := heap()
+	for _, rc := range conns {
+		rc.Close()
+	}
+	growth := max(peakHeap, held) - baseHeap
+	t.Logf("%d sessions: HeapInuse %.1f MB -> peak %.1f MB, %.1f MB after a GC with all held (%.1f MB per session); VmRSS %.1f MB -> peak %.1f MB (%.1f MB per session)",
+		n, mb(baseHeap), mb(peakHeap), mb(held), mb(growth)/float64(n), mb(baseRSS), mb(peakRSS), mb(peakRSS-baseRSS)/float64(n))
+	if growth > int64(n)*perSession {
+		t.Errorf("the heap grew by %.1f MB per session, over %.0f MB", mb(growth)/float64(n), mb(perSession))
+	}
+	if !waitFor(20*time.Second, func() bool { return strings.Count(ts.Log(), `msg="connection closed"`)-closed >= n }) {
+		t.Errorf("the server did not end the %d sessions", n)
+	}
+	var after int64
+	if !waitFor(10*time.Second, func() bool { runtime.GC(); after = heap(); return after < baseHeap+16<<20 }) {
+		t.Errorf("the heap did not come back: %.1f MB, baseline %.1f MB", mb(after), mb(baseHeap))
+	}
+	roundTrip(t, ts, neighbour, neighbourPW, "neighbour.txt")
 }
