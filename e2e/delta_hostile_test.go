@@ -430,3 +430,41 @@ func copies(blocks, n int) dstream {
 	}
 	return s
 }
+
+// TestDeltaLiarPipelinedGetRefusesDelta: get -r asks for small files
+// pipelined, never as deltas. A 257 that says its body is a delta anyway
+// is a protocol violation there too (exit 1), and no file is named.
+func TestDeltaLiarPipelinedGetRefusesDelta(t *testing.T) {
+	body := randomBytes(1, 1000)
+	stream := dstream{}.data(body).end()
+	addr := fakeServer(t, protocol.Response{Status: protocol.StatusReady, Msg: "ready"}, func(c net.Conn, req *protocol.Request) bool {
+		switch req.Action {
+		case protocol.ActionGet:
+			// The delta's bytes, with their own size and md5: read as a
+			// plain body they would pass every check.
+			protocol.WriteFrame(c, protocol.Response{ID: req.ID, Status: protocol.StatusReadyToSend, Msg: "ready",
+				Size: protocol.Int64(int64(len(stream))), Delta: &protocol.Delta{Block: 1024, Blocks: 1, BasisSize: 1000}})
+			c.Write(stream)
+			protocol.WriteFrame(c, protocol.Response{ID: req.ID, Status: protocol.StatusOK, Msg: "md5", MD5: md5hex(stream), Size: protocol.Int64(int64(len(stream)))})
+		case protocol.ActionStat:
+			protocol.WriteFrame(c, protocol.Response{ID: req.ID, Status: protocol.StatusOK, Msg: "ok", Stat: &protocol.Entry{Name: "d", IsDir: true}})
+		case protocol.ActionLs:
+			protocol.WriteFrame(c, protocol.Response{ID: req.ID, Status: protocol.StatusOK, Msg: "ok", Path: "/d",
+				Entries: []protocol.Entry{{Name: "a.bin", Size: int64(len(stream))}, {Name: "b.bin", Size: int64(len(stream))}}})
+		case protocol.ActionQuit:
+			protocol.WriteFrame(c, protocol.Response{ID: req.ID, Status: protocol.StatusGoodbye, Msg: "bye"})
+			return false
+		default: // tree: the client lists with ls
+			protocol.WriteFrame(c, protocol.Response{ID: req.ID, Status: protocol.StatusBadCommand, Msg: "no"})
+		}
+		return true
+	})
+	work := t.TempDir()
+	r := runAgainst(t, addr, work, "get", "-r", "d", "out")
+	if r.code != 1 || !strings.Contains(r.err, "a delta that was not asked for") {
+		t.Errorf("exit %d, %q; want 1, a protocol violation", r.code, r.err)
+	}
+	if extra := onlyThese(t, work, "out"); len(extra) > 0 {
+		t.Errorf("the client named %v", extra)
+	}
+}
