@@ -607,3 +607,75 @@ func TestDeltaNoWaitPutRefused(t *testing.T) {
 	}
 	a.unharmed(t, before)
 }
+
+// TestDeltaSignatureAbuse: the signature action on what may not be read,
+// is not a file, or is too big for a delta; each refused with its code,
+// the session in step.
+func TestDeltaSignatureAbuse(t *testing.T) {
+	a := newDeltaArena(t)
+	zeros(t, a.home, "toobig.bin", int64(protocol.MaxDeltaBlocks)*protocol.MaxDeltaBlock+1)
+	defer os.Remove(filepath.Join(a.home, "toobig.bin"))
+	rc := login(t, a.ts, attacker, attackerPW, a.g)
+	for _, tc := range []struct {
+		name string
+		hdr  []byte
+		want protocol.Status
+	}{
+		{"the victim's file", obj("action", "signature", "filename", "../"+victim+"/secret.txt"), protocol.StatusPermission},
+		{"a file outside every home", obj("action", "signature", "filename", "../../outside/secret.txt"), protocol.StatusPermission},
+		{"a file that does not exist", obj("action", "signature", "filename", "nothere.bin"), protocol.StatusNotExist},
+		{"a directory", obj("action", "signature", "filename", "a"), protocol.StatusIsDir},
+		{"no filename", obj("action", "signature"), protocol.StatusNoFilename},
+		{"a filename with a NUL", obj("action", "signature", "filename", "basis.bin\x00x"), protocol.StatusBadPath},
+		{"a file over 4 TiB (sparse)", obj("action", "signature", "filename", "toobig.bin"), protocol.StatusBadSize},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if resp, err := rc.do(tc.hdr); err != nil || resp.Status != tc.want || resp.Delta != nil {
+				t.Errorf("%+v %v, want %d", resp, err, tc.want)
+			}
+			inSync(t, rc)
+		})
+	}
+	t.Run("before auth", func(t *testing.T) {
+		rc := dial(t, a.ts.Addr, a.g)
+		if resp, err := rc.do(obj("action", "signature", "filename", basisName)); err != nil || resp.Status != protocol.StatusNotLoggedIn {
+			t.Errorf("%+v %v, want 262", resp, err)
+		}
+	})
+	if n := panics(a.ts); n > 0 {
+		t.Errorf("%d handler panics", n)
+	}
+	a.escapes(t, "signature requests")
+}
+
+// TestDeltaSignatureAbandoned: a client that asks for the signature of a
+// big file and leaves at once. The server reads and hashes the file until
+// a write of the sums fails, which is some batches of 4096 sums in (64 KiB
+// of sums are buffered before the first write): with the 64 KiB blocks of
+// 4 GiB, 512 MiB are read and hashed before the first write, for a
+// request of 50 bytes (and a client that stays gets the whole file
+// signed at the speed of the disk and the hash, whatever it reads). This
+// logs what it cost and checks that it ends.
+func TestDeltaSignatureAbandoned(t *testing.T) {
+	const size = 4 << 30 // sparse
+	a := newDeltaArena(t)
+	zeros(t, a.home, "big.bin", size)
+	rc := login(t, a.ts, attacker, attackerPW, a.g)
+	cpu, start := cpuTime(), time.Now()
+	resp, err := rc.do(obj("action", "signature", "filename", "big.bin"))
+	if err != nil || resp.Status != protocol.StatusOK || resp.Delta == nil {
+		t.Fatalf("%+v %v", resp, err)
+	}
+	rc.Close()
+	ended := waitFor(2*time.Minute, func() bool {
+		l := a.ts.Log()
+		return strings.Contains(l, `msg="signature failed"`) || strings.Contains(l, `msg="signature done"`)
+	})
+	used := cpuTime() - cpu
+	t.Logf("a signature of %d GiB in %d blocks of %d bytes, its client gone at once: the server went on for %.1f s (%.1f s of CPU)",
+		size>>30, resp.Delta.Blocks, resp.Delta.Block, time.Since(start).Seconds(), used.Seconds())
+	if !ended {
+		t.Fatalf("the server is still signing after 2 minutes")
+	}
+	roundTrip(t, a.ts, neighbour, neighbourPW, "neighbour.txt")
+}
