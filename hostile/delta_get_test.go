@@ -228,6 +228,29 @@ func TestDeltaGetSignatureAbuse(t *testing.T) {
 		a.unharmed(t, before)
 	})
 
+	// A header that does not decode (a string for a number) is answered
+	// 250 as any such frame, and the session goes on: nothing knows a
+	// signature follows, and its bytes are read as the next frame.
+	t.Run("a delta that does not decode", func(t *testing.T) {
+		before := a.state(t)
+		rc := login(t, a.ts, attacker, attackerPW, a.g)
+		hdr := obj("action", "get", "filename", basisName, "delta", jsonRaw(`{"block":"1024","blocks":1,"basis_size":1000}`))
+		rc.write(append(frame(hdr), sigBody(1, func(int) uint32 { return 0xffffffff }, func(int) uint64 { return 0 })...))
+		var got []string
+		for {
+			resp, _, err := rc.read()
+			if err != nil {
+				break
+			}
+			got = append(got, fmt.Sprint(int(resp.Status)))
+		}
+		t.Logf("a get whose delta does not decode: answered %s, then closed", strings.Join(got, ", "))
+		if len(got) == 0 || got[0] != "250" {
+			t.Errorf("answers %v, want 250 first", got)
+		}
+		a.unharmed(t, before)
+	})
+
 	// Searching for blocks of 16 MiB would hold 32 MiB: the server answers
 	// whole instead.
 	t.Run("blocks over 1 MiB answered whole", func(t *testing.T) {
