@@ -679,3 +679,32 @@ func TestDeltaSignatureAbandoned(t *testing.T) {
 	}
 	roundTrip(t, a.ts, neighbour, neighbourPW, "neighbour.txt")
 }
+
+// TestDeltaAnonymousPutRefused: the anonymous tree may be read, so its
+// files have signatures; a put with a delta onto one is still a put
+// there, refused (263), and the file stays.
+func TestDeltaAnonymousPutRefused(t *testing.T) {
+	pub := t.TempDir()
+	a := newDeltaArena(t, func(s *server.Server) { s.AnonymousRoot = pub })
+	mustWrite(t, filepath.Join(pub, basisName), string(a.basis))
+	rc, err := dialFrom(a.ts.Addr, 0, a.g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if resp, err := rc.do(obj("action", "auth", "username", server.AnonymousUser, "password", "x")); err != nil || resp.Status != protocol.StatusLoggedIn {
+		t.Fatalf("anonymous auth: %+v %v", resp, err)
+	}
+	sig, err := rc.signature(basisName)
+	if err != nil || sig.Status != protocol.StatusOK {
+		t.Fatalf("signature: %+v %v", sig, err)
+	}
+	if resp, err := rc.do(putDeltaHeader(basisName, basisSize, deltaJSON(*sig.Delta))); err != nil || resp.Status != protocol.StatusPermission {
+		t.Errorf("put with a delta: %+v %v, want 263", resp, err)
+	}
+	inSync(t, rc)
+	if b, err := os.ReadFile(filepath.Join(pub, basisName)); err != nil || md5hex(b) != md5hex(a.basis) {
+		t.Errorf("the anonymous file changed: %v", err)
+	}
+	roundTrip(t, a.ts, neighbour, neighbourPW, "neighbour.txt")
+}
