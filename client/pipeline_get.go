@@ -269,6 +269,9 @@ func (c *Client) receive(ctx context.Context, t target, id string) (gotFile, err
 	if resp.Size == nil || *resp.Size < 0 {
 		return gotFile{}, c.fail(ctx, "get", t.src, ErrProtocol, errors.New("257 without a valid size"))
 	}
+	if resp.Delta != nil { // a pipelined get never sends a signature
+		return gotFile{}, c.fail(ctx, "get", t.src, ErrProtocol, errors.New("a delta that was not asked for"))
+	}
 	size := *resp.Size
 	h := md5.New()
 	g := gotFile{t: t}

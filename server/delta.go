@@ -259,6 +259,15 @@ func (c *wireCounter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// maxSearchBlock bounds the block size of a client's signature that a get
+// searches the file for. The search holds two blocks of the file (and
+// the signature, and two literals): with 16 MiB blocks a signature of 12
+// bytes would make a session hold 32 MiB for as long as its client takes
+// to read the answer. A get with bigger blocks is answered whole, as any
+// get may be. delta.BlockSize picks 1 MiB or less for a basis of up to
+// 256 GiB; the sessions' searches then hold about 10 MiB each at most.
+const maxSearchBlock = 1 << 20
+
 // readSignature reads the signature that follows a get asking for a delta
 // (at most MaxDeltaBlocks sums). A header that does not describe one ends
 // the session: what follows it cannot be told apart from the next request.

@@ -71,7 +71,7 @@ func (c *session) handleGet(req *protocol.Request) error {
 	}
 	mtime := fi.ModTime().UTC() // whole: the client keeps it as it is
 	ready := protocol.Response{ID: req.ID, Status: protocol.StatusReadyToSend, Msg: protocol.StatusReadyToSend.String(), Size: protocol.Int64(size), Offset: offset, MTime: &mtime}
-	if sig != nil {
+	if sig != nil && sig.Block <= maxSearchBlock {
 		return c.getDelta(req, name, f, fi, ready, h, sig, start)
 	}
 	if known := c.home.KnownSum(fi); known != "" && offset == 0 {
