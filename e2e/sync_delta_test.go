@@ -208,3 +208,85 @@ func TestDeltaPutResumesAfterAKill(t *testing.T) {
 		t.Errorf("left under .ftpx-partial: %q", left)
 	}
 }
+
+func TestDeltaGetResumesAfterAKill(t *testing.T) {
+	s := newSyncSetup(t, "")
+	r := seeded(t, 35)
+	old := randomBytes(r, 8*mib)
+	now := mostlyNew(t, 36, old, 32*mib)
+	sum := writeBytes(t, filepath.Join(s.home, "big.bin"), now)
+	down := filepath.Join(s.work, "down")
+	writeBytes(t, filepath.Join(down, "big.bin"), old)
+
+	b := startFtpx(t, down, s.env, "--limit-rate", "8MB", "get", "big.bin")
+	waitUntil(t, 20*time.Second, "4 MiB in the get's partial file", func() bool {
+		n, _ := localPartial(down, "big.bin")
+		return n >= 4*mib
+	})
+	waitUntil(t, 20*time.Second, "a checkpoint of the delta get", func() bool { return recordOffset(t, down, "get") > 0 })
+	b.kill()
+	if got := md5File(t, filepath.Join(down, "big.bin")); got != md5Bytes(old) {
+		t.Fatalf("the killed get changed the local file (md5 %s)", got)
+	}
+
+	out, errOut, code := ftpx(t, down, s.env, "--json", "get", "big.bin")
+	if code != 0 {
+		t.Fatalf("rerun: exit %d: %s", code, errOut)
+	}
+	l := only(t, syncLines(t, out), "big.bin")
+	t.Logf("delta get resumed at %d of %d, sent %d", l.Offset, len(now), l.Sent)
+	if !l.Delta || l.Offset <= 0 || l.MD5 != sum {
+		t.Errorf("rerun: %+v, want a delta resumed at an offset > 0 with md5 %s", l, sum)
+	}
+	if got := md5File(t, filepath.Join(down, "big.bin")); got != sum {
+		t.Errorf("the got file has md5 %s, want %s", got, sum)
+	}
+	if n, _ := localPartial(down, "big.bin"); n != 0 {
+		t.Errorf("the get left its partial file")
+	}
+	if recs := stateRecords(t, down); len(recs) != 0 {
+		t.Errorf("a finished get left resume records: %v", recs)
+	}
+}
+
+// The same, inside trees: put -r and get -r cut off in the middle of the
+// delta of their one big changed file, then run again, resume it.
+func TestDeltaResumesInsideTrees(t *testing.T) {
+	s := newSyncSetup(t, "")
+	r := seeded(t, 37)
+	old := randomBytes(r, 8*mib)
+	big := filepath.Join(s.work, "tree", "big.bin")
+	writeBytes(t, big, old)
+	writeBytes(t, filepath.Join(s.work, "tree", "small.txt"), []byte("small"))
+	s.mustRun(t, "put", "-r", "--to", "/t", "tree")
+	s.mustRun(t, "get", "-r", "--to", "down", "/t/tree")
+
+	now := mostlyNew(t, 38, old, 32*mib)
+	sum := writeBytes(t, big, now)
+	b := startFtpx(t, s.work, s.env, "--limit-rate", "8MB", "put", "-r", "--to", "/t", "tree")
+	waitUntil(t, 20*time.Second, "the server to hold 4 MiB of the delta put", func() bool { return heldOnServer(s.d.root, "alex") >= 4*mib })
+	b.kill()
+	lines := syncLines(t, s.mustRun(t, "--json", "put", "-r", "--to", "/t", "tree"))
+	l := only(t, lines, "/t/tree/big.bin")
+	t.Logf("put -r: delta resumed at %d of %d, sent %d", l.Offset, len(now), l.Sent)
+	if !l.Delta || l.Offset <= 0 || l.MD5 != sum || !only(t, lines, "/t/tree/small.txt").Skipped {
+		t.Errorf("rerun of put -r: %+v, want a delta resumed at an offset > 0 with md5 %s, small.txt skipped", lines, sum)
+	}
+	if got := md5File(t, filepath.Join(s.home, "t", "tree", "big.bin")); got != sum {
+		t.Errorf("the server's file has md5 %s, want %s", got, sum)
+	}
+
+	b = startFtpx(t, s.work, s.env, "--limit-rate", "8MB", "get", "-r", "--to", "down", "/t/tree")
+	waitUntil(t, 20*time.Second, "a checkpoint of the delta get", func() bool { return recordOffset(t, s.work, "get") > 0 })
+	b.kill()
+	lines = syncLines(t, s.mustRun(t, "--json", "get", "-r", "--to", "down", "/t/tree"))
+	l = only(t, lines, "/t/tree/big.bin")
+	t.Logf("get -r: delta resumed at %d of %d, sent %d", l.Offset, len(now), l.Sent)
+	if !l.Delta || l.Offset <= 0 || l.MD5 != sum || !only(t, lines, "/t/tree/small.txt").Skipped {
+		t.Errorf("rerun of get -r: %+v, want a delta resumed at an offset > 0 with md5 %s, small.txt skipped", lines, sum)
+	}
+	sameSnapshot(t, "the tree got back", snapshot(t, filepath.Join(s.work, "tree")), snapshot(t, filepath.Join(s.work, "down", "tree")))
+	if recs := stateRecords(t, s.work); len(recs) != 0 {
+		t.Errorf("finished transfers left resume records: %v", recs)
+	}
+}
