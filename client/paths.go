@@ -100,6 +100,9 @@ func (c *Client) PutPaths(ctx context.Context, locals []string, remote string, o
 	}
 	if opt.DryRun {
 		for _, it := range plan {
+			if it.conflict && opt.Delete { // removed before the copy
+				removed(opt, Removal{Action: "delete", Remote: it.remote, DryRun: true})
+			}
 			if !it.dir {
 				done(opt, Result{Action: protocol.ActionPut, Local: it.local, Remote: it.remote, Size: it.size,
 					Skipped: it.skip, Delta: it.delta, DryRun: true})

@@ -208,8 +208,10 @@ func validRel(p string) bool {
 // deleteRemote removes from each destination tree of a put what its
 // source does not have, after the copy: every name the listing gave that
 // the walk of the source did not find, a directory with all it holds.
-// Nothing is removed when the source could not be read completely
-// (complete false), and nothing but names inside the trees.
+// What was under a directory in the way of a file is not looked at: the
+// directory went before the copy. Nothing is removed when the source could
+// not be read completely (complete false), and nothing but names inside
+// the trees.
 func (c *Client) deleteRemote(ctx context.Context, tops []target, pp putPlan, dests []destTree, complete bool, opt TransferOptions, fails *failures) {
 	if !complete {
 		warn(opt, "put: not deleting anything: the source could not be read completely")
@@ -221,6 +223,11 @@ func (c *Client) deleteRemote(ctx context.Context, tops []target, pp putPlan, de
 			continue
 		}
 		gone := map[string]bool{}
+		for _, it := range pp.items {
+			if it.top == i && it.conflict && it.conflictDir {
+				gone[it.rel] = true
+			}
+		}
 		for _, e := range d.order {
 			if !validRel(e.Path) || pp.found[i][e.Path] || under(gone, e.Path) {
 				continue
