@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -87,35 +88,63 @@ func TestSyncDryRunChangesNothing(t *testing.T) {
 	if q := quotaJSON(t, s.work, s.env); q != quotaBefore {
 		t.Errorf("quota used %d after dry runs, %d before", q, quotaBefore)
 	}
+	// The real run does what the dry run said.
+	real := syncLines(t, s.mustRun(t, "--json", "put", "-r", "--delete", "--to", "/d", "tree"))
+	sameAsTheRealRun(t, "put -r --delete", lines, real, remoteOf, "/d/tree")
 
-	// get -r -n: the local tree as it is now is the older side.
+	// get -r -n: the local tree as it is now is the older side, with a
+	// directory where the server has a file and a file where it has a
+	// directory.
 	s.mustRun(t, "put", "-r", "--to", "/d2", "tree") // the newer side
 	writeBytes(t, filepath.Join(s.work, "tree", "local-only.txt"), []byte("extra"))
-	localBefore := snapshot(t, filepath.Join(s.work, "tree"))
+	os.Remove(filepath.Join(s.work, "tree", "flop.txt"))
+	writeBytes(t, filepath.Join(s.work, "tree", "flop.txt", "in.txt"), []byte("in the way"))
+	writeBytes(t, filepath.Join(s.work, "tree", "newdir"), []byte("in the way"))
 	s.mustRun(t, "put", "x.bin", "/d2/tree/changed.txt")
+	s.mustRun(t, "mkdir", "/d2/tree/newdir")
+	s.mustRun(t, "put", "x.bin", "/d2/tree/newdir/x.bin")
+	localBefore := snapshot(t, filepath.Join(s.work, "tree"))
 	out = s.mustRun(t, "get", "-r", "-n", "--delete", "--to", ".", "/d2/tree")
 	want = []string{
 		"would get /d2/tree/changed.txt -> tree/changed.txt (500B)",
+		"would get /d2/tree/flop.txt -> tree/flop.txt (300B)",
+		"would get /d2/tree/newdir/x.bin -> tree/newdir/x.bin (500B)",
 		"would skip tree/same.txt (unchanged)",
 		"would skip tree/sub/same2.txt (unchanged)",
 		"would skip tree/sub/new.txt (unchanged)",
 		"would skip tree/big.bin (unchanged)",
-		"would skip tree/flop.txt (unchanged)",
 		"would delete tree/local-only.txt",
+		"would delete tree/flop.txt",
+		"would delete tree/newdir",
 	}
 	slices.Sort(want)
 	if got := sortedLines(out); !slices.Equal(got, want) {
 		t.Errorf("get -r -n printed:\n%s\nwant (in any order):\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	out = s.mustRun(t, "get", "-r", "-n", "--to", "fresh", "/d2/tree")
-	if n := strings.Count(out, "would get "); n != 6 || exists(filepath.Join(s.work, "fresh")) {
-		t.Errorf("get -r -n into a new directory: %d lines of would get, want 6, and no directory made:\n%s", n, out)
+	if n := strings.Count(out, "would get "); n != 7 || exists(filepath.Join(s.work, "fresh")) {
+		t.Errorf("get -r -n into a new directory: %d lines of would get, want 7, and no directory made:\n%s", n, out)
 	}
+	lines = syncLines(t, s.mustRun(t, "--json", "get", "-r", "-n", "--delete", "--to", ".", "/d2/tree"))
 	sameSnapshot(t, "the local tree", localBefore, snapshot(t, filepath.Join(s.work, "tree")))
 	sameSnapshot(t, "the state directory", stateBefore, snapshot(t, filepath.Join(s.work, ".state")))
 	if recs := stateRecords(t, s.work); len(recs) != 0 {
 		t.Errorf("dry runs left resume records: %v", recs)
 	}
+	real = syncLines(t, s.mustRun(t, "--json", "get", "-r", "--delete", "--to", ".", "/d2/tree"))
+	sameAsTheRealRun(t, "get -r --delete", lines, real, localOf, "tree")
+	sameSnapshot(t, "the local tree after get -r --delete", snapshot(t, filepath.Join(s.home, "d2", "tree")), snapshot(t, filepath.Join(s.work, "tree")))
+}
+
+// sameAsTheRealRun fails the test unless a dry run's --json lines name
+// the same files sent, skipped and deleted as the real run's.
+func sameAsTheRealRun(t *testing.T, what string, dry, real []syncLine, name func(syncLine) string, under string) {
+	t.Helper()
+	dSent, dSkipped, dDeleted := split(dry, name, under)
+	rSent, rSkipped, rDeleted := split(real, name, under)
+	sameList(t, what+": sent, the dry run said", rSent, dSent...)
+	sameList(t, what+": skipped, the dry run said", rSkipped, dSkipped...)
+	sameList(t, what+": deleted, the dry run said", rDeleted, dDeleted...)
 }
 
 func TestSyncFlagsInTheShell(t *testing.T) {
