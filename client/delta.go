@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"ftpx/internal/delta"
 	"ftpx/protocol"
@@ -148,23 +147,31 @@ func (j *getJob) localBasis() (*os.File, *delta.Signature, error) {
 
 // receiveDelta rebuilds the rest of the file (from pos to size) from the
 // delta on the connection and the local basis into the partial file,
-// hashing it as it is written. A local write failure is kept in werr while
-// the delta is still read to its end, so the connection stays in step.
+// hashing it as it is written, and saves resume points as it goes, as
+// receive does. A local write failure is kept in werr while the delta is
+// still read to its end, so the connection stays in step.
 func (j *getJob) receiveDelta(ctx context.Context, size int64) error {
 	c := j.c
 	if _, err := j.part.Seek(j.pos, io.SeekStart); err != nil && j.werr == nil {
 		j.werr = err
 	}
 	sw := &stickyWriter{w: j.part, failed: j.werr}
-	out := &hashingWriter{w: sw, h: j.h, p: j.p}
+	start := j.pos
+	var written int64
+	out := &hashingWriter{w: sw, h: j.h, p: j.p, after: func(n int) {
+		// What was written is in the partial file and in the hash.
+		written += int64(n)
+		if pos := start + written; j.due(pos) && sw.err() == nil {
+			j.pos = pos
+			j.checkpoint()
+		}
+	}}
 	r := &countingByteReader{r: c.br}
-	start := time.Now()
-	n, err := delta.Apply(out, r, j.basisFile, j.sig.Size, j.sig.Block, size-j.pos)
-	j.pos += n
+	n, err := delta.Apply(out, r, j.basisFile, j.sig.Size, j.sig.Block, size-start)
+	j.pos = start + n
 	j.werr = sw.err()
 	j.res.Sent += r.n
 	j.res.Delta = true
-	_ = start
 	switch {
 	case err == nil:
 		return nil
@@ -178,11 +185,13 @@ func (j *getJob) receiveDelta(ctx context.Context, size int64) error {
 	return c.fail(ctx, "get", j.arg, ErrConnection, err)
 }
 
-// hashingWriter writes to w, then hashes what was written and tells p.
+// hashingWriter writes to w, then hashes what was written and tells p,
+// then after (when set).
 type hashingWriter struct {
-	w io.Writer
-	h io.Writer
-	p Progress
+	w     io.Writer
+	h     io.Writer
+	p     Progress
+	after func(n int)
 }
 
 func (h *hashingWriter) Write(b []byte) (int, error) {
@@ -190,6 +199,9 @@ func (h *hashingWriter) Write(b []byte) (int, error) {
 	h.h.Write(b[:n])
 	if h.p != nil {
 		h.p.Add(n)
+	}
+	if h.after != nil {
+		h.after(n)
 	}
 	return n, err
 }

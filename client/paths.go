@@ -100,6 +100,9 @@ func (c *Client) PutPaths(ctx context.Context, locals []string, remote string, o
 	}
 	if opt.DryRun {
 		for _, it := range plan {
+			if it.conflict && opt.Delete { // removed before the copy
+				removed(opt, Removal{Action: "delete", Remote: it.remote, DryRun: true})
+			}
 			if !it.dir {
 				done(opt, Result{Action: protocol.ActionPut, Local: it.local, Remote: it.remote, Size: it.size,
 					Skipped: it.skip, Delta: it.delta, DryRun: true})
@@ -326,14 +329,19 @@ func (c *Client) GetPaths(ctx context.Context, remotes []string, local string, o
 		markGet(plan, opt)
 	}
 	if opt.DryRun {
+		gone := map[string]bool{}
 		for _, it := range plan {
+			if opt.Delete && localInTheWay(it) { // removed before the copy
+				gone[it.dest] = true
+				removed(opt, Removal{Action: "delete", Local: it.dest, DryRun: true})
+			}
 			if !it.dir {
 				done(opt, Result{Action: protocol.ActionGet, Local: it.dest, Remote: it.src, Size: max(it.size, 0),
 					Skipped: it.skip, Delta: it.delta, DryRun: true})
 			}
 		}
 		if opt.Delete {
-			deleteLocal(trees, opt, &fails)
+			deleteLocal(trees, gone, opt, &fails)
 		}
 		return fails.err()
 	}
@@ -402,7 +410,7 @@ func (c *Client) GetPaths(ctx context.Context, remotes []string, local string, o
 		finished(t, res)
 	}
 	if opt.Delete && c.usable() && ctx.Err() == nil {
-		deleteLocal(trees, opt, &fails)
+		deleteLocal(trees, nil, opt, &fails)
 	}
 	fails.stopped(ctx, c, "get", tops[0].src)
 	j.close(len(fails.errs) == 0)

@@ -208,8 +208,10 @@ func validRel(p string) bool {
 // deleteRemote removes from each destination tree of a put what its
 // source does not have, after the copy: every name the listing gave that
 // the walk of the source did not find, a directory with all it holds.
-// Nothing is removed when the source could not be read completely
-// (complete false), and nothing but names inside the trees.
+// What was under a directory in the way of a file is not looked at: the
+// directory went before the copy. Nothing is removed when the source could
+// not be read completely (complete false), and nothing but names inside
+// the trees.
 func (c *Client) deleteRemote(ctx context.Context, tops []target, pp putPlan, dests []destTree, complete bool, opt TransferOptions, fails *failures) {
 	if !complete {
 		warn(opt, "put: not deleting anything: the source could not be read completely")
@@ -221,6 +223,11 @@ func (c *Client) deleteRemote(ctx context.Context, tops []target, pp putPlan, de
 			continue
 		}
 		gone := map[string]bool{}
+		for _, it := range pp.items {
+			if it.top == i && it.conflict && it.conflictDir {
+				gone[it.rel] = true
+			}
+		}
 		for _, e := range d.order {
 			if !validRel(e.Path) || pp.found[i][e.Path] || under(gone, e.Path) {
 				continue
@@ -294,13 +301,29 @@ func markGet(files []getItem, opt TransferOptions) {
 	}
 }
 
+// localInTheWay reports whether get -r --delete removes what is at
+// it.dest before the copy: a directory where a file goes (markGet), or,
+// below a tree's top, a file or symbolic link where a directory goes
+// (makeDirs).
+func localInTheWay(it getItem) bool {
+	if !it.dir {
+		return it.conflict
+	}
+	if it.top {
+		return false
+	}
+	fi, err := os.Lstat(it.dest)
+	return err == nil && !fi.IsDir()
+}
+
 // deleteLocal removes from each local tree a get -r copied into what its
 // source does not have: every name the walk of the local tree finds (a
 // symbolic link is removed, never followed) that the server did not list,
 // a directory with all it holds; partial files of this client's own
-// interrupted gets stay. Nothing is removed from a tree whose listing was
-// not whole.
-func deleteLocal(trees []getTree, opt TransferOptions, fails *failures) {
+// interrupted gets stay, and so do the names in gone (a dry run's names in
+// the way, which the real run removes before the copy). Nothing is
+// removed from a tree whose listing was not whole.
+func deleteLocal(trees []getTree, gone map[string]bool, opt TransferOptions, fails *failures) {
 	for _, t := range trees {
 		if !t.complete {
 			warn(opt, "get "+t.dest+": not deleting anything: the remote tree could not be read completely")
@@ -320,7 +343,10 @@ func deleteLocal(trees []getTree, opt TransferOptions, fails *failures) {
 				return nil
 			}
 			rel = filepath.ToSlash(rel)
-			if t.names[rel] || ownPartial(d.Name()) {
+			if gone[filepath.Clean(p)] && d.IsDir() {
+				return fs.SkipDir
+			}
+			if t.names[rel] || ownPartial(d.Name()) || gone[filepath.Clean(p)] {
 				return nil
 			}
 			if opt.DryRun {

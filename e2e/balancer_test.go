@@ -4,7 +4,9 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // balancer is the load balancer in front of several servers, as a team
@@ -16,6 +18,10 @@ type balancer struct {
 	backends []string
 	next     int
 	served   []int // the backend of each connection, in order
+
+	// The bytes forwarded each way, and the connections still open.
+	up, down atomic.Int64 // client to server, server to client
+	open     atomic.Int64
 }
 
 func newBalancer(t *testing.T, backends ...string) *balancer {
@@ -44,6 +50,8 @@ func (b *balancer) serve() {
 
 // forward connects c to the next backend that answers.
 func (b *balancer) forward(c net.Conn) {
+	b.open.Add(1)
+	defer b.open.Add(-1)
 	defer c.Close()
 	b.mu.Lock()
 	start := b.next
@@ -60,8 +68,8 @@ func (b *balancer) forward(c net.Conn) {
 		b.mu.Unlock()
 		defer s.Close()
 		done := make(chan struct{}, 2)
-		go func() { io.Copy(s, c); s.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
-		go func() { io.Copy(c, s); c.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
+		go func() { io.Copy(counting{s, &b.up}, c); s.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
+		go func() { io.Copy(counting{c, &b.down}, s); c.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
 		<-done
 		<-done
 		return
@@ -73,4 +81,31 @@ func (b *balancer) log() []int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return append([]int(nil), b.served...)
+}
+
+// counting is a writer that adds what it writes to n.
+type counting struct {
+	w io.Writer
+	n *atomic.Int64
+}
+
+func (c counting) Write(p []byte) (int, error) {
+	k, err := c.w.Write(p)
+	c.n.Add(int64(k))
+	return k, err
+}
+
+// carried returns the bytes forwarded each way since the last call
+// (client to server, server to client), once every connection has ended:
+// call it after the client exited.
+func (b *balancer) carried(t *testing.T) (up, down int64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for b.open.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections still open through the forwarder", b.open.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return b.up.Swap(0), b.down.Swap(0)
 }

@@ -86,15 +86,22 @@ func startDaemonAt(t *testing.T, root, listen, accounts string, extra ...string)
 	d := &daemon{root: root, accounts: accounts, log: new(bytes.Buffer)}
 	args := append([]string{"--listen", listen, "--root", d.root, "--accounts", accounts}, extra...)
 	d.cmd = exec.Command(filepath.Join(binDir, "ftpx-server"), args...)
-	stderr, err := d.cmd.StderrPipe()
+	// A pipe of our own, not StderrPipe's, which Wait closes: a test that
+	// waits for the server to exit would lose its last lines.
+	stderr, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := d.cmd.Start(); err != nil {
+	d.cmd.Stderr = w
+	err = d.cmd.Start()
+	w.Close()
+	if err != nil {
+		stderr.Close()
 		t.Fatal(err)
 	}
 	found, exited := make(chan string, 2), make(chan struct{})
 	go func() {
+		defer stderr.Close()
 		sc := bufio.NewScanner(stderr)
 		sent := false
 		for sc.Scan() {

@@ -107,7 +107,9 @@ func TestGetRecursiveResumesAfterAKill(t *testing.T) {
 	skipped, resumed := 0, 0
 	results := parseResults(t, stdout)
 	for _, r := range results {
-		if r.Action != "get" || r.MD5 != sums[r.Remote] {
+		// A file the first run finished has the server's size and mtime:
+		// sync skips it (no md5: it was not read), checkTree verifies it.
+		if r.Action != "get" || r.MD5 != sums[r.Remote] && !(r.Skipped && r.MD5 == "") {
 			t.Errorf("result %+v: want action get and the md5 of %s", r, r.Remote)
 		}
 		switch {

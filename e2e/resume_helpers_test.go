@@ -158,6 +158,7 @@ func recordOffset(t *testing.T, dir, direction string) int64 {
 type result struct {
 	Action, Local, Remote, MD5 string
 	Size, Offset, Sent         int64
+	Skipped                    bool // sync: the destination had the file
 }
 
 func parseResults(t *testing.T, out string) []result {
