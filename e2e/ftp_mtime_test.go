@@ -69,16 +69,6 @@ func lftp(t *testing.T, addr, script string) string {
 	return string(out)
 }
 
-// mtimeOf is a local file's modification time, or fails t.
-func mtimeOf(t *testing.T, p string) time.Time {
-	t.Helper()
-	fi, err := os.Stat(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fi.ModTime().UTC()
-}
-
 // transferred is the number of files lftp -v says it sent or got.
 func transferred(out string) int { return strings.Count(out, "Transferring file") }
 
