@@ -81,14 +81,7 @@ func (l *deltaLiar) seen() string {
 	return strings.Join(l.actions, " ")
 }
 
-func randomBytes(seed uint64, n int) []byte {
-	r := rand.New(rand.NewPCG(seed, 1))
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return b
-}
+func seededBytes(seed uint64, n int) []byte { return randomBytes(rand.New(rand.NewPCG(seed, 1)), n) }
 
 // dstream builds a delta body instruction by instruction.
 type dstream []byte
@@ -172,8 +165,8 @@ const (
 // timeout). Either way no put follows: nothing is sent onto a lie.
 func TestDeltaLiarSignatureFailsPut(t *testing.T) {
 	t.Parallel() // its stalled case waits for the client's stall timeout
-	old := randomBytes(1, 256<<10)
-	local := append(append(append([]byte{}, old[:64<<10]...), randomBytes(2, 5000)...), old[68<<10:]...)
+	old := seededBytes(1, 256<<10)
+	local := append(append(append([]byte{}, old[:64<<10]...), seededBytes(2, 5000)...), old[68<<10:]...)
 	mtime := time.Unix(1e9, 0).UTC()
 	answer := func(d protocol.Delta, body []byte, then func(c net.Conn) bool) func(c net.Conn, req *protocol.Request) bool {
 		return func(c net.Conn, req *protocol.Request) bool {
@@ -304,8 +297,8 @@ func (b *byteReader) ReadByte() (byte, error) {
 // connection, the hidden partial a later get resumes).
 func TestDeltaLiarGetAnswers(t *testing.T) {
 	t.Parallel() // its stalled cases wait for the client's stall timeout
-	old := randomBytes(1, 256<<10)
-	lit := randomBytes(2, 5000)
+	old := seededBytes(1, 256<<10)
+	lit := seededBytes(2, 5000)
 	newer := append(append(append([]byte{}, old[:64<<10]...), lit...), old[68<<10:]...)
 	const blocks = 256 // delta.BlockSize gives 1 KiB blocks for 256 KiB
 	honest := dstream{}.copy(0, 64).data(lit).copy(68, blocks-68).end()
@@ -435,7 +428,7 @@ func copies(blocks, n int) dstream {
 // pipelined, never as deltas. A 257 that says its body is a delta anyway
 // is a protocol violation there too (exit 1), and no file is named.
 func TestDeltaLiarPipelinedGetRefusesDelta(t *testing.T) {
-	body := randomBytes(1, 1000)
+	body := seededBytes(1, 1000)
 	stream := dstream{}.data(body).end()
 	addr := fakeServer(t, protocol.Response{Status: protocol.StatusReady, Msg: "ready"}, func(c net.Conn, req *protocol.Request) bool {
 		switch req.Action {

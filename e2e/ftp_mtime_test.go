@@ -27,10 +27,10 @@ import (
 // server runs in one time zone and lftp in another, neither UTC, so that
 // a time read or written in local time shows.
 
-// mtimeTree is the tree mirrored: old times, one with a fraction of a
+// lftpTree is the tree mirrored: old times, one with a fraction of a
 // second (MFMT carries whole seconds, and lftp compares to the second),
 // an empty file, a name with a space, a file of several S3 parts.
-var mtimeTree = []struct {
+var lftpTree = []struct {
 	name  string
 	size  int
 	mtime time.Time
@@ -90,7 +90,7 @@ func lsTimes(t *testing.T, work string, env []string, dir string) map[string]tim
 	return times
 }
 
-// lftpMirrorKeepsMtimes mirrors mtimeTree up to "up" and back down
+// lftpMirrorKeepsMtimes mirrors lftpTree up to "up" and back down
 // through the FTP front end at ftpAddr, and checks the times at each
 // step: in the server's store (stored), through ftpx ls --json and MDTM,
 // and on the local disk. It returns the MD5s of the files, by name.
@@ -100,7 +100,7 @@ func lftpMirrorKeepsMtimes(t *testing.T, d *daemon, ftpAddr string, stored func(
 	env := []string{"FTPX_SERVER=" + d.addr, "FTPX_USER=alex", "FTPX_PASSWORD=pw"}
 	tree := filepath.Join(work, "tree")
 	content := map[string]string{}
-	for _, f := range mtimeTree {
+	for _, f := range lftpTree {
 		p := filepath.Join(tree, filepath.FromSlash(f.name))
 		os.MkdirAll(filepath.Dir(p), 0o755)
 		content[f.name] = writeRandom(t, p, f.size)
@@ -123,11 +123,11 @@ func lftpMirrorKeepsMtimes(t *testing.T, d *daemon, ftpAddr string, stored func(
 
 	// Up: --no-perms, or lftp's SITE CHMOD (not served: 502) fails the mirror.
 	out := run("mirror -R -v --no-perms " + tree + " up")
-	if n := transferred(out); n != len(mtimeTree) || puts() != len(mtimeTree) {
-		t.Fatalf("mirror -R: lftp sent %d files, the server stored %d; want %d\n%s", n, puts(), len(mtimeTree), out)
+	if n := transferred(out); n != len(lftpTree) || puts() != len(lftpTree) {
+		t.Fatalf("mirror -R: lftp sent %d files, the server stored %d; want %d\n%s", n, puts(), len(lftpTree), out)
 	}
 	var mdtm []string
-	for _, f := range mtimeTree {
+	for _, f := range lftpTree {
 		want := f.mtime.Truncate(time.Second)
 		if got := stored("up/" + f.name); !got.Equal(want) {
 			t.Errorf("up/%s: the server keeps %v, want %v", f.name, got, want)
@@ -138,7 +138,7 @@ func lftpMirrorKeepsMtimes(t *testing.T, d *daemon, ftpAddr string, stored func(
 		mdtm = append(mdtm, `quote MDTM "up/`+f.name+`"`)
 	}
 	out = run(strings.Join(mdtm, "; "))
-	for _, f := range mtimeTree {
+	for _, f := range lftpTree {
 		if want := "213 " + f.mtime.UTC().Format("20060102150405") + "\n"; !strings.Contains(out, want) {
 			t.Errorf("up/%s: MDTM did not answer %q:\n%s", f.name, want, out)
 		}
@@ -147,10 +147,10 @@ func lftpMirrorKeepsMtimes(t *testing.T, d *daemon, ftpAddr string, stored func(
 	// Down, into a directory that does not exist yet.
 	down := filepath.Join(work, "down")
 	out = run("mirror -v up " + down)
-	if n := transferred(out); n != len(mtimeTree) {
-		t.Fatalf("mirror: lftp got %d files, want %d\n%s", n, len(mtimeTree), out)
+	if n := transferred(out); n != len(lftpTree) {
+		t.Fatalf("mirror: lftp got %d files, want %d\n%s", n, len(lftpTree), out)
 	}
-	for _, f := range mtimeTree {
+	for _, f := range lftpTree {
 		p := filepath.Join(down, filepath.FromSlash(f.name))
 		if got, want := mtimeOf(t, p), f.mtime.Truncate(time.Second); !got.Equal(want) {
 			t.Errorf("%s got by lftp mirror: mtime %v, want %v", f.name, got, want)
