@@ -8,13 +8,18 @@
 #   bench/ls.sh        ls of a 1,000-entry directory: p50/p99
 #   bench/parallel.sh  100 clients x 10 MiB at once
 #   bench/conns.sh     server RSS per idle authenticated connection (1,000)
-#   bench/peers.sh     vsftpd, pyftpdlib (curl, lftp) and rsync over ssh, same workloads
+#   bench/peers.sh     vsftpd, pyftpdlib (curl, lftp), same workloads
 #   bench/ftp.sh       ftpx's FTP front end through the same curl and lftp commands
 #   bench/s3.sh        the homes on MinIO: 1 GiB put/get, 10,000 x 4 KiB, next to minio-go alone
+#   bench/rsync.sh     ftpx and rsync in alternating pairs: plain ftpx vs the rsync
+#                      daemon, ftpx --tls vs rsync over ssh: 1 GiB put/get, 10,000 x
+#                      4 KiB put -r/get -r, reruns on the unchanged tree, delta put/get
+#                      of a changed 1 GiB file; bytes on the wire, CPU seconds
 #   bench/gobench.sh   go test -bench of ./server and ./protocol
 #   bench/resume.sh    resuming a 1 GiB put killed at 900 MiB
 # One big file and one small-file tree are made first and shared; nothing
-# is deleted before the end (see bench/lib.sh). Each step has a time limit;
+# is deleted before the end (see bench/lib.sh) but bench/rsync.sh's few big
+# files and the files its ftpx reruns replace. Each step has a time limit;
 # a step that fails or runs out of time is reported and the rest go on.
 #
 # Environment: BENCH_SIZE_MIB (1024), BENCH_FILES (10000), BENCH_RUNS (3),
@@ -35,7 +40,7 @@ export BENCH_SCRATCH=$scratch
 bench_init all
 on_exit "rm -rf '$scratch'"
 results=${BENCH_RESULTS:-bench/results.md}
-only=${BENCH_ONLY:-transfer files cpu ls parallel conns peers ftp s3 gobench resume}
+only=${BENCH_ONLY:-transfer files cpu ls parallel conns peers ftp s3 rsync gobench resume}
 go=${GO:-go}
 export BENCH_ROWS=$work/rows.tsv
 : >"$BENCH_ROWS"
@@ -76,6 +81,10 @@ step conns 600 bench/conns.sh
 step peers 2400 bench/peers.sh
 step ftp 1200 bench/ftp.sh
 step s3 1200 bench/s3.sh
+# until ftpx skips unchanged files, its reruns in rsync.sh replace (so
+# delete) tens of thousands of files: it comes after the other steps that
+# create many files
+step rsync 3600 bench/rsync.sh
 # the Go benchmarks delete their files when done, and on ext4 without a
 # journal creating files is slow for minutes after many were deleted
 # (README, Performance): they come after every step that creates many
@@ -111,15 +120,20 @@ sizes=""
   print_table "$BENCH_ROWS"
   echo
   echo "- ftpx put and get verify every file end to end by MD5; the server syncs each upload to disk"
-  echo "  before acknowledging it unless started with \`--fsync=false\`. No peer syncs to disk, and"
-  echo "  \`curl -T\` uploads are not verified; rsync checks each file with its own checksum."
-  echo "- Peer ratios read \"ftpx X / this\": above 1, ftpx is faster. The ftpx FTP front end's rows"
+  echo "  before acknowledging it unless started with \`--fsync=false\`, and \`ftpx get\` syncs what it"
+  echo "  writes. vsftpd and pyftpdlib sync nothing, and \`curl -T\` uploads are not verified; rsync"
+  echo "  checks each file with its own checksum, and syncs only with \`--fsync\` (each row says who syncs)."
+  echo "- The column \"vs peer\" (bench/rsync.sh): ftpx and the peer it names ran the workload in"
+  echo "  alternation (a warm-up pair, then $runs pairs); the ratio is the median of the pairs' ratios,"
+  echo "  the peer's time over ftpx's: above 1, ftpx is faster. Plain ftpx is held against the rsync"
+  echo "  daemon (rsync://, unencrypted), \`ftpx --tls\` against rsync over ssh."
+  echo "- Other peer ratios read \"ftpx X / this\": above 1, ftpx is faster. The ftpx FTP front end's rows"
   echo "  read \"1.10x vsftpd\": its figure over the peer's, through the same curl and lftp commands."
-  echo "  The column \"ftpx / rsync\" gives the four workloads rsync also runs (1 GiB up and down,"
-  echo "  the small-file tree up and down): ftpx's figure over rsync's in this run; above 1, ftpx is faster."
+  echo "  Bytes on the wire (one more run through bench/cmd/tcpcount, both directions) and CPU"
+  echo "  seconds (client + server, user + system) read \"0.50x rsync daemon bytes\": ftpx's over rsync's."
   echo "- Batch get: \`ftpx get -r\` of the tree (one tree listing, the small files pipelined), against"
-  echo "  rsync download and \`lftp mirror\`; bench/cmd/getmany runs client.Get in a loop over one"
-  echo "  connection, one request at a time."
+  echo "  rsync download (bench/rsync.sh) and \`lftp mirror\`; bench/cmd/getmany runs client.Get in a"
+  echo "  loop over one connection, one request at a time."
   for f in "${failed[@]}"; do echo "- FAILED: $f (its log was shown above)"; done
 } >"$work/results.md"
 

@@ -4,10 +4,9 @@
 # `ftpx get -r` of the tree it made (one tree listing, the small files
 # pipelined), with bench/cmd/getmany for reference (client.Get in a loop
 # over one connection, after one ls: one request at a time). Every run
-# writes into fresh directories, local and remote. The ftpx rows carry
-# their ratio to rsync's same workload (bench/peers.sh, same run of
-# bench/all.sh). Each figure is the median of BENCH_RUNS runs; BENCH_FILES
-# sets the count.
+# writes into fresh directories, local and remote. The same workloads
+# against rsync, run in alternation with it, are bench/rsync.sh's. Each
+# figure is the median of BENCH_RUNS runs; BENCH_FILES sets the count.
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -53,9 +52,9 @@ for d in "$fsync_root/run1" "$nofsync_root/run1" "$work/cliget1" "$work/libget1"
   [ "$(tree_md5 "$d")" = "$want" ] || { log "$d differs from the source tree"; exit 1; }
 done
 
-row ftpx-putr "ftpx put -r" "ftpx put -r, $n x 4 KiB, one connection, server fsync" "$(per_s "$n" "$putr_s")" files/s gobench-PipelinedSmallFiles,rsync-tup over
-row ftpx-putr-nofsync "ftpx put -r no-fsync" "ftpx put -r, $n x 4 KiB, server --fsync=false" "$(per_s "$n" "$putrnf_s")" files/s ftpx-putr,rsync-tup over
-row ftpx-getr "ftpx get -r" "ftpx get -r of the tree, $n x 4 KiB, one connection" "$(per_s "$n" "$getr_s")" files/s rsync-tdown over
+row ftpx-putr "ftpx put -r" "ftpx put -r, $n x 4 KiB, one connection, server fsync" "$(per_s "$n" "$putr_s")" files/s gobench-PipelinedSmallFiles over
+row ftpx-putr-nofsync "ftpx put -r no-fsync" "ftpx put -r, $n x 4 KiB, server --fsync=false" "$(per_s "$n" "$putrnf_s")" files/s ftpx-putr over
+row ftpx-getr "ftpx get -r" "ftpx get -r of the tree, $n x 4 KiB, one connection" "$(per_s "$n" "$getr_s")" files/s
 row ftpx-getr-lib "client.Get loop" "client.Get x $n in a loop, one connection (bench/cmd/getmany)" "$(per_s "$n" "$getlib_s")" files/s ftpx-getr over
 
 print_own_table "ftpx small files: $n x 4 KiB over one connection, loopback, median of $runs runs"

@@ -18,7 +18,7 @@ ftp_init
 
 if ! grep -q '^vsftpd-up	' "$rows" 2>/dev/null; then
   log "no vsftpd/pyftpdlib figures in this run yet: measuring them first (bench/peers.sh)"
-  BENCH_ROWS=$rows BENCH_BIGFILE=$file BENCH_TREE=$tree BENCH_PEERS=ftp bench/peers.sh >&2 ||
+  BENCH_ROWS=$rows BENCH_BIGFILE=$file BENCH_TREE=$tree bench/peers.sh >&2 ||
     log "bench/peers.sh failed: the ratios will be missing"
 fi
 

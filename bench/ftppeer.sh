@@ -31,9 +31,12 @@ have() {
   esac
 }
 
+# install_missing PACKAGE...: apt-get install those of the Debian packages
+# PACKAGE that are missing (see have), as root; what is still missing after
+# that is logged, and what needs it is skipped by the caller
 install_missing() {
   local missing=() p policy=false
-  for p in curl lftp vsftpd python3-pyftpdlib rsync openssh-client openssh-server; do
+  for p in "$@"; do
     have "$p" || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return

@@ -128,13 +128,16 @@ small_tree() {
   echo "$work/tree"
 }
 
-# row KEY SHORT WHAT FIGURE UNIT [REF MODE]: one line of the results table.
+# row KEY SHORT WHAT FIGURE UNIT [REF MODE [VS]]: one line of the results table.
 # KEY names the row for other rows' ratios, SHORT is how a ratio names it.
 # MODE "over": the ratio is FIGURE / REF's figure ("0.62x Go MD5");
 # MODE "inv": REF's figure / FIGURE ("ftpx get / this = 1.85"), for peers.
 # REF may list several keys separated by commas.
+# VS: the text of the column "vs peer", a ratio the script computed itself
+# against a peer it names ("1.23x rsync daemon": bench/rsync.sh's median of
+# the per-pair ratios, the peer's time over ftpx's).
 row() {
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "${6:-}" "${7:-}" | tee -a "$own_rows" >>"$rows"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "${6:-}" "${7:-}" "${8:-}" | tee -a "$own_rows" >>"$rows"
 }
 
 # print_table FILE [ONLY]: the rows of FILE as a markdown table, ratios
@@ -143,13 +146,10 @@ row() {
 print_table() {
   awk -F'\t' -v only="${2:-}" '
     BEGIN { if (only != "") while ((getline l < only) > 0) { split(l, f, "\t"); keep[f[1]] = 1 } }
-    { n++; key[n]=$1; short[$1]=$2; what[n]=$3; fig[n]=$4; fv[$1]=$4; unit[n]=$5; ref[n]=$6; mode[n]=$7 }
+    { n++; key[n]=$1; short[$1]=$2; what[n]=$3; fig[n]=$4; fv[$1]=$4; unit[n]=$5; ref[n]=$6; mode[n]=$7; vs[n]=$8 }
     function num(x) { return x ~ /^[0-9.]+$/ && x+0 > 0 }
     END {
-      # the four workloads measured against rsync in the same run
-      vs["ftpx-put"] = "rsync-up"; vs["ftpx-get"] = "rsync-down"
-      vs["ftpx-putr"] = "rsync-tup"; vs["ftpx-getr"] = "rsync-tdown"
-      print "| what | figure | unit | ftpx / rsync | ratio vs reference |"
+      print "| what | figure | unit | vs peer | ratio vs reference |"
       print "|---|---:|---|---:|---|"
       for (i = 1; i <= n; i++) {
         if (only != "" && !(key[i] in keep)) continue
@@ -163,8 +163,7 @@ print_table() {
           r = r (r == "" ? "" : "; ") t
         }
         if (r == "") r = "-"
-        v = "-"
-        if ((key[i] in vs) && num(fig[i]) && num(fv[vs[key[i]]])) v = sprintf("%.2fx", fig[i]/fv[vs[key[i]]])
+        v = vs[i] == "" ? "-" : vs[i]
         gsub(/\|/, "\\|", what[i])
         printf "| %s | %s | %s | %s | %s |\n", what[i], fig[i], unit[i], v, r
       }

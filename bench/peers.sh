@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
-# bench/peers.sh: the 1 GiB and 10,000 x 4 KiB workloads against other
-# servers on this machine, so that ftpx/peer ratios come from one run
-# (bench/all.sh runs this after the ftpx workloads; alone it prints the
-# peers' figures without ratios):
-#   vsftpd and pyftpdlib: curl -T (1 GiB upload, unverified); curl to a file
-#     then md5sum, and curl | md5sum (1 GiB download, verified); lftp mirror
-#     -R and lftp mirror (the small files, up and down), lftp's defaults;
-#   rsync -a over ssh to a private sshd on 127.0.0.1:2222 (root, a key made
-#     here): the big file and the tree, up and down.
+# bench/peers.sh: the 1 GiB and 10,000 x 4 KiB workloads against the FTP
+# servers vsftpd and pyftpdlib on this machine, so that ftpx/peer ratios
+# come from one run (bench/all.sh runs this after the ftpx workloads; alone
+# it prints the peers' figures without ratios): curl -T (1 GiB upload,
+# unverified); curl to a file then md5sum, and curl | md5sum (1 GiB
+# download, verified); lftp mirror -R and lftp mirror (the small files, up
+# and down), lftp's defaults. rsync (daemon and over ssh) is measured in
+# bench/rsync.sh, in pairs with ftpx.
 # Missing tools are installed with apt-get (Debian packages; needs root);
 # whatever cannot be installed or started is skipped with a message and a
 # "skipped" row. No peer syncs to disk. Medians of BENCH_RUNS runs.
@@ -17,13 +16,12 @@ set -euo pipefail
 # shellcheck source=bench/ftppeer.sh
 . "$(dirname "$0")/ftppeer.sh"
 bench_init peers
-ssh_port=${BENCH_SSH_PORT:-2222}
 
 ftp_init
 
 # --- installing ------------------------------------------------------------
 
-install_missing
+install_missing curl lftp vsftpd python3-pyftpdlib
 
 run_vsftpd() {
   local title pw port home=$work/vsftpd/home
@@ -89,83 +87,7 @@ run_pyftpdlib() {
   kill "$peer_pid"
 }
 
-# --- rsync over ssh ----------------------------------------------------------
-
-skip_rsync() {
-  skip rsync-up "rsync -a over ssh, upload $label" "$1"
-  skip rsync-down "rsync -a over ssh, download $label" "$1"
-  skip rsync-tup "rsync -a over ssh, upload $n x 4 KiB" "$1"
-  skip rsync-tdown "rsync -a over ssh, download $n x 4 KiB" "$1"
-}
-
-run_rsync() {
-  local s i p pid d=$work/ssh remote=$work/rsync ssh
-  if ! $is_root; then skip_rsync "needs root for a private sshd with root login"; return; fi
-  for p in rsync openssh-server openssh-client; do
-    have $p || { skip_rsync "$p not installed"; return; }
-  done
-  if (: >"/dev/tcp/127.0.0.1/$ssh_port") 2>/dev/null; then skip_rsync "port $ssh_port is taken"; return; fi
-  mkdir -p "$d" "$remote" /run/sshd
-  ssh-keygen -q -t ed25519 -N '' -f "$d/host_key"
-  ssh-keygen -q -t ed25519 -N '' -f "$d/id"
-  cp "$d/id.pub" "$d/authorized_keys"
-  cat >"$d/sshd_config" <<EOF
-Port $ssh_port
-ListenAddress 127.0.0.1
-HostKey $d/host_key
-PidFile $d/sshd.pid
-AuthorizedKeysFile $d/authorized_keys
-PermitRootLogin prohibit-password
-AllowUsers root
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-EOF
-  /usr/sbin/sshd -D -e -f "$d/sshd_config" 2>"$d/sshd.log" &
-  pid=$!
-  server_pids+=("$pid")
-  local ssh_args=(ssh -p "$ssh_port" -i "$d/id" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR)
-  ssh="${ssh_args[*]}" # for rsync -e (no spaces in the temp dir's path)
-  if ! wait_port "$ssh_port" "$pid" || ! timeout 20 "${ssh_args[@]}" root@127.0.0.1 true; then
-    tail -5 "$d/sshd.log" >&2
-    skip_rsync "sshd did not start"
-    return
-  fi
-  local title
-  title="rsync $(rsync --version | head -1 | awk '{print $3}') -a over ssh"
-  settle
-  log "rsync: $label up, $runs runs"
-  s=$(for i in $(seq "$runs"); do time_of rsync -a -e "$ssh" "$file" "root@127.0.0.1:$remote/up$i.bin" || exit 1; done | median) || return 1
-  [ "$(md5_of "$remote/up1.bin")" = "$want" ] || { log "rsync: the uploaded file differs"; return 1; }
-  row rsync-up - "$title: upload $label" "$(mbps "$bytes" "$s")" MB/s ftpx-put,ftpx-put-nofsync inv
-  settle
-  log "rsync: $label down, $runs runs"
-  s=$(for i in $(seq "$runs"); do time_of rsync -a -e "$ssh" "root@127.0.0.1:$remote/up1.bin" "$dl/rsync-down$i.bin" || exit 1; done | median) || return 1
-  [ "$(md5_of "$dl/rsync-down1.bin")" = "$want" ] || { log "rsync: the downloaded file differs"; return 1; }
-  row rsync-down - "$title: download $label" "$(mbps "$bytes" "$s")" MB/s ftpx-get inv
-  settle
-  log "rsync: $n files up, $runs runs"
-  s=$(for i in $(seq "$runs"); do
-    time_of rsync -a -e "$ssh" "$tree/" "root@127.0.0.1:$remote/tup$i/" || exit 1
-    [ "$(count_files "$remote/tup$i")" -eq "$n" ] || { log "rsync: upload $i is incomplete"; exit 1; }
-  done | median) || return 1
-  row rsync-tup "rsync upload" "$title: upload $n x 4 KiB" "$(per_s "$n" "$s")" files/s ftpx-putr,ftpx-putr-nofsync inv
-  settle
-  log "rsync: $n files down, $runs runs"
-  s=$(for i in $(seq "$runs"); do
-    time_of rsync -a -e "$ssh" "root@127.0.0.1:$remote/tup1/" "$dl/rsync-tdown$i/" || exit 1
-    [ "$(count_files "$dl/rsync-tdown$i")" -eq "$n" ] || { log "rsync: download $i is incomplete"; exit 1; }
-  done | median) || return 1
-  [ "$(tree_md5 "$dl/rsync-tdown1")" = "$want_tree" ] || { log "rsync: the downloaded tree differs"; return 1; }
-  row rsync-tdown "rsync download" "$title: download $n x 4 KiB" "$(per_s "$n" "$s")" files/s ftpx-getr inv
-  kill "$pid"
-}
-
 run_vsftpd
 run_pyftpdlib
-# BENCH_PEERS=ftp (bench/ftp.sh run alone): the FTP servers only
-if [ "${BENCH_PEERS:-all}" != ftp ]; then run_rsync || skip_rsync "failed: see above"; fi
 
 print_own_table "peers: $label file and $n x 4 KiB files over loopback, median of $runs runs"
