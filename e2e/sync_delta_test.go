@@ -188,7 +188,7 @@ func TestDeltaPutResumesAfterAKill(t *testing.T) {
 		t.Fatalf("the killed put changed the server's file (md5 %s)", got)
 	}
 
-	mark := len(s.d.logText())
+	mark := s.logMark(t)
 	out := s.mustRun(t, "--json", "put", "big.bin")
 	l := only(t, syncLines(t, out), "big.bin")
 	t.Logf("delta put resumed at %d of %d, sent %d", l.Offset, len(now), l.Sent)
@@ -198,7 +198,7 @@ func TestDeltaPutResumesAfterAKill(t *testing.T) {
 	if rest := int64(len(now)) - l.Offset; l.Sent > rest+64<<10 {
 		t.Errorf("rerun sent %d, more than the rest of the file from %d (%d) and a signature", l.Sent, l.Offset, rest)
 	}
-	if log := s.logSince(mark); !regexp.MustCompile(`msg="put done" .*path=/big\.bin .*offset=[1-9]`).MatchString(log) {
+	if log := s.logSince(t, mark); !regexp.MustCompile(`msg="put done" .*path=/big\.bin .*offset=[1-9]`).MatchString(log) {
 		t.Errorf("the server did not log a resumed put:\n%s", log)
 	}
 	if got := md5File(t, filepath.Join(s.home, "big.bin")); got != sum {

@@ -26,6 +26,7 @@ type syncSetup struct {
 	work string
 	env  []string // the client's environment: through the forwarder
 	home string   // alex's home on the server's disk
+	runs int      // client runs so far: each makes one connection
 }
 
 // newSyncSetup starts a server with alex (quota as user add takes it, ""
@@ -43,6 +44,7 @@ func newSyncSetup(t *testing.T, quota string) *syncSetup {
 // run runs the client in the working directory.
 func (s *syncSetup) run(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
+	s.runs++
 	return ftpx(t, s.work, s.env, args...)
 }
 
@@ -56,9 +58,46 @@ func (s *syncSetup) mustRun(t *testing.T, args ...string) string {
 	return out
 }
 
-// logSince returns what the server logged after the first n bytes of its
-// log (n from len(s.d.logText()) before a run).
-func (s *syncSetup) logSince(n int) string { return s.d.logText()[n:] }
+// settled returns the server's log once it has the end of every
+// connection the client made so far: the log comes through a pipe and may
+// lag behind the client's exit.
+func (s *syncSetup) settled(t *testing.T) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		l := s.d.logText()
+		if strings.Count(l, `msg="connection closed"`) >= s.runs {
+			return l
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server logged the end of fewer than %d connections:\n%s", s.runs, l)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// quietLog returns d's log once it has not grown for 200 ms: what the
+// runs before logged has come through the pipe.
+func quietLog(t *testing.T, d *daemon) string {
+	t.Helper()
+	l, since := d.logText(), time.Now()
+	for deadline := time.Now().Add(10 * time.Second); time.Since(since) < 200*time.Millisecond; {
+		if time.Now().After(deadline) {
+			t.Fatal("the server's log kept growing for 10 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+		if n := d.logText(); len(n) != len(l) {
+			l, since = n, time.Now()
+		}
+	}
+	return l
+}
+
+// logMark is where the server's log stands, once settled, before a run.
+func (s *syncSetup) logMark(t *testing.T) int { return len(s.settled(t)) }
+
+// logSince returns what the server logged after mark, once settled.
+func (s *syncSetup) logSince(t *testing.T, mark int) string { return s.settled(t)[mark:] }
 
 // syncLine is one line of "ftpx --json" for a transfer, a skip or a
 // removal.

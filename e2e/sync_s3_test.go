@@ -57,7 +57,7 @@ func TestS3SyncKeepsMTimesSkipsAndSendsDeltas(t *testing.T) {
 	s.lb.carried(t)
 
 	// A rerun of put -r carries no bodies.
-	mark := len(s.daemons[0].logText())
+	mark := len(quietLog(t, s.daemons[0]))
 	lines := syncLines(t, run(work, "--json", "put", "-r", "--to", "/b", "tree"))
 	up, down := s.lb.carried(t)
 	t.Logf("rerun of put -r on the store: %d bytes up, %d down, for a tree of %d bytes", up, down, sizeOf(t, filepath.Join(work, "tree")))
@@ -72,7 +72,7 @@ func TestS3SyncKeepsMTimesSkipsAndSendsDeltas(t *testing.T) {
 	if up+down > 16<<10 {
 		t.Errorf("rerun of put -r moved %d bytes, want < 16 KiB (no bodies)", up+down)
 	}
-	if n := countDone(s.daemons[0].logText()[mark:], "put"); n != 0 {
+	if n := countDone(quietLog(t, s.daemons[0])[mark:], "put"); n != 0 {
 		t.Errorf("rerun: the server logged %d puts done", n)
 	}
 

@@ -121,7 +121,7 @@ func TestSyncRerunOfAnUnchangedTreeSendsNoBodies(t *testing.T) {
 			s.mustRun(t, args...) // the first get -r, whole
 			s.lb.carried(t)
 		}
-		mark := len(s.d.logText())
+		mark := s.logMark(t)
 		out := s.mustRun(t, args...)
 		lines := syncLines(t, out)
 		if len(lines) != files {
@@ -138,7 +138,7 @@ func TestSyncRerunOfAnUnchangedTreeSendsNoBodies(t *testing.T) {
 		if up+down >= files*size/4 {
 			t.Errorf("rerun of %s -r moved %d bytes, want < %d (no bodies)", action, up+down, files*size/4)
 		}
-		if log := s.logSince(mark); countDone(log, "put")+countDone(log, "get") != 0 {
+		if log := s.logSince(t, mark); countDone(log, "put")+countDone(log, "get") != 0 {
 			t.Errorf("rerun of %s -r: the server transferred files:\n%s", action, log)
 		}
 	}
@@ -188,12 +188,12 @@ func TestSyncSendsWhatChangedAndOnlyThat(t *testing.T) {
 		{[]string{"--ignore-times"}, "/all", []string{"same.txt", "samesec.txt", "newsec.txt", "grown.txt", "sub/touched.txt"}, nil},
 	} {
 		t.Run(strings.TrimPrefix(tc.dest, "/"), func(t *testing.T) {
-			mark := len(s.d.logText())
+			mark := s.logMark(t)
 			args := append(append([]string{"--json", "put", "-r"}, tc.flags...), "--to", tc.dest, "tree")
 			sent, skipped, _ := split(syncLines(t, s.mustRun(t, args...)), remoteOf, tc.dest+"/tree")
 			sameList(t, "sent", sent, tc.sent...)
 			sameList(t, "skipped", skipped, tc.skipped...)
-			if n := countDone(s.logSince(mark), "put"); n != len(tc.sent) {
+			if n := countDone(s.logSince(t, mark), "put"); n != len(tc.sent) {
 				t.Errorf("the server logged %d puts done, want %d", n, len(tc.sent))
 			}
 			for _, name := range tc.sent { // now the same bytes and mtime on both sides
