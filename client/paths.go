@@ -86,17 +86,31 @@ func (c *Client) PutPaths(ctx context.Context, locals []string, remote string, o
 		}
 	}
 	var fails failures
+	// The destinations are listed while the sources are walked: the server
+	// walks its tree as this side walks its own.
+	var dests []destTree
+	var listErr error
+	listed := make(chan struct{})
+	if opt.Recursive {
+		isDir := topDirs(tops, opt)
+		go func() {
+			defer close(listed)
+			dests, listErr = c.listDests(ctx, tops, isDir, opt)
+		}()
+	} else {
+		close(listed)
+	}
 	pp := planPut(tops, opt, &fails)
+	<-listed
 	complete := len(fails.errs) == 0 // the sources were read whole: --delete may remove
 	plan := pp.items
 	defer c.batchRecords()()
-	var dests []destTree
+	if listErr != nil {
+		j.close(false)
+		return errors.Join(append([]error{listErr}, fails.errs...)...)
+	}
 	if opt.Recursive {
-		var err error
-		if dests, err = c.listDests(ctx, tops, pp, opt); err != nil {
-			j.close(false)
-			return errors.Join(append([]error{err}, fails.errs...)...)
-		}
+		c.markPut(pp, dests, opt)
 	}
 	if opt.DryRun {
 		for _, it := range plan {
@@ -324,9 +338,21 @@ func (c *Client) GetPaths(ctx context.Context, remotes []string, local string, o
 	}
 	var fails failures
 	defer c.batchRecords()()
-	plan, trees := c.planGet(ctx, tops, opt, &fails)
+	// The local trees are walked while the server lists its own.
+	var there map[string]*localName
+	walked := make(chan struct{})
 	if opt.Recursive {
-		markGet(plan, opt)
+		go func() {
+			defer close(walked)
+			there = walkDests(tops)
+		}()
+	} else {
+		close(walked)
+	}
+	plan, trees := c.planGet(ctx, tops, opt, &fails)
+	<-walked
+	if opt.Recursive {
+		markGet(plan, there, opt)
 	}
 	if opt.DryRun {
 		gone := map[string]bool{}

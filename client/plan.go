@@ -7,7 +7,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"syscall"
 	"time"
 )
 
@@ -60,43 +59,29 @@ func planPut(tops []target, opt TransferOptions, fails *failures) putPlan {
 			continue
 		}
 		pp.items = append(pp.items, planItem{local: t.src, remote: t.dest, dir: true, top: i})
-		filepath.WalkDir(t.src, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				fails.add(localError("put", p, err))
-				return nil
-			}
-			if p == t.src {
-				return nil
-			}
-			rel, err := filepath.Rel(t.src, p)
-			if err != nil {
-				fails.add(localError("put", p, err))
-				return nil
-			}
-			rel = filepath.ToSlash(rel)
-			found[rel] = true
-			r := path.Join(t.dest, rel)
-			if d.IsDir() {
-				pp.items = append(pp.items, planItem{local: p, remote: r, dir: true, top: i, rel: rel})
-				return nil
-			}
-			fi, err := os.Stat(p) // follows a symlink
+		walkLocal(t.src, true, func(n *localName) bool {
+			found[n.rel] = true
+			r := path.Join(t.dest, n.rel)
+			p := n.path
 			switch {
-			case err != nil && d.Type()&fs.ModeSymlink != 0 && errors.Is(err, fs.ErrNotExist):
+			case n.typ.IsDir() && n.err == nil:
+				pp.items = append(pp.items, planItem{local: p, remote: r, dir: true, top: i, rel: n.rel})
+				return true
+			case n.err != nil && n.typ&fs.ModeSymlink != 0 && errors.Is(n.err, fs.ErrNotExist):
 				warn(opt, "put "+p+": skipping dangling symlink")
-			case err != nil && d.Type()&fs.ModeSymlink != 0 && errors.Is(err, syscall.ELOOP):
+			case n.err != nil && n.typ&fs.ModeSymlink != 0 && isLoop(n.err):
 				warn(opt, "put "+p+": skipping symlink loop")
-			case err != nil:
-				fails.add(localError("put", p, err))
-			case fi.IsDir():
+			case n.err != nil:
+				fails.add(localError("put", p, n.err))
+			case n.mode.IsDir():
 				warn(opt, "put "+p+": skipping symlinked directory")
-			case fi.Mode().IsRegular():
-				pp.items = append(pp.items, planItem{local: p, remote: r, size: fi.Size(), mtime: fi.ModTime(), top: i, rel: rel})
+			case n.mode.IsRegular():
+				pp.items = append(pp.items, planItem{local: p, remote: r, size: n.size, mtime: n.mtime, top: i, rel: n.rel})
 			default:
 				warn(opt, "put "+p+": skipping special file")
 			}
-			return nil
-		})
+			return false
+		}, func(p string, err error) { fails.add(localError("put", p, err)) })
 	}
 	return pp
 }

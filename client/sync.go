@@ -78,24 +78,17 @@ type destTree struct {
 	listed  bool // the destination is a directory the server listed whole
 }
 
-// listDests lists what the destination of each source of a put -r holds
-// and marks each step of the plan: skipped, sent as a delta, or in the
-// way of something of the other kind. One request per source.
-func (c *Client) listDests(ctx context.Context, tops []target, pp putPlan, opt TransferOptions) ([]destTree, error) {
+// listDests lists what the destination of each source of a put -r holds:
+// the tree where a source is a directory (isDir), one stat where it is a
+// file. One request per source.
+func (c *Client) listDests(ctx context.Context, tops []target, isDir []bool, opt TransferOptions) ([]destTree, error) {
 	dests := make([]destTree, len(tops))
-	isDir := map[int]bool{}
-	for _, it := range pp.items {
-		if it.rel == "" && it.dir {
-			isDir[it.top] = true
-		}
-	}
 	for i, t := range tops {
 		d := destTree{entries: map[string]protocol.TreeEntry{}}
 		if isDir[i] {
 			entries, dir, err := c.remoteTree(ctx, t.dest, opt.Checksum)
-			var se *StatusError
 			switch {
-			case errors.As(err, &se) && !se.Status.Closes():
+			case isStatus(err):
 				// Missing, or not to be listed: the puts say what is wrong.
 			case err != nil:
 				return nil, err
@@ -116,6 +109,22 @@ func (c *Client) listDests(ctx context.Context, tops []target, pp putPlan, opt T
 		}
 		dests[i] = d
 	}
+	return dests, nil
+}
+
+// topDirs reports which sources of a put are directories to copy whole.
+func topDirs(tops []target, opt TransferOptions) []bool {
+	dirs := make([]bool, len(tops))
+	for i, t := range tops {
+		fi, err := os.Stat(t.src)
+		dirs[i] = opt.Recursive && err == nil && fi.IsDir()
+	}
+	return dirs
+}
+
+// markPut marks each step of a put -r by what its destination holds:
+// skipped, sent as a delta, or in the way of something of the other kind.
+func (c *Client) markPut(pp putPlan, dests []destTree, opt TransferOptions) {
 	items := pp.items
 	for k := range items {
 		it := &items[k]
@@ -140,7 +149,6 @@ func (c *Client) listDests(ctx context.Context, tops []target, pp putPlan, opt T
 			it.basisSize = e.Size
 		}
 	}
-	return dests, nil
 }
 
 // inTheWay marks a step whose destination holds a name of the other kind.
@@ -281,24 +289,39 @@ type getTree struct {
 // same (a regular file: a symbolic link is replaced, never followed),
 // sent as a delta onto an older version, or in the way (a directory where
 // the file goes).
-func markGet(files []getItem, opt TransferOptions) {
+func markGet(files []getItem, local map[string]*localName, opt TransferOptions) {
 	for k := range files {
 		it := &files[k]
 		if it.size < 0 {
 			continue // not listed: a file named on the command line
 		}
-		fi, err := os.Lstat(it.dest)
+		n, ok := local[it.dest]
 		switch {
-		case err != nil:
-		case fi.IsDir():
+		case !ok:
+		case n.typ.IsDir():
 			it.conflict = true
-		case fi.Mode().IsRegular():
+		case n.typ.IsRegular() && n.err == nil:
 			dest := it.dest
 			e := protocol.TreeEntry{Size: it.size, MTime: it.mtime, MD5: it.md5}
-			it.skip = unchanged(opt, fi.Size(), fi.ModTime(), e, func() string { return localMD5(dest) })
-			it.delta = !it.skip && deltaWorth(it.size, fi.Size())
+			it.skip = unchanged(opt, n.size, n.mtime, e, func() string { return localMD5(dest) })
+			it.delta = !it.skip && deltaWorth(it.size, n.size)
 		}
 	}
+}
+
+// walkDests walks the local trees a get -r copies into (the tops'
+// destinations), symbolic links not followed, and returns every name
+// found, by local path: what markGet compares the server's listing with.
+// Destinations that are not there yet have nothing.
+func walkDests(tops []target) map[string]*localName {
+	local := map[string]*localName{}
+	for _, t := range tops {
+		walkLocal(t.dest, false, func(n *localName) bool {
+			local[n.path] = n
+			return true
+		}, func(string, error) {})
+	}
+	return local
 }
 
 // localInTheWay reports whether get -r --delete removes what is at

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestManagerCreatesRootAndHome(t *testing.T) {
@@ -47,6 +48,7 @@ func TestManagerUsageFromExistingFiles(t *testing.T) {
 func TestManagerAccountSharedThenDropped(t *testing.T) {
 	root := t.TempDir()
 	m, _ := NewManager(root)
+	m.linger = 0
 	h1, err := m.Open("alice", 100)
 	if err != nil {
 		t.Fatal(err)
@@ -118,5 +120,53 @@ func TestManagerBadUserRefused(t *testing.T) {
 	entries, _ := os.ReadDir(root)
 	if len(entries) != 0 {
 		t.Errorf("refused names created %d entries", len(entries))
+	}
+}
+
+// TestManagerAccountLingers: a local account outlives its last home for a
+// while, so that the next login does not walk the tree again (what was
+// written behind the server's back meanwhile is not seen); then it goes,
+// and the next login counts the disk.
+func TestManagerAccountLingers(t *testing.T) {
+	root := t.TempDir()
+	m, _ := NewManager(root)
+	m.linger = 200 * time.Millisecond
+	h, err := m.Open("alice", Unlimited)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := put(h, "/x", []byte("1234"), md5hex([]byte("1234"))); err != nil {
+		t.Fatal(err)
+	}
+	h.Close()
+	writeFile(t, filepath.Join(root, "alice", "y"), "123456")
+	h, err = m.Open("alice", Unlimited)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if used, _, _ := h.Quota(); used != 4 {
+		t.Errorf("reopened within the linger: used %d, want the kept 4", used)
+	}
+	h.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		m.mu.Lock()
+		n := len(m.users)
+		m.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the account outlived its linger")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	h, err = m.Open("alice", Unlimited)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if used, _, _ := h.Quota(); used != 10 {
+		t.Errorf("after the linger: used %d, want 10 (counted from the disk)", used)
 	}
 }

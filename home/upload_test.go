@@ -23,6 +23,7 @@ func newHome(t *testing.T, limit int64) (root string, m *Manager, h *Home) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	m.linger = 0 // each Open after the last close counts the disk again
 	h, err = m.Open("alice", limit)
 	if err != nil {
 		t.Fatal(err)
