@@ -8,8 +8,7 @@ import (
 	"net"
 	"time"
 
-	"github.com/google/uuid"
-
+	"ftpx/internal/ids"
 	"ftpx/protocol"
 )
 
@@ -32,6 +31,7 @@ type Client struct {
 	cwd string   // the remote current directory, restored after a reconnection
 
 	recordNames map[string]bool // the records' file names, while a batch plans (batchRecords)
+	localDir    string          // the local working directory, during a batch (batchRecords)
 	noTree      bool            // the server has no tree action: get -r lists with ls
 }
 
@@ -75,7 +75,7 @@ func (c *Client) Greeting() protocol.Response { return c.greeting }
 func (c *Client) Close() error {
 	if c.err == nil {
 		c.rw.timeout = 2 * time.Second
-		if protocol.WriteFrame(c.rw, protocol.Request{ID: uuid.NewString(), Action: protocol.ActionQuit}) == nil {
+		if protocol.WriteFrame(c.rw, protocol.Request{ID: ids.New(), Action: protocol.ActionQuit}) == nil {
 			protocol.ReadResponse(c.br, protocol.MaxResponseHeader) // the 277, or whatever comes
 		}
 	}
@@ -111,7 +111,7 @@ func (c *Client) send(ctx context.Context, op, path string, req *protocol.Reques
 	if c.err != nil {
 		return "", c.err
 	}
-	req.ID = uuid.NewString()
+	req.ID = ids.New()
 	if err := protocol.WriteFrame(c.rw, req); err != nil {
 		return "", c.fail(ctx, op, path, ErrConnection, err)
 	}

@@ -87,12 +87,12 @@ func TestReadSmall(t *testing.T) {
 		p := filepath.Join(dir, tc.name)
 		data := bytes.Repeat([]byte{7}, tc.size)
 		os.WriteFile(p, data, 0o644)
-		got, err := readSmall(p, tc.planned)
+		got, err := readSmall(p, tc.planned, nil)
 		if tc.wantFail != (err != nil) || err == nil && !bytes.Equal(got, data) {
 			t.Errorf("%s: %d bytes, %v", tc.name, len(got), err)
 		}
 	}
-	if _, err := readSmall(filepath.Join(dir, "missing"), 1); !errors.Is(err, os.ErrNotExist) {
+	if _, err := readSmall(filepath.Join(dir, "missing"), 1, nil); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing: %v", err)
 	}
 }

@@ -29,6 +29,8 @@ type journal struct {
 	c       *Client
 	file    string
 	f       *os.File
+	buf     []byte    // lines not yet written: a batch of small files writes them a few at a time
+	flushed time.Time // when buf was last written
 	done    map[string]journalEntry
 	tops    []target // a batch's destinations, as its first run resolved them
 	earlier bool     // an earlier run of the batch left the journal
@@ -135,7 +137,7 @@ func (j *journal) lookup(local, remote string) (journalEntry, bool) {
 	if j == nil {
 		return journalEntry{}, false
 	}
-	abs, err := filepath.Abs(local)
+	abs, err := j.c.absLocal(local)
 	if err != nil {
 		return journalEntry{}, false
 	}
@@ -148,7 +150,7 @@ func (j *journal) add(local, remote string, size int64, mtime time.Time, md5 str
 	if j == nil {
 		return
 	}
-	abs, err := filepath.Abs(local)
+	abs, err := j.c.absLocal(local)
 	if err != nil {
 		j.warn(err)
 		return
@@ -156,13 +158,30 @@ func (j *journal) add(local, remote string, size int64, mtime time.Time, md5 str
 	j.write(journalEntry{Local: abs, Remote: remote, Size: size, MTime: mtime, MD5: md5})
 }
 
-// write appends one line.
+// write appends one line: at once for the destinations, else once a
+// second or 64 KiB of lines. A crash loses at most a second of lines: the
+// files they name are found unchanged on the next run (sync.go) or got
+// again.
 func (j *journal) write(l any) {
 	b, err := json.Marshal(l)
-	if err == nil {
-		_, err = j.f.Write(append(b, '\n'))
+	if err != nil {
+		j.warn(err)
+		return
 	}
-	j.warn(err)
+	j.buf = append(append(j.buf, b...), '\n')
+	if _, entry := l.(journalEntry); !entry || len(j.buf) >= 64<<10 || time.Since(j.flushed) >= time.Second {
+		j.flush()
+	}
+}
+
+// flush writes the lines held.
+func (j *journal) flush() {
+	if len(j.buf) > 0 {
+		_, err := j.f.Write(j.buf)
+		j.warn(err)
+		j.buf = j.buf[:0]
+	}
+	j.flushed = time.Now()
 }
 
 // warn reports the first failure to journal.
@@ -178,6 +197,7 @@ func (j *journal) close(complete bool) {
 	if j == nil {
 		return
 	}
+	j.flush()
 	j.f.Close()
 	if complete {
 		os.Remove(j.file)

@@ -10,9 +10,9 @@ import (
 	"path"
 	"time"
 
-	"github.com/google/uuid"
 	"golang.org/x/sys/unix"
 
+	"ftpx/internal/ids"
 	"ftpx/protocol"
 )
 
@@ -94,6 +94,7 @@ func (c *Client) writePipelined(ctx context.Context, items []planItem, window ch
 	defer close(sent)
 	bw := bufio.NewWriterSize(c.rw, bufSize)
 	defer bw.Flush()
+	var buf []byte // each file's bytes, until the next file's: bw has copied them
 	for _, it := range items {
 		if len(window) == cap(window) && bw.Flush() != nil {
 			return // the server must see what it is to answer before we wait
@@ -104,14 +105,15 @@ func (c *Client) writePipelined(ctx context.Context, items []planItem, window ch
 			return
 		}
 		start := time.Now()
-		data, err := readSmall(it.local, it.size)
+		data, err := readSmall(it.local, it.size, buf)
 		if err != nil {
 			<-window
 			sent <- sentPut{it: it, err: localError("put", it.local, err)}
 			continue
 		}
+		buf = data[:0]
 		sum := md5.Sum(data)
-		s := sentPut{it: it, id: uuid.NewString(), sum: hex.EncodeToString(sum[:]), size: int64(len(data)), start: start}
+		s := sentPut{it: it, id: ids.New(), sum: hex.EncodeToString(sum[:]), size: int64(len(data)), start: start}
 		req := protocol.Request{ID: s.id, Action: protocol.ActionPut, Filename: it.remote,
 			SizeField: protocol.Int64(s.size), MD5: s.sum, NoWait: true, MTime: &it.mtime}
 		if protocol.WriteFrame(bw, req) != nil {
@@ -128,14 +130,19 @@ func (c *Client) writePipelined(ctx context.Context, items []planItem, window ch
 }
 
 // readSmall reads a whole small file of about size bytes in three system
-// calls (os.ReadFile takes six), refusing one that grew past smallFile.
-func readSmall(name string, size int64) ([]byte, error) {
+// calls (os.ReadFile takes six), refusing one that grew past smallFile,
+// into buf when it is big enough.
+func readSmall(name string, size int64, buf []byte) ([]byte, error) {
 	fd, err := unix.Open(name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: name, Err: err}
 	}
 	defer unix.Close(fd)
-	buf := make([]byte, min(max(size, 0), smallFile)+1)
+	if want := int(min(max(size, 0), smallFile) + 1); cap(buf) >= want {
+		buf = buf[:want]
+	} else {
+		buf = make([]byte, want)
+	}
 	n := 0
 	for {
 		k, err := unix.Read(fd, buf[n:])

@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/sys/unix"
 
+	"ftpx/internal/ids"
 	"ftpx/internal/xfer"
 	"ftpx/protocol"
 )
@@ -130,10 +131,10 @@ func (c *Client) getPipelined(ctx context.Context, tops []target, done func(targ
 		return 0
 	}
 	window := make(chan struct{}, pipeWindow)
-	ids := make(chan string, pipeWindow)
+	sentIDs := make(chan string, pipeWindow)
 	stop := make(chan struct{})
 	go func() {
-		defer close(ids)
+		defer close(sentIDs)
 		bw := bufio.NewWriterSize(c.rw, 16<<10) // requests go out a bufferful at a time
 		defer bw.Flush()
 		for _, t := range tops {
@@ -145,16 +146,16 @@ func (c *Client) getPipelined(ctx context.Context, tops []target, done func(targ
 			case <-stop:
 				return
 			}
-			id := uuid.NewString()
+			id := ids.New()
 			if protocol.WriteFrame(bw, protocol.Request{ID: id, Action: protocol.ActionGet, Filename: t.src}) != nil {
 				return
 			}
-			ids <- id
+			sentIDs <- id
 		}
 	}()
 	defer func() {
 		close(stop)
-		for range ids {
+		for range sentIDs {
 		}
 	}()
 	got := make(chan gotItem, placeAhead)
@@ -168,7 +169,7 @@ func (c *Client) getPipelined(ctx context.Context, tops []target, done func(targ
 		<-placed
 	}()
 	settled := 0
-	for id := range ids {
+	for id := range sentIDs {
 		t := tops[settled]
 		g, err := c.receive(ctx, t, id)
 		<-window

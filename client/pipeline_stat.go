@@ -7,8 +7,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/google/uuid"
-
+	"ftpx/internal/ids"
 	"ftpx/protocol"
 )
 
@@ -23,10 +22,10 @@ func (c *Client) roundTrips(ctx context.Context, op string, reqs []protocol.Requ
 	stop := c.watch(ctx)
 	defer stop()
 	window := make(chan struct{}, pipeWindow)
-	ids := make(chan string, pipeWindow)
+	sentIDs := make(chan string, pipeWindow)
 	quit := make(chan struct{})
 	go func() {
-		defer close(ids)
+		defer close(sentIDs)
 		bw := bufio.NewWriterSize(c.rw, 64<<10)
 		for i := range reqs {
 			if len(window) == cap(window) && bw.Flush() != nil {
@@ -37,21 +36,21 @@ func (c *Client) roundTrips(ctx context.Context, op string, reqs []protocol.Requ
 			case <-quit:
 				return
 			}
-			reqs[i].ID = uuid.NewString()
+			reqs[i].ID = ids.New()
 			if protocol.WriteFrame(bw, reqs[i]) != nil {
 				return
 			}
-			ids <- reqs[i].ID
+			sentIDs <- reqs[i].ID
 		}
 		bw.Flush()
 	}()
 	defer func() {
 		close(quit)
-		for range ids { // let the writer finish
+		for range sentIDs { // let the writer finish
 		}
 	}()
 	n := 0
-	for id := range ids {
+	for id := range sentIDs {
 		resp, err := c.readResponse(ctx, op, reqs[n].Filename, id)
 		<-window
 		if err != nil {

@@ -158,7 +158,7 @@ func (c *Client) addedBytes(ctx context.Context, plan []planItem) (int64, error)
 // says the server holds.
 func (c *Client) heldForPut(it planItem) int64 {
 	st := c.records()
-	abs, err := filepath.Abs(it.local)
+	abs, err := c.absLocal(it.local)
 	if st == nil || err != nil {
 		return 0
 	}
@@ -185,7 +185,17 @@ func (c *Client) batchRecords() func() {
 	if st := c.records(); st != nil {
 		c.recordNames = st.names()
 	}
-	return func() { c.recordNames = nil }
+	c.localDir, _ = os.Getwd() // once: Getwd stats "." and $PWD each time
+	return func() { c.recordNames, c.localDir = nil, "" }
+}
+
+// absLocal is filepath.Abs of a local path, with the working directory
+// read once a batch (batchRecords).
+func (c *Client) absLocal(p string) (string, error) {
+	if filepath.IsAbs(p) || c.localDir == "" {
+		return filepath.Abs(p)
+	}
+	return filepath.Join(c.localDir, p), nil
 }
 
 // quotaSubject names a batch put in a quota refusal: its only source, or

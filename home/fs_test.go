@@ -168,10 +168,8 @@ func TestFSBasics(t *testing.T) {
 		}
 	}
 	for _, o := range []UploadOptions{{Size: 3, Resumable: true}, {Size: 3}} {
-		_, _, err = fsys.Upload("p2", "/a", o)
-		wantErr(t, tmp, err, ErrIsDir, "put onto a dir")
-		_, _, err = fsys.Upload("p2", "/q/r", o)
-		wantErr(t, tmp, err, ErrNotExist, "put without parent")
+		wantErr(t, tmp, upload(fsys, "p2", "/a", o), ErrIsDir, "put onto a dir")
+		wantErr(t, tmp, upload(fsys, "p2", "/q/r", o), ErrNotExist, "put without parent")
 	}
 	_, _, err = fsys.Upload("../x", "/r", UploadOptions{Size: 3, Resumable: true})
 	wantErr(t, tmp, err, ErrBadPath, "partial id with a slash")
@@ -224,8 +222,7 @@ func TestSymlinkOutsideHomeRefused(t *testing.T) {
 		wantErr(t, tmp, err, ErrOutside, "get "+name)
 
 		for _, o := range []UploadOptions{{Size: 11, Resumable: true}, {Size: 11}} {
-			_, _, err := fsys.Upload("c1", name, o)
-			wantErr(t, tmp, err, ErrOutside, "put onto "+name)
+			wantErr(t, tmp, upload(fsys, "c1", name, o), ErrOutside, "put onto "+name)
 		}
 	}
 	for _, name := range outDirs {
@@ -305,4 +302,31 @@ func TestSymlinkOutsideHomeRefused(t *testing.T) {
 	if n, err := fsys.Usage(); err != nil || n != 7 {
 		t.Errorf("usage = %d, %v; want 7", n, err)
 	}
+}
+
+// upload puts o.Size bytes at name through fsys's sink, as Upload would,
+// and returns the refusal, whether at the start (a named partial measures
+// the name) or at the place (a small upload does not: its link finds what
+// is there, and the name is measured then).
+func upload(fsys FS, id, name string, o UploadOptions) error {
+	s, t, err := fsys.Upload(id, name, o)
+	if err != nil {
+		return err
+	}
+	defer s.Abort()
+	if _, err := s.Write(make([]byte, o.Size)); err != nil {
+		return err
+	}
+	if err := s.Finish(false); err != nil {
+		return err
+	}
+	for try := 0; try < 3; try++ {
+		if _, err = s.Place(t, "", false); !errors.Is(err, ErrChanged) {
+			return err
+		}
+		if t, err = s.Target(); err != nil {
+			return err
+		}
+	}
+	return err
 }

@@ -1,16 +1,15 @@
 package home
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"path"
-	"sync/atomic"
 	"time"
+
+	"ftpx/internal/ids"
 )
 
 // An upload's bytes are kept by a Sink until they are verified and placed
@@ -85,11 +84,15 @@ type UploadOptions struct {
 
 // Target is what an upload found at its name: nothing, or something the
 // quota counts Size bytes for (a file's size; a symbolic link counts 0).
-// Info is the store's description of it, for a conditional place.
+// Info is the store's description of it, for a conditional place. A Blind
+// target was not measured (a small upload, to save a stat per file): it is
+// taken to be nothing, which the place checks (ErrChanged), and measured
+// when the quota or the disk would refuse the whole size.
 type Target struct {
 	Exists bool
 	Size   int64
 	Info   fs.FileInfo
+	Blind  bool
 }
 
 // ResumePoint is what a resumable upload saves beside its partial: enough
@@ -146,32 +149,9 @@ func MeasureTarget(fsys FS, name string) (Target, error) {
 	return Target{Exists: true, Size: fi.Size(), Info: fi}, nil
 }
 
-// FreshID returns a new partial id, unique across servers: a uuid whose
-// first half is this process's, drawn at random once, and whose second
-// half counts (a random uuid per upload costs a getrandom call).
-func FreshID() string {
-	n := idCount.Add(1)
-	var b [8]byte
-	for i := range b {
-		b[7-i] = byte(n >> (8 * i))
-	}
-	b[0] = b[0]&0x3f | 0x80 // the variant bits
-	s := hex.EncodeToString(b[:])
-	return idBase + "-" + s[:4] + "-" + s[4:]
-}
-
-var (
-	idCount atomic.Uint64
-	idBase  = func() string {
-		var b [8]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			return "00000000-0000-4000" // rand.Read does not fail on Linux
-		}
-		b[6] = b[6]&0x0f | 0x40 // version 4
-		s := hex.EncodeToString(b[:])
-		return s[:8] + "-" + s[8:12] + "-" + s[12:16]
-	}()
-)
+// FreshID returns a new partial id, unique across servers, cheaply
+// (package ids).
+func FreshID() string { return ids.New() }
 
 // placeTries bounds how often a place measures the name again after a
 // store that places on condition said it changed.

@@ -161,8 +161,26 @@ func (u *Upload) open(p Put) (Target, error) {
 }
 
 // admit checks what the upload would replace (t) against the mount's
-// permissions, the free space and the quota, and reserves.
+// permissions, the free space and the quota, and reserves. A blind target
+// refused for want of room is measured, and checked again with what it
+// replaces.
 func (u *Upload) admit(t Target) error {
+	err := u.admitAs(t)
+	if t.Blind && (errors.Is(err, ErrQuota) || errors.Is(err, ErrNoSpace)) {
+		// A blind sink's first Target is blind again (its place takes
+		// that one): the next one measures.
+		var merr error
+		for try := 0; t.Blind && try < 2 && merr == nil; try++ {
+			t, merr = u.sink.Target()
+		}
+		if err = merr; err == nil {
+			err = u.admitAs(t)
+		}
+	}
+	return err
+}
+
+func (u *Upload) admitAs(t Target) error {
 	h, mt := u.h, u.mt
 	if t.Exists && !mt.perms.Has(PermModify) {
 		return fmt.Errorf("put %s: %w", u.name, because(ErrPermission, "needs "+((PermWrite|PermModify)&^mt.perms).String()))

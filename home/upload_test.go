@@ -281,7 +281,11 @@ func TestUploadReplaceUpdatesUsageByDelta(t *testing.T) {
 	}
 }
 
-func TestUploadBeginChecksTheName(t *testing.T) {
+// TestUploadChecksTheName: a name that cannot take a file is refused,
+// and nothing stays reserved or created. A resumable upload is refused
+// when it begins; a small one without a transfer id does not measure its
+// name (a stat saved per pipelined file) and is refused at its commit.
+func TestUploadChecksTheName(t *testing.T) {
 	root, _, h := newHome(t, Unlimited)
 	writeFile(t, filepath.Join(root, "alice", "file"), "x")
 	os.Mkdir(filepath.Join(root, "alice", "dir"), 0o755)
@@ -294,8 +298,15 @@ func TestUploadBeginChecksTheName(t *testing.T) {
 		{"/missing/x", ErrNotExist},
 		{"/file/x", ErrNotDir},
 	} {
-		if _, err := h.BeginUpload(tt.name, Put{Size: 1}); !errors.Is(err, tt.err) {
-			t.Errorf("put %s: %v, want %v", tt.name, err, tt.err)
+		for _, transfer := range []string{uuid.NewString(), ""} {
+			u, err := h.BeginUpload(tt.name, Put{Size: 1, Transfer: transfer})
+			if err == nil {
+				u.Write([]byte("y"))
+				err = u.Commit(md5hex([]byte("y")))
+			}
+			if !errors.Is(err, tt.err) {
+				t.Errorf("put %s (transfer %q): %v, want %v", tt.name, transfer, err, tt.err)
+			}
 		}
 	}
 	if _, err := os.Stat(filepath.Join(root, "alice", PartialDir)); !errors.Is(err, fs.ErrNotExist) {

@@ -60,6 +60,10 @@ type wholeSink struct {
 	w     *wholeFile
 	name  string // in the tree
 	mtime time.Time
+	// blind: the name was not measured (Target.Blind); the first Target
+	// says so again, without a stat, and the link (which fails when a
+	// name is there: ErrChanged) checks it.
+	blind bool
 }
 
 func (s *wholeSink) Write(p []byte) (int, error) { return s.w.f.Write(p) }
@@ -81,8 +85,13 @@ func (s *wholeSink) Finish(sync bool) error {
 	return nil
 }
 
-// Target stats the name in the directory already open.
+// Target stats the name in the directory already open, but the first
+// time: a blind upload takes it to be free.
 func (s *wholeSink) Target() (Target, error) {
+	if s.blind {
+		s.blind = false
+		return Target{Blind: true}, nil
+	}
 	return s.w.fs.target(s.w, s.name)
 }
 
@@ -150,10 +159,11 @@ func (c *dirCache) release(d *openDir) {
 	}
 }
 
-// openWhole checks the name (in this tree) for an upload and starts an
-// unnamed file in its directory: one open of the directory (shared by
-// the uploads into it in flight) and one stat in it. errNoWhole: this
-// file system cannot make unnamed files.
+// openWhole starts an unnamed file in the directory of name (in this
+// tree), opened once for the uploads into it in flight (a missing parent
+// is ErrNotExist). The name is not measured: the upload takes it to be
+// free (Target.Blind) and its link checks that. errNoWhole: this file
+// system cannot make unnamed files.
 func (d *dirFS) openWhole(name string, mtime time.Time) (Sink, Target, error) {
 	if name == "/" {
 		return nil, Target{}, fmt.Errorf("put %s: %w", name, because(ErrIsDir, "a file cannot replace a directory"))
@@ -170,15 +180,11 @@ func (d *dirFS) openWhole(name string, mtime time.Time) (Sink, Target, error) {
 		return nil, Target{}, opErr("put", name, err)
 	}
 	w := &wholeFile{dir: dir, base: path.Base(r), rel: r, fs: d}
-	t, err := d.target(w, name)
-	if err == nil {
-		err = d.createIn(w, name)
-	}
-	if err != nil {
+	if err := d.createIn(w, name); err != nil {
 		w.discard()
 		return nil, Target{}, err
 	}
-	return &wholeSink{w: w, name: name, mtime: mtime}, t, nil
+	return &wholeSink{w: w, name: name, mtime: mtime, blind: true}, Target{Blind: true}, nil
 }
 
 // target stats what is at w's name: nothing, a file (its size counts), a
@@ -233,15 +239,17 @@ var errNoWhole = errors.New("no unnamed files here")
 // linkWhole gives a verified unnamed file its name, atomically replacing
 // what target found there (a file, or a symlink: the link itself, as
 // rename does), and closes it. It returns the file's final FileInfo (for
-// the MD5 cache). durable: the directory is synced after.
+// the MD5 cache). durable: the directory is synced after. When nothing was
+// there and a name appeared meanwhile, it fails with ErrChanged and keeps
+// the file, to be placed again once measured.
 func (d *dirFS) linkWhole(w *wholeFile, exists bool, name string, durable bool) (fs.FileInfo, error) {
-	defer w.discard()
 	var err error
 	if exists {
 		err = d.linkReplacing(w)
-	} else if err = d.link(w, w.dfd(), w.base); errors.Is(err, unix.EEXIST) { // made meanwhile
-		err = d.linkReplacing(w)
+	} else if err = d.link(w, w.dfd(), w.base); errors.Is(err, unix.EEXIST) {
+		return nil, fmt.Errorf("put %s: made meanwhile: %w", name, ErrChanged)
 	}
+	defer w.discard()
 	if err != nil {
 		return nil, opErr("put", name, err)
 	}

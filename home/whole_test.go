@@ -173,3 +173,32 @@ func TestCommitBatchOfWholeFiles(t *testing.T) {
 	}
 	usageMatchesDisk(t, h, filepath.Join(root, "alice"))
 }
+
+// TestSmallUploadWhoseNameAppearedMeanwhile: a small upload measured its
+// name as free when it began; another upload put a file there before it
+// was placed. The link fails, the name is measured again, and the file
+// replaces the one that appeared, counted as a replacement: the quota
+// counts the disk.
+func TestSmallUploadWhoseNameAppearedMeanwhile(t *testing.T) {
+	root, _, h := newHome(t, Unlimited)
+	data := []byte("first")
+	u, err := h.BeginUpload("/r", Put{Size: int64(len(data))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := u.sink.(*wholeSink); !ok {
+		t.Skip("this file system has no O_TMPFILE: uploads use partials")
+	}
+	u.Write(data)
+	other := []byte("the other one")
+	if err := put(h, "/r", other, md5hex(other)); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Commit(md5hex(data)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(root, "alice", "r")); !bytes.Equal(got, data) {
+		t.Fatalf("r = %q, want the upload placed last", got)
+	}
+	usageMatchesDisk(t, h, filepath.Join(root, "alice"))
+}

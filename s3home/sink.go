@@ -75,6 +75,7 @@ func (t *FS) Upload(id, name string, o home.UploadOptions) (home.Sink, home.Targ
 	if err != nil {
 		return nil, home.Target{}, err
 	}
+	tg.Blind = blind
 	return &sink{t: t, id: id, name: name, w: w, blind: blind, snapped: o.Offset - 1, saved: o.Offset}, tg, nil
 }
 
@@ -147,7 +148,7 @@ func (s *sink) Finish(bool) error {
 func (s *sink) Target() (home.Target, error) {
 	if s.blind {
 		s.blind = false
-		return home.Target{}, nil
+		return home.Target{Blind: true}, nil
 	}
 	fi, err := s.t.Stat(s.name)
 	switch {

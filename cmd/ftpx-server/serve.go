@@ -14,6 +14,7 @@ import (
 	"ftpx/accounts"
 	"ftpx/conf"
 	"ftpx/ftpd"
+	"ftpx/internal/logbuf"
 	"ftpx/internal/s3url"
 	"ftpx/protocol"
 	"ftpx/server"
@@ -296,15 +297,25 @@ func loadTLS(cfg conf.Config, logger *slog.Logger) (*tls.Config, error) {
 	return server.TLSConfig(cert), nil
 }
 
+// newLogger builds the server's logger; its lines are gathered into
+// fewer writes (logbuf): the returned function flushes them and closes the
+// log file.
 func newLogger(cfg conf.Config) (*slog.Logger, func(), error) {
-	var w io.Writer = os.Stderr
-	closeLog := func() {}
+	var out io.Writer = os.Stderr
+	var f *os.File
 	if cfg.LogFile != "" {
-		f, err := os.OpenFile(cfg.LogFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
-		if err != nil {
+		var err error
+		if f, err = os.OpenFile(cfg.LogFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640); err != nil {
 			return nil, nil, err
 		}
-		w, closeLog = f, func() { f.Close() }
+		out = f
+	}
+	w := logbuf.New(out)
+	closeLog := func() {
+		w.Flush()
+		if f != nil {
+			f.Close()
+		}
 	}
 	if cfg.LogFormat == "json" {
 		return slog.New(slog.NewJSONHandler(w, nil)), closeLog, nil
