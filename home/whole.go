@@ -9,6 +9,7 @@ import (
 	"path"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -33,7 +34,7 @@ const wholeMax = 1 << 20
 // wholeFile is an unnamed file being written, and the directory it will
 // be linked into.
 type wholeFile struct {
-	f    *os.File
+	f    *rawFile
 	dir  *openDir
 	base string // the name it will have in dir
 	rel  string // its root-relative path, for messages and fallbacks
@@ -230,9 +231,63 @@ func (d *dirFS) createIn(w *wholeFile, name string) error {
 		}
 		return opErr("put", name, err)
 	}
-	w.f = os.NewFile(uintptr(fd), w.rel)
+	w.f = &rawFile{fd: fd, name: w.rel}
 	return nil
 }
+
+// rawFile is a descriptor used as it is: an *os.File would ask fcntl for
+// its flags when made, a system call more per small upload.
+type rawFile struct {
+	fd   int
+	name string
+	n    int64 // bytes written
+}
+
+func (f *rawFile) Fd() uintptr  { return uintptr(f.fd) }
+func (f *rawFile) Name() string { return f.name }
+
+func (f *rawFile) Write(p []byte) (int, error) {
+	done := 0
+	for done < len(p) {
+		n, err := unix.Write(f.fd, p[done:])
+		if err == unix.EINTR {
+			continue
+		}
+		if n > 0 {
+			done += n
+		}
+		if err != nil {
+			f.n += int64(done)
+			return done, &os.PathError{Op: "write", Path: f.name, Err: err}
+		}
+		if n == 0 {
+			f.n += int64(done)
+			return done, io.ErrShortWrite
+		}
+	}
+	f.n += int64(done)
+	return done, nil
+}
+
+func (f *rawFile) ReadAt(p []byte, off int64) (int, error) {
+	n, err := unix.Pread(f.fd, p, off)
+	switch {
+	case err != nil:
+		return max(n, 0), &os.PathError{Op: "read", Path: f.name, Err: err}
+	case n == 0 && len(p) > 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+func (f *rawFile) Sync() error {
+	if err := unix.Fsync(f.fd); err != nil {
+		return &os.PathError{Op: "sync", Path: f.name, Err: err}
+	}
+	return nil
+}
+
+func (f *rawFile) Close() error { return unix.Close(f.fd) }
 
 var errNoWhole = errors.New("no unnamed files here")
 
@@ -253,9 +308,12 @@ func (d *dirFS) linkWhole(w *wholeFile, exists bool, name string, durable bool) 
 	if err != nil {
 		return nil, opErr("put", name, err)
 	}
-	fi, err := w.f.Stat()
-	if err != nil {
-		return nil, opErr("put", name, err)
+	var fi fs.FileInfo
+	if w.f.n > rememberAbove { // a small file is hashed again at no cost: not worth a stat
+		var st syscall.Stat_t
+		if err := syscall.Fstat(w.f.fd, &st); err == nil {
+			fi = &statInfo{name: w.base, st: st}
+		}
 	}
 	if durable {
 		if err := w.dir.f.Sync(); err != nil {
@@ -264,6 +322,23 @@ func (d *dirFS) linkWhole(w *wholeFile, exists bool, name string, durable bool) 
 	}
 	return fi, nil
 }
+
+// statInfo is the fs.FileInfo of a regular file's fstat.
+type statInfo struct {
+	name string
+	st   syscall.Stat_t
+}
+
+func (s *statInfo) Name() string       { return s.name }
+func (s *statInfo) Size() int64        { return s.st.Size }
+func (s *statInfo) Mode() fs.FileMode  { return fs.FileMode(s.st.Mode & 0o777) }
+func (s *statInfo) ModTime() time.Time { return time.Unix(s.st.Mtim.Sec, s.st.Mtim.Nsec) }
+func (s *statInfo) IsDir() bool        { return false }
+func (s *statInfo) Sys() any           { return &s.st }
+
+// rememberAbove is the size past which a small upload's MD5 is remembered
+// (home.RememberSum), which needs a stat of the file once it is named.
+const rememberAbove = 64 << 10
 
 // linkReplacing links the file as PartialDir/id, then renames that onto
 // its name: rename is what replaces a name atomically.
