@@ -284,6 +284,7 @@ func (j *getJob) attempt(ctx context.Context) (progressed bool, err error) {
 		return progressed, localError("get", j.local, j.werr)
 	}
 	j.res.MD5 = hex.EncodeToString(j.h.Sum(nil))
+	j.res.mtime = j.rec.SourceMTime
 	if !strings.EqualFold(want, j.res.MD5) {
 		if j.resumed && !j.restarted {
 			j.restarted = true

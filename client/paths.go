@@ -373,8 +373,14 @@ func (c *Client) GetPaths(ctx context.Context, remotes []string, local string, o
 	}
 	files := c.makeDirs(plan, j.resumed(), opt, &fails)
 	finished := func(t target, res Result) {
-		if fi, err := os.Stat(t.dest); err == nil {
-			j.add(t.dest, c.abs(t.src), res.Size, fi.ModTime(), res.MD5)
+		if j != nil {
+			mtime := res.mtime // what the get gave the file: no stat needed
+			if mtime.IsZero() {
+				if fi, err := os.Stat(t.dest); err == nil {
+					mtime = fi.ModTime()
+				}
+			}
+			j.add(t.dest, c.abs(t.src), res.Size, mtime, res.MD5)
 		}
 		done(opt, res)
 	}

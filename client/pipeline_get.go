@@ -315,7 +315,7 @@ func (c *Client) receive(ctx context.Context, t target, id string) (gotFile, err
 		g.drop()
 		return gotFile{}, &StatusError{Op: "get", Path: t.src, Status: protocol.StatusMD5Mismatch, Msg: "md5 mismatch: received " + sum + ", server said " + want}
 	}
-	g.res = Result{Action: protocol.ActionGet, Local: t.dest, Remote: t.src,
+	g.res = Result{Action: protocol.ActionGet, Local: t.dest, Remote: t.src, mtime: g.mtime,
 		Size: size, Sent: size, MD5: sum, Seconds: time.Since(start).Seconds()}
 	return g, nil
 }

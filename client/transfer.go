@@ -27,6 +27,8 @@ type Result struct {
 	Skipped bool    `json:"skipped,omitempty"` // the destination had the file: nothing was sent
 	Delta   bool    `json:"delta,omitempty"`   // sent as a delta: Sent is the delta's bytes
 	DryRun  bool    `json:"dry_run,omitempty"` // what a run would do: nothing was done
+
+	mtime time.Time // a get's: the server's, given to the local file (zero: not known)
 }
 
 // basis is what a transfer knows of an older version of the file at its
