@@ -44,6 +44,7 @@ const placeAhead = 256
 // has none, a hidden partial beside it.
 type gotFile struct {
 	t     target
+	abs   string   // t.dest, absolute
 	f     *os.File // open until placed or dropped; nil while in body
 	body  []byte   // a small file's verified bytes, not yet written
 	mtime time.Time
@@ -64,13 +65,10 @@ func (g gotFile) drop() {
 	}
 }
 
-// create makes the file that will hold the body of a get to t: unnamed
-// in the destination's directory, or a partial beside it.
-func create(t target) (*os.File, error) {
-	abs, err := filepath.Abs(t.dest)
-	if err != nil {
-		return nil, err
-	}
+// create makes the file that will hold the body of a get to abs (an
+// absolute path): unnamed in the destination's directory, or a partial
+// beside it.
+func create(abs string) (*os.File, error) {
 	f, err := createUnnamed(filepath.Dir(abs))
 	if err != nil {
 		f, err = createPartial(abs, uuid.NewString())
@@ -82,7 +80,7 @@ func create(t target) (*os.File, error) {
 // the server's modification time.
 func (g *gotFile) write() error {
 	if g.f == nil {
-		f, err := create(g.t)
+		f, err := create(g.abs)
 		if err != nil {
 			return localError("get", g.t.dest, err)
 		}
@@ -275,7 +273,11 @@ func (c *Client) receive(ctx context.Context, t target, id string) (gotFile, err
 	}
 	size := *resp.Size
 	h := md5.New()
-	g := gotFile{t: t}
+	abs, err := c.absLocal(t.dest)
+	if err != nil {
+		return gotFile{}, c.discard(ctx, t.src, size, resp.MD5 == "", localError("get", t.dest, err))
+	}
+	g := gotFile{t: t, abs: abs}
 	if resp.MTime != nil {
 		g.mtime = *resp.MTime
 	}
@@ -287,7 +289,7 @@ func (c *Client) receive(ctx context.Context, t target, id string) (gotFile, err
 		h.Write(g.body[:k])
 		n = int64(k)
 	} else {
-		if g.f, err = create(t); err != nil {
+		if g.f, err = create(g.abs); err != nil {
 			return gotFile{}, c.discard(ctx, t.src, size, resp.MD5 == "", localError("get", t.dest, err))
 		}
 		buf := bufPool.Get().(*[]byte)
@@ -388,7 +390,7 @@ func (c *Client) getPipelinable(j *journal, it getItem, small map[string]bool) b
 		return false
 	}
 	st := c.records()
-	abs, err := filepath.Abs(t.dest)
+	abs, err := c.absLocal(t.dest)
 	if st == nil || err != nil {
 		return st == nil
 	}

@@ -32,22 +32,11 @@ import (
 // content.
 func (c *session) handleSignature(req *protocol.Request) error {
 	start := time.Now()
-	name, err := c.resolveFilename(req)
-	if err == nil {
-		err = c.home.Allowed(name, home.PermRead)
-	}
-	if err != nil {
-		return c.fail(req, err)
-	}
-	f, err := c.home.FS.Open(name)
+	name, f, fi, err := c.openToRead(req)
 	if err != nil {
 		return c.fail(req, err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return c.fail(req, err)
-	}
 	block := delta.BlockSize(fi.Size())
 	if block == 0 {
 		return c.reply(req, protocol.StatusBadSize, "invalid size (too big for a delta)")

@@ -37,22 +37,11 @@ func (c *session) handleGet(req *protocol.Request) error {
 			return err
 		}
 	}
-	name, err := c.resolveFilename(req)
-	if err == nil {
-		err = c.home.Allowed(name, home.PermRead)
-	}
-	if err != nil {
-		return c.fail(req, err)
-	}
-	f, err := c.home.FS.Open(name)
+	name, f, fi, err := c.openToRead(req)
 	if err != nil {
 		return c.fail(req, err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return c.fail(req, err)
-	}
 	size, offset := fi.Size(), req.Offset
 	if offset < 0 || offset > size {
 		return c.fail(req, fmt.Errorf("get %s: offset %d of %d: %w", name, offset, size, home.ErrBadOffset))
@@ -157,6 +146,28 @@ func (c *session) getDelta(req *protocol.Request, name string, f home.File, fi f
 		return nil
 	}
 	return c.send(protocol.Response{ID: req.ID, Status: protocol.StatusOK, Msg: "md5", MD5: sum, Size: ready.Size})
+}
+
+// openToRead opens the file a request names ("filename"), which the
+// session must be allowed to read, and describes it.
+func (c *session) openToRead(req *protocol.Request) (string, home.File, fs.FileInfo, error) {
+	name, err := c.resolveFilename(req)
+	if err == nil {
+		err = c.home.Allowed(name, home.PermRead)
+	}
+	if err != nil {
+		return name, nil, nil, err
+	}
+	f, err := c.home.FS.Open(name)
+	if err != nil {
+		return name, nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return name, nil, nil, err
+	}
+	return name, f, fi, nil
 }
 
 // smallBody is the largest get body read into the session's output
