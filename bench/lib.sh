@@ -118,6 +118,19 @@ make_tree() {
   head -c $(($2 * 4096)) /dev/urandom | split -b 4096 -a 6 -d - "$1/f"
 }
 
+# changed_version OLD NEW: NEW is OLD with 1,000 random bytes inserted at
+# offset 4096 and 1 MiB rewritten with random bytes at the middle; OLD's
+# bytes otherwise (what the delta workloads send onto OLD)
+changed_version() {
+  local bytes mid
+  bytes=$(stat -c %s "$1")
+  { head -c 4096 "$1"; head -c 1000 /dev/urandom; tail -c +4097 "$1"; } >"$2"
+  mid=$(((bytes + 1000) / 2 - (1 << 19)))
+  [ "$mid" -ge 5096 ] || mid=5096
+  dd if=/dev/urandom of="$2" bs=1M count=1 iflag=fullblock seek="$mid" oflag=seek_bytes conv=notrunc status=none
+  [ "$(stat -c %s "$2")" -eq $((bytes + 1000)) ] || { log "the new version has the wrong size"; return 1; }
+}
+
 # small_tree: path of the BENCH_FILES x 4 KiB tree (BENCH_TREE, or one made now)
 small_tree() {
   if [ -n "${BENCH_TREE:-}" ]; then echo "$BENCH_TREE"; return; fi

@@ -450,18 +450,11 @@ cpu_row() {
   row "$1" "$2" "$3: CPU seconds (user+sys), client $(printf '%.2f' "$c") + server $(printf '%.2f' "$s") (medians)" "$(awk -v c="$c" -v s="$s" 'BEGIN {printf "%.2f", c + s}')" s "${5:-}" "${5:+over}"
 }
 
-# the new version of the big file, for the delta workloads: 1,000 random
-# bytes inserted at offset 4096, 1 MiB rewritten at the middle; the old
-# file's bytes otherwise
+# the new version of the big file, for the delta workloads (lib.sh)
 new=$work/delta/$base
 make_new_version() {
-  local mid
   mkdir -p "$work/delta"
-  { head -c 4096 "$file"; head -c 1000 /dev/urandom; tail -c +4097 "$file"; } >"$new"
-  mid=$(((bytes + 1000) / 2 - (1 << 19)))
-  [ "$mid" -ge 5096 ] || mid=5096
-  dd if=/dev/urandom of="$new" bs=1M count=1 iflag=fullblock seek="$mid" oflag=seek_bytes conv=notrunc status=none
-  [ "$(stat -c %s "$new")" -eq $((bytes + 1000)) ] || { log "the new version has the wrong size"; return 1; }
+  changed_version "$file" "$new"
 }
 log "making the new version of the $label file (1,000 bytes inserted at 4096, 1 MiB rewritten at the middle)"
 make_new_version

@@ -6,7 +6,12 @@
 # server uses: the multipart put with the same part size and parts in
 # flight, the small files as many at once as the server commits of a
 # pipelined batch. Each figure is the median of BENCH_RUNS runs; the
-# ratios are ftpx / minio-go (goal: 0.8 or more).
+# ratios are ftpx / minio-go (goal: 0.8 or more). Then what sync costs on
+# the store: the big file changed (lib.sh changed_version) put onto its old
+# version (a delta: the server reads the old object's ranges from the
+# store and writes the new object whole), and a rerun of put -r of the
+# unchanged tree, each with the bytes between client and server counted
+# (bench/cmd/tcpcount).
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -59,8 +64,35 @@ got=$($bin/ftpx ls run1 | wc -l)
 log "minio-go, $n x 4 KiB, $batch at once, $runs runs"
 mgsmall_s=$(for i in $(seq "$runs"); do time_of "${s3b[@]}" -par "$batch" small "$tree" "run$i"; done | median)
 
+settle
+log "the changed version of the big file, put onto its old version (a delta), $runs runs"
+changed_version "$big" "$work/changed.bin"
+want_changed=$(md5_of "$work/changed.bin")
+dput_s=$(for i in $(seq "$runs"); do
+  $bin/ftpx --quiet put "$big" "delta$i.bin" # the old version, not timed
+  time_of $bin/ftpx --quiet put "$work/changed.bin" "delta$i.bin"
+done | median)
+$bin/ftpx --quiet get delta1.bin "$work/check.bin"
+[ "$(md5_of "$work/check.bin")" = "$want_changed" ] || { log "the delta put stored another file"; exit 1; }
+rm -f "$work/check.bin"
+log "rerun of put -r of the unchanged tree, $runs runs"
+rerun_s=$(for i in $(seq "$runs"); do time_of $bin/ftpx --quiet put -r "$tree" "run1"; done | median)
+go build -o "$work/tcpcount" ./bench/cmd/tcpcount
+"$work/tcpcount" -target "${FTPX_SERVER}" -out "$work/count" >"$work/count.addr" 2>/dev/null &
+count_pid=$!
+for _ in $(seq 50); do [ -s "$work/count.addr" ] && break; sleep 0.1; done
+counted=$(head -1 "$work/count.addr")
+$bin/ftpx --quiet put "$big" "deltac.bin"
+: >"$work/count"
+$bin/ftpx --quiet --server "$counted" put "$work/changed.bin" "deltac.bin"
+$bin/ftpx --quiet --server "$counted" put -r "$tree" "run1"
+kill "$count_pid" 2>/dev/null; wait "$count_pid" 2>/dev/null || true
+dput_kb=$(awk 'NR == 1 {printf "%.1f", ($4 + $6) / 1000}' "$work/count")
+rerun_kb=$(awk 'NR == 2 {printf "%.1f", ($4 + $6) / 1000}' "$work/count")
+
 row s3-mg-put "minio-go put" "minio-go PutObject, $size_mib MiB to MinIO (part $part_mib MiB, $parts in flight)" "$(mbps $((size_mib << 20)) "$mgput_s")" MB/s
 row s3-put "ftpx put (s3)" "ftpx put, $size_mib MiB, homes on the same MinIO (multipart, verified)" "$(mbps $((size_mib << 20)) "$put_s")" MB/s s3-mg-put over
+row s3-put-s "ftpx whole put (s3)" "ftpx put, $size_mib MiB, homes on the same MinIO: seconds" "$(awk -v s="$put_s" 'BEGIN {printf "%.3f", s}')" s
 row s3-mg-get "minio-go get" "minio-go GetObject, $size_mib MiB from MinIO to a local file" "$(mbps $((size_mib << 20)) "$mgget_s")" MB/s
 row s3-mg-getv "minio-go get+MD5+fsync" "minio-go GetObject, $size_mib MiB, hashed (MD5) and synced to disk as ftpx get does" "$(mbps $((size_mib << 20)) "$mggetv_s")" MB/s
 row s3-get "ftpx get (s3)" "ftpx get, $size_mib MiB from the same MinIO (verified, synced)" "$(mbps $((size_mib << 20)) "$get_s")" MB/s s3-mg-get,s3-mg-getv over
@@ -68,3 +100,7 @@ row s3-mg-small "minio-go small PUTs" "minio-go PutObject x $n x 4 KiB, $batch a
 row s3-small "ftpx put -r (s3)" "ftpx put -r, $n x 4 KiB, one connection, homes on the same MinIO" "$(per_s "$n" "$small_s")" files/s s3-mg-small over
 
 print_own_table "ftpx on MinIO next to minio-go alone, loopback, median of $runs runs"
+row s3-dput "ftpx delta put (s3)" "ftpx put of the changed $size_mib MiB file onto its old version, homes on the same MinIO" "$(awk -v s="$dput_s" 'BEGIN {printf "%.3f", s}')" s s3-put-s
+row s3-dput-kb "ftpx delta put (s3) bytes" "ftpx put of the changed $size_mib MiB file onto its old version, homes on MinIO: bytes between client and server (one run)" "$dput_kb" kB
+row s3-rerun "ftpx put -r rerun (s3)" "ftpx put -r rerun of the unchanged $n x 4 KiB tree, homes on the same MinIO" "$(awk -v s="$rerun_s" 'BEGIN {printf "%.3f", s}')" s
+row s3-rerun-kb "ftpx put -r rerun (s3) bytes" "ftpx put -r rerun of the unchanged tree, homes on MinIO: bytes between client and server (one run)" "$rerun_kb" kB
