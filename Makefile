@@ -86,10 +86,11 @@ fuzz-long:
 	$(MAKE) fuzz FUZZTIME=5m
 
 # bench: the Go benchmarks (bench/gobench.sh) and every bench/*.sh script in
-# one run (bench/all.sh, ~20 minutes on 2 cores), ending with one table of
+# one run (bench/all.sh, about an hour on 2 cores), ending with one table of
 # figures and ratios, also written to bench/results.md. bench/peers.sh
-# installs vsftpd, pyftpdlib, lftp, rsync and openssh-server with apt-get
-# when run as root. Smaller runs: BENCH_SIZE_MIB, BENCH_FILES, BENCH_RUNS.
+# installs vsftpd, pyftpdlib, curl and lftp, bench/rsync.sh rsync and
+# openssh-server, with apt-get when run as root. Smaller runs:
+# BENCH_SIZE_MIB, BENCH_FILES, BENCH_RUNS, BENCH_ONLY.
 bench: build
 	GO=$(GO) bench/all.sh
 
