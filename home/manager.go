@@ -255,13 +255,13 @@ func (m *Manager) acquire(accts map[string]*userAccount, key string, fsys FS, li
 func (m *Manager) release(accts map[string]*userAccount, key string, u *userAccount) {
 	m.mu.Lock()
 	u.refs--
-	if u.refs == 0 && m.linger > 0 && u.acct != nil && u.acct.ledger == nil && accts[key] == u {
+	last := u.refs == 0
+	if last && m.linger > 0 && u.acct != nil && u.acct.ledger == nil && accts[key] == u {
 		u.idle = time.AfterFunc(m.linger, func() { m.drop(accts, key, u) })
-		m.mu.Unlock()
-		return
+		last = false // the timer drops it
 	}
 	m.mu.Unlock()
-	if u.refs == 0 {
+	if last {
 		m.drop(accts, key, u)
 	}
 }

@@ -2,9 +2,11 @@ package home
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -168,5 +170,55 @@ func TestManagerAccountLingers(t *testing.T) {
 	defer h.Close()
 	if used, _, _ := h.Quota(); used != 10 {
 		t.Errorf("after the linger: used %d, want 10 (counted from the disk)", used)
+	}
+}
+
+// TestManagerConcurrentOpenClose: sessions of one user open and close
+// their homes at the same time (run with -race): each sees the one shared
+// account, and when all are closed the account is gone or lingering, with
+// no reference left behind.
+func TestManagerConcurrentOpenClose(t *testing.T) {
+	for _, linger := range []time.Duration{0, time.Hour} {
+		root := t.TempDir()
+		m, _ := NewManager(root)
+		m.linger = linger
+		writeFile(t, filepath.Join(root, "alice", "seed"), "12345")
+		const sessions, rounds = 8, 50
+		var wg sync.WaitGroup
+		errs := make(chan error, sessions)
+		for range sessions {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range rounds {
+					h, err := m.Open("alice", Unlimited)
+					if err != nil {
+						errs <- err
+						return
+					}
+					if used, _, _ := h.Quota(); used != 5 {
+						errs <- fmt.Errorf("linger %v: used %d, want 5", linger, used)
+					}
+					h.Close()
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		m.mu.Lock()
+		u := m.users["alice"]
+		switch {
+		case linger == 0 && u != nil:
+			t.Errorf("linger 0: the account outlived its last home (refs %d)", u.refs)
+		case linger > 0 && (u == nil || u.refs != 0 || u.idle == nil):
+			t.Errorf("linger %v: want the account kept idle with no reference, got %+v", linger, u)
+		}
+		if u != nil && u.idle != nil {
+			u.idle.Stop()
+		}
+		m.mu.Unlock()
 	}
 }
