@@ -17,10 +17,12 @@
 #                      of a changed 1 GiB file; bytes on the wire, CPU seconds
 #   bench/gobench.sh   go test -bench of ./server and ./protocol
 #   bench/resume.sh    resuming a 1 GiB put killed at 900 MiB
-# One big file and one small-file tree are made first and shared; nothing
-# is deleted before the end (see bench/lib.sh) but bench/rsync.sh's few big
-# files and the files its ftpx reruns replace. Each step has a time limit;
-# a step that fails or runs out of time is reported and the rest go on.
+# One big file and one small-file tree are made first and shared. No small
+# file is deleted before the end (see bench/lib.sh); the big files a step
+# leaves (copies of the 1 GiB file, MinIO's parts) are deleted after it, a
+# few dozen files, so that the run needs about 30 GB free rather than 80.
+# Each step has a time limit; a step that fails or runs out of time is
+# reported and the rest go on.
 #
 # Environment: BENCH_SIZE_MIB (1024), BENCH_FILES (10000), BENCH_RUNS (3),
 # BENCH_CONNS (1000), BENCH_CLIENTS (100), BENCH_CLIENT_MIB (10),
@@ -48,6 +50,7 @@ export BENCH_ROWS=$work/rows.tsv
 t_start=$(now)
 date_start=$(date -u '+%Y-%m-%d %H:%M UTC')
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+free_start=$(df -h --output=avail "$scratch" | tail -1 | tr -d ' ')
 make build >/dev/null
 
 log "scratch: $scratch"
@@ -69,6 +72,8 @@ step() {
     if [ "$rc" -eq 124 ]; then failed+=("$name: ran out of time (${limit}s)"); else failed+=("$name: exit status $rc"); fi
     log "=== $name FAILED (exit status $rc); going on ==="
   fi
+  find "$scratch" -type f -size +64M ! -path "$BENCH_BIGFILE" -delete 2>/dev/null || true
+  log "$name: $(df -h --output=avail "$scratch" | tail -1 | tr -d ' ') free after it"
 }
 
 # the limits are for the default sizes on 2 cores, with room
@@ -81,9 +86,8 @@ step conns 600 bench/conns.sh
 step peers 2400 bench/peers.sh
 step ftp 1200 bench/ftp.sh
 step s3 1200 bench/s3.sh
-# until ftpx skips unchanged files, its reruns in rsync.sh replace (so
-# delete) tens of thousands of files: it comes after the other steps that
-# create many files
+# rsync.sh copies the small-file tree some 40 times: it comes after the
+# other steps that time creating many files
 step rsync 3600 bench/rsync.sh
 # the Go benchmarks delete their files when done, and on ext4 without a
 # journal creating files is slow for minutes after many were deleted
@@ -115,6 +119,7 @@ sizes=""
   echo "Loopback only; each figure is the median of $runs runs unless it says otherwise"
   echo "(file: $size_mib MiB of random bytes; small files: $files x 4 KiB; MB/s = 10^6 bytes/s)."
   echo "Load average (1, 5, 15 min) at the start: $load_start; at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+  echo "Free space where the bench wrote: $free_start at the start."
   [ -z "${BENCH_NOTE:-}" ] || echo "$BENCH_NOTE"
   echo
   print_table "$BENCH_ROWS"
