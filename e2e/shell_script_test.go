@@ -152,7 +152,8 @@ func TestBatchJournalSkipsFinishedFilesAfterACrash(t *testing.T) {
 	for _, n := range []string{"a", "b", "c"} {
 		sums[n] = writeRandom(t, filepath.Join(work, "tree", n), 1_500_000)
 	}
-	b := startFtpx(t, work, env, "--limit-rate", "3MB", "put", "-r", "tree")
+	// 1.5 s a file: the journal writes its lines a second at a time.
+	b := startFtpx(t, work, env, "--limit-rate", "1MB", "put", "-r", "tree")
 	journal := func() int {
 		files, _ := filepath.Glob(filepath.Join(work, ".state", "batches", "put-*.jsonl"))
 		if len(files) != 1 {

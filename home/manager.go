@@ -55,6 +55,12 @@ type userAccount struct {
 	acct  *account
 	err   error
 	idle  *time.Timer // no home open: drops the account when it fires (accountLinger)
+	// mark is the partials' directory's mtime when the last home closed
+	// (when marked): an operator's `partials rm` changes it, and the next
+	// login then counts the tree again rather than take the lingering
+	// account.
+	mark   time.Time
+	marked bool
 }
 
 // accountLinger is how long a local account outlives its last home: the
@@ -62,7 +68,9 @@ type userAccount struct {
 // 10,000 files here, seconds for millions), and a script's one-shot
 // commands, each a connection of its own, would otherwise pay that walk
 // each. Once dropped, the next login walks the tree again, and so sees
-// what was changed on the disk behind the server's back.
+// what was changed on the disk behind the server's back; a login within the
+// minute does too when the home's partial uploads were removed meanwhile
+// (userAccount.mark).
 const accountLinger = time.Minute
 
 // NewManager returns a Manager of the homes under root, creating root
@@ -137,7 +145,7 @@ func (m *Manager) OpenSpec(user string, spec Spec) (*Home, error) {
 	}
 	h := &Home{m: m, user: user}
 	h.mounts = []*mount{{fs: fsys, perms: perms, acct: u.acct, claim: user, space: m.spaceOf(fsys, user),
-		let: func() { m.release(m.users, user, u) }}}
+		let: func() { m.release(m.users, user, u, fsys) }}}
 	for _, f := range spec.Folders {
 		mt, err := m.mountFolder(f, u.acct)
 		if err != nil {
@@ -172,7 +180,7 @@ func (m *Manager) mountFolder(f Folder, home *account) (*mount, error) {
 			return nil, err
 		}
 		mt.acct = u.acct
-		mt.let = func() { m.release(m.folders, dir, u) }
+		mt.let = func() { m.release(m.folders, dir, u, fsys) }
 	}
 	return mt, nil
 }
@@ -211,8 +219,16 @@ func plainName(name string) bool {
 // acquire returns the account under key in accts, computing its usage
 // with fsys.Usage when it is not live, and takes a reference on it.
 func (m *Manager) acquire(accts map[string]*userAccount, key string, fsys FS, limit int64) (*userAccount, error) {
+	mark, marked := partialsMark(fsys) // outside m.mu: a stat
 	m.mu.Lock()
 	u := accts[key]
+	var stale *userAccount
+	if u != nil && u.refs == 0 && u.idle != nil && u.marked && marked && !mark.Equal(u.mark) {
+		// Lingering, but its partials changed behind the server's back.
+		u.idle.Stop()
+		delete(accts, key)
+		stale, u = u, nil
+	}
 	first := u == nil
 	if first {
 		u = &userAccount{ready: make(chan struct{})}
@@ -224,6 +240,9 @@ func (m *Manager) acquire(accts map[string]*userAccount, key string, fsys FS, li
 	}
 	u.refs++
 	m.mu.Unlock()
+	if stale != nil && stale.acct != nil {
+		stale.acct.close()
+	}
 
 	if first {
 		// Outside m.mu: a large tree must not hold up other users' logins.
@@ -242,7 +261,7 @@ func (m *Manager) acquire(accts map[string]*userAccount, key string, fsys FS, li
 	}
 	<-u.ready
 	if u.err != nil {
-		m.release(accts, key, u)
+		m.release(accts, key, u, nil)
 		return nil, u.err
 	}
 	u.acct.setLimit(limit)
@@ -251,12 +270,19 @@ func (m *Manager) acquire(accts map[string]*userAccount, key string, fsys FS, li
 
 // release drops one reference to u, and u itself with the last: at once
 // for an account kept in a store (a Ledger, read at once by the next
-// login), accountLinger later for a local one.
-func (m *Manager) release(accts map[string]*userAccount, key string, u *userAccount) {
+// login), accountLinger later for a local one, whose partials' mark it
+// then takes from fsys (still open; nil for none).
+func (m *Manager) release(accts map[string]*userAccount, key string, u *userAccount, fsys FS) {
+	var mark time.Time
+	marked := false
+	if fsys != nil {
+		mark, marked = partialsMark(fsys) // outside m.mu: a stat
+	}
 	m.mu.Lock()
 	u.refs--
 	last := u.refs == 0
 	if last && m.linger > 0 && u.acct != nil && u.acct.ledger == nil && accts[key] == u {
+		u.mark, u.marked = mark, marked
 		u.idle = time.AfterFunc(m.linger, func() { m.drop(accts, key, u) })
 		last = false // the timer drops it
 	}
@@ -301,11 +327,11 @@ func (h *Home) Close() error {
 	var err error
 	h.closed.Do(func() {
 		for _, mt := range h.mounts {
+			if mt.let != nil {
+				mt.let() // first: it stats the partials through mt.fs
+			}
 			if cerr := mt.fs.Close(); err == nil {
 				err = cerr
-			}
-			if mt.let != nil {
-				mt.let()
 			}
 		}
 	})
@@ -343,4 +369,18 @@ func (h *Home) sync() error {
 		return nil
 	}
 	return h.FS.Sync()
+}
+
+// partialsMark returns the mtime of fsys's partials directory, when fsys
+// is a local directory (not wrapped) and it has one.
+func partialsMark(fsys FS) (time.Time, bool) {
+	d, ok := fsys.(*dirFS)
+	if !ok {
+		return time.Time{}, false
+	}
+	fi, err := d.root.Stat(PartialDir)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return fi.ModTime(), true
 }

@@ -222,3 +222,40 @@ func TestManagerConcurrentOpenClose(t *testing.T) {
 		m.mu.Unlock()
 	}
 }
+
+// TestManagerLingeringAccountSeesPartialsRemoved: the operator's `partials
+// rm` works on the disk behind the server; a login while the account
+// lingers sees the partials' directory changed and counts the tree again,
+// where other changes behind the server's back wait for the linger.
+func TestManagerLingeringAccountSeesPartialsRemoved(t *testing.T) {
+	root := t.TempDir()
+	m, _ := NewManager(root)
+	m.linger = time.Hour
+	writeFile(t, filepath.Join(root, "alice", PartialDir, "t1"), "1234567890")
+	writeFile(t, filepath.Join(root, "alice", "kept"), "123")
+	// An hour old: the removal below changes it however coarse the clock.
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(filepath.Join(root, "alice", PartialDir), old, old)
+	usedAfterOpen := func() int64 {
+		h, err := m.Open("alice", Unlimited)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		used, _, _ := h.Quota()
+		return used
+	}
+	if used := usedAfterOpen(); used != 13 {
+		t.Fatalf("first login: used %d, want 13 (10 held in a partial + 3)", used)
+	}
+	writeFile(t, filepath.Join(root, "alice", "behind"), "12345")
+	if used := usedAfterOpen(); used != 13 {
+		t.Fatalf("lingering: used %d, want the kept 13 (a file written behind the server is not seen yet)", used)
+	}
+	if err := os.Remove(filepath.Join(root, "alice", PartialDir, "t1")); err != nil {
+		t.Fatal(err)
+	}
+	if used := usedAfterOpen(); used != 8 {
+		t.Fatalf("after the partial was removed behind the server: used %d, want 8 (counted again)", used)
+	}
+}
