@@ -23,15 +23,16 @@ import (
 // session is one FTP control connection: its state and the loop that
 // reads commands and dispatches them.
 type session struct {
-	srv    *Server
-	core   *server.Server
-	tcp    net.Conn      // the accepted connection
-	conn   net.Conn      // tcp, or TLS over it after AUTH TLS
-	r      *bufio.Reader // reads conn, one line at a time (maxLine)
-	log    *slog.Logger
-	start  time.Time
-	remote net.IP // the client's address: data connections must come from it
-	local  net.IP // ours, where passive data connections listen
+	srv     *Server
+	core    *server.Server
+	tcp     net.Conn      // the accepted connection
+	release func()        // ends its count against the connection limits (Core.Admit)
+	conn    net.Conn      // tcp, or TLS over it after AUTH TLS
+	r       *bufio.Reader // reads conn, one line at a time (maxLine)
+	log     *slog.Logger
+	start   time.Time
+	remote  net.IP // the client's address: data connections must come from it
+	local   net.IP // ours, where passive data connections listen
 
 	// The reader goroutine reads one line each time it is let (next) and
 	// hands it over (lines), so that during a transfer the control
@@ -193,7 +194,7 @@ func (c *session) nextLine() (line, bool) {
 		return l, true
 	}
 	c.mu.Lock()
-	if c.srv.closing.Load() {
+	if c.srv.closing() {
 		c.mu.Unlock()
 		return line{}, false
 	}
@@ -210,7 +211,7 @@ func (c *session) nextLine() (line, bool) {
 	c.idle = false
 	c.mu.Unlock()
 	var ne net.Error
-	if l.err != nil && c.srv.closing.Load() && errors.As(l.err, &ne) && ne.Timeout() {
+	if l.err != nil && c.srv.closing() && errors.As(l.err, &ne) && ne.Timeout() {
 		return line{}, false
 	}
 	return l, true

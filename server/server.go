@@ -3,24 +3,24 @@ package server
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"ftpx/accounts"
 	"ftpx/home"
+	"ftpx/internal/serve"
 	"ftpx/protocol"
 )
 
 // Version is sent in the greeting.
 const Version = "ftpx/0.1.0"
 
-// ErrServerClosed is returned by Serve after Shutdown or Close.
-var ErrServerClosed = errors.New("ftpx: server closed")
+// ErrServerClosed is returned by Serve after Shutdown or Close (every
+// front end's Serve returns this one error).
+var ErrServerClosed = serve.ErrClosed
 
 // Defaults for the zero values of Server's fields.
 const (
@@ -64,15 +64,14 @@ type Server struct {
 
 	live atomic.Pointer[Live] // set by SetLive; else the fields above
 
-	mu        sync.Mutex
-	users     map[string]int // sessions logged in, by user name, under mu
-	listeners map[net.Listener]struct{}
-	sessions  map[*session]struct{}
-	conns     int            // connections of every front end, under mu
-	perIP     map[string]int // connections by remote address, of every front end, under mu
-	throttle  *throttle
-	closing   atomic.Bool
-	wg        sync.WaitGroup // one per running session
+	group serve.Group // listeners and sessions: accept, Shutdown, Close
+
+	mu       sync.Mutex
+	users    map[string]int // sessions logged in, by user name, under mu
+	conns    int            // connections of every front end, under mu
+	perIP    map[string]int // connections by remote address, of every front end, under mu
+	throttle *throttle
+	closed   bool // Shutdown or Close began, under mu
 	// held counts the pipelined uploads of every session read but not
 	// yet committed: each holds an open file (pipeline.go)
 	held atomic.Int64
@@ -94,42 +93,49 @@ func (s *Server) ListenAndServe(addr string) error {
 // Serve accepts connections on l and serves each in its own goroutine. It
 // always returns a non-nil error; after Shutdown it is ErrServerClosed.
 func (s *Server) Serve(l net.Listener) error {
-	if !s.track(l) {
+	if !s.prepareJanitor() {
 		l.Close()
 		return ErrServerClosed
 	}
-	defer s.untrack(l)
 	s.janitor.Do(s.startJanitor)
-	var delay time.Duration
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			if s.closing.Load() {
-				return ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				s.logger().Warn("accept failed; retrying", "err", err, "delay", delay)
-				time.Sleep(delay)
-				continue
-			}
-			return err
-		}
-		delay = 0
-		sess := s.newSession(c)
-		if st, msg := s.add(sess); st != 0 {
-			s.refuse(c, st, msg)
-			continue
-		}
-		s.Metrics.connection(ProtocolFTPX, "accepted")
-		s.Metrics.sessions(ProtocolFTPX, 1)
-		go sess.serve(func() {
-			s.remove(sess)
-			s.Metrics.sessions(ProtocolFTPX, -1)
-			s.wg.Done()
-		})
+	s.group.Name, s.group.Logger = ProtocolFTPX, s.Logger
+	return s.group.Serve(l, s.open)
+}
+
+// open admits a connection (see admitLocked) as a native session, or
+// refuses it with the status that says why.
+func (s *Server) open(c net.Conn) serve.Session {
+	sess := s.newSession(c)
+	s.mu.Lock()
+	st, msg := s.admitLocked(sess.ip)
+	s.mu.Unlock()
+	if st != 0 {
+		s.refuse(c, st, msg)
+		return nil
 	}
+	s.Metrics.connection(ProtocolFTPX, "accepted")
+	s.Metrics.sessions(ProtocolFTPX, 1)
+	return sess
+}
+
+// Serve, InterruptIfIdle, Close and Refuse make a session a serve.Session.
+
+func (c *session) Serve(done func()) {
+	c.serve(func() {
+		c.srv.leave(c.ip)
+		c.srv.Metrics.sessions(ProtocolFTPX, -1)
+		done()
+	})
+}
+
+func (c *session) InterruptIfIdle() { c.interruptIfIdle() }
+
+func (c *session) Close() { c.tcp.Close() }
+
+func (c *session) Refuse() {
+	c.srv.leave(c.ip)
+	c.srv.Metrics.sessions(ProtocolFTPX, -1)
+	c.srv.refuse(c.tcp, protocol.StatusShuttingDown, "server shutting down")
 }
 
 // refuse sends one frame with status st and closes c, without waiting long
@@ -145,89 +151,48 @@ func (s *Server) refuse(c net.Conn, st protocol.Status, msg string) {
 // Shutdown stops accepting, tells idle sessions the server is going away,
 // lets running transfers finish, and returns when every session has ended
 // or ctx is done; then it closes what is left and returns ctx's error.
+// An upload cut off keeps what arrived, to be resumed, when the client
+// gave it a transfer id (ftpx put does); one without is discarded.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.closing.Store(true)
+	s.closeGroup()
 	s.stopTheJanitor()
-	s.mu.Lock()
-	for l := range s.listeners {
-		l.Close()
-	}
-	for sess := range s.sessions {
-		sess.interruptIfIdle()
-	}
-	s.mu.Unlock()
-
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		s.Close()
-		<-done
-		return ctx.Err()
-	}
+	return s.group.Shutdown(ctx)
 }
 
-// Close closes every listener and connection at once. Uploads in progress
-// are abandoned and their partial files removed.
+// Close closes every listener and connection at once. Uploads cut off
+// are kept or discarded as after Shutdown.
 func (s *Server) Close() error {
-	s.closing.Store(true)
+	s.closeGroup()
 	s.stopTheJanitor()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for l := range s.listeners {
-		l.Close()
-	}
-	for sess := range s.sessions {
-		sess.tcp.Close()
-	}
-	return nil
+	return s.group.Close()
 }
 
-func (s *Server) track(l net.Listener) bool {
+// closeGroup marks the group closing before the janitor stops, so that no
+// Serve starts it again.
+func (s *Server) closeGroup() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+}
+
+// prepareJanitor makes the janitor's channels for the first Serve, or
+// reports false once Shutdown or Close has begun.
+func (s *Server) prepareJanitor() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing.Load() {
+	if s.closed || s.group.Closing() {
 		return false
 	}
 	if s.stopJanitor == nil {
 		s.stopJanitor, s.janitorDone = make(chan struct{}), make(chan struct{})
 	}
-	if s.listeners == nil {
-		s.listeners = make(map[net.Listener]struct{})
-	}
-	s.listeners[l] = struct{}{}
 	return true
 }
 
-func (s *Server) untrack(l net.Listener) {
+// leave is admitLocked's undoing, for a connection that ended.
+func (s *Server) leave(ip string) {
 	s.mu.Lock()
-	delete(s.listeners, l)
-	s.mu.Unlock()
-}
-
-// add registers a session, or returns the status refusing it (see
-// admitLocked): under the same lock as Shutdown, so that no session
-// starts after Shutdown looked at the set.
-func (s *Server) add(sess *session) (protocol.Status, string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if st, msg := s.admitLocked(sess.ip); st != 0 {
-		return st, msg
-	}
-	if s.sessions == nil {
-		s.sessions = make(map[*session]struct{})
-	}
-	s.sessions[sess] = struct{}{}
-	s.wg.Add(1)
-	return 0, ""
-}
-
-func (s *Server) remove(sess *session) {
-	s.mu.Lock()
-	delete(s.sessions, sess)
-	s.leaveLocked(sess.ip)
+	s.leaveLocked(ip)
 	s.mu.Unlock()
 }
 
@@ -236,7 +201,7 @@ func (s *Server) remove(sess *session) {
 // when ip has MaxConnsPerIP already. s.mu is held.
 func (s *Server) admitLocked(ip string) (protocol.Status, string) {
 	switch {
-	case s.closing.Load():
+	case s.closed || s.group.Closing():
 		return protocol.StatusShuttingDown, "server shutting down"
 	case s.conns >= s.maxConns():
 		return protocol.StatusTooManyConns, "too many connections"

@@ -162,7 +162,7 @@ func (c *session) end(reason string, done func()) {
 // has one, for the answer.
 func (c *session) readRequest() (*protocol.Request, error) {
 	c.mu.Lock()
-	if c.srv.closing.Load() {
+	if c.srv.group.Closing() {
 		c.mu.Unlock()
 		return nil, errShuttingDown
 	}
@@ -214,7 +214,7 @@ func (c *session) endWith(req *protocol.Request, err error) string {
 	case errors.Is(err, protocol.ErrTooLarge):
 		c.reply(&protocol.Request{}, protocol.StatusHeaderTooLarge, err.Error())
 		return "header too large"
-	case errors.Is(err, errShuttingDown) || c.srv.closing.Load() && errors.As(err, &ne) && ne.Timeout():
+	case errors.Is(err, errShuttingDown) || c.srv.group.Closing() && errors.As(err, &ne) && ne.Timeout():
 		c.reply(&protocol.Request{}, protocol.StatusShuttingDown, "server shutting down")
 		return "server shutting down"
 	case errors.As(err, &ne) && ne.Timeout():
