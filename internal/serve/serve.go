@@ -46,7 +46,7 @@ type Group struct {
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	sessions  map[Session]struct{}
-	closing   atomic.Bool // set under mu; read without it
+	closing   atomic.Bool    // set under mu; read without it
 	wg        sync.WaitGroup // one per running session
 }
 
