@@ -3,11 +3,10 @@ package client
 import (
 	"context"
 	"fmt"
+	"ftpx/internal/cputime"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
 
 	"ftpx/accounts"
 	"ftpx/ftpxtest"
@@ -55,7 +54,7 @@ func BenchmarkTreeListing(b *testing.B) {
 		for _, how := range []string{"tree", "ls"} {
 			b.Run(sh.name+"/"+how, func(b *testing.B) {
 				c.noTree = how == "ls"
-				cpu0 := cpuTime()
+				cpu0 := cputime.Self()
 				for b.Loop() {
 					entries, isDir, err := c.remoteTree(ctx, "t", false)
 					if err != nil || !isDir || len(entries) < 10000 {
@@ -65,16 +64,9 @@ func BenchmarkTreeListing(b *testing.B) {
 				b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/tree")
 				// Client and server share the process: their CPU time
 				// together, which a loaded machine does not inflate.
-				b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/tree")
+				b.ReportMetric(float64((cputime.Self()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/tree")
 			})
 		}
 		c.Close()
 	}
-}
-
-// cpuTime is the user and system CPU time of this process so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

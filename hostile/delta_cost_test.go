@@ -2,6 +2,7 @@ package hostile
 
 import (
 	"fmt"
+	"ftpx/internal/cputime"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -53,11 +54,11 @@ func TestDeltaGetHostileSignatureCPU(t *testing.T) {
 	measure := func(name string, get func() error) time.Duration {
 		t.Helper()
 		runtime.GC()
-		cpu, wall := cpuTime(), time.Now()
+		cpu, wall := cputime.Self(), time.Now()
 		if err := get(); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		used := cpuTime() - cpu
+		used := cputime.Self() - cpu
 		t.Logf("%s: %.2f s of CPU, %.2f s wall", name, used.Seconds(), time.Since(wall).Seconds())
 		return used
 	}

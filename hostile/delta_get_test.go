@@ -208,14 +208,7 @@ func TestDeltaGetSignatureAbuse(t *testing.T) {
 		rc := dial(t, a.ts.Addr, a.g)
 		one := protocol.Delta{Block: 1024, Blocks: 1, BasisSize: 1000}
 		rc.write(append(frame(getDeltaHeader(basisName, one)), sigBody(1, func(int) uint32 { return 0xffffffff }, func(int) uint64 { return 0 })...))
-		var got []string
-		for {
-			resp, _, err := rc.read()
-			if err != nil {
-				break
-			}
-			got = append(got, fmt.Sprint(int(resp.Status)))
-		}
+		got := rc.statusesUntilClosed()
 		t.Logf("a get with a delta before auth: answered %s, then closed", strings.Join(got, ", "))
 		if len(got) == 0 || got[0] != "262" {
 			t.Errorf("answers %v, want 262 first", got)
@@ -231,14 +224,7 @@ func TestDeltaGetSignatureAbuse(t *testing.T) {
 		rc := login(t, a.ts, attacker, attackerPW, a.g)
 		hdr := obj("action", "get", "filename", basisName, "delta", jsonRaw(`{"block":"1024","blocks":1,"basis_size":1000}`))
 		rc.write(append(frame(hdr), sigBody(1, func(int) uint32 { return 0xffffffff }, func(int) uint64 { return 0 })...))
-		var got []string
-		for {
-			resp, _, err := rc.read()
-			if err != nil {
-				break
-			}
-			got = append(got, fmt.Sprint(int(resp.Status)))
-		}
+		got := rc.statusesUntilClosed()
 		t.Logf("a get whose delta does not decode: answered %s, then closed", strings.Join(got, ", "))
 		if len(got) == 0 || got[0] != "250" {
 			t.Errorf("answers %v, want 250 first", got)

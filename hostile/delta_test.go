@@ -3,6 +3,7 @@ package hostile
 import (
 	"encoding/binary"
 	"fmt"
+	"ftpx/internal/cputime"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -364,7 +365,7 @@ func TestDeltaSignatureAbandoned(t *testing.T) {
 	a := newDeltaArena(t)
 	zeros(t, a.home, "big.bin", size)
 	rc := login(t, a.ts, attacker, attackerPW, a.g)
-	cpu, start := cpuTime(), time.Now()
+	cpu, start := cputime.Self(), time.Now()
 	resp, err := rc.do(obj("action", "signature", "filename", "big.bin"))
 	if err != nil || resp.Status != protocol.StatusOK || resp.Delta == nil {
 		t.Fatalf("%+v %v", resp, err)
@@ -374,7 +375,7 @@ func TestDeltaSignatureAbandoned(t *testing.T) {
 		l := a.ts.Log()
 		return strings.Contains(l, `msg="signature failed"`) || strings.Contains(l, `msg="signature done"`)
 	})
-	used := cpuTime() - cpu
+	used := cputime.Self() - cpu
 	t.Logf("a signature of %d GiB in %d blocks of %d bytes, its client gone at once: the server went on for %.1f s (%.1f s of CPU)",
 		size>>30, resp.Delta.Blocks, resp.Delta.Block, time.Since(start).Seconds(), used.Seconds())
 	if !ended {

@@ -157,6 +157,19 @@ func (rc *rawConn) read() (protocol.Response, []byte, error) {
 	return resp, b, nil
 }
 
+// statusesUntilClosed reads answers until the server closes the
+// connection (or one does not parse), and returns their statuses.
+func (rc *rawConn) statusesUntilClosed() []string {
+	var got []string
+	for {
+		resp, _, err := rc.read()
+		if err != nil {
+			return got
+		}
+		got = append(got, fmt.Sprint(int(resp.Status)))
+	}
+}
+
 // do sends one request header and reads its answer.
 func (rc *rawConn) do(hdr []byte) (protocol.Response, error) {
 	if err := rc.send(hdr); err != nil {

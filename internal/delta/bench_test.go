@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/md5"
+	"ftpx/internal/cputime"
 	"io"
 	"testing"
 	"time"
@@ -21,12 +22,12 @@ type cpuMeter struct {
 func meterCPU(b *testing.B, bytes int64) *cpuMeter {
 	b.SetBytes(bytes)
 	b.ResetTimer()
-	return &cpuMeter{b: b, bytes: bytes, start: cpuTime()}
+	return &cpuMeter{b: b, bytes: bytes, start: cputime.Self()}
 }
 
 func (m *cpuMeter) stop() {
 	m.b.StopTimer()
-	if used := cpuTime() - m.start; used > 0 {
+	if used := cputime.Self() - m.start; used > 0 {
 		m.b.ReportMetric(float64(m.bytes)*float64(m.b.N)/used.Seconds()/1e6, "cpu-MB/s")
 	}
 }
