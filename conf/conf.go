@@ -53,6 +53,9 @@ type Config struct {
 	FTPListen       string `ini:"ftp_listen"`        // address of the FTP front end; "" for off
 	FTPPassivePorts string `ini:"ftp_passive_ports"` // FIRST-LAST ports of passive data connections; "" for any free port
 
+	SFTPListen  string `ini:"sftp_listen"`   // address of the SFTP front end; "" for off
+	SFTPHostKey string `ini:"sftp_host_key"` // its host key (an OpenSSH private key); "" for one made on first start and kept
+
 	S3Endpoint string `ini:"s3_endpoint"`  // the object store of an s3:// root or folder: http:// (loopback only) or https://
 	S3Region   string `ini:"s3_region"`    // default "us-east-1"
 	S3PartSize int64  `ini:"s3_part_size"` // parts of a big upload (at least 5 MiB); default 16 MiB
@@ -186,17 +189,9 @@ var keys = map[string]setter{
 		c.RunAs = v
 		return nil
 	},
-	"ftp_listen": func(c *Config, v, _ string) error {
-		if v == "" {
-			c.FTPListen = ""
-			return nil
-		}
-		if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
-			return fmt.Errorf("%q is not an address (want HOST:PORT, e.g. 127.0.0.1:2122)", v)
-		}
-		c.FTPListen = v
-		return nil
-	},
+	"ftp_listen":    addrSetter(func(c *Config) *string { return &c.FTPListen }, "127.0.0.1:2122"),
+	"sftp_listen":   addrSetter(func(c *Config) *string { return &c.SFTPListen }, "127.0.0.1:2222"),
+	"sftp_host_key": pathSetter(func(c *Config) *string { return &c.SFTPHostKey }, false),
 	"ftp_passive_ports": func(c *Config, v, _ string) error {
 		if _, _, err := ParsePorts(v); err != nil {
 			return err
@@ -327,6 +322,19 @@ func durationSetter(field func(*Config) *time.Duration) setter {
 
 // pathSetter sets a path, relative to the config file's folder unless it is
 // absolute. An empty value is an error when required, else it unsets.
+// addrSetter sets an optional HOST:PORT; example is shown in the error.
+func addrSetter(field func(*Config) *string, example string) setter {
+	return func(c *Config, v, _ string) error {
+		if v != "" {
+			if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+				return fmt.Errorf("%q is not an address (want HOST:PORT, e.g. %s)", v, example)
+			}
+		}
+		*field(c) = v
+		return nil
+	}
+}
+
 func pathSetter(field func(*Config) *string, required bool) setter {
 	return func(c *Config, v, dir string) error {
 		switch {
@@ -442,6 +450,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("state_dir: empty path")
 	case c.FTPListen != "" && (c.FTPListen == c.Listen || c.FTPListen == c.MetricsListen) && !strings.HasSuffix(c.FTPListen, ":0"):
 		return fmt.Errorf("ftp_listen: %s is taken by listen or metrics_listen; FTP needs its own address", c.FTPListen)
+	case c.SFTPListen != "" && (c.SFTPListen == c.Listen || c.SFTPListen == c.MetricsListen || c.SFTPListen == c.FTPListen) && !strings.HasSuffix(c.SFTPListen, ":0"):
+		return fmt.Errorf("sftp_listen: %s is taken by listen, metrics_listen or ftp_listen; SFTP needs its own address", c.SFTPListen)
 	}
 	if _, _, err := ParsePorts(c.FTPPassivePorts); err != nil {
 		return fmt.Errorf("ftp_passive_ports: %v", err)

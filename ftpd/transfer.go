@@ -15,8 +15,6 @@ import (
 	"ftpx/home"
 	"ftpx/protocol"
 	"ftpx/server"
-
-	"github.com/google/uuid"
 )
 
 // Errors ending a transfer that the control connection decided.
@@ -25,15 +23,7 @@ var (
 	errNoData  = errors.New("cannot open the data connection")
 )
 
-// uploadSpace names the transfer ids of FTP uploads: the id of an upload
-// is the name-based UUID of its user and home path, so that a STOR cut
-// off and a later REST+STOR or APPE of the same path by the same user
-// meet the same partial.
-var uploadSpace = uuid.MustParse("6247d798-25d7-4e27-8522-71041228f880")
-
-func transferID(user, name string) string {
-	return uuid.NewSHA1(uploadSpace, []byte(user+"\x00"+name)).String()
-}
+func transferID(user, name string) string { return home.StreamID(user, name) }
 
 // held returns the bytes held of an interrupted upload to name, if any.
 func (c *session) held(name string) (int64, bool) {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"ftpx/internal/xfer"
+
+	"github.com/google/uuid"
 )
 
 // Stream is an upload whose size is not known up front, as an FTP STOR or
@@ -20,6 +22,17 @@ import (
 type Stream struct {
 	u        *Upload
 	replaces int64 // bytes of the file it replaces when it began: the first ones need no reservation
+}
+
+// streamSpace names the transfer ids of stream uploads: the id of one is
+// the name-based UUID of its user and home path, so that an upload cut off
+// and a later one of the same path by the same user, through FTP or SFTP,
+// meet the same partial. (Its value is the one FTP uploads have had.)
+var streamSpace = uuid.MustParse("6247d798-25d7-4e27-8522-71041228f880")
+
+// StreamID returns the transfer id of user's stream uploads to name.
+func StreamID(user, name string) string {
+	return uuid.NewSHA1(streamSpace, []byte(user+"\x00"+name)).String()
 }
 
 // BeginStream starts or resumes a stream upload to name under the

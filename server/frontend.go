@@ -22,6 +22,7 @@ import (
 const (
 	ProtocolFTPX = "ftpx" // the native protocol
 	ProtocolFTP  = "ftp"  // the FTP front end, FTPS included
+	ProtocolSFTP = "sftp" // the SFTP front end (scp and ssh md5sum included)
 )
 
 // Why a login through Login fails; each LoginError wraps one.

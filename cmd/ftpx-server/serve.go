@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"ftpx/accounts"
@@ -18,8 +19,10 @@ import (
 	"ftpx/internal/s3url"
 	"ftpx/protocol"
 	"ftpx/server"
+	"ftpx/sftpd"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/crypto/ssh"
 )
 
 // serveFlags are the server's settings. They are accepted before and
@@ -41,6 +44,8 @@ var serveFlags = []cli.Flag{
 	&cli.StringFlag{Name: "tls-key", Usage: "TLS key `FILE` (PEM)"},
 	&cli.StringFlag{Name: "ftp-listen", Usage: "also serve FTP (and explicit FTPS) on `ADDR` (port 0 picks one)", DefaultText: "off"},
 	&cli.StringFlag{Name: "ftp-passive-ports", Usage: "`FIRST-LAST` ports for FTP passive data connections", DefaultText: "any free port"},
+	&cli.StringFlag{Name: "sftp-listen", Usage: "also serve SFTP (and scp) on `ADDR` (port 0 picks one)", DefaultText: "off"},
+	&cli.StringFlag{Name: "sftp-host-key", Usage: "SFTP host key `FILE` (an OpenSSH private key)", DefaultText: "an Ed25519 key made on first start and kept under the data root"},
 	&cli.StringFlag{Name: "log-format", Usage: "text or json", DefaultText: conf.Default().LogFormat},
 	&cli.StringFlag{Name: "log-file", Usage: "append logs to `FILE`", DefaultText: "standard error"},
 	&cli.StringFlag{Name: "s3-endpoint", Usage: "object store `URL` of an s3://BUCKET[/PREFIX] root or folder (http:// for loopback only); credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or ~/.aws/credentials"},
@@ -74,7 +79,9 @@ var overrides = map[string]func(c *cli.Context, cfg *conf.Config){
 			cfg.S3PartSize = -1 // Validate says what is wrong
 		}
 	},
-	"ftp-listen": func(c *cli.Context, cfg *conf.Config) { cfg.FTPListen = c.String("ftp-listen") },
+	"ftp-listen":    func(c *cli.Context, cfg *conf.Config) { cfg.FTPListen = c.String("ftp-listen") },
+	"sftp-listen":   func(c *cli.Context, cfg *conf.Config) { cfg.SFTPListen = c.String("sftp-listen") },
+	"sftp-host-key": func(c *cli.Context, cfg *conf.Config) { cfg.SFTPHostKey = c.String("sftp-host-key") },
 	"ftp-passive-ports": func(c *cli.Context, cfg *conf.Config) {
 		cfg.FTPPassivePorts = c.String("ftp-passive-ports")
 	},
@@ -169,6 +176,16 @@ func serve(c *cli.Context) error {
 			return fmt.Errorf("ftp_listen: %w", err)
 		}
 	}
+	var sl net.Listener
+	var hostKey ssh.Signer
+	if cfg.SFTPListen != "" {
+		if hostKey, err = sftpd.LoadHostKey(cfg.SFTPHostKey, localDir(cfg)); err != nil {
+			return err
+		}
+		if sl, err = net.Listen("tcp", cfg.SFTPListen); err != nil {
+			return fmt.Errorf("sftp_listen: %w", err)
+		}
+	}
 	var ml net.Listener
 	if cfg.MetricsListen != "" {
 		if ml, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
@@ -202,14 +219,21 @@ func serve(c *cli.Context) error {
 	}
 
 	go reloadOnHangup(ctx, hup, c, cfg, welcome, store, srv, logger)
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- srv.Serve(l) }()
-	var ftp *ftpd.Server
+	var fronts []frontEnd // the other front ends, on srv's logins and limits
 	if fl != nil {
 		first, last, _ := conf.ParsePorts(cfg.FTPPassivePorts) // checked by loadConfig
-		ftp = &ftpd.Server{Core: srv, PassiveMin: first, PassiveMax: last, Logger: logger}
+		ftp := &ftpd.Server{Core: srv, PassiveMin: first, PassiveMax: last, Logger: logger}
 		logger.Info("ftp listening", "ftp_addr", fl.Addr().String(), "passive_ports", cfg.FTPPassivePorts, "tls", tlsConfig != nil)
+		fronts = append(fronts, frontEnd{"FTP", ftp.Shutdown})
 		go func() { errc <- ftp.Serve(fl) }()
+	}
+	if sl != nil {
+		sftp := &sftpd.Server{Core: srv, HostKey: hostKey, Logger: logger}
+		logger.Info("sftp listening", "sftp_addr", sl.Addr().String(), "host_key", sftpd.Fingerprint(hostKey), "key_type", hostKey.PublicKey().Type())
+		fronts = append(fronts, frontEnd{"SFTP", sftp.Shutdown})
+		go func() { errc <- sftp.Serve(sl) }()
 	}
 	if err := sdNotify("READY=1"); err != nil {
 		logger.Warn("systemd notification failed", "err", err)
@@ -223,23 +247,30 @@ func serve(c *cli.Context) error {
 	logger.Info("shutting down", "grace", gracePeriod.String())
 	sctx, cancel := context.WithTimeout(context.Background(), gracePeriod)
 	defer cancel()
-	ftpDone := make(chan struct{})
-	go func() {
-		defer close(ftpDone)
-		if ftp != nil {
-			if err := ftp.Shutdown(sctx); err != nil {
-				logger.Warn("grace period over; closed remaining FTP connections", "err", err)
+	var wg sync.WaitGroup
+	for _, f := range fronts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f.shutdown(sctx); err != nil {
+				logger.Warn("grace period over; closed remaining "+f.name+" connections", "err", err)
 			}
 			<-errc
-		}
-	}()
+		}()
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		logger.Warn("grace period over; closed remaining connections", "err", err)
 	}
-	<-ftpDone
+	wg.Wait()
 	<-errc
 	logger.Info("stopped")
 	return nil
+}
+
+// frontEnd is a front end besides the native one, for the shutdown.
+type frontEnd struct {
+	name     string
+	shutdown func(context.Context) error
 }
 
 // loadConfig layers the flags over the config file over the defaults.

@@ -1,0 +1,114 @@
+package sftpd
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"ftpx/server"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// serverVersion is the SSH identification string the server sends.
+const serverVersion = "SSH-2.0-ftpx"
+
+// config is the SSH configuration of one connection: its callbacks log
+// the session in through Core.Login, so that throttling, bans,
+// max_sessions and anonymous access are the other front ends'.
+func (c *session) config() *ssh.ServerConfig {
+	cfg := &ssh.ServerConfig{
+		ServerVersion: serverVersion,
+		MaxAuthTries:  6,
+		PasswordCallback: func(meta ssh.ConnMetadata, password []byte) (*ssh.Permissions, error) {
+			return c.logIn(meta.User(), string(password))
+		},
+	}
+	cfg.AddHostKey(c.srv.HostKey)
+	return cfg
+}
+
+// logIn checks a password and keeps the login for the session's channels.
+func (c *session) logIn(user, password string) (*ssh.Permissions, error) {
+	c.mu.Lock()
+	done := c.login != nil
+	c.mu.Unlock()
+	if done {
+		return nil, errors.New("already logged in")
+	}
+	login, err := c.srv.Core.Login(c.log, server.ProtocolSFTP, c.ip, user, password)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.login = login
+	c.mu.Unlock()
+	c.log = c.log.With("user", login.User)
+	return &ssh.Permissions{}, nil
+}
+
+// HostKeyDir is where the host key made on first start is kept, under the
+// data root (no user can be called that: names may not start with a dot).
+const HostKeyDir = ".ftpx-ssh"
+
+// LoadHostKey reads the OpenSSH private key in file. With file "" it
+// reads, or makes on first use, an Ed25519 key in
+// root/HostKeyDir/ssh_host_ed25519_key (0600), so that the key never
+// changes across restarts.
+func LoadHostKey(file, root string) (ssh.Signer, error) {
+	if file == "" {
+		dir := filepath.Join(root, HostKeyDir)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("sftp host key: %w", err)
+		}
+		file = filepath.Join(dir, "ssh_host_ed25519_key")
+		if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) {
+			if err := makeHostKey(file); err != nil {
+				return nil, fmt.Errorf("sftp host key: %w", err)
+			}
+		}
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("sftp host key: %w", err)
+	}
+	key, err := ssh.ParsePrivateKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("sftp host key %s: %w", file, err)
+	}
+	return key, nil
+}
+
+// makeHostKey writes a new Ed25519 key to file, in OpenSSH's format,
+// without replacing one that appeared meanwhile.
+func makeHostKey(file string) error {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "ftpx host key")
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(pem.EncodeToMemory(block)); err != nil {
+		f.Close()
+		os.Remove(file)
+		return err
+	}
+	return f.Close()
+}
+
+// Fingerprint is the host key's fingerprint as ssh-keygen -l prints it
+// ("SHA256:...").
+func Fingerprint(key ssh.Signer) string { return ssh.FingerprintSHA256(key.PublicKey()) }

@@ -1,0 +1,215 @@
+package sftpd
+
+import (
+	"crypto/md5"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"ftpx/home"
+
+	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
+)
+
+// channel serves one session channel: the sftp subsystem, or an exec of
+// md5sum. Every other request (shell, pty, env, forwarding of the agent
+// or X11, exec of anything else) is refused.
+func (c *session) channel(ch ssh.Channel, reqs <-chan *ssh.Request) {
+	defer ch.Close()
+	for req := range reqs {
+		switch req.Type {
+		case "subsystem":
+			if subsystem(req.Payload) != "sftp" {
+				req.Reply(false, nil)
+				continue
+			}
+			req.Reply(true, nil)
+			go ssh.DiscardRequests(reqs)
+			c.serveSFTP(ch)
+			return
+		case "exec":
+			req.Reply(true, nil)
+			go ssh.DiscardRequests(reqs)
+			exitStatus(ch, c.exec(ch, subsystem(req.Payload)))
+			return
+		default:
+			c.log.Info("ssh request refused", "type", req.Type)
+			req.Reply(false, nil)
+		}
+	}
+}
+
+// exitStatus tells the client how the command or subsystem ended.
+func exitStatus(ch ssh.Channel, status uint32) {
+	ch.SendRequest("exit-status", false, binary.BigEndian.AppendUint32(nil, status))
+}
+
+// subsystem reads the one string of a subsystem or exec request.
+func subsystem(payload []byte) string {
+	if len(payload) < 4 {
+		return ""
+	}
+	n := binary.BigEndian.Uint32(payload)
+	if uint64(n) > uint64(len(payload)-4) {
+		return ""
+	}
+	return string(payload[4 : 4+n])
+}
+
+// serveSFTP runs the SFTP request server on ch over the session's home.
+func (c *session) serveSFTP(ch ssh.Channel) {
+	c.mu.Lock()
+	login := c.login
+	c.mu.Unlock()
+	if login == nil {
+		return
+	}
+	fsys := &handlers{c: c, home: login.Home, user: login.User, anonymous: login.Anonymous}
+	rs := sftp.NewRequestServer(ch, sftp.Handlers{FileGet: fsys, FilePut: fsys, FileCmd: fsys, FileList: fsys},
+		sftp.WithStartDirectory("/"))
+	c.log.Info("sftp started")
+	err := rs.Serve()
+	exitStatus(ch, 0) // as sshd does when sftp-server ends: scp and ssh exit 0
+	rs.Close()
+	if err != nil && !errors.Is(err, io.EOF) {
+		c.log.Info("sftp ended", "err", err.Error())
+	}
+}
+
+// maxExecLine bounds an exec request's command line.
+const maxExecLine = 64 << 10
+
+// exec runs the one command served, md5sum PATH..., from the stored MD5s
+// of the home, in md5sum's own format; with no path it hashes what the
+// client sends on standard input (rclone checks that the command works
+// so). It returns the exit status.
+func (c *session) exec(ch ssh.Channel, line string) uint32 {
+	c.enter()
+	defer c.leave()
+	c.mu.Lock()
+	login := c.login
+	c.mu.Unlock()
+	args, err := splitWords(line)
+	if len(line) > maxExecLine || err != nil || len(args) == 0 || args[0] != "md5sum" || login == nil {
+		c.log.Warn("exec refused", "command", truncate(line, 200))
+		fmt.Fprintf(ch.Stderr(), "ftpx: only md5sum PATH... can be run here\n")
+		return 1
+	}
+	c.log.Info("exec", "command", truncate(line, 200))
+	if len(args) == 1 {
+		h := md5.New()
+		if _, err := io.Copy(h, io.LimitReader(ch, 1<<30)); err != nil {
+			return 1
+		}
+		fmt.Fprintf(ch, "%s  -\n", hex.EncodeToString(h.Sum(nil)))
+		return 0
+	}
+	var status uint32
+	for _, p := range args[1:] {
+		sum, err := checksum(login.Home, p)
+		if err != nil {
+			fmt.Fprintf(ch.Stderr(), "md5sum: %s: %s\n", p, describe(err))
+			status = 1
+			continue
+		}
+		fmt.Fprintf(ch, "%s  %s\n", sum, p)
+	}
+	return status
+}
+
+// checksum is the MD5 of the file p names (from the home's root), as
+// Home.Checksum gives it: read permission, and a directory refused.
+func checksum(h *home.Home, p string) (string, error) {
+	name, err := home.Resolve("/", p)
+	if err != nil {
+		return "", err
+	}
+	fi, err := h.FS.Stat(name)
+	if err != nil {
+		return "", err
+	}
+	if fi.IsDir() {
+		return "", home.ErrIsDir
+	}
+	return h.Checksum(name)
+}
+
+// describe says an error of the home the way md5sum would.
+func describe(err error) string {
+	switch {
+	case errors.Is(err, home.ErrNotExist):
+		return "No such file or directory"
+	case errors.Is(err, home.ErrIsDir):
+		return "Is a directory"
+	case errors.Is(err, home.ErrPermission), errors.Is(err, home.ErrOutside), errors.Is(err, home.ErrBadPath):
+		return "Permission denied"
+	}
+	return err.Error()
+}
+
+// splitWords splits a command line as a POSIX shell would split plain
+// words: blanks separate, single quotes keep everything, double quotes
+// keep all but \ before " \ $ `, and a backslash outside quotes keeps
+// the next character. Anything a shell would expand ($, `, globs) is not:
+// it is taken as it is.
+func splitWords(line string) ([]string, error) {
+	var words []string
+	var w strings.Builder
+	in := false // inside a word
+	for i := 0; i < len(line); i++ {
+		switch ch := line[i]; {
+		case ch == ' ' || ch == '\t' || ch == '\n':
+			if in {
+				words = append(words, w.String())
+				w.Reset()
+				in = false
+			}
+		case ch == '\'':
+			j := strings.IndexByte(line[i+1:], '\'')
+			if j < 0 {
+				return nil, errors.New("unterminated '")
+			}
+			w.WriteString(line[i+1 : i+1+j])
+			i += j + 1
+			in = true
+		case ch == '"':
+			i++
+			for ; i < len(line) && line[i] != '"'; i++ {
+				if line[i] == '\\' && i+1 < len(line) && strings.IndexByte("\"\\$`", line[i+1]) >= 0 {
+					i++
+				}
+				w.WriteByte(line[i])
+			}
+			if i >= len(line) {
+				return nil, errors.New("unterminated \"")
+			}
+			in = true
+		case ch == '\\':
+			if i+1 < len(line) {
+				i++
+				if line[i] != '\n' { // a backslash-newline joins lines
+					w.WriteByte(line[i])
+				}
+			}
+			in = true
+		default:
+			w.WriteByte(ch)
+			in = true
+		}
+	}
+	if in {
+		words = append(words, w.String())
+	}
+	return words, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
