@@ -17,6 +17,7 @@ import (
 
 	"ftpx/accounts"
 	"ftpx/ftpd"
+	"ftpx/sftpd"
 	"ftpx/home"
 	"ftpx/protocol"
 	"ftpx/server"
@@ -160,6 +161,32 @@ func (ts *Server) StartFTP(t testing.TB, opts ...FTPOption) string {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		fs.Shutdown(ctx)
+		<-done
+	})
+	return l.Addr().String()
+}
+
+// StartSFTP starts the SFTP front end (package sftpd) of the server on
+// 127.0.0.1:0, with a host key made in the data root as the daemon makes
+// it, and returns its address. It shares everything with the native
+// server. It is stopped by t.Cleanup, before the native server.
+func (ts *Server) StartSFTP(t testing.TB) string {
+	t.Helper()
+	key, err := sftpd.LoadHostKey("", ts.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss := &sftpd.Server{Core: ts.Server, HostKey: key, Logger: ts.Server.Logger}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- ss.Serve(l) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		ss.Shutdown(ctx)
 		<-done
 	})
 	return l.Addr().String()
