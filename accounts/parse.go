@@ -112,7 +112,7 @@ func (f *file) sameButCase(name string) *section {
 // add checks one key line of the section and records it.
 func (s *section) add(k keyLine) error {
 	for _, prev := range s.keys {
-		if prev.key == k.key {
+		if prev.key == k.key && k.key != "ssh_key" {
 			return fmt.Errorf("duplicate key %q (first on line %d)", k.key, prev.index+1)
 		}
 		if prev.key == "quota" && k.key == "quotation" || prev.key == "quotation" && k.key == "quota" {
@@ -166,10 +166,15 @@ func (s *section) add(k keyLine) error {
 		} else {
 			s.acct.DownloadRate = n
 		}
+	case "ssh_key":
+		if _, err := parseSSHKey(k.value); err != nil {
+			return fmt.Errorf("ssh_key: %v", err)
+		}
+		s.acct.SSHKeys = append(s.acct.SSHKeys, k.value)
 	default:
 		const prefix = "folder."
 		if len(k.raw) < len(prefix) || !strings.EqualFold(k.raw[:len(prefix)], prefix) {
-			return fmt.Errorf("unknown key %q (want password, quota, perms, max_sessions, upload_rate, download_rate or folder.NAME)", k.key)
+			return fmt.Errorf("unknown key %q (want password, quota, perms, max_sessions, upload_rate, download_rate, ssh_key or folder.NAME)", k.key)
 		}
 		f, err := parseFolder(k.raw[len(prefix):], k.value)
 		if err != nil {

@@ -34,6 +34,7 @@ type Account struct {
 	UploadRate   int64         // bytes per second into the server, per session; 0 for no limit
 	DownloadRate int64         // bytes per second out of the server, per session; 0 for no limit
 	Folders      []Folder      // in the order of the file
+	SSHKeys      []string      // public keys that log in over SFTP, as authorized_keys lines (ssh_key)
 }
 
 // maxNameLen bounds a user name, in bytes.

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"ftpx/accounts"
 	"ftpx/home"
 	"ftpx/protocol"
 )
@@ -109,6 +110,35 @@ func (s *Server) Login(log *slog.Logger, proto, ip, user, password string) (*Log
 		return nil, &LoginError{Err: ErrWrongLogin}
 	}
 	logins.succeed(ip, acct.Name)
+	return s.openLogin(log, proto, acct)
+}
+
+// LoginKey logs in a user whose public key the front end has verified
+// (the client signed with it): the key must be one of the account's
+// ssh_key lines. Bans, max_sessions and the home are Login's; a key the
+// account does not have counts as a failed login.
+func (s *Server) LoginKey(log *slog.Logger, proto, ip, user string, key []byte) (*Login, error) {
+	logins := s.logins()
+	if until, banned := logins.banned(ip, time.Now()); banned {
+		s.Metrics.authResult(proto, "banned")
+		log.Warn("auth refused: address banned", "user", user, "until", until.Format(time.RFC3339))
+		return nil, &LoginError{Err: ErrBanned, Detail: "until " + until.UTC().Format(time.RFC3339)}
+	}
+	acct, ok := s.Accounts.Lookup(user)
+	if !ok || !acct.Authorizes(key) {
+		delay, banned := logins.fail(ip, user, time.Now())
+		s.Metrics.authResult(proto, "failed")
+		log.Warn("auth failed", "user", user, "known_user", ok, "method", "publickey", "delay", delay.String(), "address_banned", banned)
+		time.Sleep(delay)
+		return nil, &LoginError{Err: ErrWrongLogin}
+	}
+	logins.succeed(ip, acct.Name)
+	return s.openLogin(log, proto, acct)
+}
+
+// openLogin opens the home of an authenticated account, counting the
+// session against max_sessions.
+func (s *Server) openLogin(log *slog.Logger, proto string, acct accounts.Account) (*Login, error) {
 	if !s.login(acct.Name, acct.MaxSessions) {
 		s.Metrics.authResult(proto, "too_many_sessions")
 		log.Warn("auth refused: too many sessions", "user", acct.Name, "max_sessions", acct.MaxSessions)

@@ -27,6 +27,16 @@ func (c *session) config() *ssh.ServerConfig {
 		PasswordCallback: func(meta ssh.ConnMetadata, password []byte) (*ssh.Permissions, error) {
 			return c.logIn(meta.User(), string(password))
 		},
+		// Called for a key the client only offers, too: it says whether
+		// the key would do. The login itself (logInKey) waits until the
+		// client has signed with it, after the handshake.
+		PublicKeyCallback: func(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+			acct, ok := c.srv.Core.Accounts.Lookup(meta.User())
+			if !ok || !acct.Authorizes(key.Marshal()) {
+				return nil, errors.New("unknown key")
+			}
+			return &ssh.Permissions{Extensions: map[string]string{keyExtension: string(key.Marshal())}}, nil
+		},
 	}
 	cfg.AddHostKey(c.srv.HostKey)
 	return cfg
@@ -54,6 +64,23 @@ func (c *session) logIn(user, password string) (*ssh.Permissions, error) {
 // HostKeyDir is where the host key made on first start is kept, under the
 // data root (no user can be called that: names may not start with a dot).
 const HostKeyDir = ".ftpx-ssh"
+
+// keyExtension carries, in the handshake's Permissions, the public key a
+// client logged in with.
+const keyExtension = "ftpx-publickey"
+
+// logInKey logs in the user whose key the handshake verified.
+func (c *session) logInKey(user string, key []byte) error {
+	login, err := c.srv.Core.LoginKey(c.log, server.ProtocolSFTP, c.ip, user, key)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.login = login
+	c.mu.Unlock()
+	c.log = c.log.With("user", login.User)
+	return nil
+}
 
 // LoadHostKey reads the OpenSSH private key in file. With file "" it
 // reads, or makes on first use, an Ed25519 key in

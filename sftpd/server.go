@@ -127,6 +127,13 @@ func (c *session) Serve(done func()) {
 		c.endLogin()
 		return
 	}
+	if key, ok := conn.Permissions.Extensions[keyExtension]; ok {
+		if err := c.logInKey(conn.User(), []byte(key)); err != nil {
+			conn.Close()
+			c.log.Info("connection closed", "reason", "login: "+err.Error(), "seconds", secondsSince(c.start))
+			return
+		}
+	}
 	c.tcp.SetDeadline(time.Time{})
 	c.mu.Lock()
 	c.conn = conn

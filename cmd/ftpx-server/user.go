@@ -29,7 +29,8 @@ var userCommand = &cli.Command{
 		{
 			Name: "add", Usage: "add a user", ArgsUsage: "NAME",
 			Flags: []cli.Flag{&cli.StringFlag{Name: "quota", Usage: "quota `SIZE` (B, KB, MB, GB, TB)"}, passwordStdinFlag, costFlag, accountsFlag,
-				&cli.StringSliceFlag{Name: "folder", Usage: "mount the server's DIR in the home as /NAME with PERMS (read,write,modify), optionally :quota=SIZE; repeatable", DefaultText: "NAME=DIR:PERMS"}},
+				&cli.StringSliceFlag{Name: "folder", Usage: "mount the server's DIR in the home as /NAME with PERMS (read,write,modify), optionally :quota=SIZE; repeatable", DefaultText: "NAME=DIR:PERMS"},
+				&cli.StringFlag{Name: "ssh-key", Usage: "public keys that log in over SFTP, from `KEYFILE` (OpenSSH authorized_keys format)"}},
 			Action: func(c *cli.Context) error {
 				name, err := oneName(c)
 				if err != nil {
@@ -49,11 +50,20 @@ var userCommand = &cli.Command{
 					}
 					folders = append(folders, f)
 				}
+				var keys []string
+				if c.IsSet("ssh-key") {
+					if keys, err = readKeys(c.String("ssh-key")); err != nil {
+						return err
+					}
+				}
 				pw, err := readPassword(c)
 				if err != nil {
 					return err
 				}
-				return accounts.AddUser(c.String("accounts"), name, pw, quota, c.Int("bcrypt-cost"), folders...)
+				if err := accounts.AddUser(c.String("accounts"), name, pw, quota, c.Int("bcrypt-cost"), folders...); err != nil || len(keys) == 0 {
+					return err
+				}
+				return accounts.SetKeys(c.String("accounts"), name, keys)
 			},
 		},
 		{
@@ -72,6 +82,25 @@ var userCommand = &cli.Command{
 					return err
 				}
 				return accounts.SetPassword(c.String("accounts"), name, pw, c.Int("bcrypt-cost"))
+			},
+		},
+		{
+			Name: "keys", Usage: "replace a user's SFTP public keys with those in KEYFILE (authorized_keys format; an empty file removes them)", ArgsUsage: "NAME KEYFILE",
+			Flags: []cli.Flag{accountsFlag},
+			Action: func(c *cli.Context) error {
+				if c.NArg() != 2 {
+					return fmt.Errorf("user keys: want NAME KEYFILE")
+				}
+				name, file := c.Args().Get(0), c.Args().Get(1)
+				keys, err := readKeys(file)
+				if err != nil {
+					return err
+				}
+				if err := accounts.SetKeys(c.String("accounts"), name, keys); err != nil {
+					return err
+				}
+				fmt.Fprintf(c.App.Writer, "user %s: %d key(s)\n", name, len(keys))
+				return nil
 			},
 		},
 		{
@@ -234,4 +263,17 @@ func readPassword(c *cli.Context) (string, error) {
 		return "", errors.New("empty password")
 	}
 	return pws[0], nil
+}
+
+// readKeys reads the public keys of an authorized_keys file.
+func readKeys(file string) ([]string, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := accounts.ParseKeys(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return keys, nil
 }
