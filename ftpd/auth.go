@@ -43,7 +43,7 @@ func (c *session) handlePass(arg string) error {
 	}
 	user := c.user
 	c.user = ""
-	l, err := c.core.Login(c.log, server.ProtocolFTP, c.remote.String(), user, arg)
+	l, err := c.core.Login(c.ctx, c.log, server.ProtocolFTP, c.remote.String(), user, arg)
 	if err != nil {
 		code, _ := codeFor(err)
 		if code == 451 {

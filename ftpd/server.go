@@ -74,17 +74,22 @@ func (s *Server) closing() bool { return s.group.Closing() }
 func (c *session) Serve(done func()) {
 	defer done()
 	defer c.release()
+	defer c.cancel()
 	c.serve()
 }
 
 func (c *session) InterruptIfIdle() { c.interruptIfIdle() }
 
+// Close cuts the connections and ends what the session waits for from an
+// object store.
 func (c *session) Close() {
+	c.cancel()
 	c.tcp.Close()
 	c.closeData()
 }
 
 func (c *session) Refuse() {
+	c.cancel()
 	c.release()
 	refuse(c.tcp, "server shutting down")
 }

@@ -23,6 +23,8 @@ import (
 // session is one FTP control connection: its state and the loop that
 // reads commands and dispatches them.
 type session struct {
+	ctx     context.Context // done when the session is closed: its home's object-store calls end
+	cancel  context.CancelFunc
 	srv     *Server
 	core    *server.Server
 	tcp     net.Conn      // the accepted connection
@@ -73,7 +75,9 @@ type line struct {
 func newSession(s *Server, c net.Conn) *session {
 	id := uuid.NewString()
 	remote := c.RemoteAddr().String()
+	ctx, cancel := context.WithCancel(context.Background())
 	sess := &session{
+		ctx: ctx, cancel: cancel,
 		srv: s, core: s.Core, tcp: c, conn: c,
 		r:     bufio.NewReaderSize(c, maxLine),
 		log:   s.logger().With("protocol", server.ProtocolFTP, "session", id, "remote", remote),

@@ -1,6 +1,7 @@
 package home
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"slices"
@@ -101,6 +102,9 @@ type Spec struct {
 	Quota   int64 // the home's limit: bytes, or Unlimited
 	Perms   Perm  // on the home itself; 0 means PermAll
 	Folders []Folder
+	// Ctx is the session's: its uploads' calls to an object store end
+	// when it is done (the connection was closed). Nil: none.
+	Ctx context.Context
 }
 
 // Open returns the user's home with every permission and no folders; see
@@ -143,7 +147,7 @@ func (m *Manager) OpenSpec(user string, spec Spec) (*Home, error) {
 	if perms == 0 {
 		perms = PermAll
 	}
-	h := &Home{m: m, user: user}
+	h := &Home{m: m, user: user, ctx: spec.Ctx}
 	h.mounts = []*mount{{fs: fsys, perms: perms, acct: u.acct, claim: user, space: m.spaceOf(fsys, user),
 		let: func() { m.release(m.users, user, u, fsys) }}}
 	for _, f := range spec.Folders {
@@ -314,8 +318,9 @@ func (m *Manager) drop(accts map[string]*userAccount, key string, u *userAccount
 type Home struct {
 	FS FS
 
-	mounts []*mount // [0] is the home directory itself
-	acct   *account // the home's
+	mounts []*mount        // [0] is the home directory itself
+	acct   *account        // the home's
+	ctx    context.Context // Spec.Ctx: nil for none
 	m      *Manager
 	user   string
 	closed sync.Once

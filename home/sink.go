@@ -1,6 +1,7 @@
 package home
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -80,6 +81,9 @@ type UploadOptions struct {
 	Durable   bool      // uploads are synced: the sink may start writing back early
 	MTime     time.Time // the modification time the file is placed with; zero: when it is placed
 	Stream    bool      // the size is known only when the bytes end (an FTP upload): Size is what is held so far
+	// Ctx is the session's (Spec.Ctx): a sink's calls to a store end when
+	// it is done. Nil: none.
+	Ctx context.Context
 }
 
 // Target is what an upload found at its name: nothing, or something the

@@ -123,7 +123,7 @@ func (h *Home) BeginUpload(name string, p Put) (*Upload, error) {
 // exactly p.Offset bytes at its last resume point.
 func (u *Upload) open(p Put) (Target, error) {
 	h, mt, offset := u.h, u.mt, p.Offset
-	o := UploadOptions{Size: u.size, Offset: offset, Resumable: u.resume, Durable: h.durable(), MTime: p.MTime, Stream: p.Stream}
+	o := UploadOptions{Size: u.size, Offset: offset, Resumable: u.resume, Durable: h.durable(), MTime: p.MTime, Stream: p.Stream, Ctx: h.ctx}
 	if offset == 0 {
 		if u.resume {
 			h.dropPartial(mt, u.id) // start over: what was held goes

@@ -167,6 +167,13 @@ func (c *Client) ensureBucket(ctx context.Context, bucket string) error {
 }
 
 // ctx returns a context bounded by the client's timeout.
-func (c *Client) ctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), c.timeout)
+func (c *Client) ctx() (context.Context, context.CancelFunc) { return c.ctxFrom(nil) }
+
+// ctxFrom returns a context bounded by the client's timeout that also ends
+// with parent (an upload's session; nil for none).
+func (c *Client) ctxFrom(parent context.Context) (context.Context, context.CancelFunc) {
+	if parent == nil {
+		parent = context.Background()
+	}
+	return context.WithTimeout(parent, c.timeout)
 }

@@ -2,6 +2,7 @@ package s3home
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -92,15 +93,15 @@ func (t *FS) createObject(id, name string, o home.UploadOptions) (upload, error)
 	}
 	var w upload
 	if !o.Stream && size < t.c.part && t.c.mem.take(size) {
-		w = &smallFile{t: t, id: id, key: k, size: size, buf: make([]byte, 0, size), mtime: mtime}
+		w = &smallFile{t: t, id: id, key: k, size: size, buf: make([]byte, 0, size), mtime: mtime, ctx: o.Ctx}
 	} else {
-		ctx, cancel := t.c.ctx()
+		ctx, cancel := t.c.ctxFrom(o.Ctx)
 		defer cancel()
 		uploadID, err := t.c.core.NewMultipartUpload(ctx, t.bucket, k, minio.PutObjectOptions{UserMetadata: mtimeMeta(mtime)})
 		if err != nil {
 			return nil, opErr("put", name, err)
 		}
-		pf := newPartFile(t, id, k, uploadID, t.c.part, 0, nil)
+		pf := newPartFile(o.Ctx, t, id, k, uploadID, t.c.part, 0, nil)
 		// A state at once, even for an upload that cannot be resumed: a
 		// server that dies leaves parts that only a state names, and the
 		// partial sweep finds them by it.
@@ -121,7 +122,7 @@ func (t *FS) createObject(id, name string, o home.UploadOptions) (upload, error)
 
 // reopenPartial goes on with the partial id from offset, a part end no
 // further than its state says is held (else ErrSize).
-func (t *FS) reopenPartial(id string, offset int64) (upload, error) {
+func (t *FS) reopenPartial(ctx context.Context, id string, offset int64) (upload, error) {
 	rec, err := t.loadRecord("resume", id)
 	if err != nil {
 		return nil, err
@@ -141,7 +142,7 @@ func (t *FS) reopenPartial(id string, offset int64) (upload, error) {
 		parts = append(parts, p)
 		at += p.Size
 	}
-	w := newPartFile(t, id, rec.Key, rec.UploadID, rec.PartSize, at, parts)
+	w := newPartFile(ctx, t, id, rec.Key, rec.UploadID, rec.PartSize, at, parts)
 	w.hasState = true
 	t.mu.Lock()
 	t.uploads[id] = w

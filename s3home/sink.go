@@ -70,7 +70,7 @@ func (t *FS) Upload(id, name string, o home.UploadOptions) (home.Sink, home.Targ
 	if o.Offset == 0 {
 		w, err = t.createObject(id, name, o)
 	} else {
-		w, err = t.reopenPartial(id, o.Offset)
+		w, err = t.reopenPartial(o.Ctx, id, o.Offset)
 	}
 	if err != nil {
 		return nil, home.Target{}, err

@@ -2,6 +2,7 @@ package s3home
 
 import (
 	"bytes"
+	"context"
 	"crypto/md5"
 	"fmt"
 	"slices"
@@ -33,6 +34,7 @@ type smallFile struct {
 	synced  bool // verified: Close keeps it for the commit
 	freed   bool
 	mtime   time.Time
+	ctx     context.Context // the upload's session (nil: none)
 	mu      sync.Mutex
 }
 
@@ -74,7 +76,7 @@ func (f *smallFile) stated() bool                  { return false }
 func (f *smallFile) discard()                      { f.free() }
 
 func (f *smallFile) place(md5 string, opts minio.PutObjectOptions) error {
-	ctx, cancel := f.t.c.ctx()
+	ctx, cancel := f.t.c.ctxFrom(f.ctx)
 	defer cancel()
 	opts.UserMetadata = mtimeMeta(f.mtime)
 	if md5 != "" {
@@ -97,6 +99,7 @@ type partFile struct {
 	uploadID string
 	partSize int64
 	hasState bool
+	ctx      context.Context // the upload's session (nil: none): its parts and commit end with it
 
 	buf  []byte // the part being filled, from the pool
 	next int    // its number
@@ -110,8 +113,8 @@ type partFile struct {
 	synced bool
 }
 
-func newPartFile(t *FS, id, key, uploadID string, partSize, at int64, parts []part) *partFile {
-	f := &partFile{t: t, id: id, key: key, uploadID: uploadID, partSize: partSize, at: at,
+func newPartFile(ctx context.Context, t *FS, id, key, uploadID string, partSize, at int64, parts []part) *partFile {
+	f := &partFile{ctx: ctx, t: t, id: id, key: key, uploadID: uploadID, partSize: partSize, at: at,
 		next: len(parts) + 1, done: make(map[int]part), slots: make(chan struct{}, t.c.par)}
 	for _, p := range parts {
 		f.done[p.N] = p
@@ -126,7 +129,11 @@ func (f *partFile) Write(p []byte) (int, error) {
 			return n, err
 		}
 		if f.buf == nil {
-			f.buf = f.t.c.bufs.get()[:0]
+			b, err := f.t.c.bufs.get(f.ctx)
+			if err != nil {
+				return n, opErr("put", "partial "+f.id, err)
+			}
+			f.buf = b[:0]
 		}
 		k := min(len(p), int(f.partSize)-len(f.buf))
 		f.buf = append(f.buf, p[:k]...)
@@ -150,7 +157,7 @@ func (f *partFile) send() {
 		defer f.wg.Done()
 		defer func() { <-f.slots }()
 		defer f.t.c.bufs.put(buf)
-		ctx, cancel := f.t.c.ctx()
+		ctx, cancel := f.t.c.ctxFrom(f.ctx)
 		defer cancel()
 		op, err := f.t.c.core.PutObjectPart(ctx, f.t.bucket, f.key, f.uploadID, num, bytes.NewReader(buf), int64(len(buf)),
 			minio.PutObjectPartOptions{DisableContentSha256: true})
@@ -176,7 +183,11 @@ func (f *partFile) failed() error {
 func (f *partFile) Sync() error {
 	if f.buf != nil || f.next == 1 {
 		if f.buf == nil {
-			f.buf = f.t.c.bufs.get()[:0]
+			b, err := f.t.c.bufs.get(f.ctx)
+			if err != nil {
+				return opErr("put", "partial "+f.id, err)
+			}
+			f.buf = b[:0]
 		}
 		f.send()
 	}
@@ -274,7 +285,7 @@ func (f *partFile) place(md5 string, opts minio.PutObjectOptions) error {
 	}
 	f.mu.Unlock()
 	slices.SortFunc(parts, func(a, b minio.CompletePart) int { return a.PartNumber - b.PartNumber })
-	ctx, cancel := f.t.c.ctx()
+	ctx, cancel := f.t.c.ctxFrom(f.ctx)
 	defer cancel()
 	ui, err := f.t.c.core.CompleteMultipartUpload(ctx, f.t.bucket, f.key, f.uploadID, parts, opts)
 	if err != nil {
@@ -330,13 +341,23 @@ func newBufferPool(size int64, max int) *bufferPool {
 	return &bufferPool{size: size, slots: make(chan struct{}, max), free: make(chan []byte, max)}
 }
 
-func (p *bufferPool) get() []byte {
-	p.slots <- struct{}{}
+// get waits for a buffer, or until ctx (nil: none) is done: an upload
+// whose session ended gives up its wait.
+func (p *bufferPool) get(ctx context.Context) ([]byte, error) {
+	var done <-chan struct{}
+	if ctx != nil {
+		done = ctx.Done()
+	}
+	select {
+	case p.slots <- struct{}{}:
+	case <-done:
+		return nil, ctx.Err()
+	}
 	select {
 	case b := <-p.free:
-		return b
+		return b, nil
 	default:
-		return make([]byte, p.size)
+		return make([]byte, p.size), nil
 	}
 }
 

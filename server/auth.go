@@ -21,7 +21,7 @@ func (c *session) handleAuth(req *protocol.Request) error {
 	if c.home != nil {
 		return c.reply(req, protocol.StatusBadCommand, "auth: already authenticated as "+c.user)
 	}
-	l, err := c.srv.Login(c.log.With("id", req.ID), ProtocolFTPX, c.ip, req.Username, req.Password)
+	l, err := c.srv.Login(c.ctx, c.log.With("id", req.ID), ProtocolFTPX, c.ip, req.Username, req.Password)
 	if err != nil {
 		st, msg := loginStatus(err)
 		return c.reply(req, st, msg)

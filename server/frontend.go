@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -84,8 +85,10 @@ func (l *Login) Close() {
 // password when an anonymous root is set, and max_sessions (and
 // anonymous_max_conns) count the sessions of every front end together.
 // log gets the same lines as for a native login; proto labels the
-// metrics. The error is a *LoginError.
-func (s *Server) Login(log *slog.Logger, proto, ip, user, password string) (*Login, error) {
+// metrics. ctx is the session's: when it is done (the connection is
+// closed), the home's calls to an object store end. The error is a
+// *LoginError.
+func (s *Server) Login(ctx context.Context, log *slog.Logger, proto, ip, user, password string) (*Login, error) {
 	live := s.settings()
 	anonymous := user == AnonymousUser && live.AnonymousRoot != ""
 	if user == "" || password == "" && !anonymous {
@@ -110,14 +113,14 @@ func (s *Server) Login(log *slog.Logger, proto, ip, user, password string) (*Log
 		return nil, &LoginError{Err: ErrWrongLogin}
 	}
 	logins.succeed(ip, acct.Name)
-	return s.openLogin(log, proto, acct)
+	return s.openLogin(ctx, log, proto, acct)
 }
 
 // LoginKey logs in a user whose public key the front end has verified
 // (the client signed with it): the key must be one of the account's
 // ssh_key lines. Bans, max_sessions and the home are Login's; a key the
 // account does not have counts as a failed login.
-func (s *Server) LoginKey(log *slog.Logger, proto, ip, user string, key []byte) (*Login, error) {
+func (s *Server) LoginKey(ctx context.Context, log *slog.Logger, proto, ip, user string, key []byte) (*Login, error) {
 	logins := s.logins()
 	if until, banned := logins.banned(ip, time.Now()); banned {
 		s.Metrics.authResult(proto, "banned")
@@ -133,18 +136,20 @@ func (s *Server) LoginKey(log *slog.Logger, proto, ip, user string, key []byte) 
 		return nil, &LoginError{Err: ErrWrongLogin}
 	}
 	logins.succeed(ip, acct.Name)
-	return s.openLogin(log, proto, acct)
+	return s.openLogin(ctx, log, proto, acct)
 }
 
 // openLogin opens the home of an authenticated account, counting the
 // session against max_sessions.
-func (s *Server) openLogin(log *slog.Logger, proto string, acct accounts.Account) (*Login, error) {
+func (s *Server) openLogin(ctx context.Context, log *slog.Logger, proto string, acct accounts.Account) (*Login, error) {
 	if !s.login(acct.Name, acct.MaxSessions) {
 		s.Metrics.authResult(proto, "too_many_sessions")
 		log.Warn("auth refused: too many sessions", "user", acct.Name, "max_sessions", acct.MaxSessions)
 		return nil, &LoginError{Err: ErrTooManySessions, Detail: fmt.Sprintf("at most %d", acct.MaxSessions)}
 	}
-	h, err := s.Homes.OpenSpec(acct.Name, specOf(acct))
+	spec := specOf(acct)
+	spec.Ctx = ctx
+	h, err := s.Homes.OpenSpec(acct.Name, spec)
 	if err != nil {
 		s.logout(acct.Name)
 		log.Error("auth: open home failed", "user", acct.Name, "err", err)

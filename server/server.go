@@ -130,9 +130,15 @@ func (c *session) Serve(done func()) {
 
 func (c *session) InterruptIfIdle() { c.interruptIfIdle() }
 
-func (c *session) Close() { c.tcp.Close() }
+// Close cuts the connection and ends what the session waits for from an
+// object store (an upload waiting for a part buffer, a part in flight).
+func (c *session) Close() {
+	c.cancel()
+	c.tcp.Close()
+}
 
 func (c *session) Refuse() {
+	c.cancel()
 	c.srv.leave(c.ip)
 	c.srv.Metrics.sessions(ProtocolFTPX, -1)
 	c.srv.refuse(c.tcp, protocol.StatusShuttingDown, "server shutting down")

@@ -21,6 +21,8 @@ import (
 // session is one connection: its state (who is logged in, the current
 // directory) and the loop that reads requests and dispatches them.
 type session struct {
+	ctx    context.Context // done when the session is closed: its home's object-store calls end
+	cancel context.CancelFunc
 	srv    *Server
 	tcp    net.Conn    // the accepted connection: Shutdown and Close use it from other goroutines
 	conn   net.Conn    // the stream: rate, or the TLS connection over it after starttls
@@ -59,7 +61,10 @@ func (s *Server) newSession(c net.Conn) *session {
 	}
 	rc := &rateConn{Conn: c}
 	out := &connWriter{dst: rc, timeout: s.transferTimeout, setDL: rc.SetWriteDeadline}
+	ctx, cancel := context.WithCancel(context.Background())
 	return &session{
+		ctx:    ctx,
+		cancel: cancel,
 		ip:     ip,
 		srv:    s,
 		tcp:    c,
@@ -152,6 +157,7 @@ func (c *session) end(reason string, done func()) {
 	}
 	c.out.Flush()
 	c.conn.Close()
+	c.cancel()
 	c.log.Info("connection closed", "requests", c.requests,
 		"seconds", secondsSince(c.start), "reason", reason)
 	done()

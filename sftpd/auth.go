@@ -50,7 +50,7 @@ func (c *session) logIn(user, password string) (*ssh.Permissions, error) {
 	if done {
 		return nil, errors.New("already logged in")
 	}
-	login, err := c.srv.Core.Login(c.log, server.ProtocolSFTP, c.ip, user, password)
+	login, err := c.srv.Core.Login(c.ctx, c.log, server.ProtocolSFTP, c.ip, user, password)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +71,7 @@ const keyExtension = "ftpx-publickey"
 
 // logInKey logs in the user whose key the handshake verified.
 func (c *session) logInKey(user string, key []byte) error {
-	login, err := c.srv.Core.LoginKey(c.log, server.ProtocolSFTP, c.ip, user, key)
+	login, err := c.srv.Core.LoginKey(c.ctx, c.log, server.ProtocolSFTP, c.ip, user, key)
 	if err != nil {
 		return err
 	}

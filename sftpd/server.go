@@ -80,7 +80,10 @@ func (s *Server) open(c net.Conn) serve.Session {
 	if err != nil {
 		ip = remote
 	}
+	ctx, cancel := context.WithCancel(context.Background())
 	return &session{
+		ctx:     ctx,
+		cancel:  cancel,
 		srv:     s,
 		tcp:     &countConn{Conn: c},
 		release: release,
@@ -99,6 +102,8 @@ func (s *Server) logger() *slog.Logger {
 
 // session is one SSH connection.
 type session struct {
+	ctx     context.Context // done when the session is closed: its home's object-store calls end
+	cancel  context.CancelFunc
 	srv     *Server
 	tcp     *countConn
 	release func() // ends its count against the connection limits
@@ -118,6 +123,7 @@ type session struct {
 func (c *session) Serve(done func()) {
 	defer done()
 	defer c.release()
+	defer c.cancel()
 	idle, _ := c.srv.Core.Timeouts()
 	c.tcp.SetDeadline(time.Now().Add(handshakeTimeout))
 	conn, chans, reqs, err := ssh.NewServerConn(c.tcp, c.config())
@@ -207,13 +213,16 @@ func (c *session) InterruptIfIdle() {
 	}
 }
 
-// Close ends the session at once.
+// Close ends the session at once, and what it waits for from an object
+// store.
 func (c *session) Close() {
+	c.cancel()
 	c.tcp.Close()
 }
 
 // Refuse closes a connection accepted while Shutdown began.
 func (c *session) Refuse() {
+	c.cancel()
 	c.tcp.Close()
 	c.release()
 }
