@@ -13,7 +13,7 @@ import (
 // set Server.Metrics; nil records nothing. Transfers are counted once
 // each, when they end, never per chunk. Every metric has a "protocol"
 // label: ProtocolFTPX for the native protocol, ProtocolFTP for the FTP
-// front end.
+// front end, ProtocolSFTP for the SFTP one.
 type Metrics struct {
 	connections   *prometheus.CounterVec   // result: accepted, refused
 	active        *prometheus.GaugeVec     // sessions being served
