@@ -32,9 +32,11 @@ func (c *session) channel(ch ssh.Channel, reqs <-chan *ssh.Request) {
 			c.serveSFTP(ch)
 			return
 		case "exec":
+			c.enter() // before the reply: a Shutdown lets the command end and its status go out
 			req.Reply(true, nil)
 			go ssh.DiscardRequests(reqs)
 			exitStatus(ch, c.exec(ch, subsystem(req.Payload)))
+			c.leave()
 			return
 		default:
 			c.log.Info("ssh request refused", "type", req.Type)
@@ -88,8 +90,6 @@ const maxExecLine = 64 << 10
 // client sends on standard input (rclone checks that the command works
 // so). It returns the exit status.
 func (c *session) exec(ch ssh.Channel, line string) uint32 {
-	c.enter()
-	defer c.leave()
 	c.mu.Lock()
 	login := c.login
 	c.mu.Unlock()

@@ -238,6 +238,11 @@ func (h *handlers) Filelist(r *sftp.Request) (sftp.ListerAt, error) {
 	return nil, h.fail(r.Method, r.Filepath, fmt.Errorf("%s is not served: %w", r.Method, sftp.ErrSSHFxOpUnsupported))
 }
 
+// PosixRename is posix-rename@openssh.com: a rename that replaces a file
+// at the new name (OpenSSH's sftp uses it for rename). Without this
+// method the request server would take it for a plain Rename.
+func (h *handlers) PosixRename(r *sftp.Request) error { return h.Filecmd(r) }
+
 // Lstat is Stat: the home follows links that stay inside it, and no other
 // kind is reachable.
 func (h *handlers) Lstat(r *sftp.Request) (sftp.ListerAt, error) { return h.Filelist(r) }

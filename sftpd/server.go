@@ -240,9 +240,21 @@ func (c *session) leave() {
 	defer c.mu.Unlock()
 	c.busy--
 	if c.busy == 0 && c.closing && c.conn != nil {
-		c.conn.Close()
+		// Not at once: leave runs before the answer to the request that
+		// ended (the status of a close) is written.
+		time.AfterFunc(closeDelay, func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.busy == 0 && c.conn != nil {
+				c.conn.Close()
+			}
+		})
 	}
 }
+
+// closeDelay is how long a session Shutdown waited for lives on after its
+// last file closed, for the answer to go out.
+const closeDelay = 500 * time.Millisecond
 
 // endLogin closes the login (the home, the session count), once.
 func (c *session) endLogin() {

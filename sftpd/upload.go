@@ -81,7 +81,7 @@ func (w *writer) WriteAt(p []byte, off int64) (int, error) {
 			}
 		}
 	case off > w.next:
-		if _, dup := w.ahead[off]; dup || w.held+int64(len(p)) > maxAhead {
+		if _, dup := w.ahead[off]; dup || off-w.next > maxAhead || w.held+int64(len(p)) > maxAhead {
 			return 0, w.failLocked(fmt.Errorf("write at %d while the file has %d bytes: too far ahead: %w", off, w.next, sftp.ErrSSHFxFailure))
 		}
 		w.ahead[off] = append([]byte(nil), p...)
