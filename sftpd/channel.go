@@ -70,7 +70,7 @@ func (c *session) serveSFTP(ch ssh.Channel) {
 	if login == nil {
 		return
 	}
-	fsys := &handlers{c: c, home: login.Home, user: login.User, anonymous: login.Anonymous}
+	fsys := guarded{&handlers{c: c, home: login.Home, user: login.User, anonymous: login.Anonymous}}
 	rs := sftp.NewRequestServer(ch, sftp.Handlers{FileGet: fsys, FilePut: fsys, FileCmd: fsys, FileList: fsys},
 		sftp.WithStartDirectory("/"))
 	c.log.Info("sftp started")

@@ -169,13 +169,16 @@ func (h *handlers) Filecmd(r *sftp.Request) error {
 // with an upload open (scp sets the times and mode of the file it is
 // writing), the time is the upload's, set when it is named.
 func (h *handlers) setstat(name string, r *sftp.Request) error {
-	flags := r.AttrFlags()
+	flags, attrs := r.AttrFlags(), r.Attributes()
+	if attrs == nil { // shorter than its flags say
+		return fmt.Errorf("setstat: attributes cut short: %w", sftp.ErrSSHFxBadMessage)
+	}
 	h.mu.Lock()
 	w := h.writing[name]
 	h.mu.Unlock()
 	if w != nil {
 		if flags.Acmodtime {
-			w.setMTime(time.Unix(int64(r.Attributes().Mtime), 0))
+			w.setMTime(time.Unix(int64(attrs.Mtime), 0))
 		}
 		return nil
 	}
@@ -184,12 +187,12 @@ func (h *handlers) setstat(name string, r *sftp.Request) error {
 		if err != nil {
 			return err
 		}
-		if fi.Size() != int64(r.Attributes().Size) {
+		if fi.Size() != int64(attrs.Size) {
 			return fmt.Errorf("changing a file's size is not served: %w", sftp.ErrSSHFxOpUnsupported)
 		}
 	}
 	if flags.Acmodtime {
-		return h.home.SetMTime(name, time.Unix(int64(r.Attributes().Mtime), 0))
+		return h.home.SetMTime(name, time.Unix(int64(attrs.Mtime), 0))
 	}
 	if _, err := h.home.FS.Stat(name); err != nil {
 		return err
@@ -396,7 +399,29 @@ type reader struct {
 	once sync.Once
 }
 
-func (r *reader) ReadAt(p []byte, off int64) (int, error) {
+func (r *reader) ReadAt(p []byte, off int64) (n int, err error) {
+	defer r.h.c.catch("Read", &err)
+	if off < 0 { // an offset of 2^63 or more on the wire
+		return 0, io.EOF
+	}
+	n, err = r.readAt(p, off)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("read %s: %w", r.name, describeIO(err))
+	}
+	return n, err
+}
+
+// describeIO keeps an I/O error's cause and drops the server's path that
+// an *fs.PathError names.
+func describeIO(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func (r *reader) readAt(p []byte, off int64) (int, error) {
 	if ra, ok := r.f.(io.ReaderAt); ok {
 		n, err := ra.ReadAt(p, off)
 		r.mu.Lock()
@@ -426,8 +451,8 @@ func (r *reader) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // Close ends the download: logged and counted as a get.
-func (r *reader) Close() error {
-	var err error
+func (r *reader) Close() (err error) {
+	defer r.h.c.catch("Close", &err)
 	r.once.Do(func() {
 		err = r.f.Close()
 		r.mu.Lock()

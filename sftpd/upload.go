@@ -50,7 +50,8 @@ func newWriter(h *handlers, name string, s *home.Stream, base int64, begin func(
 // WriteAt takes p at off: at once when off is where the stream is, held
 // when it is ahead (up to maxAhead), refused when it is behind (bytes
 // already taken cannot be changed).
-func (w *writer) WriteAt(p []byte, off int64) (int, error) {
+func (w *writer) WriteAt(p []byte, off int64) (_ int, err error) {
+	defer w.h.c.catch("Write", &err)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.err != nil {
@@ -138,8 +139,8 @@ func (w *writer) TransferError(err error) {
 // byte up to the last one written arrived and nothing failed; kept, to be
 // resumed, when the connection was lost or writes are missing; dropped
 // when the quota refused it.
-func (w *writer) Close() error {
-	var err error
+func (w *writer) Close() (err error) {
+	defer w.h.c.catch("Close", &err)
 	w.closeMu.Do(func() {
 		defer w.h.c.leave()
 		w.h.mu.Lock()
