@@ -11,6 +11,10 @@
 #   bench/peers.sh     vsftpd, pyftpdlib (curl, lftp), same workloads
 #   bench/ftp.sh       ftpx's FTP front end through the same curl and lftp commands
 #   bench/s3.sh        the homes on MinIO: 1 GiB put/get, 10,000 x 4 KiB, next to minio-go alone
+#   bench/sftp.sh      ftpx's SFTP front end and OpenSSH's sftp-server in alternating pairs,
+#                      same OpenSSH clients: sftp put/get of 1 GiB (fsync, --fsync=false),
+#                      scp -r up/down of 10,000 x 4 KiB; CPU seconds; RSS per idle SFTP
+#                      session (1,000; OpenSSH's per-connection processes at 100)
 #   bench/rsync.sh     ftpx and rsync in alternating pairs: plain ftpx vs the rsync
 #                      daemon, ftpx --tls vs rsync over ssh: 1 GiB put/get, 10,000 x
 #                      4 KiB put -r/get -r, reruns on the unchanged tree, delta put/get
@@ -26,14 +30,15 @@
 #
 # Environment: BENCH_SIZE_MIB (1024), BENCH_FILES (10000), BENCH_RUNS (3),
 # BENCH_CONNS (1000), BENCH_CLIENTS (100), BENCH_CLIENT_MIB (10),
-# BENCH_LS_ENTRIES (1000), BENCH_ONLY (steps to run, e.g. "transfer files"),
+# BENCH_LS_ENTRIES (1000), BENCH_SFTP_CONNS (BENCH_CONNS), BENCH_SFTP_SSH_CONNS
+# (100), BENCH_ONLY (steps to run, e.g. "transfer files"),
 # BENCH_RESULTS (bench/results.md; "-" for none), BENCH_NOTE (a line for
 # the results, e.g. what else ran on the machine), GO (go).
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 # the settings given, for the results (before the defaults are filled in)
-overrides=$(env | grep -E '^BENCH_(SIZE_MIB|FILES|RUNS|CONNS|CLIENTS|CLIENT_MIB|LS_ENTRIES|ONLY)=' | sort | tr '\n' ' ' || true)
+overrides=$(env | grep -E '^BENCH_(SIZE_MIB|FILES|RUNS|CONNS|CLIENTS|CLIENT_MIB|LS_ENTRIES|SFTP_CONNS|SFTP_SSH_CONNS|ONLY)=' | sort | tr '\n' ' ' || true)
 export BENCH_SIZE_MIB=${BENCH_SIZE_MIB:-1024} BENCH_FILES=${BENCH_FILES:-10000} BENCH_RUNS=${BENCH_RUNS:-3}
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/ftpx-bench.XXXXXX")
 chmod 711 "$scratch" # bench/peers.sh's FTP user reaches its home inside
@@ -42,7 +47,7 @@ export BENCH_SCRATCH=$scratch
 bench_init all
 on_exit "rm -rf '$scratch'"
 results=${BENCH_RESULTS:-bench/results.md}
-only=${BENCH_ONLY:-transfer files cpu ls parallel conns peers ftp s3 rsync gobench resume}
+only=${BENCH_ONLY:-transfer files cpu ls parallel conns peers ftp s3 sftp rsync gobench resume}
 go=${GO:-go}
 export BENCH_ROWS=$work/rows.tsv
 : >"$BENCH_ROWS"
@@ -86,6 +91,9 @@ step conns 600 bench/conns.sh
 step peers 2400 bench/peers.sh
 step ftp 1200 bench/ftp.sh
 step s3 1200 bench/s3.sh
+# sftp.sh times creating files (scp -r up and down, some 26 copies of the tree) and
+# deletes none: before rsync.sh, whose reruns delete many
+step sftp 2400 bench/sftp.sh
 # rsync.sh copies the small-file tree some 40 times: it comes after the
 # other steps that time creating many files
 step rsync 3600 bench/rsync.sh
@@ -128,10 +136,12 @@ sizes=""
   echo "  before acknowledging it unless started with \`--fsync=false\`, and \`ftpx get\` syncs what it"
   echo "  writes. vsftpd and pyftpdlib sync nothing, and \`curl -T\` uploads are not verified; rsync"
   echo "  checks each file with its own checksum, and syncs only with \`--fsync\` (each row says who syncs)."
-  echo "- The column \"vs peer\" (bench/rsync.sh): ftpx and the peer it names ran the workload in"
+  echo "- The column \"vs peer\" (bench/rsync.sh, bench/sftp.sh): ftpx and the peer it names ran the workload in"
   echo "  alternation (a warm-up pair, then $runs pairs); the ratio is the median of the pairs' ratios,"
   echo "  the peer's time over ftpx's: above 1, ftpx is faster. Plain ftpx is held against the rsync"
-  echo "  daemon (rsync://, unencrypted), \`ftpx --tls\` against rsync over ssh."
+  echo "  daemon (rsync://, unencrypted), \`ftpx --tls\` against rsync over ssh. bench/sftp.sh holds"
+  echo "  ftpx's SFTP front end against OpenSSH's sftp-server behind sshd, through the same OpenSSH"
+  echo "  sftp and scp (OpenSSH's sftp-server syncs nothing; each row says who syncs)."
   echo "- Other peer ratios read \"ftpx X / this\": above 1, ftpx is faster. The ftpx FTP front end's rows"
   echo "  read \"1.10x vsftpd\": its figure over the peer's, through the same curl and lftp commands."
   echo "  Bytes on the wire (one more run through bench/cmd/tcpcount, both directions) and CPU"

@@ -66,59 +66,11 @@ set -euo pipefail
 bench_init rsync
 ftp_init # file, bytes, want, tree, n, want_tree, dl, label, is_root
 export FTPX_CONFIG_DIR=$work/client-config # the TLS servers are pinned there
-tck=$(getconf CLK_TCK)
 base=$(basename "$file")
 tb=$(basename "$tree")
 res=$work/res
 mkdir -p "$res"
 go build -o "$work/tcpcount" ./bench/cmd/tcpcount
-
-# --- measuring -----------------------------------------------------------------
-
-# proc_cpu PID: clock ticks of PID (user + system) and of the children it
-# has waited for
-proc_cpu() {
-  local st
-  read -r -a st <"/proc/$1/stat"
-  echo $((st[13] + st[14] + st[15] + st[16]))
-}
-
-# reap_wait PID: until PID has no child process left (the rsync daemon's
-# and sshd's per-connection children end, and are waited for, just after
-# the client does)
-reap_wait() {
-  local i c
-  for i in $(seq 200); do
-    c=$(cat "/proc/$1/task/$1/children" 2>/dev/null) || return 0
-    [ -z "$c" ] && return 0
-    sleep 0.05
-  done
-  log "warning: pid $1 still has children $c: its CPU seconds are short"
-}
-
-# timed SERVER_PID CMD...: runs CMD (stdout discarded, bounded by
-# BENCH_TIMEOUT) and prints "WALL CLIENT_CPU SERVER_CPU" in seconds; logs them
-timed() {
-  local pid=$1 s0 s1 r t0 t1 c
-  shift
-  s0=$(proc_cpu "$pid")
-  # the subshell waits for timeout, which waits for CMD: the subshell's
-  # children times are CMD's and its waited-for children's
-  # shellcheck disable=SC2030,SC2031
-  r=$(
-    t0=$EPOCHREALTIME
-    timeout "$cmd_timeout" "$@" >/dev/null || exit 1
-    t1=$EPOCHREALTIME
-    read -r -a st <"/proc/$BASHPID/stat"
-    echo "$t0 $t1 $((st[15] + st[16]))"
-  ) || { log "failed (or ran out of time): ${*:1:6}"; return 1; }
-  reap_wait "$pid"
-  s1=$(proc_cpu "$pid")
-  read -r t0 t1 c <<<"$r"
-  awk -v a="$t0" -v b="$t1" -v c="$c" -v s="$((s1 - s0))" -v t="$tck" -v cmd="$side_tag ${*:1:8}" 'BEGIN {
-    printf "  %8.3f s  client %6.2f s CPU  server %6.2f s CPU  %s\n", b - a, c / t, s / t, cmd > "/dev/stderr"
-    printf "%.4f %.2f %.2f\n", b - a, c / t, s / t }'
-}
 
 # --- the servers -----------------------------------------------------------------
 
@@ -169,42 +121,8 @@ if $rsync_ok && ! start_rsyncd; then
 fi
 
 # a private sshd for rsync -e ssh, root logging in with a key made here
+# (lib.sh's start_sshd)
 sshd_home=$work/sshd/data
-start_sshd() {
-  local d=$work/sshd
-  # HOME (SetEnv, below): bash, the remote command's shell, reads ~/.bashrc
-  # when sshd starts it, and root's may do much (on this project's machine
-  # `pyenv init`: 0.7 s of CPU and about 1 s per connection); an empty home
-  # makes it the cost of a plain account's shell
-  mkdir -p "$d" "$d/home" "$sshd_home" /run/sshd
-  ssh-keygen -q -t ed25519 -N '' -f "$d/host_key"
-  ssh-keygen -q -t ed25519 -N '' -f "$d/id"
-  cp "$d/id.pub" "$d/authorized_keys"
-  cat >"$d/sshd_config" <<EOF
-ListenAddress 127.0.0.1
-HostKey $d/host_key
-PidFile $d/sshd.pid
-AuthorizedKeysFile $d/authorized_keys
-PermitRootLogin prohibit-password
-AllowUsers root
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-UseDNS no
-SetEnv HOME=$d/home
-EOF
-  start_peer sshd ssh_port /usr/sbin/sshd -D -e -f "$d/sshd_config" -p @PORT@ || return 1
-  sshd_pid=$peer_pid
-  # for rsync -e, without the port (no spaces in the temp dir's path)
-  ssh_base="ssh -F /dev/null -i $d/id -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
-  # shellcheck disable=SC2086 # ssh_base is words
-  if ! timeout 20 $ssh_base -p "$ssh_port" root@127.0.0.1 true; then
-    tail -5 "$work/sshd.stderr" >&2
-    return 1
-  fi
-}
 if ! $ssh_ok; then
   :
 elif ! $is_root; then
@@ -313,35 +231,6 @@ check() {
 
 side_pid() { if [ "$1" = ftpx ]; then echo "${srv_pid[$fx]}"; else echo "$pr_pid"; fi; }
 
-# pairs: the warm-up pair, then BENCH_RUNS pairs, ftpx then rsync; each
-# counted run's "WALL CLIENT SERVER" appended to $res/$key.ftpx|.peer
-pairs() {
-  local i s r
-  : >"$res/$key.ftpx"
-  : >"$res/$key.peer"
-  if [ "$kind" = reput ] || [ "$kind" = reget ]; then
-    log "$key: the first copy (not timed)"
-    for s in ftpx peer; do
-      prep "$s" first
-      cmd "$s" first
-      timeout "$cmd_timeout" "${c[@]}" >/dev/null
-      check "$s" first
-    done
-  fi
-  for i in w $(seq "$runs"); do
-    for s in ftpx peer; do
-      prep "$s" "$i"
-      sync
-      cmd "$s" "$i"
-      side_tag="$s run $i:"
-      [ "$i" = w ] && side_tag="$s warm-up:"
-      r=$(timed "$(side_pid "$s")" "${c[@]}")
-      check "$s" "$i"
-      [ "$i" = w ] || echo "$r" >>"$res/$key.$s"
-    done
-  done
-}
-
 # count_bytes: one more run of each side through bench/cmd/tcpcount; the
 # total bytes (both directions) in $res/$key.ftpx.bytes|.peer.bytes
 count_bytes() {
@@ -383,6 +272,8 @@ wl() {
   W=$mode-$1 kind=$2 fx=$3
   local pflag=$4 unit=$5 parts=$6 fwhat="$fxl $7" pwhat="$prl $8" rc=0
   key=rsync-$W
+  untimed_first=false # pairs (lib.sh): the reruns need a first copy
+  case $kind in reput | reget) untimed_first=true ;; esac
   if [ -n "$mode_why" ]; then
     skip "$key-ftpx" "$fwhat" "$mode_why"
     skip "$key-peer" "$pwhat" "$mode_why"
@@ -414,40 +305,6 @@ wl() {
   fi
   # the big files of this workload are not needed any more
   case $kind in putbig | getbig | dput | dget) rm -rf "${srv_home[$fx]:?}/$W" "${pr_home:?}/$W" "${dl:?}/$W" ;; esac
-}
-
-# report UNIT PARTS FTPX_WHAT RSYNC_WHAT: the rows of one workload
-report() {
-  local unit=$1 parts=$2 fwhat=$3 pwhat=$4 f p ratio fig pfig fb pb
-  f=$res/$key.ftpx p=$res/$key.peer
-  ft=$(cut -d' ' -f1 "$f" | median)
-  pt=$(cut -d' ' -f1 "$p" | median)
-  ratio=$(paste -d' ' "$f" "$p" | awk '{print $4 / $1}' | median)
-  log "$key: ftpx $ft s, rsync $pt s (medians); rsync/ftpx per pair: $(paste -d' ' "$f" "$p" | awk '{printf "%.2f ", $4 / $1}')-> $ratio"
-  case $unit in
-  MB/s) fig=$(mbps "$amount" "$ft") pfig=$(mbps "$amount" "$pt") ;;
-  files/s) fig=$(per_s "$n" "$ft") pfig=$(per_s "$n" "$pt") ;;
-  s) fig=$(printf '%.3f' "$ft") pfig=$(printf '%.3f' "$pt") ;;
-  esac
-  row "$key-ftpx" "" "$fwhat" "$fig" "$unit" "" "" "$(printf '%.2fx %s' "$ratio" "$peer")"
-  row "$key-peer" "$peer" "$pwhat" "$pfig" "$unit"
-  if [[ $parts == *cpu* ]]; then
-    cpu_row "$key-ftpx-cpu" "" "$fwhat" "$f" "$key-peer-cpu"
-    cpu_row "$key-peer-cpu" "$peer CPU" "$pwhat" "$p"
-  fi
-  if [[ $parts == *bytes* ]]; then
-    fb=$(cat "$f.bytes") pb=$(cat "$p.bytes")
-    row "$key-ftpx-bytes" "" "$fwhat: bytes on the wire, both directions (one run)" "$(awk -v b="$fb" 'BEGIN {printf "%.1f", b / 1e3}')" kB "$key-peer-bytes" over
-    row "$key-peer-bytes" "$peer bytes" "$pwhat: bytes on the wire, both directions (one run)" "$(awk -v b="$pb" 'BEGIN {printf "%.1f", b / 1e3}')" kB
-  fi
-}
-
-# cpu_row KEY SHORT WHAT FILE [REF]: the median CPU seconds of FILE's runs
-cpu_row() {
-  local c s
-  c=$(cut -d' ' -f2 "$4" | median)
-  s=$(cut -d' ' -f3 "$4" | median)
-  row "$1" "$2" "$3: CPU seconds (user+sys), client $(printf '%.2f' "$c") + server $(printf '%.2f' "$s") (medians)" "$(awk -v c="$c" -v s="$s" 'BEGIN {printf "%.2f", c + s}')" s "${5:-}" "${5:+over}"
 }
 
 # the new version of the big file, for the delta workloads (lib.sh)
