@@ -17,10 +17,10 @@ import (
 
 	"ftpx/accounts"
 	"ftpx/ftpd"
-	"ftpx/sftpd"
 	"ftpx/home"
 	"ftpx/protocol"
 	"ftpx/server"
+	"ftpx/sftpd"
 
 	"golang.org/x/crypto/bcrypt"
 )
