@@ -60,7 +60,7 @@ func (c *session) handleMkd(arg string) error {
 func (c *session) handleRmd(arg string) error {
 	name, err := c.resolve(arg)
 	if err == nil {
-		err = c.isDir(name, true)
+		err = c.home.CheckKind(name, true)
 	}
 	if err == nil {
 		err = c.home.Remove(name, false)
@@ -79,7 +79,7 @@ func (c *session) handleRmd(arg string) error {
 func (c *session) handleDele(arg string) error {
 	name, err := c.resolve(arg)
 	if err == nil {
-		err = c.isDir(name, false)
+		err = c.home.CheckKind(name, false)
 	}
 	if err == nil {
 		err = c.home.Remove(name, false)
@@ -88,20 +88,6 @@ func (c *session) handleDele(arg string) error {
 		return c.fail("DELE", arg, err)
 	}
 	return c.reply(250, quote(name)+" deleted")
-}
-
-// isDir checks that name exists and is (dir) or is not (!dir) a directory.
-func (c *session) isDir(name string, dir bool) error {
-	fi, err := c.home.FS.Stat(name)
-	switch {
-	case err != nil:
-		return err
-	case dir && !fi.IsDir():
-		return fmt.Errorf("%s: %w", name, home.ErrNotDir)
-	case !dir && fi.IsDir():
-		return fmt.Errorf("%s: %w", name, home.ErrIsDir)
-	}
-	return nil
 }
 
 // handleRnfr names what the next command, RNTO, renames.

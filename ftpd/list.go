@@ -122,7 +122,7 @@ func (c *session) handleNlst(arg string) error {
 func (c *session) handleMlsd(arg string) error {
 	name, err := c.readable(arg)
 	if err == nil {
-		err = c.isDir(name, true)
+		err = c.home.CheckKind(name, true)
 	}
 	if err != nil {
 		return c.fail("MLSD", arg, err)

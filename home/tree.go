@@ -42,6 +42,22 @@ func (h *Home) Remove(name string, recursive bool) error {
 	return nil
 }
 
+// CheckKind checks that name exists and is (dir) or is not (!dir) a
+// directory: ErrNotDir or ErrIsDir otherwise (a front end's rmdir of a
+// file, delete of a directory).
+func (h *Home) CheckKind(name string, dir bool) error {
+	fi, err := h.FS.Stat(name)
+	switch {
+	case err != nil:
+		return err
+	case dir && !fi.IsDir():
+		return fmt.Errorf("%s: %w", name, ErrNotDir)
+	case !dir && fi.IsDir():
+		return fmt.Errorf("%s: %w", name, ErrIsDir)
+	}
+	return nil
+}
+
 // Rename moves oldname to newname, replacing a file there (not a
 // directory: ErrIsDir), and takes a replaced file's bytes off the quota.
 // newname's parent must exist. It needs modify at both names; a move

@@ -144,11 +144,11 @@ func (h *handlers) Filecmd(r *sftp.Request) error {
 			h.c.log.Info("mv done", "path", name, "to", to)
 		}
 	case "Rmdir":
-		if err = h.isDir(name, true); err == nil {
+		if err = h.home.CheckKind(name, true); err == nil {
 			err = h.home.Remove(name, false)
 		}
 	case "Remove":
-		if err = h.isDir(name, false); err == nil {
+		if err = h.home.CheckKind(name, false); err == nil {
 			err = h.home.Remove(name, false)
 		}
 	case "Mkdir":
@@ -196,21 +196,6 @@ func (h *handlers) setstat(name string, r *sftp.Request) error {
 	}
 	if _, err := h.home.FS.Stat(name); err != nil {
 		return err
-	}
-	return nil
-}
-
-// isDir checks that name exists and is (dir) or is not (!dir) a
-// directory.
-func (h *handlers) isDir(name string, dir bool) error {
-	fi, err := h.home.FS.Stat(name)
-	switch {
-	case err != nil:
-		return err
-	case dir && !fi.IsDir():
-		return fmt.Errorf("%s: %w", name, home.ErrNotDir)
-	case !dir && fi.IsDir():
-		return fmt.Errorf("%s: %w", name, home.ErrIsDir)
 	}
 	return nil
 }
