@@ -190,8 +190,15 @@ func TestNotifyReadyAndReloadConfigOnHangup(t *testing.T) {
 	if resp := s.do(protocol.Request{Action: "quit"}); resp.Goodbye != "bye" {
 		t.Errorf("goodbye after the reload: %q", resp.Goodbye)
 	}
-	b, _ := os.ReadFile(logFile)
-	log := string(b)
+	// The log goes out a burst at a time (internal/logbuf), a little after
+	// READY=1: wait for the reload's lines.
+	var log string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		b, _ := os.ReadFile(logFile)
+		if log = string(b); strings.Contains(log, `"msg":"config changes that need a restart"`) {
+			break
+		}
+	}
 	if !strings.Contains(log, `"msg":"config reloaded","changed":["welcome","welcome_file","goodbye"]`) {
 		t.Errorf("the log does not list the live changes:\n%s", log)
 	}
