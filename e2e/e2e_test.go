@@ -154,6 +154,13 @@ func ftpx(t *testing.T, dir string, env []string, args ...string) (string, strin
 	cmd := exec.Command(filepath.Join(binDir, "ftpx"), args...)
 	cmd.Dir = dir
 	cmd.Env = append(append(os.Environ(), "FTPX_STATE_DIR="+filepath.Join(dir, ".state")), env...)
+	return runCmd(t, cmd)
+}
+
+// runCmd runs cmd and returns its standard output, standard error and
+// exit status; a command that cannot be run fails the test.
+func runCmd(t *testing.T, cmd *exec.Cmd) (string, string, int) {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bytes"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,17 +67,7 @@ func (r *rcloneRemote) run(t *testing.T, env []string, args ...string) (string, 
 	cmd := exec.Command("rclone", args...)
 	cmd.Dir = r.dir
 	cmd.Env = append(append(os.Environ(), r.env...), env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		return out.String(), errb.String(), ee.ExitCode()
-	case err != nil:
-		t.Fatal(err)
-	}
-	return out.String(), errb.String(), 0
+	return runCmd(t, cmd)
 }
 
 // must runs rclone and fails the test unless it exits 0.

@@ -104,14 +104,7 @@ func TestShutdownLetsAnUploadInProgressFinish(t *testing.T) {
 	if err := f.Close(); err != nil {
 		t.Errorf("close of the upload Shutdown waited for: %v; want the client told it succeeded", err)
 	}
-	select {
-	case err := <-res:
-		if err != nil {
-			t.Errorf("Shutdown: %v, want nil", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Shutdown did not return after the last file was closed")
-	}
+	wantShutdownDone(t, res, "last file was closed")
 	if got := fileMD5(t, filepath.Join(ts.Home(user), "up.bin")); got != md5hex(data) {
 		t.Errorf("up.bin after Shutdown: md5 %s, want %s", got, md5hex(data))
 	}
@@ -208,14 +201,7 @@ func TestShutdownLetsADownloadInProgressFinish(t *testing.T) {
 	if err := f.Close(); err != nil {
 		t.Errorf("close of the download Shutdown waited for: %v; want nil", err)
 	}
-	select {
-	case err := <-res:
-		if err != nil {
-			t.Errorf("Shutdown: %v, want nil", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Shutdown did not return after the last file was closed")
-	}
+	wantShutdownDone(t, res, "last file was closed")
 }
 
 func TestShutdownLetsARunningMd5sumFinish(t *testing.T) {
@@ -252,12 +238,19 @@ func TestShutdownLetsARunningMd5sumFinish(t *testing.T) {
 	if want := md5hex([]byte("hello world")) + "  -\n"; out.String() != want || err != nil {
 		t.Errorf("md5sum across Shutdown: %q, %v; want %q and exit status 0", out.String(), err, want)
 	}
+	wantShutdownDone(t, res, "command ended")
+}
+
+// wantShutdownDone waits for Shutdown's result on res: nil, within 10 s
+// of what it waited for (after).
+func wantShutdownDone(t *testing.T, res <-chan error, after string) {
+	t.Helper()
 	select {
 	case err := <-res:
 		if err != nil {
 			t.Errorf("Shutdown: %v, want nil", err)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("Shutdown did not return after the command ended")
+		t.Fatal("Shutdown did not return after the " + after)
 	}
 }
