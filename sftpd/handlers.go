@@ -242,7 +242,7 @@ func (h *handlers) stat(name string) (fs.FileInfo, error) {
 	fi, err := h.home.FS.Stat(name)
 	if errors.Is(err, home.ErrNotExist) && !h.anonymous {
 		if held, herr := h.home.Breakpoint(home.StreamID(h.user, name)); herr == nil && held.Name == name {
-			return heldInfo{name: baseName(name), size: held.Offset}, nil
+			return heldInfo{name: path.Base(name), size: held.Offset}, nil
 		}
 	}
 	if err == nil && name == "/" {
@@ -359,15 +359,6 @@ func (i heldInfo) Sys() any           { return nil }
 type rootInfo struct{ fs.FileInfo }
 
 func (rootInfo) Name() string { return "/" }
-
-func baseName(name string) string {
-	for i := len(name) - 1; i >= 0; i-- {
-		if name[i] == '/' {
-			return name[i+1:]
-		}
-	}
-	return name
-}
 
 // reader serves reads at offsets of one open file. A file that is not an
 // io.ReaderAt (an object store's) is read at offsets by seeking, one read
