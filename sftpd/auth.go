@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"ftpx/server"
 
@@ -38,9 +39,27 @@ func (c *session) config() *ssh.ServerConfig {
 			return &ssh.Permissions{Extensions: map[string]string{keyExtension: string(key.Marshal())}}, nil
 		},
 	}
+	cfg.Ciphers = ciphers
 	cfg.AddHostKey(c.srv.HostKey)
 	return cfg
 }
+
+// ciphers are those the server offers. The client's order decides among
+// them, and OpenSSH's puts chacha20-poly1305 first: it is offered only
+// where x/crypto has assembly for it: not on amd64, where the server
+// spent 7.9 s of CPU on a 1 GiB put and 4.0 s on a get with it, against
+// 5.8 and 3.0 s with aes128-ctr and hmac-sha2-256-etm, OpenSSH's next
+// choice (5.0 and 2.4 s with aes128-gcm). The AES
+// modes run on the CPU's AES instructions; aes-ctr stays for clients
+// without GCM (paramiko).
+var ciphers = func() []string {
+	c := []string{ssh.CipherAES128GCM, ssh.CipherAES256GCM, ssh.CipherAES128CTR, ssh.CipherAES192CTR, ssh.CipherAES256CTR}
+	switch runtime.GOARCH {
+	case "arm64", "ppc64le", "s390x":
+		c = append(c, ssh.CipherChaCha20Poly1305)
+	}
+	return c
+}()
 
 // logIn checks a password and keeps the login for the session's channels.
 func (c *session) logIn(user, password string) (*ssh.Permissions, error) {
