@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
@@ -80,5 +81,38 @@ func TestSFTPOnS3HomeRoundTrip(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(state, "alex")); !os.IsNotExist(err) {
 		t.Errorf("alex's home was made on local disk under the state directory: %v", err)
+	}
+
+	// fsync@openssh.com on the store: whole parts are stored before the
+	// close, so a sync covers the last part's end and says so; the upload
+	// goes on and is whole when closed.
+	_, _, cl := goSFTP(t, f, "alex", sftpPassword)
+	data := seededBytes(9008, 7*mib)
+	up, err := cl.Create("/synced.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := up.Write(data[:6*mib]); err != nil {
+		t.Fatal(err)
+	}
+	err = up.Sync()
+	if err == nil || !strings.Contains(err.Error(), "5242880 of 6291456 bytes stored") {
+		t.Errorf("fsync after 6 MiB with parts of 5 MiB (--s3-part-size 5MB): %v; want a failure saying 5242880 of 6291456 bytes are stored", err)
+	}
+	if _, err := up.Write(data[6*mib:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := up.Close(); err != nil {
+		t.Fatalf("close after an fsync: %v", err)
+	}
+	obj, err = mc.GetObject(context.Background(), s3Bucket, prefix+"/alex/synced.bin", minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Reset()
+	n, err = io.Copy(h, obj)
+	obj.Close()
+	if want := md5.Sum(data); err != nil || n != int64(len(data)) || !bytes.Equal(h.Sum(nil), want[:]) {
+		t.Errorf("synced.bin in the store: %d bytes, md5 %x, %v; want %d bytes, md5 %x", n, h.Sum(nil), err, len(data), want)
 	}
 }

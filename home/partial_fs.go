@@ -197,6 +197,14 @@ func (s *partialSink) Checkpoint(at int64, state func() ResumePoint, due bool) (
 	return at, nil
 }
 
+// Sync makes every byte written so far durable in the partial file.
+func (s *partialSink) Sync() error {
+	if s.f == nil {
+		return fs.ErrClosed
+	}
+	return s.f.Sync()
+}
+
 // Finish gives the file its modification time, syncs it when asked and
 // closes it.
 func (s *partialSink) Finish(sync bool) error {

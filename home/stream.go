@@ -182,6 +182,11 @@ func (s *Stream) reserve(held int64) error {
 // name and the partial is gone.
 func (s *Stream) Commit() error { return s.u.Commit(s.u.Sum()) }
 
+// Sync makes what was written durable where the store allows before the
+// commit and saves a resume point there, as Upload.Sync does; it returns
+// that point's offset.
+func (s *Stream) Sync() (int64, error) { return s.u.Sync() }
+
 // Suspend keeps the partial and its MD5 state for a later BeginStream
 // with Offset()+Written() as the offset; its bytes stay on the quota.
 func (s *Stream) Suspend() error { return s.u.Suspend() }

@@ -2,6 +2,7 @@ package home
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -89,6 +90,47 @@ func TestStreamSuspendThenResume(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(filepath.Join(dir, "f")); !bytes.Equal(got, data) || s.Sum() != md5hex(data) {
 		t.Fatal("resumed content or sum differs")
+	}
+	usageMatchesDisk(t, h, dir)
+}
+
+// Sync (fsync@openssh.com) saves a resume point at every byte written so
+// far, on disk before the commit: a server that dies after it resumes
+// there.
+func TestStreamSyncSavesAResumePointAtEveryByte(t *testing.T) {
+	root, _, h := newHome(t, 1<<30)
+	dir := filepath.Join(root, "alice")
+	data := randomData(200_003)
+	id := uuid.NewString()
+	s, err := h.BeginStream("/f", id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream(s, data[:100_001], 4096)
+	saved, err := s.Sync()
+	if err != nil || saved != 100_001 {
+		t.Fatalf("Sync after 100001 bytes: %d, %v", saved, err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, PartialDir, id+stateSuffix))
+	if err != nil {
+		t.Fatalf("no saved state after Sync: %v", err)
+	}
+	var st ResumePoint
+	if err := json.Unmarshal(b, &st); err != nil || st.Offset != 100_001 || st.Name != "/f" {
+		t.Fatalf("saved state %+v, %v; want offset 100001 of /f", st, err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, PartialDir, id)); err != nil || fi.Size() != 100_001 {
+		t.Fatalf("partial data: %v, %v; want 100001 bytes", fi, err)
+	}
+	stream(s, data[100_001:], 4096)
+	if err := s.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "f")); !bytes.Equal(got, data) || s.Sum() != md5hex(data) {
+		t.Fatal("content or sum differs after a Sync in the middle")
+	}
+	if _, err := s.Sync(); err == nil {
+		t.Error("Sync after the commit succeeded")
 	}
 	usageMatchesDisk(t, h, dir)
 }

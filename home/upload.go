@@ -292,6 +292,32 @@ func (u *Upload) checkpoint(at int64, now bool) {
 	}
 }
 
+// Sync makes the bytes written so far as durable as the sink can before
+// the commit and saves a resume point at them. It returns the offset up
+// to which both hold: every byte written where the sink can sync its
+// bytes (a partial file), the last stored part's end where it keeps bytes
+// in whole parts (an object store).
+func (u *Upload) Sync() (int64, error) {
+	if u.done {
+		return 0, fmt.Errorf("put %s: %w", u.name, fs.ErrClosed)
+	}
+	if !u.resume {
+		return u.saved, nil
+	}
+	if d, ok := u.sink.(interface{ Sync() error }); ok {
+		if err := d.Sync(); err != nil {
+			return u.saved, opErr("sync", u.name, err)
+		}
+	}
+	at := u.base + u.written
+	saved, err := u.sink.Checkpoint(at, func() ResumePoint { return u.pointAt(at) }, true)
+	if err != nil {
+		return u.saved, opErr("sync", u.name, err)
+	}
+	u.saved, u.savedAt = saved, time.Now()
+	return saved, nil
+}
+
 // resumePoint describes the upload after every byte written so far.
 func (u *Upload) resumePoint() ResumePoint { return u.pointAt(u.base + u.written) }
 

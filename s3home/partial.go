@@ -62,6 +62,9 @@ type upload interface {
 	// Held returns how many bytes from the start are in the store for
 	// sure: every part up to there is uploaded.
 	Held() int64
+	// waitParts waits for the parts being uploaded (not the one being
+	// filled), so that Held covers every whole part written.
+	waitParts() error
 	// SaveState saves state as the upload's resume state at offset at (a
 	// part end, at most Held), with the store's record of those parts.
 	SaveState(at int64, state []byte) error

@@ -134,6 +134,12 @@ func (s *sink) saveHeld() (int64, error) {
 	return sn.at, nil
 }
 
+// Sync waits for the parts being uploaded, so that the checkpoint after
+// it (home's Upload.Sync, for fsync@openssh.com) saves a resume point at
+// the last whole part written. The part being filled stays in memory: the
+// store takes no part smaller than the part size but the last.
+func (s *sink) Sync() error { return s.w.waitParts() }
+
 // Finish uploads what is buffered and waits for every part, whatever
 // sync says: the store holds nothing it has not been sent.
 func (s *sink) Finish(bool) error {

@@ -70,6 +70,7 @@ func (f *smallFile) free() {
 // A small file has no part end to resume from: it is sent again whole.
 func (f *smallFile) PartSize() int64               { return f.size + 1 }
 func (f *smallFile) Held() int64                   { return 0 }
+func (f *smallFile) waitParts() error              { return nil }
 func (f *smallFile) SaveState(int64, []byte) error { return nil }
 func (f *smallFile) target() string                { return f.key }
 func (f *smallFile) stated() bool                  { return false }
@@ -216,6 +217,11 @@ func (f *partFile) Close() error {
 }
 
 func (f *partFile) PartSize() int64 { return f.partSize }
+
+func (f *partFile) waitParts() error {
+	f.wg.Wait()
+	return f.failed()
+}
 
 // Held returns the end of the parts uploaded without a gap from the first.
 func (f *partFile) Held() int64 {

@@ -9,6 +9,7 @@ import (
 
 	"ftpx/accounts"
 	"ftpx/ftpxtest"
+	"ftpx/home"
 )
 
 func TestMissingFileIsNoSuchFile(t *testing.T) {
@@ -166,35 +167,54 @@ func TestContractExtensionsAdvertisedAndServed(t *testing.T) {
 	ts, addr := setup(t, accounts.Unlimited)
 	c := dial(t, ts, addr)
 	// The versions are OpenSSH's own (PROTOCOL, section 4).
-	for ext, version := range map[string]string{"posix-rename@openssh.com": "1", "statvfs@openssh.com": "2"} {
+	for ext, version := range map[string]string{"posix-rename@openssh.com": "1", "statvfs@openssh.com": "2", "fsync@openssh.com": "1"} {
 		if v, ok := c.sftp.HasExtension(ext); !ok || v != version {
 			t.Errorf("%s: advertised %v, version %q; want version %q", ext, ok, v, version)
 		}
 	}
-	// Known gap against the contract: pkg/sftp's request server has no
-	// fsync@openssh.com, so it is neither advertised nor served (an
-	// upload is synced when it is named). hardlink is not advertised:
-	// links are refused.
-	for _, ext := range []string{"fsync@openssh.com", "hardlink@openssh.com"} {
-		if _, ok := c.sftp.HasExtension(ext); ok {
-			t.Errorf("%s advertised", ext)
-		}
+	// hardlink is not advertised: links are refused.
+	if _, ok := c.sftp.HasExtension("hardlink@openssh.com"); ok {
+		t.Errorf("hardlink@openssh.com advertised")
 	}
 
-	data := randomBytes(10, 100<<10)
+	data := randomBytes(10, 300<<10)
 	f, err := c.sftp.Create("/synced.bin")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.Write(data); err != nil {
+	if _, err := f.Write(data[:100<<10]); err != nil {
 		t.Fatal(err)
 	}
 	err = f.Sync()
-	wantCode(t, "fsync@openssh.com on an upload", err, fxOpUnsupported)
+	wantCode(t, "fsync@openssh.com on an upload", err, fxOK)
+	// What the sync covered is on disk with a resume point beside it.
+	held := filepath.Join(ts.Home(user), home.PartialDir, home.StreamID(user, "/synced.bin"))
+	if fi, err := os.Stat(held); err != nil || fi.Size() != 100<<10 {
+		t.Errorf("partial after fsync: %v, %v; want the %d bytes written", fi, err, 100<<10)
+	}
+	if _, err := os.Stat(held + ".state"); err != nil {
+		t.Errorf("no resume point saved by fsync: %v", err)
+	}
+	if _, err := f.Write(data[100<<10:]); err != nil {
+		t.Fatal(err)
+	}
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if got := fileMD5(t, filepath.Join(ts.Home(user), "synced.bin")); got != md5hex(data) {
 		t.Errorf("synced.bin on disk: md5 %s, want %s", got, md5hex(data))
 	}
+	// A handle that is not open (closed now) is refused.
+	err = f.Sync()
+	if err == nil {
+		t.Errorf("fsync of a closed handle succeeded")
+	}
+	// A read handle syncs nothing and succeeds, as fsync(2) of a file open
+	// for reading does.
+	r, err := c.sftp.Open("/synced.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, "fsync@openssh.com on a file open for reading", r.Sync(), fxOK)
+	r.Close()
 }

@@ -19,15 +19,6 @@ import (
 	"github.com/pkg/sftp"
 )
 
-func init() {
-	// What the request server answers: not hardlink@openssh.com, which
-	// handlers refuses (a link would be a second name the quota and the
-	// jail would have to follow).
-	if err := sftp.SetSFTPExtensions("posix-rename@openssh.com", "statvfs@openssh.com"); err != nil {
-		panic(err)
-	}
-}
-
 // handlers maps SFTP requests onto a home: every path is resolved by
 // home.Resolve from the home's root, every check and change is home's.
 type handlers struct {
@@ -38,6 +29,24 @@ type handlers struct {
 
 	mu      sync.Mutex
 	writing map[string]*writer // uploads open, by home path: a setstat of the name is theirs
+}
+
+// syncUploads answers fsync@openssh.com on any handle: every upload the
+// session has open is synced (the request server's handles do not say
+// which file they are; a session seldom writes two files at once).
+func (h *handlers) syncUploads() error {
+	h.mu.Lock()
+	open := make([]*writer, 0, len(h.writing))
+	for _, w := range h.writing {
+		open = append(open, w)
+	}
+	h.mu.Unlock()
+	for _, w := range open {
+		if err := w.sync(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // resolve turns an SFTP path (the request server has made it absolute

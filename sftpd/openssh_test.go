@@ -177,6 +177,26 @@ func TestOpenSSHSftpPutGetLsMkdirRenameRm(t *testing.T) {
 	}
 }
 
+// put -f makes OpenSSH's sftp send fsync@openssh.com before it closes the
+// file: the server syncs the upload and answers it.
+func TestOpenSSHSftpPutWithFsync(t *testing.T) {
+	ts, addr := setup(t, accounts.Unlimited)
+	o := newOpenSSH(t, addr, "sftp")
+	src := filepath.Join(t.TempDir(), "f.bin")
+	data := randomBytes(21, 2<<20+77)
+	os.WriteFile(src, data, 0o644)
+	out, stderr, status := o.sftp("put -f "+src+" /f.bin", "ls -l /f.bin")
+	if status != 0 || strings.Contains(strings.ToLower(stderr), "sync") || !strings.Contains(out, "2097229") {
+		t.Errorf("put -f: status %d\n%s\nstderr: %s", status, out, stderr)
+	}
+	if got := fileMD5(t, filepath.Join(ts.Home(user), "f.bin")); got != md5hex(data) {
+		t.Errorf("f.bin put with -f: md5 %s, want %s", got, md5hex(data))
+	}
+	waitFor(t, "the server to log the fsync of every byte", func() bool {
+		return strings.Contains(ts.Log(), "msg=fsync ") && strings.Contains(ts.Log(), "path=/f.bin bytes=2097229 synced=2097229")
+	})
+}
+
 func TestOpenSSHSftpReputAndRegetResume(t *testing.T) {
 	ts, addr := setup(t, accounts.Unlimited)
 	o := newOpenSSH(t, addr, "sftp")

@@ -127,6 +127,28 @@ func (w *writer) failLocked(err error) error {
 	return w.err
 }
 
+// sync answers fsync@openssh.com: what arrived in order is made durable
+// and a resume point saved at its end. On an object-store home only
+// whole parts are stored before the close: a sync that cannot cover
+// every byte fails, saying how far it got.
+func (w *writer) sync() (err error) {
+	defer w.h.c.catch("Sync", &err)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return w.err
+	}
+	saved, err := w.s.Sync()
+	if err != nil {
+		return statusOf(err)
+	}
+	w.h.c.log.Info("fsync", "path", w.name, "bytes", w.next, "synced", saved)
+	if saved < w.next {
+		return &status{code: sftp.ErrSSHFxFailure, msg: fmt.Sprintf("fsync %s: %d of %d bytes stored; the rest is stored when the file is closed", w.name, saved, w.next)}
+	}
+	return nil
+}
+
 // TransferError is told by the request server that the connection ended
 // with the file open: Close then keeps what arrived rather than name it.
 func (w *writer) TransferError(err error) {

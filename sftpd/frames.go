@@ -1,0 +1,365 @@
+package sftpd
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"sync"
+
+	"github.com/pkg/sftp"
+)
+
+// SFTP packet types that the stream reads or writes itself
+// (draft-ietf-secsh-filexfer-02, section 3).
+const (
+	fxpInit     = 1
+	fxpVersion  = 2
+	fxpClose    = 4
+	fxpStatus   = 101
+	fxpHandle   = 102
+	fxpExtended = 200
+)
+
+// sftpVersion is the protocol version the server speaks.
+const sftpVersion = 3
+
+// extensions are those the server lists in its VERSION answer, with their
+// versions: pkg/sftp's request server serves the first two, the stream
+// the third. Not hardlink@openssh.com, which handlers refuse: a link would
+// be a second name that the quota and the jail would have to follow.
+var extensions = []struct{ name, data string }{
+	{"posix-rename@openssh.com", "1"},
+	{"statvfs@openssh.com", "2"},
+	{"fsync@openssh.com", "1"},
+}
+
+// maxOwnPacket bounds the requests the stream reads whole to look at
+// (INIT, CLOSE, EXTENDED); a longer one passes through as it is.
+const maxOwnPacket = 64 << 10
+
+// maxAnswerHead is how much of each answer the stream keeps to read: a
+// HANDLE answer's handle (pkg/sftp's are short decimal numbers).
+const maxAnswerHead = 4 + 1 + 4 + 4 + 256
+
+// stream carries the SFTP packets of one session channel to and from
+// pkg/sftp's request server. It passes the client's requests on one
+// packet at a time, and answers itself the two the request server cannot:
+// INIT (its VERSION answer lists fsync@openssh.com) and fsync@openssh.com,
+// which waits until every request before it has been answered and then
+// syncs the session's open uploads. It counts requests passed and answers
+// written, and knows the handles open.
+type stream struct {
+	rw    io.ReadWriteCloser // the channel
+	fsync func(string) error // fsync of an open handle
+
+	// Read is called by the request server's receiving goroutine only.
+	pend []byte // a packet's bytes read ahead, passed on first
+	left int64  // the rest of the packet being passed, still in rw
+
+	mu       sync.Mutex
+	answered *sync.Cond // an answer was written, or the stream ended
+	passed   uint64     // requests passed on
+	answers  uint64     // answers the request server wrote
+	ended    bool
+	head     []byte   // the start of the answer being written
+	wleft    int64    // its bytes still to be written
+	queue    [][]byte // the stream's own answers, waiting for the end of the one being written
+	handles  map[string]bool
+}
+
+func newStream(rw io.ReadWriteCloser, fsync func(handle string) error) *stream {
+	s := &stream{rw: rw, fsync: fsync, handles: make(map[string]bool)}
+	s.answered = sync.NewCond(&s.mu)
+	return s
+}
+
+// Close ends the stream and closes the channel.
+func (s *stream) Close() error {
+	s.end()
+	return s.rw.Close()
+}
+
+// end makes a wait for answers give up: the session is over.
+func (s *stream) end() {
+	s.mu.Lock()
+	s.ended = true
+	s.answered.Broadcast()
+	s.mu.Unlock()
+}
+
+// Read passes the client's requests on to the request server.
+func (s *stream) Read(p []byte) (int, error) {
+	for len(s.pend) == 0 && s.left == 0 {
+		if err := s.next(); err != nil {
+			return 0, err
+		}
+	}
+	if len(s.pend) > 0 {
+		n := copy(p, s.pend)
+		s.pend = s.pend[n:]
+		return n, nil
+	}
+	if int64(len(p)) > s.left {
+		p = p[:s.left]
+	}
+	n, err := s.rw.Read(p)
+	s.left -= int64(n)
+	return n, err
+}
+
+// next reads the start of the next request: one the stream answers
+// itself is read whole and answered; any other is set up to be passed.
+func (s *stream) next() error {
+	var head [5]byte
+	if _, err := io.ReadFull(s.rw, head[:4]); err != nil {
+		return err // io.EOF between packets: the client is done
+	}
+	n := binary.BigEndian.Uint32(head[:4])
+	if n == 0 {
+		s.pass(append([]byte(nil), head[:4]...), 0) // the request server refuses it
+		return nil
+	}
+	if _, err := io.ReadFull(s.rw, head[4:]); err != nil {
+		return noEOF(err)
+	}
+	switch head[4] {
+	case fxpInit, fxpClose, fxpExtended:
+		if n <= maxOwnPacket {
+			pkt := make([]byte, 4+n)
+			copy(pkt, head[:])
+			if _, err := io.ReadFull(s.rw, pkt[5:]); err != nil {
+				return noEOF(err)
+			}
+			if done, err := s.own(pkt); done || err != nil {
+				return err
+			}
+			s.pass(pkt, 0)
+			return nil
+		}
+	}
+	s.pass(append([]byte(nil), head[:]...), int64(n)-1)
+	return nil
+}
+
+// pass sets pend (and left more bytes from the channel) to be read by the
+// request server as one request.
+func (s *stream) pass(pend []byte, left int64) {
+	s.mu.Lock()
+	s.passed++
+	s.mu.Unlock()
+	s.pend, s.left = pend, left
+}
+
+// noEOF is err, with the end of the stream inside a packet unexpected.
+func noEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// own answers pkt (a whole request) when it is one the stream serves
+// itself, and notes a CLOSE's handle as closed. done reports that pkt
+// was answered and is not to be passed on.
+func (s *stream) own(pkt []byte) (done bool, err error) {
+	body := pkt[5:]
+	switch pkt[4] {
+	case fxpInit:
+		// The client's version and extensions change nothing: the server
+		// speaks version 3, which every client speaks.
+		return true, s.send(versionPacket())
+	case fxpClose:
+		if _, rest, ok := takeUint32(body); ok { // the request's id
+			if h, _, ok := takeString(rest); ok {
+				s.mu.Lock()
+				delete(s.handles, h)
+				s.mu.Unlock()
+			}
+		}
+		return false, nil
+	}
+	id, rest, ok := takeUint32(body)
+	if !ok {
+		return false, nil
+	}
+	name, rest, ok := takeString(rest)
+	if !ok || name != "fsync@openssh.com" {
+		return false, nil
+	}
+	handle, _, ok := takeString(rest)
+	if !ok {
+		return true, s.send(statusPacket(id, sftp.ErrSSHFxBadMessage, "fsync: no handle"))
+	}
+	if !s.drain() {
+		return true, io.ErrUnexpectedEOF
+	}
+	s.mu.Lock()
+	open := s.handles[handle]
+	s.mu.Unlock()
+	if !open {
+		return true, s.send(statusPacket(id, sftp.ErrSSHFxFailure, "fsync: no such handle"))
+	}
+	if err := s.fsync(handle); err != nil {
+		return true, s.send(statusPacket(id, codeOf(err), err.Error()))
+	}
+	return true, s.send(statusPacket(id, sftp.ErrSSHFxOk, "Success"))
+}
+
+// drain waits until every request passed on has been answered, so that
+// an fsync covers every write sent before it. It reports false when the
+// stream ended first.
+func (s *stream) drain() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.answers < s.passed && !s.ended {
+		s.answered.Wait()
+	}
+	return !s.ended
+}
+
+// Write writes the request server's answers (a packet may come in several
+// writes), keeping count of them and of the handles they open.
+func (s *stream) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, err := s.rw.Write(p)
+	s.track(p[:n])
+	if err == nil && len(s.head) == 0 {
+		err = s.flushLocked()
+	}
+	return n, err
+}
+
+// track follows the answers' framing through b.
+func (s *stream) track(b []byte) {
+	for len(b) > 0 {
+		if len(s.head) < 4 {
+			k := min(4-len(s.head), len(b))
+			s.head = append(s.head, b[:k]...)
+			b = b[k:]
+			if len(s.head) == 4 {
+				s.wleft = int64(binary.BigEndian.Uint32(s.head))
+				if s.wleft == 0 {
+					s.answerLocked()
+				}
+			}
+			continue
+		}
+		k := min(int64(len(b)), s.wleft)
+		if room := maxAnswerHead - len(s.head); room > 0 {
+			s.head = append(s.head, b[:min(k, int64(room))]...)
+		}
+		b = b[k:]
+		s.wleft -= k
+		if s.wleft == 0 {
+			s.answerLocked()
+		}
+	}
+}
+
+// answerLocked counts the answer just written, noting the handle a
+// HANDLE answer opened.
+func (s *stream) answerLocked() {
+	if len(s.head) > 9 && s.head[4] == fxpHandle {
+		if h, _, ok := takeString(s.head[9:]); ok {
+			s.handles[h] = true
+		}
+	}
+	s.head = s.head[:0]
+	s.answers++
+	s.answered.Broadcast()
+}
+
+// send writes one of the stream's own answers: now, or after the end of
+// the answer the request server is in the middle of.
+func (s *stream) send(pkt []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.queue = append(s.queue, pkt)
+	if len(s.head) > 0 {
+		return nil
+	}
+	return s.flushLocked()
+}
+
+func (s *stream) flushLocked() error {
+	for len(s.queue) > 0 {
+		pkt := s.queue[0]
+		s.queue = s.queue[1:]
+		if _, err := s.rw.Write(pkt); err != nil {
+			return err
+		}
+	}
+	s.queue = nil
+	return nil
+}
+
+// versionPacket is the answer to INIT.
+func versionPacket() []byte {
+	b := []byte{0, 0, 0, 0, fxpVersion}
+	b = binary.BigEndian.AppendUint32(b, sftpVersion)
+	for _, e := range extensions {
+		b = appendString(appendString(b, e.name), e.data)
+	}
+	return framed(b)
+}
+
+// statusPacket is a STATUS answer to request id.
+func statusPacket(id uint32, code error, msg string) []byte {
+	b := []byte{0, 0, 0, 0, fxpStatus}
+	b = binary.BigEndian.AppendUint32(b, id)
+	b = binary.BigEndian.AppendUint32(b, statusCode(code))
+	b = appendString(appendString(b, msg), "en")
+	return framed(b)
+}
+
+// framed fills in b's length, the first four bytes.
+func framed(b []byte) []byte {
+	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
+	return b
+}
+
+// codes are the SFTP status codes of pkg/sftp's errors, in order.
+var codes = []error{sftp.ErrSSHFxOk, sftp.ErrSSHFxEOF, sftp.ErrSSHFxNoSuchFile, sftp.ErrSSHFxPermissionDenied,
+	sftp.ErrSSHFxFailure, sftp.ErrSSHFxBadMessage, sftp.ErrSSHFxNoConnection, sftp.ErrSSHFxConnectionLost,
+	sftp.ErrSSHFxOpUnsupported}
+
+// statusCode is the number of one of codes (SSH_FX_FAILURE for another).
+func statusCode(code error) uint32 {
+	for i, c := range codes {
+		if code == c {
+			return uint32(i)
+		}
+	}
+	return 4
+}
+
+// codeOf is the status code that err (from statusOf) carries.
+func codeOf(err error) error {
+	for _, c := range codes {
+		if errors.Is(err, c) {
+			return c
+		}
+	}
+	return sftp.ErrSSHFxFailure
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
+	return append(b, s...)
+}
+
+func takeUint32(b []byte) (uint32, []byte, bool) {
+	if len(b) < 4 {
+		return 0, nil, false
+	}
+	return binary.BigEndian.Uint32(b), b[4:], true
+}
+
+func takeString(b []byte) (string, []byte, bool) {
+	n, b, ok := takeUint32(b)
+	if !ok || uint64(n) > uint64(len(b)) {
+		return "", nil, false
+	}
+	return string(b[:n]), b[n:], true
+}
