@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"ftpx/home"
 
@@ -74,23 +75,47 @@ func (c *session) serveSFTP(ch ssh.Channel) {
 	h := &handlers{c: c, home: login.Home, user: login.User, anonymous: login.Anonymous}
 	fsys := guarded{h}
 	st := newStream(ch, func(string) error { return h.syncUploads() })
+	st.parkAfter = parkAfter
 	defer context.AfterFunc(c.ctx, st.end)()
-	// The allocator reuses a session's packet buffers (256 KiB each, as
-	// many as requests in flight: 64 for OpenSSH's sftp) instead of
-	// allocating one per packet: with it a 1 GiB put cost the server 5.1 s
-	// of CPU instead of 8.4, and a get 2.1 instead of 3.9 (aes128-gcm),
-	// the difference mostly garbage collection and page faults.
-	rs := sftp.NewRequestServer(st, sftp.Handlers{FileGet: fsys, FilePut: fsys, FileCmd: fsys, FileList: fsys},
-		sftp.WithStartDirectory("/"), sftp.WithRSAllocator())
+	handlers := sftp.Handlers{FileGet: fsys, FilePut: fsys, FileCmd: fsys, FileList: fsys}
 	c.log.Info("sftp started")
-	err := rs.Serve()
+	// No request server runs until a request needs one: a session that
+	// only said hello holds none.
+	err := st.wait()
+	for err == nil {
+		// A request server that serves files reuses its packet buffers
+		// (pkg/sftp's allocator: 256 KiB each, as many as requests in
+		// flight, 64 for OpenSSH's sftp) instead of allocating one per
+		// packet: with it a 1 GiB put cost the server 5.1 s of CPU instead
+		// of 8.4, and a get 2.1 instead of 3.9 (aes128-gcm), the
+		// difference mostly garbage collection and page faults. One that
+		// starts for a listing or a stat does without (its buffers would
+		// outlive it as garbage, 256 KiB a session), and gives way to one
+		// with them when a file is opened.
+		opts := []sftp.RequestServerOption{sftp.WithStartDirectory("/")}
+		if st.Alloc = st.opening(); st.Alloc {
+			opts = append(opts, sftp.WithRSAllocator())
+		}
+		rs := sftp.NewRequestServer(st, handlers, opts...)
+		if err = rs.Serve(); errors.Is(err, errParked) {
+			// Idle with nothing open: the request server has stopped;
+			// the next request starts another.
+			err = st.wait()
+		} else if err == nil {
+			err = io.EOF
+		}
+	}
 	exitStatus(ch, 0) // as sshd does when sftp-server ends: scp and ssh exit 0
-	st.end()
-	rs.Close()
+	st.Close()
 	if err != nil && !errors.Is(err, io.EOF) {
 		c.log.Info("sftp ended", "err", err.Error())
 	}
 }
+
+// parkAfter is how long a session's request server waits for a request
+// with nothing open before it stops, to be made again for the next one:
+// an idle session then holds one goroutine instead of a dozen.
+var parkAfter = time.Second
 
 // maxExecLine bounds an exec request's command line.
 const maxExecLine = 64 << 10

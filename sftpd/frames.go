@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/pkg/sftp"
 )
@@ -14,6 +15,7 @@ import (
 const (
 	fxpInit     = 1
 	fxpVersion  = 2
+	fxpOpen     = 3
 	fxpClose    = 4
 	fxpStatus   = 101
 	fxpHandle   = 102
@@ -53,8 +55,15 @@ type stream struct {
 	fsync func(string) error // fsync of an open handle
 
 	// Read is called by the request server's receiving goroutine only.
-	pend []byte // a packet's bytes read ahead, passed on first
-	left int64  // the rest of the packet being passed, still in rw
+	pend      []byte // a packet's bytes read ahead, passed on first
+	left      int64  // the rest of the packet being passed, still in rw
+	parkAfter time.Duration
+	heads     chan head // the start of a request read while the request server may stop
+	waiting   bool      // a head is coming on heads
+	ahead     *head     // a head read for the next request server
+	timer     *time.Timer
+	// Alloc is set while the request server reuses its packet buffers.
+	Alloc bool
 
 	mu       sync.Mutex
 	answered *sync.Cond // an answer was written, or the stream ended
@@ -68,7 +77,7 @@ type stream struct {
 }
 
 func newStream(rw io.ReadWriteCloser, fsync func(handle string) error) *stream {
-	s := &stream{rw: rw, fsync: fsync, handles: make(map[string]bool)}
+	s := &stream{rw: rw, fsync: fsync, handles: make(map[string]bool), heads: make(chan head, 1)}
 	s.answered = sync.NewCond(&s.mu)
 	return s
 }
@@ -107,38 +116,143 @@ func (s *stream) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// next reads the start of the next request: one the stream answers
-// itself is read whole and answered; any other is set up to be passed.
+// head is the start of a request: its length and type.
+type head struct {
+	b   [5]byte
+	err error
+}
+
+// readHead reads the start of the next request: its length, and its type
+// when the length leaves room for one. io.EOF between requests is the
+// client's end.
+func (s *stream) readHead() (h head) {
+	if _, h.err = io.ReadFull(s.rw, h.b[:4]); h.err != nil {
+		return h
+	}
+	if binary.BigEndian.Uint32(h.b[:4]) > 0 {
+		_, err := io.ReadFull(s.rw, h.b[4:])
+		h.err = noEOF(err)
+	}
+	return h
+}
+
+// errParked ends the request server of a session that has been idle for
+// parkAfter with nothing open: it is made again for the next request.
+var errParked = errors.New("sftp: idle, the request server stopped")
+
+// next reads the next request: one the stream answers itself is read
+// whole and answered; any other is set up to be passed. With no handle
+// open the start of the next request is read on a goroutine of its own,
+// so that when none comes for parkAfter, and every request has been
+// answered, the request server (a dozen goroutines and its buffers) can
+// stop (errParked) while that goroutine waits; wait takes the request.
 func (s *stream) next() error {
-	var head [5]byte
-	if _, err := io.ReadFull(s.rw, head[:4]); err != nil {
-		return err // io.EOF between packets: the client is done
+	var h head
+	switch {
+	case s.parkAfter > 0 && s.noHandles():
+		go func() { s.heads <- s.readHead() }()
+		if s.timer == nil {
+			s.timer = time.NewTimer(s.parkAfter)
+		} else {
+			s.timer.Reset(s.parkAfter)
+		}
+	wait:
+		for {
+			select {
+			case h = <-s.heads:
+				s.timer.Stop()
+				break wait
+			case <-s.timer.C:
+				if s.idle() {
+					s.waiting = true
+					return errParked
+				}
+				s.timer.Reset(s.parkAfter) // a request is still being answered
+			}
+		}
+	default:
+		h = s.readHead()
 	}
-	n := binary.BigEndian.Uint32(head[:4])
+	if h.err == nil && h.b[4] == fxpOpen && binary.BigEndian.Uint32(h.b[:4]) > 0 && s.parkAfter > 0 && !s.Alloc && s.idle() {
+		// A file is being opened on a request server without the
+		// allocator: stop it, for one with (transfers need it).
+		s.ahead = &h
+		return errParked
+	}
+	_, err := s.take(h)
+	return err
+}
+
+// opening reports that the request waiting to be passed opens a file.
+func (s *stream) opening() bool { return len(s.pend) > 4 && s.pend[4] == fxpOpen }
+
+// wait reads requests while no request server runs (before the first, and
+// once one has stopped), answering those the stream serves itself, until
+// one is to be passed on: the next request server's first Read takes it.
+// It returns the client's end (io.EOF) or a failure.
+func (s *stream) wait() error {
+	var h head
+	switch {
+	case s.ahead != nil:
+		h, s.ahead = *s.ahead, nil
+	case s.waiting:
+		h = <-s.heads
+		s.waiting = false
+	default:
+		h = s.readHead()
+	}
+	for {
+		answered, err := s.take(h)
+		if err != nil || !answered {
+			return err
+		}
+		h = s.readHead()
+	}
+}
+
+// take deals with the request that begins with h: answered when the
+// stream answered it itself, else set up to be passed on.
+func (s *stream) take(h head) (answered bool, err error) {
+	if h.err != nil {
+		return false, h.err
+	}
+	n := binary.BigEndian.Uint32(h.b[:4])
 	if n == 0 {
-		s.pass(append([]byte(nil), head[:4]...), 0) // the request server refuses it
-		return nil
+		s.pass(append([]byte(nil), h.b[:4]...), 0) // the request server refuses it
+		return false, nil
 	}
-	if _, err := io.ReadFull(s.rw, head[4:]); err != nil {
-		return noEOF(err)
-	}
-	switch head[4] {
+	switch h.b[4] {
 	case fxpInit, fxpClose, fxpExtended:
 		if n <= maxOwnPacket {
 			pkt := make([]byte, 4+n)
-			copy(pkt, head[:])
+			copy(pkt, h.b[:])
 			if _, err := io.ReadFull(s.rw, pkt[5:]); err != nil {
-				return noEOF(err)
+				return false, noEOF(err)
 			}
 			if done, err := s.own(pkt); done || err != nil {
-				return err
+				return done, err
 			}
 			s.pass(pkt, 0)
-			return nil
+			return false, nil
 		}
 	}
-	s.pass(append([]byte(nil), head[:]...), int64(n)-1)
-	return nil
+	s.pass(append([]byte(nil), h.b[:]...), int64(n)-1)
+	return false, nil
+}
+
+// noHandles reports that no handle is open.
+func (s *stream) noHandles() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.handles) == 0
+}
+
+// idle reports that the request server may stop: no handle is open and
+// every request passed has been answered.
+func (s *stream) idle() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.answers == s.passed && len(s.handles) == 0 && len(s.queue) == 0
 }
 
 // pass sets pend (and left more bytes from the channel) to be read by the

@@ -111,11 +111,12 @@ type session struct {
 	start   time.Time
 	log     *slog.Logger
 
-	mu      sync.Mutex
-	login   *server.Login // once authenticated
-	busy    int           // files open and commands running: Shutdown waits for them
-	conn    *ssh.ServerConn
-	closing bool // Shutdown began: end when no longer busy
+	mu        sync.Mutex
+	login     *server.Login // once authenticated
+	busy      int           // files open and commands running: Shutdown waits for them
+	conn      *ssh.ServerConn
+	closing   bool // Shutdown began: end when no longer busy
+	idleTimer *time.Timer
 }
 
 // Serve runs the SSH handshake, then serves the session channels until
@@ -149,9 +150,22 @@ func (c *session) Serve(done func()) {
 		conn.Close()
 	}
 	c.watchIdle(idle)
-	go ssh.DiscardRequests(reqs) // global requests: tcpip-forward and the like are refused
 	var wg sync.WaitGroup
-	for nc := range chans {
+	for {
+		var nc ssh.NewChannel
+		select {
+		case nc = <-chans:
+		case req, ok := <-reqs: // global requests: tcpip-forward and the like are refused
+			if !ok {
+				reqs = nil
+			} else if req.WantReply {
+				req.Reply(false, nil)
+			}
+			continue
+		}
+		if nc == nil { // the connection ended
+			break
+		}
 		if nc.ChannelType() != "session" {
 			nc.Reject(ssh.Prohibited, "only session channels (sftp, md5sum) are served")
 			c.log.Warn("channel refused", "type", nc.ChannelType())
@@ -175,31 +189,32 @@ func (c *session) Serve(done func()) {
 
 // watchIdle closes the connection after idle with nothing busy and
 // nothing read: an SSH client that keeps the connection open but does
-// nothing is let go, as the other front ends do.
+// nothing is let go, as the other front ends do. It is a timer, not a
+// goroutine: an idle session costs as little as it can.
 func (c *session) watchIdle(idle time.Duration) {
-	go func() {
-		t := time.NewTicker(min(idle/4+time.Millisecond, 15*time.Second))
-		defer t.Stop()
-		last := c.tcp.read.Load()
-		quiet := time.Now()
-		for range t.C {
-			c.mu.Lock()
-			conn, busy := c.conn, c.busy
-			c.mu.Unlock()
-			if conn == nil {
-				return
-			}
-			if n := c.tcp.read.Load(); n != last || busy > 0 {
-				last, quiet = n, time.Now()
-				continue
-			}
-			if time.Since(quiet) >= idle {
-				c.log.Info("idle timeout", "seconds", idle.Seconds())
-				conn.Close()
-				return
-			}
+	every := min(idle/4+time.Millisecond, 15*time.Second)
+	last := c.tcp.read.Load()
+	quiet := time.Now()
+	var t *time.Timer
+	t = time.AfterFunc(every, func() {
+		c.mu.Lock()
+		conn, busy := c.conn, c.busy
+		c.mu.Unlock()
+		if conn == nil {
+			return
 		}
-	}()
+		if n := c.tcp.read.Load(); n != last || busy > 0 {
+			last, quiet = n, time.Now()
+		} else if time.Since(quiet) >= idle {
+			c.log.Info("idle timeout", "seconds", idle.Seconds())
+			conn.Close()
+			return
+		}
+		t.Reset(every)
+	})
+	c.mu.Lock()
+	c.idleTimer = t
+	c.mu.Unlock()
 }
 
 // InterruptIfIdle ends the session now if no file is open and no command
@@ -262,6 +277,9 @@ func (c *session) endLogin() {
 	l := c.login
 	c.login = nil
 	c.conn = nil
+	if c.idleTimer != nil {
+		c.idleTimer.Stop()
+	}
 	c.mu.Unlock()
 	if l != nil {
 		l.Close()

@@ -2,7 +2,8 @@
 // read the server's memory while they are: it logs N SSH connections in
 // with a private key (a few at a time), starts the sftp subsystem on each
 // (pkg/sftp's client: the channel, the subsystem request and the version
-// exchange), prints one line with how long that took and "ready", then
+// exchange) and asks for the working directory (a REALPATH of ".", as
+// OpenSSH's sftp does before its prompt), prints one line with how long that took and "ready", then
 // holds them until SIGINT or SIGTERM, and closes them. With -close it
 // closes them at once and exits (the warm-up before the first reading).
 //
@@ -79,6 +80,11 @@ func run(ctx context.Context, addr, user, keyFile string, n, workers int, closeN
 		if err != nil {
 			conn.Close()
 			return nil, fmt.Errorf("sftp subsystem: %w", err)
+		}
+		if _, err := c.Getwd(); err != nil {
+			c.Close()
+			conn.Close()
+			return nil, fmt.Errorf("realpath .: %w", err)
 		}
 		return &session{conn: conn, sftp: c}, nil
 	}
