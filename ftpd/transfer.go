@@ -30,8 +30,8 @@ func (c *session) held(name string) (int64, bool) {
 	if c.login == nil || c.login.Anonymous {
 		return 0, false
 	}
-	h, err := c.home.Breakpoint(transferID(c.login.User, name))
-	if err != nil || h.Name != name {
+	h, err := c.home.StreamHeld(name)
+	if err != nil {
 		return 0, false
 	}
 	return h.Offset, true

@@ -107,6 +107,20 @@ func (d *dirFS) PartialState(id string) ([]byte, error) {
 	return b, nil
 }
 
+// partialSize is the size of the partial id's data, -1 when there is
+// none: what Partials lists for it.
+func (d *dirFS) partialSize(id string) int64 {
+	p, err := partial("stat", id)
+	if err != nil {
+		return -1
+	}
+	fi, err := d.root.Lstat(p)
+	if err != nil || !fi.Mode().IsRegular() {
+		return -1
+	}
+	return fi.Size()
+}
+
 func (d *dirFS) Partials() ([]PartialInfo, error) {
 	dir, err := d.root.Open(PartialDir)
 	if errors.Is(err, fs.ErrNotExist) {

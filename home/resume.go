@@ -34,6 +34,25 @@ func checkTransfer(id string) error {
 // when another connection is uploading it. The partial may be in the home
 // or in any folder.
 func (h *Home) Breakpoint(transfer string) (Held, error) {
+	return h.breakpoint(transfer, true)
+}
+
+// StreamHeld reports what the home holds of the user's stream upload to
+// name (StreamID): for FTP's SIZE and REST, SFTP's stat and reput. A
+// stream's id is its user's own, so no other home is looked in (with
+// thousands of homes that look would cost more than the upload), and a
+// partial held for another name is ErrNotExist.
+func (h *Home) StreamHeld(name string) (Held, error) {
+	held, err := h.breakpoint(StreamID(h.user, name), false)
+	if err == nil && held.Name != name {
+		return Held{}, fmt.Errorf("breakpoint %s: %w", name, ErrNotExist)
+	}
+	return held, err
+}
+
+// breakpoint is Breakpoint; elsewhere tells ErrForeign from ErrNotExist
+// by looking in the other homes.
+func (h *Home) breakpoint(transfer string, elsewhere bool) (Held, error) {
 	if err := checkTransfer(transfer); err != nil {
 		return Held{}, err
 	}
@@ -42,7 +61,7 @@ func (h *Home) Breakpoint(transfer string) (Held, error) {
 		return Held{}, fmt.Errorf("breakpoint: %w", err)
 	}
 	defer h.unclaim(mt, transfer)
-	st, err := h.held(mt, transfer)
+	st, err := h.held(mt, transfer, elsewhere)
 	if err != nil {
 		return Held{}, err
 	}
@@ -69,12 +88,12 @@ func (h *Home) holder(id string) *mount {
 // the caller has claimed. A state that cannot be used (unreadable, or more
 // than the data file holds, as after a crash of the machine) is dropped
 // with its partial and reported as ErrNotExist; an id unknown here but
-// held by another user in their home is ErrForeign.
-func (h *Home) held(mt *mount, id string) (ResumePoint, error) {
+// held by another user in their home is ErrForeign when elsewhere is set.
+func (h *Home) held(mt *mount, id string, elsewhere bool) (ResumePoint, error) {
 	var st ResumePoint
 	b, err := mt.fs.PartialState(id)
 	if errors.Is(err, ErrNotExist) {
-		if h.m != nil && mt == h.mounts[0] && h.m.heldElsewhere(h.user, id) {
+		if elsewhere && h.m != nil && mt == h.mounts[0] && h.m.heldElsewhere(h.user, id) {
 			return st, fmt.Errorf("transfer %s: %w", id, ErrForeign)
 		}
 		return st, fmt.Errorf("transfer %s: %w", id, ErrNotExist)
@@ -127,6 +146,9 @@ func catchUp(mt *mount, id string, st *ResumePoint) {
 // partialSize returns the size of the partial's data in mt, or -1 when
 // there is none.
 func partialSize(mt *mount, id string) int64 {
+	if d, ok := mt.fs.(interface{ partialSize(string) int64 }); ok {
+		return d.partialSize(id) // one stat, not a listing of every partial
+	}
 	ps, err := mt.fs.Partials()
 	if err != nil {
 		return -1

@@ -72,6 +72,22 @@ func TestStreamSuspendThenResume(t *testing.T) {
 	if err != nil || held.Offset != 300_001 || held.Name != "/f" || held.PrefixMD5 != md5hex(data[:300_001]) {
 		t.Fatalf("held %+v, %v", held, err)
 	}
+	// The same, asked by name, for a stream of the user's own id.
+	sid := StreamID("alice", "/s")
+	s2, err := h.BeginStream("/s", sid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream(s2, data[:1000], 100)
+	if err := s2.Suspend(); err != nil {
+		t.Fatal(err)
+	}
+	if held, err := h.StreamHeld("/s"); err != nil || held.Offset != 1000 || held.Name != "/s" {
+		t.Errorf("StreamHeld(/s): %+v, %v; want 1000 bytes of /s", held, err)
+	}
+	if _, err := h.StreamHeld("/f"); !errors.Is(err, ErrNotExist) {
+		t.Errorf("StreamHeld(/f), held under a transfer id of the native protocol: %v, want ErrNotExist", err)
+	}
 	for _, bad := range []int64{1, 300_000, 300_002} {
 		if _, err := h.BeginStream("/f", id, bad); !errors.Is(err, ErrBadOffset) {
 			t.Errorf("resume at %d of 300001: %v, want ErrBadOffset", bad, err)

@@ -136,7 +136,7 @@ func (u *Upload) open(p Put) (Target, error) {
 		u.part = partSize(sink)
 		return t, nil
 	}
-	st, err := h.held(mt, u.id)
+	st, err := h.held(mt, u.id, !p.Stream) // a stream's id is its user's own
 	switch {
 	case errors.Is(err, ErrNotExist):
 		return Target{}, fmt.Errorf("put %s: offset %d, nothing held: %w", u.name, offset, ErrBadOffset)

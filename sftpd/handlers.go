@@ -107,7 +107,7 @@ func (h *handlers) beginUpload(name string, flags sftp.FileOpenFlags) (*writer, 
 	id := home.StreamID(h.user, name)
 	begin := func(offset int64) (*home.Stream, error) { return h.home.BeginStream(name, id, offset) }
 	if !flags.Trunc {
-		if held, err := h.home.Breakpoint(id); err == nil && held.Name == name && held.Offset > 0 {
+		if held, err := h.home.StreamHeld(name); err == nil && held.Offset > 0 {
 			s, err := begin(held.Offset)
 			if err != nil {
 				return nil, err
@@ -250,7 +250,7 @@ func (h *handlers) Lstat(r *sftp.Request) (sftp.ListerAt, error) { return h.File
 func (h *handlers) stat(name string) (fs.FileInfo, error) {
 	fi, err := h.home.FS.Stat(name)
 	if errors.Is(err, home.ErrNotExist) && !h.anonymous {
-		if held, herr := h.home.Breakpoint(home.StreamID(h.user, name)); herr == nil && held.Name == name {
+		if held, herr := h.home.StreamHeld(name); herr == nil {
 			return heldInfo{name: path.Base(name), size: held.Offset}, nil
 		}
 	}
