@@ -30,7 +30,8 @@
 #
 # Memory per idle SFTP session: bench/cmd/sftpidle logs BENCH_SFTP_CONNS
 # (default BENCH_CONNS, else 1000) sessions in with the key, starts the sftp
-# subsystem on each, and holds them. ftpx-server's VmRSS (/proc/PID/status)
+# subsystem on each, asks each for its working directory (a REALPATH, as
+# OpenSSH's sftp does before its prompt), and holds them. ftpx-server's VmRSS (/proc/PID/status)
 # before them (20 sessions opened and closed first) and 2 s after the last
 # one opened, on a fresh server (--max-conns and --max-conns-per-ip above
 # N) each run, median of BENCH_RUNS runs. OpenSSH forks per connection:
