@@ -35,6 +35,11 @@ var extensions = []struct{ name, data string }{
 	{"fsync@openssh.com", "1"},
 }
 
+// maxPacket is the longest request the request server takes (pkg/sftp's
+// limit): the stream reads nothing more of a longer one, which the request
+// server refuses at once by its length.
+const maxPacket = 256 << 10
+
 // maxOwnPacket bounds the requests the stream reads whole to look at
 // (INIT, CLOSE, EXTENDED); a longer one passes through as it is.
 const maxOwnPacket = 64 << 10
@@ -129,7 +134,7 @@ func (s *stream) readHead() (h head) {
 	if _, h.err = io.ReadFull(s.rw, h.b[:4]); h.err != nil {
 		return h
 	}
-	if binary.BigEndian.Uint32(h.b[:4]) > 0 {
+	if n := binary.BigEndian.Uint32(h.b[:4]); n > 0 && n <= maxPacket {
 		_, err := io.ReadFull(s.rw, h.b[4:])
 		h.err = noEOF(err)
 	}
@@ -217,7 +222,7 @@ func (s *stream) take(h head) (answered bool, err error) {
 		return false, h.err
 	}
 	n := binary.BigEndian.Uint32(h.b[:4])
-	if n == 0 {
+	if n == 0 || n > maxPacket {
 		s.pass(append([]byte(nil), h.b[:4]...), 0) // the request server refuses it
 		return false, nil
 	}
