@@ -87,3 +87,56 @@ func TestUploadEndsWithItsSession(t *testing.T) {
 	st.frozen.Store(false)
 	sink.Abort()
 }
+
+// TestHaltEndsEveryCall: Halt (the daemon's shutdown, once its grace
+// period is over) ends every call to a store that stopped answering, those
+// of no session too (a stat, an upload opened without a session), and any
+// later call fails at once, instead of each waiting out the timeout.
+func TestHaltEndsEveryCall(t *testing.T) {
+	st := &stallingTransport{next: http.DefaultTransport}
+	c := newClient(t, smallParts, func(cfg *s3home.Config) {
+		cfg.Timeout = time.Minute
+		cfg.Parallel = 1
+		cfg.Transport = st
+	})
+	fsys := newTree(t, c)
+	size := int64(4 * s3home.MinPartSize)
+	sink, _, err := fsys.Upload(home.FreshID(), "/big.bin", home.UploadOptions{Size: size, Resumable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.frozen.Store(true)
+	done := make(chan error, 2)
+	go func() {
+		_, err := sink.Write(randomData(int(3 * s3home.MinPartSize)))
+		if err == nil {
+			err = sink.Finish(true)
+		}
+		done <- err
+	}()
+	go func() {
+		_, err := fsys.Stat("/elsewhere.txt")
+		done <- err
+	}()
+	for st.held.Load() < 2 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	t0 := time.Now()
+	c.Halt()
+	for i := 0; i < 2; i++ {
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Errorf("a call held by the store succeeded after Halt")
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d of 2 calls still wait 10 s after Halt (timeout 1m)", 2-i)
+		}
+	}
+	t.Logf("both calls ended %v after Halt", time.Since(t0).Round(time.Millisecond))
+	st.frozen.Store(false) // the store answers again; the client does not
+	t1 := time.Now()
+	if _, err := fsys.Stat("/big.bin"); err == nil || time.Since(t1) > time.Second {
+		t.Errorf("a call after Halt: %v after %v, want a failure at once", err, time.Since(t1))
+	}
+}

@@ -2,6 +2,7 @@ package s3home
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -53,7 +54,18 @@ type Client struct {
 	par     int
 	mem     *budget // bytes of small uploads held in memory, across trees
 	bufs    *bufferPool
+	halted  context.Context // done once Halt is called: every call ends
+	halt    context.CancelFunc
 }
+
+// errHalted is the failure of a call cut short by Halt.
+var errHalted = errors.New("the server is stopping")
+
+// Halt ends every call to the store in flight and fails every later one
+// at once. The daemon calls it when its shutdown's grace period is over,
+// so that it does not wait out the store's timeouts (a stalled store
+// answers nothing for Timeout, 30 s, a call).
+func (c *Client) Halt() { c.halt() }
 
 // New checks cfg and returns a Client; it does not reach the store yet.
 func New(cfg Config) (*Client, error) {
@@ -80,6 +92,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	c := &Client{mc: mc, core: minio.Core{Client: mc}, timeout: cfg.Timeout, id: cfg.ServerID,
 		part: cfg.PartSize, par: cfg.Parallel, mem: newBudget(smallMemory)}
+	c.halted, c.halt = context.WithCancel(context.Background())
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout
 	}
@@ -97,6 +110,7 @@ func New(cfg Config) (*Client, error) {
 		c.id = host + "-" + strconv.Itoa(os.Getpid()) + "-" + uuid.NewString()[:8]
 	}
 	c.bufs = newBufferPool(c.part, partBuffers)
+	c.bufs.halted = c.halted.Done()
 	return c, nil
 }
 
@@ -171,9 +185,15 @@ func (c *Client) ctx() (context.Context, context.CancelFunc) { return c.ctxFrom(
 
 // ctxFrom returns a context bounded by the client's timeout that also ends
 // with parent (an upload's session; nil for none).
+// It ends on Halt too.
 func (c *Client) ctxFrom(parent context.Context) (context.Context, context.CancelFunc) {
 	if parent == nil {
-		parent = context.Background()
+		return context.WithTimeout(c.halted, c.timeout)
 	}
-	return context.WithTimeout(parent, c.timeout)
+	ctx, cancel := context.WithTimeout(parent, c.timeout)
+	unhook := context.AfterFunc(c.halted, cancel)
+	return ctx, func() {
+		unhook()
+		cancel()
+	}
 }

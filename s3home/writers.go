@@ -140,19 +140,33 @@ func (f *partFile) Write(p []byte) (int, error) {
 		f.buf = append(f.buf, p[:k]...)
 		p, n = p[k:], n+k
 		if int64(len(f.buf)) == f.partSize {
-			f.send()
+			if err := f.send(); err != nil {
+				return n, err
+			}
 		}
 	}
 	return n, nil
 }
 
-// send uploads the part being filled in the background.
-func (f *partFile) send() {
+// send uploads the part being filled in the background, once one of the
+// upload's slots is free. When the upload's session or the client ends
+// first, the part is dropped and the upload fails.
+func (f *partFile) send() error {
 	buf, num := f.buf, f.next
 	f.buf = nil
+	var ended <-chan struct{}
+	if f.ctx != nil {
+		ended = f.ctx.Done()
+	}
+	select {
+	case f.slots <- struct{}{}:
+	case <-ended:
+		return f.drop(buf, f.ctx.Err())
+	case <-f.t.c.halted.Done():
+		return f.drop(buf, errHalted)
+	}
 	f.next++
 	f.at += int64(len(buf))
-	f.slots <- struct{}{}
 	f.wg.Add(1)
 	go func() {
 		defer f.wg.Done()
@@ -172,6 +186,19 @@ func (f *partFile) send() {
 		}
 		f.done[num] = part{N: num, ETag: strings.Trim(op.ETag, `"`), Size: int64(len(buf))}
 	}()
+	return nil
+}
+
+// drop gives back the buffer of a part that will not be sent, and fails
+// the upload with why.
+func (f *partFile) drop(buf []byte, why error) error {
+	f.t.c.bufs.put(buf)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err == nil {
+		f.err = opErr("put", "partial "+f.id, why)
+	}
+	return f.err
 }
 
 func (f *partFile) failed() error {
@@ -190,7 +217,9 @@ func (f *partFile) Sync() error {
 			}
 			f.buf = b[:0]
 		}
-		f.send()
+		if err := f.send(); err != nil {
+			return err
+		}
 	}
 	f.wg.Wait()
 	if err := f.failed(); err != nil {
@@ -338,9 +367,10 @@ func (b *budget) give(n int64) {
 // one to come back when they are all out. Buffers are kept for reuse (a
 // 16 MiB buffer allocated again for every part costs its zeroing).
 type bufferPool struct {
-	size  int64
-	slots chan struct{}
-	free  chan []byte
+	size   int64
+	slots  chan struct{}
+	free   chan []byte
+	halted <-chan struct{} // the client's Halt: a wait for a buffer ends
 }
 
 func newBufferPool(size int64, max int) *bufferPool {
@@ -358,6 +388,8 @@ func (p *bufferPool) get(ctx context.Context) ([]byte, error) {
 	case p.slots <- struct{}{}:
 	case <-done:
 		return nil, ctx.Err()
+	case <-p.halted:
+		return nil, errHalted
 	}
 	select {
 	case b := <-p.free:

@@ -140,7 +140,7 @@ func serve(c *cli.Context) error {
 		return err
 	}
 	_, statErr := os.Stat(localDir(cfg))
-	homes, err := openHomes(cfg, logger)
+	homes, halt, err := openHomes(cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -247,6 +247,10 @@ func serve(c *cli.Context) error {
 	logger.Info("shutting down", "grace", gracePeriod.String())
 	sctx, cancel := context.WithTimeout(context.Background(), gracePeriod)
 	defer cancel()
+	// Once the grace period is over, calls to an object store end at once:
+	// a stalled store would hold each session for its timeout, call after
+	// call (saving, then dropping, an upload's state).
+	defer context.AfterFunc(sctx, halt)()
 	var wg sync.WaitGroup
 	for _, f := range fronts {
 		wg.Add(1)

@@ -30,39 +30,39 @@ func localDir(cfg conf.Config) string {
 
 // openHomes returns the Manager of the homes: under a local root, or in
 // the bucket of an s3:// root (made when missing). With an object store
-// configured, folders may be s3:// URLs too.
-func openHomes(cfg conf.Config, logger *slog.Logger) (*home.Manager, error) {
+// configured, folders may be s3:// URLs too, and halt ends every call to
+// the store (s3home.Client.Halt; without a store it does nothing).
+func openHomes(cfg conf.Config, logger *slog.Logger) (homes *home.Manager, halt func(), err error) {
+	halt = func() {}
 	var client *s3home.Client
 	if cfg.S3Endpoint != "" {
-		var err error
 		if client, err = s3home.New(s3home.Config{Endpoint: cfg.S3Endpoint, Region: cfg.S3Region, PartSize: cfg.S3PartSize}); err != nil {
-			return nil, err
+			return nil, halt, err
 		}
+		halt = client.Halt
 	}
-	var homes *home.Manager
 	if s3url.Is(cfg.Root) {
 		u, err := s3url.Parse(cfg.Root)
 		if err != nil {
-			return nil, fmt.Errorf("root: %w", err)
+			return nil, halt, fmt.Errorf("root: %w", err)
 		}
 		if err := client.EnsureBucket(context.Background(), u.Bucket, storeWait); err != nil {
-			return nil, fmt.Errorf("root %s: %w", u, err)
+			return nil, halt, fmt.Errorf("root %s: %w", u, err)
 		}
 		if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
-			return nil, fmt.Errorf("state_dir: %w", err)
+			return nil, halt, fmt.Errorf("state_dir: %w", err)
 		}
 		homes = home.NewManagerOn(client.Homes(u))
 		logger.Info("homes in an object store", "root", u.String(), "endpoint", cfg.S3Endpoint, "server_id", client.ServerID(), "state_dir", cfg.StateDir)
 	} else {
-		var err error
 		if homes, err = home.NewManager(cfg.Root); err != nil {
-			return nil, fmt.Errorf("root: %w", err)
+			return nil, halt, fmt.Errorf("root: %w", err)
 		}
 	}
 	if client != nil {
 		homes.OpenURL = folderOpener(client)
 	}
-	return homes, nil
+	return homes, halt, nil
 }
 
 // folderOpener opens s3:// folders on the store, making each bucket on
