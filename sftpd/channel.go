@@ -20,8 +20,18 @@ import (
 // channel serves one session channel: the sftp subsystem, or an exec of
 // md5sum. Every other request (shell, pty, env, forwarding of the agent
 // or X11, exec of anything else) is refused.
-func (c *session) channel(ch ssh.Channel, reqs <-chan *ssh.Request) {
-	defer ch.Close()
+// done is called once the channel is closed and its work over (which an
+// SFTP session idle for a while may hand to another goroutine).
+func (c *session) channel(ch ssh.Channel, reqs <-chan *ssh.Request, done func()) {
+	finish := func() {
+		ch.Close()
+		done()
+	}
+	defer func() {
+		if finish != nil {
+			finish()
+		}
+	}()
 	for req := range reqs {
 		switch req.Type {
 		case "subsystem":
@@ -31,7 +41,9 @@ func (c *session) channel(ch ssh.Channel, reqs <-chan *ssh.Request) {
 			}
 			req.Reply(true, nil)
 			go ssh.DiscardRequests(reqs)
-			c.serveSFTP(ch)
+			if c.serveSFTP(ch, finish) {
+				finish = nil // the goroutine serving it now finishes it
+			}
 			return
 		case "exec":
 			c.enter() // before the reply: a Shutdown lets the command end and its status go out
@@ -65,23 +77,46 @@ func subsystem(payload []byte) string {
 }
 
 // serveSFTP runs the SFTP request server on ch over the session's home.
-func (c *session) serveSFTP(ch ssh.Channel) {
+// It reports true when it handed the channel to another goroutine (the
+// session went idle), which calls finish when the channel is done.
+func (c *session) serveSFTP(ch ssh.Channel, finish func()) (handedOff bool) {
 	c.mu.Lock()
 	login := c.login
 	c.mu.Unlock()
 	if login == nil {
-		return
+		return false
 	}
 	h := &handlers{c: c, home: login.Home, user: login.User, anonymous: login.Anonymous}
 	fsys := guarded{h}
-	st := newStream(ch, func(string) error { return h.syncUploads() })
-	st.parkAfter = parkAfter
-	defer context.AfterFunc(c.ctx, st.end)()
-	handlers := sftp.Handlers{FileGet: fsys, FilePut: fsys, FileCmd: fsys, FileList: fsys}
+	sc := &sftpChannel{c: c, ch: ch, finish: finish,
+		st:       newStream(ch, func(string) error { return h.syncUploads() }),
+		handlers: sftp.Handlers{FileGet: fsys, FilePut: fsys, FileCmd: fsys, FileList: fsys}}
+	sc.st.parkAfter = parkAfter
+	sc.unhook = context.AfterFunc(c.ctx, sc.st.end)
 	c.log.Info("sftp started")
 	// No request server runs until a request needs one: a session that
 	// only said hello holds none.
-	err := st.wait()
+	return sc.serve(sc.st.wait())
+}
+
+// sftpChannel is an SFTP session's channel, served by one goroutine at a
+// time.
+type sftpChannel struct {
+	c        *session
+	ch       ssh.Channel
+	st       *stream
+	handlers sftp.Handlers
+	finish   func()
+	unhook   func() bool
+}
+
+// serve runs request servers until the client is done (err, from the
+// stream, is what ended the last wait). When one stops for idleness, the
+// goroutine reading the next request goes on with serve, and this one
+// returns true: an idle session keeps no goroutine with a request
+// server's deep stack.
+func (sc *sftpChannel) serve(err error) (handedOff bool) {
+	st := sc.st
 	for err == nil {
 		// A request server that serves files reuses its packet buffers
 		// (pkg/sftp's allocator: 256 KiB each, as many as requests in
@@ -96,19 +131,34 @@ func (c *session) serveSFTP(ch ssh.Channel) {
 		if st.Alloc = st.opening(); st.Alloc {
 			opts = append(opts, sftp.WithRSAllocator())
 		}
-		rs := sftp.NewRequestServer(st, handlers, opts...)
-		if err = rs.Serve(); errors.Is(err, errParked) {
+		rs := sftp.NewRequestServer(st, sc.handlers, opts...)
+		switch err = rs.Serve(); {
+		case errors.Is(err, errParked):
 			// Idle with nothing open: the request server has stopped;
 			// the next request starts another.
+			if st.handOff(sc.resume) {
+				return true
+			}
 			err = st.wait()
-		} else if err == nil {
+		case errors.Is(err, errSwitch):
+			err = st.wait() // the open read already
+		case err == nil:
 			err = io.EOF
 		}
 	}
-	exitStatus(ch, 0) // as sshd does when sftp-server ends: scp and ssh exit 0
+	sc.unhook()
+	exitStatus(sc.ch, 0) // as sshd does when sftp-server ends: scp and ssh exit 0
 	st.Close()
 	if err != nil && !errors.Is(err, io.EOF) {
-		c.log.Info("sftp ended", "err", err.Error())
+		sc.c.log.Info("sftp ended", "err", err.Error())
+	}
+	return false
+}
+
+// resume runs on the goroutine that read the request after a pause.
+func (sc *sftpChannel) resume() {
+	if !sc.serve(sc.st.wait()) {
+		sc.finish()
 	}
 }
 

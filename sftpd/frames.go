@@ -67,6 +67,7 @@ type stream struct {
 	waiting   bool      // a head is coming on heads
 	ahead     *head     // a head read for the next request server
 	timer     *time.Timer
+	resume    func() // the work handed to the goroutine reading ahead (mu)
 	// Alloc is set while the request server reuses its packet buffers.
 	Alloc bool
 
@@ -145,6 +146,10 @@ func (s *stream) readHead() (h head) {
 // parkAfter with nothing open: it is made again for the next request.
 var errParked = errors.New("sftp: idle, the request server stopped")
 
+// errSwitch ends a request server without the allocator when a file is
+// opened while nothing else runs: one with it takes the request.
+var errSwitch = errors.New("sftp: a file opened, the request server stopped for one that reuses its buffers")
+
 // next reads the next request: one the stream answers itself is read
 // whole and answered; any other is set up to be passed. With no handle
 // open the start of the next request is read on a goroutine of its own,
@@ -155,7 +160,7 @@ func (s *stream) next() error {
 	var h head
 	switch {
 	case s.parkAfter > 0 && s.noHandles():
-		go func() { s.heads <- s.readHead() }()
+		go s.readAhead()
 		if s.timer == nil {
 			s.timer = time.NewTimer(s.parkAfter)
 		} else {
@@ -172,7 +177,7 @@ func (s *stream) next() error {
 					s.waiting = true
 					return errParked
 				}
-				s.timer.Reset(s.parkAfter) // a request is still being answered
+				s.timer.Reset(s.parkAfter) // a request is still being answered, or has just come
 			}
 		}
 	default:
@@ -182,7 +187,7 @@ func (s *stream) next() error {
 		// A file is being opened on a request server without the
 		// allocator: stop it, for one with (transfers need it).
 		s.ahead = &h
-		return errParked
+		return errSwitch
 	}
 	_, err := s.take(h)
 	return err
@@ -245,6 +250,36 @@ func (s *stream) take(h head) (answered bool, err error) {
 	return false, nil
 }
 
+// readAhead reads the start of the next request for next, or, when the
+// request server has stopped meanwhile and handed its work over (handOff),
+// goes on with that work itself.
+func (s *stream) readAhead() {
+	h := s.readHead()
+	s.mu.Lock()
+	if fn := s.resume; fn != nil {
+		s.resume = nil
+		s.mu.Unlock()
+		s.ahead, s.waiting = &h, false
+		fn()
+		return
+	}
+	s.heads <- h // never blocks: one read ahead at a time
+	s.mu.Unlock()
+}
+
+// handOff makes fn run on the goroutine reading the next request once it
+// has come, and reports true; false when it has come already (the caller
+// takes it with wait).
+func (s *stream) handOff(fn func()) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.heads) > 0 {
+		return false
+	}
+	s.resume = fn
+	return true
+}
+
 // noHandles reports that no handle is open.
 func (s *stream) noHandles() bool {
 	s.mu.Lock()
@@ -252,12 +287,12 @@ func (s *stream) noHandles() bool {
 	return len(s.handles) == 0
 }
 
-// idle reports that the request server may stop: no handle is open and
-// every request passed has been answered.
+// idle reports that the request server may stop: no handle is open,
+// every request passed has been answered and the next has not come.
 func (s *stream) idle() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.answers == s.passed && len(s.handles) == 0 && len(s.queue) == 0
+	return s.answers == s.passed && len(s.handles) == 0 && len(s.queue) == 0 && len(s.heads) == 0
 }
 
 // pass sets pend (and left more bytes from the channel) to be read by the

@@ -20,7 +20,8 @@ func shortPark(t *testing.T, d time.Duration) {
 }
 
 // requestServers counts the pkg/sftp request servers running in this
-// process, and the sessions waiting for a request with none.
+// process, and the sessions waiting for a request with none: parked ones
+// on the goroutine that reads ahead, the one that served them gone.
 func requestServers() (running, parked int) {
 	buf := make([]byte, 1<<20)
 	for {
@@ -31,7 +32,12 @@ func requestServers() (running, parked int) {
 		}
 		buf = make([]byte, 2*len(buf))
 	}
-	return strings.Count(string(buf), "sftp.(*RequestServer).Serve("), strings.Count(string(buf), "sftpd.(*stream).wait(")
+	dump := string(buf)
+	parked = strings.Count(dump, "sftpd.(*stream).readAhead(")
+	if strings.Contains(dump, "sftpd.(*stream).wait(") {
+		parked = -1 // a goroutine that served requests still waits
+	}
+	return strings.Count(dump, "sftp.(*RequestServer).Serve("), parked
 }
 
 // An idle session's request server stops (with it a dozen goroutines),

@@ -176,10 +176,7 @@ func (c *session) Serve(done func()) {
 			continue
 		}
 		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.channel(ch, creqs)
-		}()
+		go c.channel(ch, creqs, wg.Done)
 	}
 	conn.Close()
 	wg.Wait()
