@@ -40,7 +40,7 @@ func (c *session) channel(ch ssh.Channel, reqs <-chan *ssh.Request, done func())
 				continue
 			}
 			req.Reply(true, nil)
-			go ssh.DiscardRequests(reqs)
+			c.refuseRest(reqs)
 			if c.serveSFTP(ch, finish) {
 				finish = nil // the goroutine serving it now finishes it
 			}
@@ -48,7 +48,7 @@ func (c *session) channel(ch ssh.Channel, reqs <-chan *ssh.Request, done func())
 		case "exec":
 			c.enter() // before the reply: a Shutdown lets the command end and its status go out
 			req.Reply(true, nil)
-			go ssh.DiscardRequests(reqs)
+			c.refuseRest(reqs)
 			exitStatus(ch, c.exec(ch, subsystem(req.Payload)))
 			c.leave()
 			return

@@ -101,6 +101,26 @@ func TestShellPtyAndOtherSubsystemsRefused(t *testing.T) {
 	}
 	s.Close()
 
+	// Requests on a channel whose sftp subsystem runs (a client asking
+	// for a pty or a window change after it) are refused, by the
+	// session's loop, and the subsystem goes on; the same on a second
+	// such channel at once.
+	for i := 0; i < 2; i++ {
+		s, err = c.ssh.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if err := s.RequestSubsystem("sftp"); err != nil {
+			t.Fatal(err)
+		}
+		for j := 0; j < 20; j++ { // more than x/crypto/ssh buffers unread
+			if ok, err := s.SendRequest("window-change", true, make([]byte, 16)); ok || err != nil {
+				t.Fatalf("window-change on a running sftp channel: %v, %v; want refused", ok, err)
+			}
+		}
+	}
+
 	// The connection is still good for what is served.
 	c.put(t, "/f.txt", []byte("f\n"))
 	if out, want := md5sumOf(t, c.ssh, "/f.txt"), md5hex([]byte("f\n"))+"  /f.txt\n"; out != want {

@@ -90,6 +90,7 @@ func (s *Server) open(c net.Conn) serve.Session {
 		ip:      ip,
 		start:   time.Now(),
 		log:     s.logger().With("protocol", server.ProtocolSFTP, "session", id, "remote", remote),
+		rest:    make(chan (<-chan *ssh.Request), 1),
 	}
 }
 
@@ -117,6 +118,18 @@ type session struct {
 	conn      *ssh.ServerConn
 	closing   bool // Shutdown began: end when no longer busy
 	idleTimer *time.Timer
+	rest      chan (<-chan *ssh.Request) // refuseRest to Serve's loop
+}
+
+// refuseRest refuses a channel's requests once its subsystem or command
+// runs (a pty, an env, a window change), in the session's loop: one
+// goroutine fewer a session.
+func (c *session) refuseRest(reqs <-chan *ssh.Request) {
+	select {
+	case c.rest <- reqs:
+	default: // another channel's wait their turn: a goroutine of their own
+		go ssh.DiscardRequests(reqs)
+	}
 }
 
 // Serve runs the SSH handshake, then serves the session channels until
@@ -151,6 +164,7 @@ func (c *session) Serve(done func()) {
 	}
 	c.watchIdle(idle)
 	var wg sync.WaitGroup
+	var creqs <-chan *ssh.Request // a channel's requests once its subsystem runs
 	for {
 		var nc ssh.NewChannel
 		select {
@@ -158,6 +172,20 @@ func (c *session) Serve(done func()) {
 		case req, ok := <-reqs: // global requests: tcpip-forward and the like are refused
 			if !ok {
 				reqs = nil
+			} else if req.WantReply {
+				req.Reply(false, nil)
+			}
+			continue
+		case r := <-c.rest:
+			if creqs != nil {
+				go ssh.DiscardRequests(r)
+			} else {
+				creqs = r
+			}
+			continue
+		case req, ok := <-creqs:
+			if !ok {
+				creqs = nil
 			} else if req.WantReply {
 				req.Reply(false, nil)
 			}
