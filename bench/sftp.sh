@@ -17,6 +17,9 @@
 #     on the server's disk (not timed).
 #   sftp -b: get of that file (no side syncs), checked by md5sum of the
 #     file got and, for ftpx, against `ssh HOST md5sum` of the file served.
+#   The put (--fsync=false) and the get again with `-c aes128-gcm@openssh.com`
+#     on both sides: one cipher for both (by default they differ: ftpx offers
+#     no chacha20-poly1305 on amd64).
 #   scp -r of the BENCH_FILES x 4 KiB tree up (ftpx with its fsync and with
 #     --fsync=false) and down, each run into a fresh directory, checked by
 #     the count and MD5 of the tree.
@@ -175,11 +178,11 @@ cmd() {
   case $kind in
   putbig)
     echo "put $file $sr/$W/$i/$base" >"$b"
-    c=(sftp "${ssh_opts[@]}" -P "$sp" -b "$b" "$su")
+    c=(sftp "${ssh_opts[@]}" "${same_cipher[@]}" -P "$sp" -b "$b" "$su")
     ;;
   getbig)
     echo "get $sr/src/$base $dl/$W/$s/$i/$base" >"$b"
-    c=(sftp "${ssh_opts[@]}" -P "$sp" -b "$b" "$su")
+    c=(sftp "${ssh_opts[@]}" "${same_cipher[@]}" -P "$sp" -b "$b" "$su")
     ;;
   putr) c=(scp "${ssh_opts[@]}" -P "$sp" -r "$tree" "$su:$sr/$W/$i/") ;;
   getr) c=(scp "${ssh_opts[@]}" -P "$sp" -r "$su:$sr/src/$tb" "$dl/$W/$s/$i/") ;;
@@ -266,6 +269,7 @@ wl() {
 }
 
 ciphers=""
+same_cipher=() # ssh options of both sides' clients: -c CIPHER for the rows that set one
 if [ -z "$peer_why" ]; then
   fx=nf
   ciphers="ftpx $(cipher ftpx), OpenSSH $(cipher peer)"
@@ -284,6 +288,13 @@ fi
 wl putbig-fs putbig fs MB/s "sftp put, $label, server fsync (the default: the server syncs)" "sftp put, $label (no side syncs)"
 wl putbig-nf putbig nf MB/s "sftp put, $label, server --fsync=false (no side syncs)" "sftp put, $label (no side syncs)"
 wl getbig getbig nf MB/s "sftp get, $label (no side syncs)" "sftp get, $label (no side syncs)"
+# The same with one cipher for both, chosen by the client: ftpx offers no
+# chacha20-poly1305 on amd64, so by default the two servers above do not
+# run the same one.
+same_cipher=(-c aes128-gcm@openssh.com)
+wl putbig-gcm putbig nf MB/s "sftp put, $label, -c aes128-gcm@openssh.com, server --fsync=false (no side syncs)" "sftp put, $label, -c aes128-gcm@openssh.com (no side syncs)"
+wl getbig-gcm getbig nf MB/s "sftp get, $label, -c aes128-gcm@openssh.com (no side syncs)" "sftp get, $label, -c aes128-gcm@openssh.com (no side syncs)"
+same_cipher=()
 [ -n "$peer_why" ] || rm -f "${srv_home[nf]:?}/src/$base" "${sshd_home:?}/src/$base"
 wl putr-fs putr fs files/s "scp -r up, $n x 4 KiB, server fsync (the server syncs each file)" "scp -r up, $n x 4 KiB (no side syncs)"
 wl putr-nf putr nf files/s "scp -r up, $n x 4 KiB, server --fsync=false (no side syncs)" "scp -r up, $n x 4 KiB (no side syncs)"

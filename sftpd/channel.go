@@ -128,7 +128,7 @@ func (sc *sftpChannel) serve(err error) (handedOff bool) {
 		// outlive it as garbage, 256 KiB a session), and gives way to one
 		// with them when a file is opened.
 		opts := []sftp.RequestServerOption{sftp.WithStartDirectory("/")}
-		if st.Alloc = st.opening(); st.Alloc {
+		if st.alloc = st.opening(); st.alloc {
 			opts = append(opts, sftp.WithRSAllocator())
 		}
 		rs := sftp.NewRequestServer(st, sc.handlers, opts...)

@@ -54,7 +54,8 @@ const maxAnswerHead = 4 + 1 + 4 + 4 + 256
 // INIT (its VERSION answer lists fsync@openssh.com) and fsync@openssh.com,
 // which waits until every request before it has been answered and then
 // syncs the session's open uploads. It counts requests passed and answers
-// written, and knows the handles open.
+// written, and knows the handles open: with none open and every request
+// answered, it can stop the request server of an idle session (next).
 type stream struct {
 	rw    io.ReadWriteCloser // the channel
 	fsync func(string) error // fsync of an open handle
@@ -68,8 +69,7 @@ type stream struct {
 	ahead     *head     // a head read for the next request server
 	timer     *time.Timer
 	resume    func() // the work handed to the goroutine reading ahead (mu)
-	// Alloc is set while the request server reuses its packet buffers.
-	Alloc bool
+	alloc     bool   // the request server reuses its packet buffers
 
 	mu       sync.Mutex
 	answered *sync.Cond // an answer was written, or the stream ended
@@ -183,7 +183,7 @@ func (s *stream) next() error {
 	default:
 		h = s.readHead()
 	}
-	if h.err == nil && h.b[4] == fxpOpen && binary.BigEndian.Uint32(h.b[:4]) > 0 && s.parkAfter > 0 && !s.Alloc && s.idle() {
+	if h.err == nil && h.b[4] == fxpOpen && binary.BigEndian.Uint32(h.b[:4]) > 0 && s.parkAfter > 0 && !s.alloc && s.idle() {
 		// A file is being opened on a request server without the
 		// allocator: stop it, for one with (transfers need it).
 		s.ahead = &h
