@@ -35,32 +35,39 @@ func (s *stallingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // session was closed: Shutdown past its grace period, or Close), not
 // after the client's timeout: the write waiting for a part slot and the
 // finish waiting for the parts in flight both return.
-func TestUploadEndsWithItsSession(t *testing.T) {
-	st := &stallingTransport{next: http.DefaultTransport}
-	c := newClient(t, smallParts, func(cfg *s3home.Config) {
+// stalledUpload starts an upload of three parts (one at a time) under ctx
+// (nil: no session) into a store that then stops answering: the first
+// part is held there, the second waits for its slot. done gets how the
+// upload ended.
+func stalledUpload(t *testing.T, ctx context.Context) (c *s3home.Client, st *stallingTransport, fsys *s3home.FS, sink home.Sink, done chan error) {
+	st = &stallingTransport{next: http.DefaultTransport}
+	c = newClient(t, smallParts, func(cfg *s3home.Config) {
 		cfg.Timeout = time.Minute
 		cfg.Parallel = 1
 		cfg.Transport = st
 	})
-	fsys := newTree(t, c)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	fsys = newTree(t, c)
 	size := int64(4 * s3home.MinPartSize)
 	sink, _, err := fsys.Upload(home.FreshID(), "/big.bin", home.UploadOptions{Size: size, Resumable: true, Ctx: ctx})
 	if err != nil {
 		t.Fatal(err)
 	}
 	st.frozen.Store(true)
-	done := make(chan error, 1)
+	done = make(chan error, 2)
 	go func() {
-		// The first part goes to the store and is held there; the second
-		// waits for its slot.
 		_, err := sink.Write(randomData(int(3 * s3home.MinPartSize)))
 		if err == nil {
 			err = sink.Finish(true)
 		}
 		done <- err
 	}()
+	return c, st, fsys, sink, done
+}
+
+func TestUploadEndsWithItsSession(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, st, _, sink, done := stalledUpload(t, ctx)
 	for st.held.Load() == 0 {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -93,27 +100,7 @@ func TestUploadEndsWithItsSession(t *testing.T) {
 // of no session too (a stat, an upload opened without a session), and any
 // later call fails at once, instead of each waiting out the timeout.
 func TestHaltEndsEveryCall(t *testing.T) {
-	st := &stallingTransport{next: http.DefaultTransport}
-	c := newClient(t, smallParts, func(cfg *s3home.Config) {
-		cfg.Timeout = time.Minute
-		cfg.Parallel = 1
-		cfg.Transport = st
-	})
-	fsys := newTree(t, c)
-	size := int64(4 * s3home.MinPartSize)
-	sink, _, err := fsys.Upload(home.FreshID(), "/big.bin", home.UploadOptions{Size: size, Resumable: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.frozen.Store(true)
-	done := make(chan error, 2)
-	go func() {
-		_, err := sink.Write(randomData(int(3 * s3home.MinPartSize)))
-		if err == nil {
-			err = sink.Finish(true)
-		}
-		done <- err
-	}()
+	c, st, fsys, _, done := stalledUpload(t, nil)
 	go func() {
 		_, err := fsys.Stat("/elsewhere.txt")
 		done <- err
