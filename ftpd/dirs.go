@@ -37,9 +37,15 @@ func (c *session) handleCwd(arg string) error {
 	return c.reply(250, "directory changed to "+quote(name))
 }
 
-// handleCdup goes to the parent directory; above the home root there is
-// nothing (550).
-func (c *session) handleCdup(string) error { return c.handleCwd("..") }
+// handleCdup goes to the parent directory. At the home's root it stays
+// there and answers 250, as a chrooted FTP server does (Python's ftplib
+// sends CDUP for cwd('..')).
+func (c *session) handleCdup(string) error {
+	if c.cwd == "/" {
+		return c.reply(250, "directory changed to "+quote("/"))
+	}
+	return c.handleCwd("..")
+}
 
 // handleMkd creates a directory (write permission).
 func (c *session) handleMkd(arg string) error {
