@@ -15,9 +15,13 @@ MINIO_PASSWORD ?= ftpx-dev-secret
 
 all: build
 
+# The commit --version prints (also where GOFLAGS has -buildvcs=false).
+COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo +changes)
+LDFLAGS  := -X ftpx/internal/buildinfo.commit=$(COMMIT)
+
 build:
-	$(GO) build -o $(BIN)/ftpx-server ./cmd/ftpx-server
-	$(GO) build -o $(BIN)/ftpx ./cmd/ftpx
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ftpx-server ./cmd/ftpx-server
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ftpx ./cmd/ftpx
 
 # run: a working server in the foreground on 127.0.0.1:2121, data under var/,
 # with the demo account from conf/accounts.ini.

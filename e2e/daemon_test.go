@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -303,5 +304,14 @@ func TestSystemdUnitVerifies(t *testing.T) {
 	out, err := exec.Command(analyze, "verify", path).CombinedOutput()
 	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
+
+// ftpx-server --version prints the release, the commit and the Go
+// version, exits 0 and starts nothing.
+func TestServerVersion(t *testing.T) {
+	out, err := exec.Command(filepath.Join(binDir, "ftpx-server"), "--version").Output()
+	if err != nil || !regexp.MustCompile(`^ftpx-server version \d+\.\d+\.\d+ \(commit \S+, go1\.\d+\S*\)\n$`).Match(out) {
+		t.Errorf("ftpx-server --version: %v, %q", err, out)
 	}
 }

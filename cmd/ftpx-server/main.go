@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"ftpx/internal/buildinfo"
 	"os"
 
 	"github.com/urfave/cli/v2"
@@ -12,6 +13,7 @@ import (
 func main() {
 	app := &cli.App{
 		Name:            "ftpx-server",
+		Version:         buildinfo.String(),
 		Usage:           "serve files over the ftpx protocol, every transfer verified by MD5",
 		HideHelpCommand: true,
 		// --folder NAME=DIR:read,write: commas belong to the value.

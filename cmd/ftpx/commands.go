@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"ftpx/internal/buildinfo"
 	"io"
 	"os"
 	"strings"
@@ -43,6 +44,7 @@ func newApp(stdin *os.File, stdout, stderr io.Writer) *cli.App {
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
 	return &cli.App{
 		Name:        "ftpx",
+		Version:     buildinfo.String(),
 		Usage:       "copy files to and from an ftpx server, verified by MD5",
 		Description: "Remote paths are relative to the remote current directory (the home root for one-shot\ncommands); / is the user's home root. Destinations follow cp; get -r and put -r copy whole\ntrees.\n\n" + exitStatuses,
 		Writer:      stdout,

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -167,5 +168,13 @@ func TestShellScriptFileMissing(t *testing.T) {
 	_, stderr, code := ftpx(t, []string{"FTPX_USER=u", "FTPX_PASSWORD=p", "FTPX_SERVER=127.0.0.1:1"}, "shell", "-f", "/nonexistent/script")
 	if code != 1 || stderr != "ftpx: shell -f /nonexistent/script: no such file or directory\n" {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// --version prints the release, the commit and the Go version, and exits 0.
+func TestVersion(t *testing.T) {
+	out, errOut, code := ftpx(t, nil, "--version")
+	if code != 0 || errOut != "" || !regexp.MustCompile(`^ftpx version \d+\.\d+\.\d+ \(commit \S+, go1\.\d+\S*\)\n$`).MatchString(out) {
+		t.Errorf("ftpx --version: exit %d, %q, stderr %q", code, out, errOut)
 	}
 }
