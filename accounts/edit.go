@@ -115,6 +115,49 @@ func SetPassword(path, name, password string, cost int) error {
 	})
 }
 
+// SetQuota sets the quota of the user name, keeping the rest of the file
+// byte for byte: the value of its quota line is replaced (a legacy
+// quotation line is renamed quota), a line is added after the section's
+// last when it has none, and Unlimited removes the line. It fails with
+// ErrNoUser for an unknown user.
+func SetQuota(path, name string, quota int64) error {
+	if quota < 0 && quota != Unlimited {
+		return fmt.Errorf("user %s: negative quota %d", name, quota)
+	}
+	return edit(path, false, func(f *file, eol string) error {
+		sec, ok := f.byName[name]
+		if !ok {
+			return fmt.Errorf("user %s: %w", name, ErrNoUser)
+		}
+		var found []keyLine
+		for _, k := range sec.keys {
+			if k.key == "quota" || k.key == "quotation" {
+				found = append(found, k)
+			}
+		}
+		switch {
+		case quota == Unlimited:
+			for i := len(found) - 1; i >= 0; i-- {
+				f.lines = append(f.lines[:found[i].index], f.lines[found[i].index+1:]...)
+			}
+		case len(found) > 0:
+			k := found[0]
+			line := f.lines[k.index]
+			f.lines[k.index] = line[:k.start] + protocol.FormatSize(quota) + line[k.end:]
+			if k.key == "quotation" {
+				f.lines[k.index] = strings.Replace(f.lines[k.index], k.raw, "quota", 1)
+			}
+		default:
+			at := sec.last + 1
+			if !strings.HasSuffix(f.lines[sec.last], "\n") {
+				f.lines[sec.last] += eol
+			}
+			f.lines = append(f.lines[:at], append([]string{"quota    = " + protocol.FormatSize(quota) + eol}, f.lines[at:]...)...)
+		}
+		return nil
+	})
+}
+
 // DeleteUser removes the section of the user name, from its [name] line to
 // its last key line, and one blank line around it when it stood between
 // blank lines. It fails with ErrNoUser for an unknown user.

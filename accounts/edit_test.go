@@ -291,3 +291,52 @@ func TestAddUserRefusesNameDifferingOnlyInCase(t *testing.T) {
 		t.Fatalf("Load of alice and Alice: %v, want an error on line 3", err)
 	}
 }
+
+// SetQuota changes only the quota's value; a user without a quota line
+// gets one after its last key line; unlimited removes it; an old
+// "quotation" line is renamed.
+func TestSetQuota(t *testing.T) {
+	orig := original(t)
+	path := writeAccounts(t, orig)
+	if err := SetQuota(path, "alex", 5<<30); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := readString(t, path), strings.Replace(orig, "quota=100MB\n", "quota=5GB\n", 1); got != want {
+		t.Fatalf("after alex's quota:\n%s\nwant:\n%s", got, want)
+	}
+	if err := SetQuota(path, "bea", 2<<20); err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Replace(orig, "quota=100MB\n", "quota=5GB\n", 1)
+	want = strings.Replace(want, "\tPassword = bea-plain ; TODO hash\n", "\tPassword = bea-plain ; TODO hash\nquota    = 2MB\n", 1)
+	if got := readString(t, path); got != want {
+		t.Fatalf("after bea's new quota line:\n%s\nwant:\n%s", got, want)
+	}
+	s := mustLoad(t, path)
+	if a, _ := s.Lookup("alex"); a.Quota != 5<<30 {
+		t.Errorf("alex's quota %d", a.Quota)
+	}
+	if a, _ := s.Lookup("bea"); a.Quota != 2<<20 {
+		t.Errorf("bea's quota %d", a.Quota)
+	}
+	if err := SetQuota(path, "alex", Unlimited); err != nil {
+		t.Fatal(err)
+	}
+	if got := readString(t, path); got != strings.Replace(want, "quota=5GB\n", "", 1) {
+		t.Fatalf("after alex's quota removed:\n%s", got)
+	}
+	if a, _ := mustLoad(t, path).Lookup("alex"); a.Quota != Unlimited {
+		t.Errorf("alex's quota %d, want unlimited", a.Quota)
+	}
+	if err := SetQuota(path, "nobody", 1); !errors.Is(err, ErrNoUser) {
+		t.Errorf("SetQuota(nobody): %v, want ErrNoUser", err)
+	}
+	legacy := writeAccounts(t, "[cy]\npassword = "+testHash(t, "pw")+"\nQuotation = 1024 ; old name, in MB\n")
+	if err := SetQuota(legacy, "cy", 3<<30); err != nil {
+		t.Fatal(err)
+	}
+	if got := readString(t, legacy); !strings.HasSuffix(got, "\nquota = 3GB ; old name, in MB\n") {
+		t.Errorf("legacy quotation line: %q", got)
+	}
+	onlyFile(t, path)
+}

@@ -159,3 +159,33 @@ func TestSigtermDuringABigUploadThenResume(t *testing.T) {
 		}
 	})
 }
+
+// TestUserQuotaTakenOnHangup: `ftpx-server user quota` changes an
+// existing user's quota in the accounts file; a running server takes it on
+// SIGHUP: a put refused at the old quota then fits.
+func TestUserQuotaTakenOnHangup(t *testing.T) {
+	accounts := filepath.Join(t.TempDir(), "accounts.ini")
+	addUser(t, accounts, "alex", "pw", "64KB")
+	d := startDaemon(t, accounts)
+	env := []string{"FTPX_SERVER=" + d.addr, "FTPX_USER=alex", "FTPX_PASSWORD=pw"}
+	work := t.TempDir()
+	sum := writeRandom(t, filepath.Join(work, "big.bin"), 100<<10)
+	if _, errOut, code := ftpx(t, work, env, "put", "big.bin"); code != 5 || !strings.Contains(errOut, "264 quota exceeded") {
+		t.Fatalf("a 100 KB put over a 64 KB quota: exit %d %s", code, errOut)
+	}
+	out, err := exec.Command(filepath.Join(binDir, "ftpx-server"), "user", "quota", "--accounts", accounts, "alex", "1MB").CombinedOutput()
+	if err != nil || string(out) != "user alex: quota 1MB\n" {
+		t.Fatalf("user quota: %v %q", err, out)
+	}
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	waitUntil(t, 10*time.Second, "the reload", func() bool { return strings.Contains(d.logText(), "accounts reloaded") })
+	if _, errOut, code := ftpx(t, work, env, "put", "big.bin"); code != 0 {
+		t.Fatalf("the put after the quota was raised: exit %d %s", code, errOut)
+	}
+	if got := md5File(t, filepath.Join(d.root, "alex", "big.bin")); got != sum {
+		t.Errorf("big.bin on the server: md5 %s, want %s", got, sum)
+	}
+	if out, _, _ := ftpx(t, work, env, "--json", "quota"); !strings.Contains(out, `"quota":1048576`) {
+		t.Errorf("ftpx quota after the change: %s", out)
+	}
+}

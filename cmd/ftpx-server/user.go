@@ -85,6 +85,26 @@ var userCommand = &cli.Command{
 			},
 		},
 		{
+			Name: "quota", Usage: "set a user's quota (a running server takes it on SIGHUP)", ArgsUsage: "NAME SIZE",
+			Description: "SIZE is B, KB, MB, GB or TB (1024-based), or unlimited.",
+			Flags:       []cli.Flag{accountsFlag},
+			Action: func(c *cli.Context) error {
+				if c.NArg() != 2 {
+					return fmt.Errorf("user quota: want NAME SIZE")
+				}
+				name := c.Args().Get(0)
+				quota, err := protocol.ParseSize(c.Args().Get(1))
+				if err != nil {
+					return fmt.Errorf("user quota: %w", err)
+				}
+				if err := accounts.SetQuota(c.String("accounts"), name, quota); err != nil {
+					return err
+				}
+				fmt.Fprintf(c.App.Writer, "user %s: quota %s\n", name, protocol.FormatSize(quota))
+				return nil
+			},
+		},
+		{
 			Name: "keys", Usage: "replace a user's SFTP public keys with those in KEYFILE (authorized_keys format; an empty file removes them)", ArgsUsage: "NAME KEYFILE",
 			Flags: []cli.Flag{accountsFlag},
 			Action: func(c *cli.Context) error {
