@@ -23,14 +23,18 @@ build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ftpx-server ./cmd/ftpx-server
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ftpx ./cmd/ftpx
 
-# run: a working server in the foreground on 127.0.0.1:2121, data under var/,
-# with the demo account from conf/accounts.ini.
+# run: a working server in the foreground, every front end (ftpx 2121, FTP
+# 2122, SFTP 2222 on 127.0.0.1), data under var/, with the demo account from
+# conf/accounts.ini.
 run: build
 	@mkdir -p $(VAR)/data
 	@[ -f $(VAR)/accounts.ini ] || install -m 600 conf/accounts.ini $(VAR)/accounts.ini
-	@echo "ftpx-server on 127.0.0.1:2121; demo account: user demo, password demo-password"
-	@echo "try: FTPX_USER=demo FTPX_PASSWORD=demo-password $(BIN)/ftpx put README.md"
-	$(BIN)/ftpx-server --config conf/ftpx-server.ini
+	@echo "ftpx-server: ftpx on 127.0.0.1:2121, FTP on 127.0.0.1:2122, SFTP on 127.0.0.1:2222"
+	@echo "demo account: user demo, password demo-password; try:"
+	@echo "  FTPX_USER=demo FTPX_PASSWORD=demo-password $(BIN)/ftpx put README.md"
+	@echo "  curl -T README.md ftp://demo:demo-password@127.0.0.1:2122/"
+	@echo "  sftp -P 2222 demo@127.0.0.1"
+	$(BIN)/ftpx-server --config conf/ftpx-server.ini --ftp-listen 127.0.0.1:2122 --sftp-listen 127.0.0.1:2222
 
 # minio: bin/minio at MINIO_VERSION (go install: a few minutes, once).
 minio:

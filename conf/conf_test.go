@@ -299,7 +299,7 @@ func TestSampleAccountsAuthenticatesDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Name != "demo" || a.Quota != 1<<30 || a.Perms != protocol.PermAll || len(a.Folders) != 0 {
+	if a.Name != "demo" || a.Quota != 10<<30 || a.Perms != protocol.PermAll || len(a.Folders) != 0 {
 		t.Errorf("demo = %+v", a)
 	}
 	if _, err := s.Authenticate("demo", "wrong"); !errors.Is(err, accounts.ErrBadPassword) {
