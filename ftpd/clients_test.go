@@ -94,6 +94,15 @@ func TestCurlOverQuota552(t *testing.T) {
 	if !strings.Contains(ts.Log(), "code=552") {
 		t.Error("the log has no 552")
 	}
+	// 16 MB past the quota: the server reads and drops the rest of the
+	// body before it answers, so curl reads 552, not a reset connection.
+	huge := writeTemp(t, "huge.bin", randomBytes(17_000_000))
+	if out, code := curl(t, "-T", huge, "ftp://alex:pw@"+addr+"/huge.bin"); code != 70 {
+		t.Fatalf("curl -T 16 MB over the quota: exit %d, want 70 (552)\n%s", code, out)
+	}
+	if used, _, _ := quotaOf(t, ts, "alex"); used != 0 {
+		t.Errorf("%d bytes counted after two refused uploads", used)
+	}
 }
 
 func TestLftpMirrorBothWaysAndFTPS(t *testing.T) {

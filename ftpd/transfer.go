@@ -263,9 +263,14 @@ func drain(conn net.Conn) {
 	io.CopyN(io.Discard, conn, drainMax)
 }
 
+// The drain's bounds: a client that sends more than drainMax past the
+// refusal, or for longer than drainTime, has its data connection closed
+// with what it still sends unread (a reset, to it). 8 MiB was too little:
+// curl 16 MB past the quota got a reset (exit 55) instead of 552, and
+// ftplib read the 552 as the reply to its next command.
 const (
-	drainMax  = 8 << 20
-	drainTime = 2 * time.Second
+	drainMax  = 64 << 20
+	drainTime = 30 * time.Second
 )
 
 // suspend keeps what a cut upload received, to be resumed, and returns

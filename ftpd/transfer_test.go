@@ -127,6 +127,11 @@ check("fits", code(f.storbinary, "STOR small.bin", io.BytesIO(os.urandom(150_000
 check("the rest does not", code(f.storbinary, "STOR more.bin", io.BytesIO(os.urandom(60_000))), "552")
 check("replacing needs only the growth", code(f.storbinary, "STOR small.bin", io.BytesIO(os.urandom(190_000))), "226")
 check("listed", f.nlst(), ["small.bin"])
+# 16 MB past the quota: 552 for the STOR itself, and the next reply is the
+# next command's (ftplib reads them in step).
+check("far over quota", code(f.storbinary, "STOR huge.bin", io.BytesIO(os.urandom(16_200_000))), "552")
+check("in step after it", f.pwd(), "/")
+check("still listed alone", f.nlst(), ["small.bin"])
 print("ok")
 `)
 	used, _, _ := quotaOf(t, ts, "alex")
