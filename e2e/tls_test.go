@@ -3,6 +3,7 @@ package e2e
 import (
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -27,6 +28,14 @@ func TestTLSAutoPinnedOnFirstUseInAScript(t *testing.T) {
 	d := startDaemonAt(t, filepath.Join(t.TempDir(), "root"), addr, accounts, "--tls", "auto")
 	if !strings.Contains(d.logText(), "fingerprint=SHA256:") {
 		t.Fatalf("no fingerprint logged:\n%s", d.logText())
+	}
+	// The SHA-1 one too, as lftp shows it: the hex that openssl prints.
+	if _, err := exec.LookPath("openssl"); err == nil {
+		out, err := exec.Command("openssl", "x509", "-in", filepath.Join(d.root, ".ftpx-tls", "cert.pem"), "-noout", "-fingerprint", "-sha1").Output()
+		_, hex, _ := strings.Cut(strings.TrimSpace(string(out)), "=")
+		if err != nil || hex == "" || !strings.Contains(d.logText(), "fingerprint_sha1=SHA1:"+hex+" ") {
+			t.Errorf("the logged SHA-1 fingerprint is not openssl's %q (%v):\n%s", hex, err, d.logText())
+		}
 	}
 	work := t.TempDir()
 	cfgDir := filepath.Join(work, "cfg")

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
@@ -13,8 +14,21 @@ import (
 // can compare the two.
 func Fingerprint(cert *x509.Certificate) string {
 	sum := sha256.Sum256(cert.Raw)
+	return "SHA256:" + colonHex(sum[:])
+}
+
+// FingerprintSHA1 is the SHA-1 of the certificate's DER bytes, as
+// "SHA1:" and colon-separated upper-case hex: what lftp and FileZilla
+// show a user asked to trust a certificate (`openssl x509 -noout
+// -fingerprint -sha1` prints the same hex). The server logs it beside
+// Fingerprint; ftpx pins only the SHA-256.
+func FingerprintSHA1(cert *x509.Certificate) string {
+	sum := sha1.Sum(cert.Raw)
+	return "SHA1:" + colonHex(sum[:])
+}
+
+func colonHex(sum []byte) string {
 	var b strings.Builder
-	b.WriteString("SHA256:")
 	for i, c := range sum {
 		if i > 0 {
 			b.WriteByte(':')

@@ -96,12 +96,31 @@ func selfSigned() (certPEM, keyPEM []byte, err error) {
 
 // CertFingerprint returns the fingerprint of a loaded certificate's leaf.
 func CertFingerprint(cert tls.Certificate) (string, error) {
+	leaf, err := certLeaf(cert)
+	if err != nil {
+		return "", err
+	}
+	return protocol.Fingerprint(leaf), nil
+}
+
+// CertFingerprintSHA1 returns the SHA-1 fingerprint of a loaded
+// certificate's leaf (protocol.FingerprintSHA1), for FTP clients that show
+// that one.
+func CertFingerprintSHA1(cert tls.Certificate) (string, error) {
+	leaf, err := certLeaf(cert)
+	if err != nil {
+		return "", err
+	}
+	return protocol.FingerprintSHA1(leaf), nil
+}
+
+func certLeaf(cert tls.Certificate) (*x509.Certificate, error) {
 	if len(cert.Certificate) == 0 {
-		return "", errors.New("no certificate")
+		return nil, errors.New("no certificate")
 	}
 	leaf, err := x509.ParseCertificate(cert.Certificate[0])
 	if err != nil {
-		return "", fmt.Errorf("parse certificate: %w", err)
+		return nil, fmt.Errorf("parse certificate: %w", err)
 	}
-	return protocol.Fingerprint(leaf), nil
+	return leaf, nil
 }

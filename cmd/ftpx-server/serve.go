@@ -328,7 +328,8 @@ func loadTLS(cfg conf.Config, logger *slog.Logger) (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tls: %w", err)
 	}
-	logger.Info("tls ready", "fingerprint", fp, "auto", cfg.TLS == "auto", "required", cfg.RequireTLS)
+	fp1, _ := server.CertFingerprintSHA1(cert) // parsed above
+	logger.Info("tls ready", "fingerprint", fp, "fingerprint_sha1", fp1, "auto", cfg.TLS == "auto", "required", cfg.RequireTLS)
 	return server.TLSConfig(cert), nil
 }
 
