@@ -387,3 +387,34 @@ func TestS3ShutdownOnStalledStoreEndsWithTheGracePeriod(t *testing.T) {
 	}
 	u.clientsFailed(t)
 }
+
+// TestS3StalledStoreAtLoginAnswers287Soon: with the store frozen (it keeps
+// connections open and answers nothing), a login answers 287 within
+// s3home.ProbeTimeout (5 s), not after a transfer's 30 s store timeout, and
+// ftpx exits 3.
+func TestS3StalledStoreAtLoginAnswers287Soon(t *testing.T) {
+	srv := miniotest.Shared(t)
+	for _, kv := range srv.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	store := newStallLink(t, srv.Addr)
+	accounts := filepath.Join(t.TempDir(), "accounts.ini")
+	addUser(t, accounts, "alex", "pw", "")
+	d := startDaemonAt(t, "s3://"+s3Bucket+"/frozen-"+uuid.NewString()[:8], "127.0.0.1:0", accounts,
+		"--s3-endpoint", "http://"+store.addr(), "--state-dir", t.TempDir())
+	t.Cleanup(store.end)
+	env := []string{"FTPX_SERVER=" + d.addr, "FTPX_USER=alex", "FTPX_PASSWORD=pw"}
+	work := t.TempDir()
+	store.stall()
+	t0 := time.Now()
+	_, errOut, code := ftpx(t, work, env, "--retries", "0", "ls")
+	took := time.Since(t0)
+	t.Logf("ls with the store frozen: exit %d after %v: %s", code, took.Round(time.Millisecond), strings.TrimSpace(errOut))
+	if code != 3 || !strings.Contains(errOut, "287") {
+		t.Errorf("ls with the store frozen: exit %d %q, want 3 and 287", code, errOut)
+	}
+	if took > 15*time.Second {
+		t.Errorf("ls with the store frozen took %v; the login's store call is bounded by %v", took, s3home.ProbeTimeout)
+	}
+}

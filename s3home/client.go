@@ -58,6 +58,10 @@ type Client struct {
 	halt    context.CancelFunc
 }
 
+// ProbeTimeout bounds the store call a login makes (the home's marker):
+// a store that stopped answering is reported (287) within it.
+const ProbeTimeout = 5 * time.Second
+
 // errHalted is the failure of a call cut short by Halt.
 var errHalted = errors.New("the server is stopping")
 

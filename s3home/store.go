@@ -1,6 +1,7 @@
 package s3home
 
 import (
+	"context"
 	"strings"
 
 	"ftpx/home"
@@ -32,7 +33,9 @@ func (h *Homes) Home(user string) (home.FS, error) {
 		u.Prefix += "/" + user
 	}
 	t := h.c.Tree(u)
-	ctx, cancel := h.c.ctx()
+	// A login waits on this one: a store that does not answer is told in
+	// a few seconds, not the Timeout of a transfer's calls.
+	ctx, cancel := context.WithTimeout(h.c.halted, min(h.c.timeout, ProbeTimeout))
 	defer cancel()
 	if _, err := h.c.mc.StatObject(ctx, t.bucket, t.prefix, minio.StatObjectOptions{}); err != nil {
 		if !notFound(err) {
