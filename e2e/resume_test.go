@@ -470,3 +470,46 @@ func TestProxyCutsHundredTransfers(t *testing.T) {
 		t.Fatalf("%d records left", len(recs)+len(bad))
 	}
 }
+
+// TestCtrlCExits130AndTheSameCommandResumes: SIGINT (Ctrl-C) stops a put
+// with exit status 130 and a line saying how to continue; running the
+// same command again resumes it (it does not start over) and the file
+// arrives whole.
+func TestCtrlCExits130AndTheSameCommandResumes(t *testing.T) {
+	accounts := filepath.Join(t.TempDir(), "accounts.ini")
+	addUser(t, accounts, "alex", "pw", "")
+	d := startDaemon(t, accounts)
+	env := []string{"FTPX_SERVER=" + d.addr, "FTPX_USER=alex", "FTPX_PASSWORD=pw"}
+	work := t.TempDir()
+	sum := writeRandom(t, filepath.Join(work, "big.bin"), 24<<20)
+	held := func() int64 {
+		var n int64
+		ents, _ := os.ReadDir(filepath.Join(d.root, "alex", ".ftpx-partial"))
+		for _, e := range ents {
+			if fi, err := e.Info(); err == nil && !strings.HasSuffix(e.Name(), ".state") {
+				n += fi.Size()
+			}
+		}
+		return n
+	}
+	put := startFtpx(t, work, env, "--limit-rate", "4MB", "put", "big.bin")
+	waitUntil(t, 30*time.Second, "the put to be under way", func() bool { return held() >= 4<<20 })
+	put.cmd.Process.Signal(os.Interrupt)
+	if code := put.exited(t, 20*time.Second); code != 130 || !strings.Contains(put.err.String(), "ftpx: interrupted; run the same command again, or ftpx resume, to continue") {
+		t.Fatalf("put after Ctrl-C: exit %d, stderr %q; want 130 and the line saying how to continue", code, put.err.String())
+	}
+	kept := held()
+	if kept < 4<<20 {
+		t.Fatalf("the server holds %d bytes after Ctrl-C", kept)
+	}
+	out, errOut, code := ftpx(t, work, env, "--json", "put", "big.bin")
+	if code != 0 || !strings.Contains(out, sum) {
+		t.Fatalf("the same put again: exit %d %s %s", code, out, errOut)
+	}
+	if !strings.Contains(out, fmt.Sprintf(`"offset":%d,`, kept)) {
+		t.Errorf("the second put did not resume from the %d bytes held: %s", kept, out)
+	}
+	if got := md5File(t, filepath.Join(d.root, "alex", "big.bin")); got != sum {
+		t.Errorf("big.bin on the server: md5 %s, want %s", got, sum)
+	}
+}

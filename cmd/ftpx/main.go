@@ -27,7 +27,12 @@ const exitStatuses = `Exit status:
   4  authentication failed
   5  quota exceeded
   6  MD5 verification failed
+  130  interrupted by Ctrl-C (SIGINT): the same command, or ftpx resume, continues it
 When several things fail, the status is that of the first failure.`
+
+// exitInterrupted is the status after Ctrl-C, as shells give a command
+// killed by SIGINT (128 + 2).
+const exitInterrupted = 130
 
 func main() {
 	// A run is short and its heap small: collecting a quarter as often
@@ -46,6 +51,10 @@ func main() {
 // written every failure to stderr, one line each: "ftpx: put x: 264 ...".
 func run(ctx context.Context, args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	err := newApp(stdin, stdout, stderr).RunContext(ctx, args)
+	if interrupted.Load() {
+		fmt.Fprintln(stderr, "ftpx: interrupted; run the same command again, or ftpx resume, to continue")
+		return exitInterrupted
+	}
 	var reported exitStatus
 	if errors.As(err, &reported) {
 		return int(reported)

@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -104,7 +105,7 @@ func (e *env) shell(c *cli.Context) error {
 		}
 		return exitStatus(sh.RunTerminal(c.Context))
 	}
-	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt)
+	ctx, stop := cancelOnInterrupt(c.Context)
 	defer stop()
 	return exitStatus(sh.RunBatch(ctx, script))
 }
@@ -135,9 +136,9 @@ func isTerminal(v any) bool {
 // interactive shell handles it itself: there, it cancels only the
 // running command.
 func interruptible(c *cli.Command) {
-	var stop context.CancelFunc
+	var stop func()
 	c.Before = func(x *cli.Context) error {
-		x.Context, stop = signal.NotifyContext(x.Context, os.Interrupt)
+		x.Context, stop = cancelOnInterrupt(x.Context)
 		return nil
 	}
 	c.After = func(*cli.Context) error {
@@ -145,5 +146,29 @@ func interruptible(c *cli.Command) {
 			stop()
 		}
 		return nil
+	}
+}
+
+// interrupted is set when Ctrl-C cancelled a one-shot command or a batch
+// script: it exits 130, saying how to continue.
+var interrupted atomic.Bool
+
+// cancelOnInterrupt returns ctx cancelled by the first SIGINT (which sets
+// interrupted), and the function that stops listening for it.
+func cancelOnInterrupt(parent context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(parent)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt)
+	go func() {
+		select {
+		case <-sig:
+			interrupted.Store(true)
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sig)
+		cancel()
 	}
 }
