@@ -29,6 +29,11 @@ type Config struct {
 	// line without "ftpx: ", e.g. "put big.iso: source changed since the
 	// interrupted transfer; starting over".
 	Notice func(msg string)
+	// Retrying, when set, is told before each retry of a lost connection,
+	// one line without "ftpx: ", e.g. "put big.iso: connection lost (...);
+	// retry 1 of 5 in 1s". Unlike Notice it is meant for --quiet too: a
+	// script's log should show that a transfer was retried.
+	Retrying func(msg string)
 	// TLS, when set, switches every connection to TLS before logging in.
 	TLS *TLSOptions
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"ftpx/protocol"
@@ -85,12 +86,19 @@ const maxAgain = 8
 // retryError is what is left when the retries ran out: the last failure,
 // which ExitCode maps to 3.
 type retryError struct {
-	retries int
-	err     error
+	op, path string
+	retries  int
+	err      error
 }
 
+// Error names the transfer given up (the last failure may be a
+// reconnection's, which names only the server) and how to go on.
 func (e *retryError) Error() string {
-	return fmt.Sprintf("%v (gave up after %d retries)", e.err, e.retries)
+	msg := e.err.Error()
+	if prefix := opPath(e.op, e.path) + ": "; !strings.HasPrefix(msg, prefix) {
+		msg = prefix + msg
+	}
+	return fmt.Sprintf("%s (gave up after %d retries; run the same command again, or ftpx resume, to continue)", msg, e.retries)
 }
 
 func (e *retryError) Unwrap() error { return e.err }
@@ -125,10 +133,14 @@ func (c *Client) retry(ctx context.Context, op, path string, attempt func() (pro
 			fails = 0
 		}
 		if fails >= c.cfg.Retry.Retries {
-			return &retryError{retries: fails, err: err}
+			return &retryError{op: op, path: path, retries: fails, err: err}
 		}
 		fails++
-		if sleep(ctx, c.cfg.Retry.Backoff(fails)) != nil {
+		delay := c.cfg.Retry.Backoff(fails)
+		if c.cfg.Retrying != nil {
+			c.cfg.Retrying(fmt.Sprintf("%s: %v; retry %d of %d in %v", opPath(op, path), trimOp(err, op, path), fails, c.cfg.Retry.Retries, delay))
+		}
+		if sleep(ctx, delay) != nil {
 			return &opError{op: op, path: path, err: context.Cause(ctx)}
 		}
 	}
@@ -147,4 +159,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	}
+}
+
+// trimOp is err's message without the "op path: " it may start with.
+func trimOp(err error, op, path string) string {
+	return strings.TrimPrefix(err.Error(), opPath(op, path)+": ")
 }

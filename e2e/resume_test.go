@@ -93,13 +93,21 @@ func TestKilledServerPutResumesAfterRestart(t *testing.T) {
 	const size = 40 * mib
 	sum := writeSeeded(t, filepath.Join(work, "big.bin"), size, r)
 
-	b := startFtpx(t, work, env, "--limit-rate", "16MB", "--retries", "1", "--retry-delay", "10ms", "put", "big.bin")
+	b := startFtpx(t, work, env, "--quiet", "--limit-rate", "16MB", "--retries", "1", "--retry-delay", "10ms", "put", "big.bin")
 	waitUntil(t, 20*time.Second, "the server to hold 9 MiB", func() bool { return heldOnServer(d.root, "alex") >= 9*mib })
 	d.cmd.Process.Kill()
 	d.cmd.Wait()
 	if code := b.exited(t, 20*time.Second); code != client.ExitConnection {
 		t.Fatalf("client after the server died: exit %d, want 3; stderr %q", code, b.err.String())
 	}
+	// Even with --quiet: a line for the retry, then the give-up line,
+	// which names the put and says how to go on.
+	lines := strings.Split(strings.TrimSpace(b.err.String()), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "ftpx: put big.bin: ") || !strings.HasSuffix(lines[0], "; retry 1 of 1 in 10ms") ||
+		!strings.HasPrefix(lines[1], "ftpx: put big.bin: ") || !strings.HasSuffix(lines[1], "(gave up after 1 retries; run the same command again, or ftpx resume, to continue)") {
+		t.Errorf("stderr of the put the server died under (--quiet):\n%s", b.err.String())
+	}
+	t.Logf("stderr of the put the server died under:\n%s", b.err.String())
 
 	startDaemonAt(t, d.root, d.addr, accounts)
 	out, errOut, code := ftpx(t, work, env, "--json", "--retry-delay", "10ms", "put", "big.bin")

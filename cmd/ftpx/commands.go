@@ -263,7 +263,8 @@ func (e *env) connectAs(c *cli.Context, addr, user string) (*client.Client, erro
 }
 
 // config reads the flags that shape transfers: retries, the rate cap and
-// where resume points live. Notices go to stderr unless --quiet.
+// where resume points live. Notices go to stderr unless --quiet; a line
+// for each retry always does.
 func (e *env) config(c *cli.Context) (client.Config, error) {
 	cfg := client.Config{Retry: client.RetryPolicy{Retries: c.Int("retries"), Delay: c.Duration("retry-delay")}}
 	if cfg.Retry.Retries < 0 || cfg.Retry.Delay < 0 {
@@ -279,6 +280,8 @@ func (e *env) config(c *cli.Context) (client.Config, error) {
 	if !anyBool(c, "quiet") {
 		cfg.Notice = func(msg string) { fmt.Fprintln(e.stderr, "ftpx: "+oneLine(msg)) }
 	}
+	// --quiet silences progress and notices, not retries.
+	cfg.Retrying = func(msg string) { fmt.Fprintln(e.stderr, "ftpx: "+oneLine(msg)) }
 	records, err := e.records()
 	if err != nil && cfg.Notice != nil {
 		cfg.Notice("warning: interrupted transfers will not be resumable: " + err.Error())
