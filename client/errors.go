@@ -161,3 +161,46 @@ func ErrorLines(err error) []string {
 	}
 	return []string{strings.NewReplacer("\n", " ", "\r", " ").Replace(err.Error())}
 }
+
+// Failure is a failed transfer as --json prints it on stdout, beside the
+// lines of those that succeeded: {"action","remote","error","status","exit"}
+// (status the protocol code when there is one, else 0; exit the exit
+// status it causes).
+type Failure struct {
+	Action string `json:"action"`
+	Remote string `json:"remote"`
+	Error  string `json:"error"`
+	Status int    `json:"status"`
+	Exit   int    `json:"exit"`
+}
+
+// Failures splits err (one failure, or several joined) into the failures
+// it holds, each named by its action and remote path where it says them.
+func Failures(err error) []Failure {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var all []Failure
+		for _, e := range j.Unwrap() {
+			all = append(all, Failures(e)...)
+		}
+		return all
+	}
+	f := Failure{Error: strings.NewReplacer("\n", " ", "\r", " ").Replace(err.Error()), Exit: ExitCode(err)}
+	var se *StatusError
+	var oe *opError
+	var re *retryError
+	switch {
+	case errors.As(err, &re):
+		f.Action, f.Remote = re.op, re.path
+	case errors.As(err, &oe):
+		f.Action, f.Remote = oe.op, oe.path
+	case errors.As(err, &se):
+		f.Action, f.Remote = se.Op, se.Path
+	}
+	if errors.As(err, &se) {
+		f.Status = int(se.Status)
+	}
+	return []Failure{f}
+}

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -187,5 +189,42 @@ func TestUserQuotaTakenOnHangup(t *testing.T) {
 	}
 	if out, _, _ := ftpx(t, work, env, "--json", "quota"); !strings.Contains(out, `"quota":1048576`) {
 		t.Errorf("ftpx quota after the change: %s", out)
+	}
+}
+
+// TestJSONPrintsFailedTransfersToo: with --json, a transfer that fails
+// prints {"action","remote","error","status","exit"} on stdout, as the
+// lines of those that succeed are, as the contract says; its error line
+// still goes to stderr and the exit status is the failure's.
+func TestJSONPrintsFailedTransfersToo(t *testing.T) {
+	accounts := filepath.Join(t.TempDir(), "accounts.ini")
+	addUser(t, accounts, "alex", "pw", "64KB")
+	d := startDaemon(t, accounts)
+	env := []string{"FTPX_SERVER=" + d.addr, "FTPX_USER=alex", "FTPX_PASSWORD=pw"}
+	work := t.TempDir()
+	writeRandom(t, filepath.Join(work, "small.bin"), 1000)
+	writeRandom(t, filepath.Join(work, "big.bin"), 100<<10)
+	line := func(out string) map[string]any {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &m); err != nil {
+			t.Fatalf("stdout %q: not one JSON object: %v", out, err)
+		}
+		return m
+	}
+	out, errOut, code := ftpx(t, work, env, "--json", "put", "small.bin")
+	if m := line(out); code != 0 || m["md5"] == nil {
+		t.Fatalf("put that fits: exit %d %s %s", code, out, errOut)
+	}
+	out, errOut, code = ftpx(t, work, env, "--json", "put", "big.bin")
+	if code != 5 || !strings.Contains(errOut, "put big.bin: 264 quota exceeded") {
+		t.Fatalf("put over the quota: exit %d, stderr %q", code, errOut)
+	}
+	if m := line(out); m["action"] != "put" || m["remote"] != "big.bin" || m["status"] != float64(264) || m["exit"] != float64(5) ||
+		!strings.Contains(fmt.Sprint(m["error"]), "quota exceeded") {
+		t.Errorf("the failure's JSON: %s", out)
+	}
+	out, _, code = ftpx(t, work, env, "--json", "get", "nothere.bin")
+	if m := line(out); code != 1 || m["action"] != "get" || m["remote"] != "nothere.bin" || m["exit"] != float64(1) || m["status"] == float64(0) {
+		t.Errorf("get of a missing file: exit %d, stdout %s", code, out)
 	}
 }

@@ -167,7 +167,7 @@ func (e *env) get(c *cli.Context) error {
 		return err
 	}
 	defer cl.Close()
-	return cl.GetPaths(c.Context, args, local, e.report(c, opt))
+	return e.failed(c, cl.GetPaths(c.Context, args, local, e.report(c, opt)))
 }
 
 func (e *env) put(c *cli.Context) error {
@@ -190,7 +190,7 @@ func (e *env) put(c *cli.Context) error {
 		return err
 	}
 	defer cl.Close()
-	return cl.PutPaths(c.Context, args, remote, e.report(c, opt))
+	return e.failed(c, cl.PutPaths(c.Context, args, remote, e.report(c, opt)))
 }
 
 // syncOptions reads --delete, --checksum, --ignore-times and --dry-run;
@@ -225,6 +225,19 @@ func (e *env) report(c *cli.Context, opt client.TransferOptions) client.Transfer
 		opt.Progress = func(remote string) client.Progress { return &bar{w: f, name: client.Printable(remote)} }
 	}
 	return opt
+}
+
+// failed prints, with --json, a JSON object on stdout for each failed
+// transfer in err (beside the lines of those that succeeded: a script
+// reads both in one place), and returns err, whose lines go to stderr.
+func (e *env) failed(c *cli.Context, err error) error {
+	if err != nil && anyBool(c, "json") {
+		enc := json.NewEncoder(e.stdout)
+		for _, f := range client.Failures(err) {
+			enc.Encode(f)
+		}
+	}
+	return err
 }
 
 // anyBool reports whether a boolean flag is set on the command or on the

@@ -64,7 +64,7 @@ func (e *env) resume(c *cli.Context) error {
 		return err
 	}
 	defer cl.Close()
-	return cl.ResumeAll(c.Context, mine, e.report(c, client.TransferOptions{}))
+	return e.failed(c, cl.ResumeAll(c.Context, mine, e.report(c, client.TransferOptions{})))
 }
 
 func btoi(b bool) int {
