@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/md5"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -226,5 +227,34 @@ func TestJSONPrintsFailedTransfersToo(t *testing.T) {
 	out, _, code = ftpx(t, work, env, "--json", "get", "nothere.bin")
 	if m := line(out); code != 1 || m["action"] != "get" || m["remote"] != "nothere.bin" || m["exit"] != float64(1) || m["status"] == float64(0) {
 		t.Errorf("get of a missing file: exit %d, stdout %s", code, out)
+	}
+}
+
+// TestGetToStandardOutput: `ftpx get FILE -` writes the file, and nothing
+// else, to standard output, its MD5 checked; a missing file writes
+// nothing there.
+func TestGetToStandardOutput(t *testing.T) {
+	accounts := filepath.Join(t.TempDir(), "accounts.ini")
+	addUser(t, accounts, "alex", "pw", "")
+	d := startDaemon(t, accounts)
+	env := []string{"FTPX_SERVER=" + d.addr, "FTPX_USER=alex", "FTPX_PASSWORD=pw"}
+	work := t.TempDir()
+	sum := writeRandom(t, filepath.Join(work, "big.bin"), 3<<20+77)
+	if _, errOut, code := ftpx(t, work, env, "put", "big.bin"); code != 0 {
+		t.Fatalf("put: exit %d %s", code, errOut)
+	}
+	out, errOut, code := ftpx(t, work, env, "get", "big.bin", "-")
+	if got := fmt.Sprintf("%x", md5.Sum([]byte(out))); code != 0 || errOut != "" || len(out) != 3<<20+77 || got != sum {
+		t.Fatalf("get big.bin -: exit %d, %d bytes on stdout (md5 %s, want %s), stderr %q", code, len(out), got, sum, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(work, "-")); !os.IsNotExist(err) {
+		t.Errorf("a local file named - was written: %v", err)
+	}
+	out, errOut, code = ftpx(t, work, env, "get", "nothere.bin", "-")
+	if code != 1 || out != "" || !strings.Contains(errOut, "get nothere.bin: ") {
+		t.Errorf("get of a missing file to -: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if _, _, code := ftpx(t, work, env, "get", "-r", "big.bin", "-"); code != 2 {
+		t.Errorf("get -r to -: exit %d, want 2 (usage)", code)
 	}
 }

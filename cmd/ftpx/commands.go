@@ -162,11 +162,20 @@ func (e *env) get(c *cli.Context) error {
 	case opt.To == "" && len(args) == 2:
 		args, local = args[:1], args[1]
 	}
+	if local == "-" && (opt.Recursive || opt.DryRun || anyBool(c, "json")) {
+		return client.Usagef("get: - (standard output) takes one file, without -r, --dry-run or --json")
+	}
 	cl, err := e.connect(c)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
+	if local == "-" {
+		// The file alone on stdout, verified at its end; nothing else
+		// is printed there.
+		_, err := cl.GetTo(c.Context, args[0], e.stdout)
+		return err
+	}
 	return e.failed(c, cl.GetPaths(c.Context, args, local, e.report(c, opt)))
 }
 
