@@ -91,12 +91,16 @@ type retryError struct {
 	err      error
 }
 
-// Error names the transfer given up (the last failure may be a
-// reconnection's, which names only the server) and how to go on.
+// Error names the operation given up (the last failure may be a
+// reconnection's, which names only the server) and, for a transfer, how
+// to go on.
 func (e *retryError) Error() string {
 	msg := e.err.Error()
 	if prefix := opPath(e.op, e.path) + ": "; !strings.HasPrefix(msg, prefix) {
 		msg = prefix + msg
+	}
+	if e.op != "get" && e.op != "put" { // nothing kept to continue from
+		return fmt.Sprintf("%s (gave up after %d retries)", msg, e.retries)
 	}
 	return fmt.Sprintf("%s (gave up after %d retries; run the same command again, or ftpx resume, to continue)", msg, e.retries)
 }
