@@ -167,16 +167,12 @@ func TestSigtermDuringABigUploadThenResume(t *testing.T) {
 // existing user's quota in the accounts file; a running server takes it on
 // SIGHUP: a put refused at the old quota then fits.
 func TestUserQuotaTakenOnHangup(t *testing.T) {
-	accounts := filepath.Join(t.TempDir(), "accounts.ini")
-	addUser(t, accounts, "alex", "pw", "64KB")
-	d := startDaemon(t, accounts)
-	env := []string{"FTPX_SERVER=" + d.addr, "FTPX_USER=alex", "FTPX_PASSWORD=pw"}
-	work := t.TempDir()
+	d, work, env := shellSetup(t, "64KB")
 	sum := writeRandom(t, filepath.Join(work, "big.bin"), 100<<10)
 	if _, errOut, code := ftpx(t, work, env, "put", "big.bin"); code != 5 || !strings.Contains(errOut, "264 quota exceeded") {
 		t.Fatalf("a 100 KB put over a 64 KB quota: exit %d %s", code, errOut)
 	}
-	out, err := exec.Command(filepath.Join(binDir, "ftpx-server"), "user", "quota", "--accounts", accounts, "alex", "1MB").CombinedOutput()
+	out, err := exec.Command(filepath.Join(binDir, "ftpx-server"), "user", "quota", "--accounts", d.accounts, "alex", "1MB").CombinedOutput()
 	if err != nil || string(out) != "user alex: quota 1MB\n" {
 		t.Fatalf("user quota: %v %q", err, out)
 	}
@@ -198,11 +194,7 @@ func TestUserQuotaTakenOnHangup(t *testing.T) {
 // lines of those that succeed are, as the contract says; its error line
 // still goes to stderr and the exit status is the failure's.
 func TestJSONPrintsFailedTransfersToo(t *testing.T) {
-	accounts := filepath.Join(t.TempDir(), "accounts.ini")
-	addUser(t, accounts, "alex", "pw", "64KB")
-	d := startDaemon(t, accounts)
-	env := []string{"FTPX_SERVER=" + d.addr, "FTPX_USER=alex", "FTPX_PASSWORD=pw"}
-	work := t.TempDir()
+	_, work, env := shellSetup(t, "64KB")
 	writeRandom(t, filepath.Join(work, "small.bin"), 1000)
 	writeRandom(t, filepath.Join(work, "big.bin"), 100<<10)
 	line := func(out string) map[string]any {
@@ -234,11 +226,7 @@ func TestJSONPrintsFailedTransfersToo(t *testing.T) {
 // else, to standard output, its MD5 checked; a missing file writes
 // nothing there.
 func TestGetToStandardOutput(t *testing.T) {
-	accounts := filepath.Join(t.TempDir(), "accounts.ini")
-	addUser(t, accounts, "alex", "pw", "")
-	d := startDaemon(t, accounts)
-	env := []string{"FTPX_SERVER=" + d.addr, "FTPX_USER=alex", "FTPX_PASSWORD=pw"}
-	work := t.TempDir()
+	_, work, env := shellSetup(t, "")
 	sum := writeRandom(t, filepath.Join(work, "big.bin"), 3<<20+77)
 	if _, errOut, code := ftpx(t, work, env, "put", "big.bin"); code != 0 {
 		t.Fatalf("put: exit %d %s", code, errOut)

@@ -484,11 +484,7 @@ func TestProxyCutsHundredTransfers(t *testing.T) {
 // same command again resumes it (it does not start over) and the file
 // arrives whole.
 func TestCtrlCExits130AndTheSameCommandResumes(t *testing.T) {
-	accounts := filepath.Join(t.TempDir(), "accounts.ini")
-	addUser(t, accounts, "alex", "pw", "")
-	d := startDaemon(t, accounts)
-	env := []string{"FTPX_SERVER=" + d.addr, "FTPX_USER=alex", "FTPX_PASSWORD=pw"}
-	work := t.TempDir()
+	d, work, env := shellSetup(t, "")
 	sum := writeRandom(t, filepath.Join(work, "big.bin"), 24<<20)
 	held := func() int64 {
 		var n int64
