@@ -3,7 +3,7 @@
 # the end one table of figures and ratios, also written to bench/results.md
 # with the date, the command and the machine. In order:
 #   bench/transfer.sh  1 GiB put (fsync, --fsync=false) and get, md5sum, Go MD5, dd
-#   bench/files.sh     10,000 x 4 KiB: put -r, get -r
+#   bench/files.sh     10,000 x 4 KiB: put -r, get -r; a script of 2,000 single gets
 #   bench/cpu.sh       CPU seconds of client and server for each of those (one run each)
 #   bench/ls.sh        ls of a 1,000-entry directory: p50/p99
 #   bench/parallel.sh  100 clients x 10 MiB at once
