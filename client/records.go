@@ -11,10 +11,12 @@ import (
 	"fmt"
 	"hash"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -95,16 +97,17 @@ func (s *Records) file(r *Record) string {
 // not fsync: a record lost or truncated by a power failure is reported
 // as corrupt and the transfer starts over.
 func (s *Records) Save(r *Record) error {
-	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
-		return err
-	}
 	r.Version, r.Updated = recordVersion, time.Now().UTC()
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
 	}
-	name := s.file(r)
-	tmp, err := os.CreateTemp(s.Dir, ".tmp-*")
+	tmp, err := s.createTemp()
+	if errors.Is(err, fs.ErrNotExist) { // the first record: make the directory
+		if err = os.MkdirAll(s.Dir, 0o700); err == nil {
+			tmp, err = s.createTemp()
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -113,12 +116,23 @@ func (s *Records) Save(r *Record) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp.Name(), name)
+		err = renameFile(tmp.Name(), s.file(r))
 	}
 	if err != nil {
 		os.Remove(tmp.Name())
 	}
 	return err
+}
+
+// createTemp creates a new hidden file in the directory, which List
+// skips: a record being written.
+func (s *Records) createTemp() (*os.File, error) {
+	for {
+		f, err := createFile(filepath.Join(s.Dir, ".tmp-"+strconv.FormatUint(rand.Uint64(), 36)), 0o600)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
 }
 
 // Load returns the record of the transfer that key describes (only its

@@ -181,7 +181,40 @@ func (c *Client) lostDuringPut(ctx context.Context, remote, id string, werr erro
 // localPath (an absolute path) and named after the transfer id:
 // ".NAME.ftpx-part-ID".
 func createPartial(localPath, id string) (*os.File, error) {
-	return os.OpenFile(partialName(localPath, id), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+	return createFile(partialName(localPath, id), 0o666)
+}
+
+// createFile creates a new file (O_EXCL) for reading and writing. Unlike
+// os.OpenFile it does not offer the descriptor to the network poller,
+// which refuses regular files: five system calls fewer a file, which a
+// script of small gets feels.
+func createFile(name string, perm uint32) (*os.File, error) {
+	for {
+		fd, err := unix.Open(name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, perm)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return nil, &os.PathError{Op: "open", Path: name, Err: err}
+		}
+		return os.NewFile(uintptr(fd), name), nil
+	}
+}
+
+// renameFile is os.Rename for a file, without the Lstat os.Rename makes of
+// newname (to refuse replacing a directory, which rename(2) refuses by
+// itself when the source is a file).
+func renameFile(oldname, newname string) error {
+	for {
+		err := unix.Rename(oldname, newname)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: err}
+		}
+		return nil
+	}
 }
 
 // partialName is the hidden name of a partial file for localPath.
