@@ -40,29 +40,49 @@ func (c *Client) Get(ctx context.Context, remote, localPath string, p Progress) 
 
 // get is Get knowing what is at localPath (b).
 func (c *Client) get(ctx context.Context, remote, localPath string, p Progress, b basis) (Result, error) {
-	j := &getJob{transferState: transferState{c: c, op: "get", arg: remote, p: p,
+	j := c.newGetJob(remote, localPath, p, b)
+	err := j.run(ctx)
+	return j.res, err
+}
+
+// newGetJob starts a get of remote into localPath, knowing what is there
+// (b).
+func (c *Client) newGetJob(remote, localPath string, p Progress, b basis) *getJob {
+	return &getJob{transferState: transferState{c: c, op: "get", arg: remote, p: p,
 		res: Result{Action: protocol.ActionGet, Local: localPath, Remote: remote, Offset: -1}}, local: localPath, basis: b}
+}
+
+// run makes the get, with its retries, and puts the verified file in
+// place (or, held, leaves it for a GetGroup).
+func (j *getJob) run(ctx context.Context) error {
 	defer j.closeBasis()
-	if fi, err := os.Stat(localPath); err == nil && fi.IsDir() {
-		err := &opError{op: "get", path: localPath, err: errors.New("a local directory is in the way (a file cannot replace it)")}
+	fi, err := os.Stat(j.local)
+	switch {
+	case err == nil && fi.IsDir():
+		err := &opError{op: "get", path: j.local, err: errors.New("a local directory is in the way (a file cannot replace it)")}
 		j.end(time.Now(), err)
-		return j.res, err
+		return err
+	case err != nil && j.basis == basisAsk:
+		j.basis = basisNone // nothing there to send a delta onto: no need to open it
 	}
 	if err := j.open(); err != nil {
 		j.end(time.Now(), err)
-		return j.res, err
+		return err
 	}
 	start := time.Now()
-	err := c.retry(ctx, "get", remote, func() (bool, error) { return j.attempt(ctx) })
+	err = j.c.retry(ctx, "get", j.arg, func() (bool, error) { return j.attempt(ctx) })
 	err = j.finish(err)
 	j.end(start, err)
-	return j.res, err
+	return err
 }
 
 // getJob is one get across its attempts.
 type getJob struct {
 	transferState
 	local string
+	// held: the verified file stays in its partial file, open, with its
+	// resume point, for a GetGroup to name (getgroup.go).
+	held bool
 
 	part  *os.File
 	h     hash.Hash // MD5 of part's first pos bytes
@@ -91,7 +111,7 @@ func (j *getJob) closeBasis() {
 // open finds the resume point and its partial file, or starts a new one.
 func (j *getJob) open() error {
 	c := j.c
-	abs, err := filepath.Abs(j.local)
+	abs, err := c.absLocal(j.local)
 	if err != nil {
 		return localError("get", j.local, err)
 	}
@@ -407,12 +427,15 @@ func (j *getJob) startOver(why string) {
 	j.save()
 }
 
-// finish puts a verified file in place and forgets its resume point; a
-// transfer cut off keeps its partial and resume point; any other failure
-// removes both.
+// finish puts a verified file in place and forgets its resume point (a
+// held one waits for its GetGroup to do so); a transfer cut off keeps its
+// partial and resume point; any other failure removes both.
 func (j *getJob) finish(err error) error {
 	if err == nil && !j.rec.SourceMTime.IsZero() {
 		err = xfer.SetMTime(j.part, j.rec.SourceMTime) // the server's: kept
+	}
+	if err == nil && j.held {
+		return nil
 	}
 	if err == nil {
 		err = j.part.Sync()
@@ -420,7 +443,7 @@ func (j *getJob) finish(err error) error {
 			err = cerr
 		}
 		if err == nil {
-			err = os.Rename(j.part.Name(), j.local)
+			err = renameFile(j.part.Name(), j.local)
 		}
 		if err != nil {
 			os.Remove(j.part.Name())

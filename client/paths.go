@@ -39,6 +39,12 @@ type TransferOptions struct {
 	// done, with DryRun set.
 	Checksum, IgnoreTimes, Delete, DryRun bool
 	Removed                               func(Removal)
+
+	// Group, when set, makes a get of one file (not a batch, not a dry
+	// run) leave its verified file waiting in the group, which names it
+	// and tells Done when flushed (getgroup.go); any other get flushes
+	// the group first.
+	Group *GetGroup
 }
 
 // target is one source named on the command line and where it goes.
@@ -321,6 +327,13 @@ func (c *Client) remoteKind(ctx context.Context, name string) (isDir, exists boo
 // where the first run did. Failures are handled as in PutPaths.
 func (c *Client) GetPaths(ctx context.Context, remotes []string, local string, opt TransferOptions) error {
 	batch := opt.Recursive || len(remotes) > 1 || opt.To != ""
+	held := opt.Group
+	if held != nil && (batch || opt.DryRun) {
+		if err := held.Flush(); err != nil {
+			return err
+		}
+		held = nil
+	}
 	var j *journal
 	var tops []target
 	if !opt.DryRun {
@@ -337,7 +350,12 @@ func (c *Client) GetPaths(ctx context.Context, remotes []string, local string, o
 		os.MkdirAll(opt.To, 0o777) // as the first run did; a failure shows on each file
 	}
 	var fails failures
-	defer c.batchRecords()()
+	switch {
+	case batch:
+		defer c.batchRecords()()
+	case held != nil:
+		defer c.inDir(held.workDir())()
+	}
 	// The local trees are walked while the server lists its own.
 	var there map[string]*localName
 	walked := make(chan struct{})
@@ -433,6 +451,12 @@ func (c *Client) GetPaths(ctx context.Context, remotes []string, local string, o
 			basis = basisThere
 		case it.size >= 0:
 			basis = basisNone // listed, and nothing worth a delta is there
+		}
+		if held != nil {
+			if err := held.get(ctx, c, t, p, basis, func(res Result) { finished(t, res) }); err != nil {
+				fails.add(useR(err, opt))
+			}
+			continue
 		}
 		res, err := c.get(ctx, t.src, t.dest, p, basis)
 		if err != nil {

@@ -105,7 +105,7 @@ func (g *gotFile) write() error {
 func (g gotFile) place() error {
 	defer g.f.Close()
 	if !g.unnamed() {
-		return os.Rename(g.f.Name(), g.t.dest)
+		return renameFile(g.f.Name(), g.t.dest)
 	}
 	err := linkUnnamed(g.f, g.t.dest)
 	if errors.Is(err, unix.EEXIST) {
@@ -220,29 +220,10 @@ func placeAll(got <-chan gotItem, done func(target, Result), failed func(error))
 	<-named
 }
 
-// name makes a window of verified files durable, names them, replacing
-// what had their names, and syncs the names: one syncfs per file system
-// before and after. Then it reports each file, in order.
+// name makes a window of verified files durable and names them
+// (placeWindow). Then it reports each file, in order.
 func name(w []gotItem, done func(target, Result), failed func(error)) {
-	var dirs []string
-	for _, it := range w {
-		if d := filepath.Dir(it.g.t.dest); it.err == nil && !slices.Contains(dirs, d) {
-			dirs = append(dirs, d)
-		}
-	}
-	syncDirs(dirs)
-	for i, it := range w {
-		if it.err != nil {
-			continue
-		}
-		if err := it.g.place(); err != nil {
-			if !it.g.unnamed() {
-				os.Remove(it.g.f.Name())
-			}
-			w[i].err = localError("get", it.g.t.dest, err)
-		}
-	}
-	syncDirs(dirs)
+	placeWindow(w, false)
 	for _, it := range w {
 		if it.err != nil {
 			failed(it.err)
@@ -252,6 +233,44 @@ func name(w []gotItem, done func(target, Result), failed func(error)) {
 		done(it.g.t, it.g.res)
 	}
 }
+
+// placeWindow makes a window of verified files durable, names them in
+// order, replacing what had their names, and syncs the names: one syncfs
+// per file system before and after. A file that cannot be named is
+// removed and its error kept in w; with stop, so are all the files after
+// it (errDropped).
+func placeWindow(w []gotItem, stop bool) {
+	var dirs []string
+	for _, it := range w {
+		if d := filepath.Dir(it.g.t.dest); it.err == nil && !slices.Contains(dirs, d) {
+			dirs = append(dirs, d)
+		}
+	}
+	syncDirs(dirs)
+	failed := false
+	for i, it := range w {
+		switch {
+		case it.err != nil:
+			continue
+		case failed && stop:
+			it.g.drop()
+			w[i].err = errDropped
+			continue
+		}
+		if err := it.g.place(); err != nil {
+			if !it.g.unnamed() {
+				os.Remove(it.g.f.Name())
+			}
+			w[i].err = localError("get", it.g.t.dest, err)
+			failed = true
+		}
+	}
+	syncDirs(dirs)
+}
+
+// errDropped is the fate of the files after one that could not be named,
+// when placeWindow stops there.
+var errDropped = errors.New("not named: a file before it could not be")
 
 // receive reads the answer to one pipelined get into a partial file,
 // checking the MD5; the connection stays in step on every outcome but a

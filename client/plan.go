@@ -189,6 +189,13 @@ func (c *Client) batchRecords() func() {
 	return func() { c.recordNames, c.localDir = nil, "" }
 }
 
+// inDir has absLocal resolve against dir, the working directory a caller
+// read, until the returned function is called.
+func (c *Client) inDir(dir string) func() {
+	c.localDir = dir
+	return func() { c.localDir = "" }
+}
+
 // absLocal is filepath.Abs of a local path, with the working directory
 // read once a batch (batchRecords).
 func (c *Client) absLocal(p string) (string, error) {

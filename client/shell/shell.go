@@ -42,6 +42,7 @@ type Shell struct {
 	errw     io.Writer
 	batch    bool
 	quitting bool
+	gets     heldGets // a batch script's consecutive gets
 }
 
 // New returns a shell for cfg.
@@ -110,15 +111,24 @@ func Commands(text string) Script {
 // returns its exit status. A line starting with "-" may fail without
 // stopping the script (its failure is still reported). It returns 0 when
 // the script ends or runs quit.
+//
+// Consecutive gets of one file each are made durable and named together
+// (client.GetGroup), their output held until then: the files wait until
+// a line that is not such a get, the end of the script, or a failure,
+// which report only once every file of the lines before them is in place.
 func (s *Shell) RunBatch(ctx context.Context, script Script) int {
 	s.batch = true
 	s.cfg.Progress = nil
+	s.gets = heldGets{group: client.NewGetGroup()}
 	for n := 1; ; n++ {
 		line, err := script.Next()
 		if err == io.EOF {
-			return client.ExitOK
+			return s.flushGets()
 		}
 		if err != nil {
+			if code := s.flushGets(); code != client.ExitOK {
+				return code
+			}
 			fmt.Fprintf(s.errw, "ftpx: line %d: %s\n", n, oneLine(err.Error()))
 			return client.ExitFailure
 		}
@@ -126,26 +136,110 @@ func (s *Shell) RunBatch(ctx context.Context, script Script) int {
 		if text == "" || strings.HasPrefix(text, "#") {
 			continue
 		}
+		s.gets.joining = joinsGroup(text)
+		if !s.gets.joining {
+			if code := s.flushGets(); code != client.ExitOK {
+				return code
+			}
+		}
 		mayFail := strings.HasPrefix(text, "-")
 		if mayFail {
 			text = strings.TrimSpace(text[1:])
 		}
+		mark := s.gets.group.Queued()
 		err = s.Exec(ctx, text)
 		if err == nil && ctx.Err() != nil {
 			err = fmt.Errorf("%s: %w", firstWord(text), context.Cause(ctx))
 		}
-		for _, msg := range client.ErrorLines(err) {
-			if !strings.HasPrefix(msg, text) {
-				msg = client.Printable(text) + ": " + msg
-			}
-			fmt.Fprintf(s.errw, "ftpx: line %d: %s\n", n, msg)
+		if ge := (*client.GroupError)(nil); errors.As(err, &ge) {
+			return s.groupFailed(ge) // a get before this line failed: this one did not run
 		}
+		s.gets.ran(scriptLine{n, text}, mark)
+		if err != nil && !mayFail {
+			if code := s.flushGets(); code != client.ExitOK {
+				return code
+			}
+		}
+		s.reportLine(scriptLine{n, text}, err)
 		if s.quitting {
 			return client.ExitOK
 		}
 		if err != nil && !mayFail {
 			return client.ExitCode(err)
 		}
+	}
+}
+
+// heldGets is what a batch script's consecutive gets share: the group
+// their files wait in, and the lines they came from (lines[i] queued the
+// group's file number base+i).
+type heldGets struct {
+	group   *client.GetGroup
+	joining bool // the line running may leave its file in the group
+	lines   []scriptLine
+	base    int
+}
+
+// ran notes the line that just ran when it left a file in the group
+// (which had queued mark files before it), and forgets the lines whose
+// files are in place.
+func (g *heldGets) ran(l scriptLine, mark int) {
+	if g.group.Queued() > mark {
+		g.lines = append(g.lines, l)
+	}
+	g.trim()
+}
+
+// trim forgets the lines whose files the group has put in place.
+func (g *heldGets) trim() {
+	placed := g.group.Queued() - g.group.Len()
+	g.lines, g.base = g.lines[placed-g.base:], placed
+}
+
+// scriptLine is a line of a batch script: its number and its command.
+type scriptLine struct {
+	n    int
+	text string
+}
+
+// joinsGroup reports whether a script line (trimmed) may leave its file
+// waiting in the group of gets: a get that stops the script when it
+// fails. Any other line (one starting with "-" too) runs once the files
+// waiting are in place.
+func joinsGroup(text string) bool {
+	return firstWord(text) == "get"
+}
+
+// flushGets puts the files waiting in the group in place and prints what
+// their lines print; when one cannot be, it reports it under its line and
+// returns its exit status.
+func (s *Shell) flushGets() int {
+	g := &s.gets
+	if g.group == nil {
+		return client.ExitOK
+	}
+	err := g.group.Flush()
+	if ge := (*client.GroupError)(nil); errors.As(err, &ge) {
+		return s.groupFailed(ge)
+	}
+	g.trim()
+	return client.ExitOK
+}
+
+// groupFailed reports a file of the group that could not be put in place
+// under the line that got it, and returns its exit status.
+func (s *Shell) groupFailed(ge *client.GroupError) int {
+	s.reportLine(s.gets.lines[ge.Index-s.gets.base], ge.Err)
+	return client.ExitCode(ge.Err)
+}
+
+// reportLine prints each failure err holds as "ftpx: line N: COMMAND: ...".
+func (s *Shell) reportLine(l scriptLine, err error) {
+	for _, msg := range client.ErrorLines(err) {
+		if !strings.HasPrefix(msg, l.text) {
+			msg = client.Printable(l.text) + ": " + msg
+		}
+		fmt.Fprintf(s.errw, "ftpx: line %d: %s\n", l.n, msg)
 	}
 }
 

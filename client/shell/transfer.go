@@ -68,6 +68,9 @@ func (s *Shell) get(ctx context.Context, a *Call) error {
 	if err != nil {
 		return err
 	}
+	if s.gets.joining {
+		opt.Group = s.gets.group
+	}
 	return s.c.GetPaths(ctx, remotes, dest, s.transferOptions(opt, a.has("json")))
 }
 

@@ -1,0 +1,166 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A batch script's consecutive single gets are made durable and named
+// together (client.GetGroup): what a user of the script sees must be what
+// one get a line gave, file by file.
+
+// putFiles uploads n files of different sizes as remote dir/f000...,
+// returning their MD5s by name.
+func putFiles(t *testing.T, env []string, n int) map[string]string {
+	t.Helper()
+	src := filepath.Join(t.TempDir(), "dir")
+	os.Mkdir(src, 0o755)
+	sums := map[string]string{}
+	for i := range n {
+		name := fmt.Sprintf("f%03d", i)
+		sums[name] = writeRandom(t, filepath.Join(src, name), 100+i*13)
+	}
+	if _, errOut, code := ftpx(t, filepath.Dir(src), env, "put", "-r", "dir"); code != 0 {
+		t.Fatalf("put -r: exit %d: %s", code, errOut)
+	}
+	return sums
+}
+
+// getLines returns the script lines "get dir/fNNN" for i in [from, to).
+func getLines(from, to int) []string {
+	var lines []string
+	for i := from; i < to; i++ {
+		lines = append(lines, fmt.Sprintf("get dir/f%03d", i))
+	}
+	return lines
+}
+
+// hidden returns the names starting with "." in dir (partial files), but
+// the state directory.
+func hidden(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") && e.Name() != ".state" {
+			names = append(names, e.Name())
+		}
+	}
+	return names
+}
+
+// checkResults checks that the --json lines name the files from..to-1 of
+// dir, in order, each with its MD5.
+func checkResults(t *testing.T, out string, sums map[string]string, from, to int) {
+	t.Helper()
+	rs := parseResults(t, out)
+	if len(rs) != to-from {
+		t.Fatalf("%d --json lines, want %d: %q", len(rs), to-from, out)
+	}
+	for k, r := range rs {
+		name := fmt.Sprintf("f%03d", from+k)
+		if r.Action != "get" || r.Remote != "dir/"+name || r.Local != name || r.MD5 != sums[name] {
+			t.Fatalf("--json line %d: %+v, want the get of dir/%s", k+1, r, name)
+		}
+	}
+}
+
+func TestShellScriptOfGetsLandsEveryFile(t *testing.T) {
+	_, work, env := shellSetup(t, "")
+	sums := putFiles(t, env, 300)
+	out, errOut, code := ftpxStdin(t, work, env, strings.Join(getLines(0, 300), "\n")+"\n", "--json", "shell")
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	for name, sum := range sums {
+		if got := md5Of(filepath.Join(work, name)); got != sum {
+			t.Fatalf("%s: md5 %q, want %s", name, got, sum)
+		}
+	}
+	checkResults(t, out, sums, 0, 300)
+	if h := hidden(t, work); len(h) > 0 {
+		t.Errorf("left behind: %v", h)
+	}
+	if recs := stateRecords(t, work); len(recs) > 0 {
+		t.Errorf("resume points left: %v", recs)
+	}
+}
+
+func TestShellScriptOfGetsStopsAtTheMissingFile(t *testing.T) {
+	_, work, env := shellSetup(t, "")
+	sums := putFiles(t, env, 300)
+	lines := getLines(0, 300)
+	lines[149] = "get dir/missing.bin" // line 150
+	out, errOut, code := ftpxStdin(t, work, env, strings.Join(lines, "\n")+"\n", "--json", "shell")
+	if code != 1 || errOut != "ftpx: line 150: get dir/missing.bin: 256 file does not exist\n" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	for i := range 300 {
+		name := fmt.Sprintf("f%03d", i)
+		switch got := md5Of(filepath.Join(work, name)); {
+		case i < 149 && got != sums[name]:
+			t.Fatalf("line %d: %s has md5 %q, want %s", i+1, name, got, sums[name])
+		case i >= 149 && exists(filepath.Join(work, name)):
+			t.Fatalf("line %d ran: %s is there", i+1, name)
+		}
+	}
+	checkResults(t, out, sums, 0, 149)
+	if h := hidden(t, work); len(h) > 0 {
+		t.Errorf("left behind: %v", h)
+	}
+}
+
+// A line that is not a get sees the files of the gets before it in place:
+// lls lists them (and no partial file), and lcd does not move them.
+func TestShellScriptOfGetsNamesThemBeforeOtherLines(t *testing.T) {
+	_, work, env := shellSetup(t, "")
+	sums := putFiles(t, env, 4)
+	os.Mkdir(filepath.Join(work, "sub"), 0o755)
+	out, errOut, code := ftpxStdin(t, work, env,
+		"get dir/f000\nget dir/f001\nlls\nget dir/f002\nlcd sub\nget dir/f003\nlls\n", "shell")
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	if want := ".state/\nf000\nf001\nsub/\n" + "f003\n"; out != want {
+		t.Errorf("stdout %q, want %q (the first lls, then the one in sub)", out, want)
+	}
+	for name, where := range map[string]string{"f000": work, "f001": work, "f002": work, "f003": filepath.Join(work, "sub")} {
+		if got := md5Of(filepath.Join(where, name)); got != sums[name] {
+			t.Errorf("%s in %s: md5 %q, want %s", name, where, got, sums[name])
+		}
+	}
+}
+
+// Gets to a local name already waiting: the last one wins, and the same
+// remote got twice to one name shares nothing with the first get.
+func TestShellScriptOfGetsToOneNameKeepsTheLast(t *testing.T) {
+	_, work, env := shellSetup(t, "")
+	sums := putFiles(t, env, 2)
+	out, errOut, code := ftpxStdin(t, work, env,
+		"get dir/f000 x\nget dir/f001 x\nget dir/f000 y\nget dir/f000 y\n", "--json", "shell")
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	if md5Of(filepath.Join(work, "x")) != sums["f001"] || md5Of(filepath.Join(work, "y")) != sums["f000"] {
+		t.Error("x is not dir/f001, or y is not dir/f000")
+	}
+	var got []string
+	for _, r := range parseResults(t, out) {
+		got = append(got, r.Remote+">"+r.Local)
+	}
+	if want := "dir/f000>x dir/f001>x dir/f000>y dir/f000>y"; strings.Join(got, " ") != want {
+		t.Errorf("--json lines %q, want %q", got, want)
+	}
+	if h := hidden(t, work); len(h) > 0 {
+		t.Errorf("left behind: %v", h)
+	}
+	if recs := stateRecords(t, work); len(recs) > 0 {
+		t.Errorf("resume points left: %v", recs)
+	}
+}
