@@ -126,11 +126,17 @@ func (j *getJob) open() error {
 			return nil
 		}
 	}
+	j.h = md5.New()
+	if j.held {
+		if j.part, err = createUnnamed(filepath.Dir(abs)); err == nil {
+			return nil // named when it needs a resume point (savePoint)
+		}
+	}
 	part, err := createPartial(abs, j.rec.ID)
 	if err != nil {
 		return localError("get", j.local, err)
 	}
-	j.part, j.h, j.rec.Partial = part, md5.New(), part.Name()
+	j.part, j.rec.Partial = part, part.Name()
 	return nil
 }
 
@@ -269,7 +275,7 @@ func (j *getJob) attempt(ctx context.Context) (progressed bool, err error) {
 	case !j.known:
 		j.known = true
 		j.rec.Size, j.rec.SourceSize, j.rec.SourceMTime = size, size, mtime
-		j.save()
+		j.firstPoint()
 	}
 	j.res.Size = size
 	j.begin(j.pos)
@@ -413,6 +419,40 @@ func (j *getJob) checkpoint() {
 		return
 	}
 	j.rec.Offset, j.rec.MD5State = j.pos, md5State(j.h)
+	j.savePoint()
+}
+
+// firstPoint saves the first resume point, once the source's size is
+// known. A get held for a GetGroup writes into an unnamed file, and for a
+// small file (smallFile at most, as get -r pipelines) saves none yet: a
+// record made and removed for each file of a script of small gets cost
+// more than the file (a file created and a file deleted, each get), and a
+// client killed outright leaves nothing behind, to be got again whole. It
+// is named and its resume point saved when a checkpoint comes due (a slow
+// transfer) or it is cut off.
+func (j *getJob) firstPoint() {
+	if j.rec.Partial == "" && j.rec.Size <= smallFile {
+		j.savedAt = time.Now() // the next checkpoint is due as if saved now
+		return
+	}
+	j.savePoint()
+}
+
+// savePoint saves the resume point, first giving an unnamed partial file
+// its hidden name, which the record holds. When it cannot be named there
+// is no resume point.
+func (j *getJob) savePoint() {
+	if j.rec.Partial == "" {
+		if j.c.records() == nil {
+			return
+		}
+		name := partialName(j.rec.Local, j.rec.ID)
+		if err := linkUnnamed(j.part, name); err != nil {
+			j.c.notice("get %s: cannot save the resume point: %v", Printable(j.arg), err)
+			return
+		}
+		j.rec.Partial = name
+	}
 	j.save()
 }
 
@@ -424,7 +464,9 @@ func (j *getJob) startOver(why string) {
 	j.h.Reset()
 	j.pos, j.known = 0, false
 	j.rec.Offset, j.rec.MD5State = 0, nil
-	j.save()
+	if j.rec.Partial != "" { // an unnamed partial has no resume point to reset
+		j.save()
+	}
 }
 
 // finish puts a verified file in place and forgets its resume point (a
@@ -443,22 +485,24 @@ func (j *getJob) finish(err error) error {
 			err = cerr
 		}
 		if err == nil {
-			err = renameFile(j.part.Name(), j.local)
+			err = renameFile(j.rec.Partial, j.local)
 		}
 		if err != nil {
-			os.Remove(j.part.Name())
+			os.Remove(j.rec.Partial)
 			j.forget()
 			return localError("get", j.local, err)
 		}
 		j.forget()
 		return nil
 	}
-	j.part.Close()
+	defer j.part.Close() // after the checkpoint, which may name it
 	if j.c.records() != nil && j.known && worthKeeping(err) {
 		j.checkpoint()
 		return err
 	}
-	os.Remove(j.part.Name())
+	if j.rec.Partial != "" {
+		os.Remove(j.rec.Partial)
+	}
 	j.forget()
 	return err
 }

@@ -9,12 +9,14 @@ import (
 
 // A batch script's consecutive gets of one file each pay their
 // durability together, as get -r does (pipeline_get.go): each get
-// downloads and verifies its file as a lone get does, then leaves it in a
-// GetGroup, unnamed yet, its partial file and resume point kept. Flush
-// makes the files durable with one syncfs per file system, names them in
-// the order they came, syncs the names, and only then reports them: a
-// file appears under its name only once its data are on disk, as after a
-// lone get, for two syncs a group instead of one a file.
+// downloads and verifies its file as a lone get does, then leaves it
+// waiting in a GetGroup without its name: a big file in its partial file,
+// with a resume point at its end; a small one in an unnamed file, with
+// none (getJob.firstPoint). Flush makes the files durable with one syncfs
+// per file system, names them in the order they came, syncs the names,
+// and only then reports them: a file appears under its name only once its
+// data are on disk, as after a lone get, for two syncs a group instead of
+// one a file.
 
 // groupMax is the most files a GetGroup holds, each an open partial
 // file: as many as a server commits at a time for a batch put.
@@ -35,7 +37,7 @@ type GetGroup struct {
 // heldGet is a verified get waiting in a GetGroup.
 type heldGet struct {
 	g      gotFile
-	forget func()       // removes the get's resume point
+	forget func()       // removes the get's resume point; nil: it has none
 	done   func(Result) // told once the file is named
 }
 
@@ -78,7 +80,9 @@ func (q *GetGroup) Flush() error {
 	placeWindow(w, true)
 	var first error
 	for i, h := range held {
-		h.forget()
+		if h.forget != nil {
+			h.forget()
+		}
 		switch err := w[i].err; {
 		case err == nil:
 			h.done(w[i].g.res)
@@ -109,7 +113,12 @@ func (q *GetGroup) get(ctx context.Context, c *Client, t target, p Progress, b b
 		q.names = map[string]bool{}
 	}
 	q.names[j.rec.Local] = true
-	q.files = append(q.files, heldGet{g: gotFile{t: t, abs: j.rec.Local, f: j.part, res: j.res}, forget: j.forget, done: done})
+	h := heldGet{g: gotFile{t: t, abs: j.rec.Local, f: j.part, partial: j.rec.Partial, res: j.res}, done: done}
+	if j.rec.Partial != "" { // an unnamed file has no resume point (firstPoint)
+		j.checkpoint() // at its end: a rerun after a crash fetches only the MD5
+		h.forget = j.forget
+	}
+	q.files = append(q.files, h)
 	q.queued++
 	return nil
 }

@@ -11,7 +11,6 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -43,16 +42,17 @@ const placeAhead = 256
 // (O_TMPFILE) in its destination's directory, or where the file system
 // has none, a hidden partial beside it.
 type gotFile struct {
-	t     target
-	abs   string   // t.dest, absolute
-	f     *os.File // open until placed or dropped; nil while in body
-	body  []byte   // a small file's verified bytes, not yet written
-	mtime time.Time
-	res   Result
+	t       target
+	abs     string   // t.dest, absolute
+	f       *os.File // open until placed or dropped; nil while in body
+	partial string   // f's hidden name beside t.dest; "" while it has none
+	body    []byte   // a small file's verified bytes, not yet written
+	mtime   time.Time
+	res     Result
 }
 
 // unnamed reports whether the file has no name yet.
-func (g gotFile) unnamed() bool { return strings.HasPrefix(g.f.Name(), unnamedPrefix) }
+func (g gotFile) unnamed() bool { return g.partial == "" }
 
 // drop closes and forgets the file (an unnamed one vanishes by itself).
 func (g gotFile) drop() {
@@ -61,31 +61,33 @@ func (g gotFile) drop() {
 	}
 	g.f.Close()
 	if !g.unnamed() {
-		os.Remove(g.f.Name())
+		os.Remove(g.partial)
 	}
 }
 
 // create makes the file that will hold the body of a get to abs (an
 // absolute path): unnamed in the destination's directory, or a partial
-// beside it.
-func create(abs string) (*os.File, error) {
-	f, err := createUnnamed(filepath.Dir(abs))
-	if err != nil {
-		f, err = createPartial(abs, uuid.NewString())
+// beside it, whose name it returns.
+func create(abs string) (f *os.File, partial string, err error) {
+	if f, err = createUnnamed(filepath.Dir(abs)); err == nil {
+		return f, "", nil
 	}
-	return f, err
+	if f, err = createPartial(abs, uuid.NewString()); err != nil {
+		return nil, "", err
+	}
+	return f, f.Name(), nil
 }
 
 // write puts a body held in memory into its file, and gives the file
 // the server's modification time.
 func (g *gotFile) write() error {
 	if g.f == nil {
-		f, err := create(g.abs)
+		f, partial, err := create(g.abs)
 		if err != nil {
 			return localError("get", g.t.dest, err)
 		}
 		body := g.body
-		g.f, g.body = f, nil
+		g.f, g.partial, g.body = f, partial, nil
 		if _, err := f.Write(body); err != nil {
 			g.drop()
 			return localError("get", g.t.dest, err)
@@ -105,7 +107,7 @@ func (g *gotFile) write() error {
 func (g gotFile) place() error {
 	defer g.f.Close()
 	if !g.unnamed() {
-		return renameFile(g.f.Name(), g.t.dest)
+		return renameFile(g.partial, g.t.dest)
 	}
 	err := linkUnnamed(g.f, g.t.dest)
 	if errors.Is(err, unix.EEXIST) {
@@ -113,7 +115,7 @@ func (g gotFile) place() error {
 		// rename over.
 		tmp := partialName(g.t.dest, uuid.NewString())
 		if err = linkUnnamed(g.f, tmp); err == nil {
-			if err = os.Rename(tmp, g.t.dest); err != nil {
+			if err = renameFile(tmp, g.t.dest); err != nil {
 				os.Remove(tmp)
 			}
 		}
@@ -259,7 +261,7 @@ func placeWindow(w []gotItem, stop bool) {
 		}
 		if err := it.g.place(); err != nil {
 			if !it.g.unnamed() {
-				os.Remove(it.g.f.Name())
+				os.Remove(it.g.partial)
 			}
 			w[i].err = localError("get", it.g.t.dest, err)
 			failed = true
@@ -308,7 +310,7 @@ func (c *Client) receive(ctx context.Context, t target, id string) (gotFile, err
 		h.Write(g.body[:k])
 		n = int64(k)
 	} else {
-		if g.f, err = create(g.abs); err != nil {
+		if g.f, g.partial, err = create(g.abs); err != nil {
 			return gotFile{}, c.discard(ctx, t.src, size, resp.MD5 == "", localError("get", t.dest, err))
 		}
 		buf := bufPool.Get().(*[]byte)

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A batch script's consecutive single gets are made durable and named
@@ -127,7 +128,7 @@ func TestShellScriptOfGetsNamesThemBeforeOtherLines(t *testing.T) {
 	if code != 0 || errOut != "" {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
-	if want := ".state/\nf000\nf001\nsub/\n" + "f003\n"; out != want {
+	if want := "f000\nf001\nsub/\n" + "f003\n"; out != want {
 		t.Errorf("stdout %q, want %q (the first lls, then the one in sub)", out, want)
 	}
 	for name, where := range map[string]string{"f000": work, "f001": work, "f002": work, "f003": filepath.Join(work, "sub")} {
@@ -162,5 +163,90 @@ func TestShellScriptOfGetsToOneNameKeepsTheLast(t *testing.T) {
 	}
 	if recs := stateRecords(t, work); len(recs) > 0 {
 		t.Errorf("resume points left: %v", recs)
+	}
+}
+
+// interruptedScript runs a script of gets (two small files, then 3 and 6
+// MiB at 2 MB/s) until the last get is under way, then sends sig. It
+// returns the client, the work directory, its environment, the script
+// and the MD5s.
+func interruptedScript(t *testing.T, sig os.Signal) (*background, string, []string, string, map[string]string) {
+	t.Helper()
+	_, work, env := shellSetup(t, "")
+	src := filepath.Join(t.TempDir(), "dir")
+	os.Mkdir(src, 0o755)
+	sums := map[string]string{}
+	for name, size := range map[string]int{"f000": 4096, "f001": 5000, "big.bin": 3 << 20, "big2.bin": 6 << 20} {
+		sums[name] = writeRandom(t, filepath.Join(src, name), size)
+	}
+	if _, errOut, code := ftpx(t, filepath.Dir(src), env, "put", "-r", "dir"); code != 0 {
+		t.Fatalf("put -r: exit %d: %s", code, errOut)
+	}
+	script := filepath.Join(t.TempDir(), "gets.ftpx")
+	os.WriteFile(script, []byte("get dir/f000\nget dir/f001\nget dir/big.bin\nget dir/big2.bin\n"), 0o644)
+	b := startFtpx(t, work, env, "--limit-rate", "2MB", "shell", "-f", script)
+	waitUntil(t, 30*time.Second, "the last get to be under way", func() bool {
+		n, _ := localPartial(work, "big2.bin")
+		return n >= 1<<20
+	})
+	b.cmd.Process.Signal(sig)
+	return b, work, env, script, sums
+}
+
+// Ctrl-C: the files verified before it are put in place, the get under
+// way keeps its resume point, and the same script again resumes it.
+func TestShellScriptOfGetsCtrlC(t *testing.T) {
+	b, work, env, script, sums := interruptedScript(t, os.Interrupt)
+	if code := b.exited(t, 20*time.Second); code != 130 || !strings.Contains(b.err.String(), "ftpx: line 4: get dir/big2.bin: ") {
+		t.Fatalf("exit %d, stderr %q", code, b.err.String())
+	}
+	for _, name := range []string{"f000", "f001", "big.bin"} {
+		if got := md5Of(filepath.Join(work, name)); got != sums[name] {
+			t.Errorf("%s: md5 %q after Ctrl-C, want it in place", name, got)
+		}
+	}
+	kept := recordOffset(t, work, "get")
+	if kept <= 0 || exists(filepath.Join(work, "big2.bin")) {
+		t.Fatalf("big2.bin: resume point at %d, or in place", kept)
+	}
+	out, errOut, code := ftpx(t, work, env, "--json", "shell", "-f", script)
+	if code != 0 || md5Of(filepath.Join(work, "big2.bin")) != sums["big2.bin"] {
+		t.Fatalf("the script again: exit %d, %s", code, errOut)
+	}
+	if rs := parseResults(t, out); len(rs) != 4 || rs[3].Offset != kept {
+		t.Errorf("the script again: %+v, want big2.bin resumed at %d", rs, kept)
+	}
+}
+
+// SIGKILL: the small files waiting leave nothing behind, the big one
+// waiting keeps a resume point at its end, the one under way its own; the
+// same script again fetches only what is missing.
+func TestShellScriptOfGetsKilled(t *testing.T) {
+	b, work, env, script, sums := interruptedScript(t, os.Kill)
+	b.exited(t, 20*time.Second)
+	if h := hidden(t, work); len(h) != 2 || !strings.HasPrefix(h[0], ".big.bin.ftpx-part-") || !strings.HasPrefix(h[1], ".big2.bin.ftpx-part-") {
+		t.Fatalf("left after SIGKILL: %v, want the partial files of big.bin and big2.bin only", h)
+	}
+	offsets := map[string]float64{}
+	for _, r := range stateRecords(t, work) {
+		offsets[filepath.Base(r["local"].(string))], _ = r["offset"].(float64)
+	}
+	if len(offsets) != 2 || offsets["big.bin"] != 3<<20 || offsets["big2.bin"] < 0 {
+		t.Fatalf("resume points after SIGKILL: %v, want big.bin's at its end and big2.bin's", offsets)
+	}
+	out, errOut, code := ftpx(t, work, env, "--json", "shell", "-f", script)
+	if code != 0 {
+		t.Fatalf("the script again: exit %d, %s", code, errOut)
+	}
+	for name, sum := range sums {
+		if got := md5Of(filepath.Join(work, name)); got != sum {
+			t.Errorf("%s: md5 %q, want %s", name, got, sum)
+		}
+	}
+	if rs := parseResults(t, out); len(rs) != 4 || rs[2].Offset != 3<<20 || rs[2].Sent != 0 {
+		t.Errorf("the script again: %+v, want big.bin resumed at its end", rs)
+	}
+	if h := hidden(t, work); len(h) > 0 {
+		t.Errorf("left behind: %v", h)
 	}
 }
