@@ -80,8 +80,9 @@ func (j *getJob) run(ctx context.Context) error {
 type getJob struct {
 	transferState
 	local string
-	// held: the verified file stays in its partial file, open, with its
-	// resume point, for a GetGroup to name (getgroup.go).
+	// held: the file is written unnamed where it can be (firstPoint) and,
+	// verified, stays open without its name for a GetGroup to name
+	// (getgroup.go).
 	held bool
 
 	part  *os.File
