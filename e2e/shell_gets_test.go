@@ -122,16 +122,17 @@ func TestShellScriptOfGetsStopsAtTheMissingFile(t *testing.T) {
 func TestShellScriptOfGetsNamesThemBeforeOtherLines(t *testing.T) {
 	_, work, env := shellSetup(t, "")
 	sums := putFiles(t, env, 4)
-	os.Mkdir(filepath.Join(work, "sub"), 0o755)
+	here := filepath.Join(work, "here") // away from the state directory
+	os.MkdirAll(filepath.Join(here, "sub"), 0o755)
 	out, errOut, code := ftpxStdin(t, work, env,
-		"get dir/f000\nget dir/f001\nlls\nget dir/f002\nlcd sub\nget dir/f003\nlls\n", "shell")
+		"lcd here\nget dir/f000\nget dir/f001\nlls\nget dir/f002\nlcd sub\nget dir/f003\nlls\n", "shell")
 	if code != 0 || errOut != "" {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 	if want := "f000\nf001\nsub/\n" + "f003\n"; out != want {
 		t.Errorf("stdout %q, want %q (the first lls, then the one in sub)", out, want)
 	}
-	for name, where := range map[string]string{"f000": work, "f001": work, "f002": work, "f003": filepath.Join(work, "sub")} {
+	for name, where := range map[string]string{"f000": here, "f001": here, "f002": here, "f003": filepath.Join(here, "sub")} {
 		if got := md5Of(filepath.Join(where, name)); got != sums[name] {
 			t.Errorf("%s in %s: md5 %q, want %s", name, where, got, sums[name])
 		}
