@@ -76,3 +76,33 @@ func TestS3OutageMidPutKeepsTheResumePoint(t *testing.T) {
 		t.Fatalf("stored %v; want f40.bin of %d bytes", got, size)
 	}
 }
+
+// A client that dies in the middle of a part leaves what the server held
+// of it: when the connection ends with at least the store's smallest part
+// (5 MiB) held, the server stores it as a part, so the put resumes there
+// through another server instead of at the last whole part (16 MiB parts:
+// before, 10 MiB sent through A resumed at 0 through B).
+func TestS3ClientKilledMidPartResumesThroughAnotherServer(t *testing.T) {
+	s := s3ServersWith(t, miniotest.Shared(t), 2, "", "--s3-part-size", "16MB")
+	work := t.TempDir()
+	const size = 24 * mib
+	sum := writeSeeded(t, filepath.Join(work, "f24.bin"), size, seeded(t, 22))
+	env := s.env(s.lb.addr())
+	b := startFtpx(t, work, env, "--limit-rate", "4MB", "put", "f24.bin")
+	waitUntil(t, 60*time.Second, "11 MiB through the balancer", func() bool { return s.lb.up.Load() >= 11*mib })
+	b.cmd.Process.Kill()
+	b.exited(t, 10*time.Second)
+	waitUntil(t, 30*time.Second, "the part stored", func() bool { return s.heldInStore(t) > 0 })
+	out, errOut, code := ftpx(t, work, env, "--json", "put", "f24.bin")
+	if code != 0 {
+		t.Fatalf("put again: exit %d %s", code, errOut)
+	}
+	r := onlyResult(t, out)
+	if served := s.lb.log(); len(served) < 2 || served[0] == served[len(served)-1] {
+		t.Fatalf("connections went to servers %v; want the rerun on another server", served)
+	}
+	if r.Offset < 10*mib || r.MD5 != sum {
+		t.Fatalf("put again through the other server: offset %d md5 %s; want at least %d held and md5 %s", r.Offset, r.MD5, 10*mib, sum)
+	}
+	t.Logf("the put went on at %d of %d bytes through another server", r.Offset, size)
+}
