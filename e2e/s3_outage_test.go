@@ -106,3 +106,33 @@ func TestS3ClientKilledMidPartResumesThroughAnotherServer(t *testing.T) {
 	}
 	t.Logf("the put went on at %d of %d bytes through another server", r.Offset, size)
 }
+
+// With the object store down, the shell says so and stays connected: no
+// "connection lost; reconnect?" for a server that answered 287, and the
+// same session serves again once the store is back.
+func TestS3ShellSaysTheStoreIsDown(t *testing.T) {
+	srv := miniotest.Start(t, 1)
+	s := s3Servers(t, srv, 1, "")
+	work := t.TempDir()
+	if _, errOut, code := ftpx(t, work, s.env(s.daemons[0].addr), "mkdir", "kept"); code != 0 {
+		t.Fatalf("mkdir: exit %d %s", code, errOut)
+	}
+	term := startTerminal(t, work, s.env(s.daemons[0].addr), "--retries", "0", "shell")
+	prompt := "alex@" + s.daemons[0].addr + ":/> "
+	term.expect(prompt)
+	srv.Stop()
+	term.send("ls\r")
+	out := term.expect(prompt)
+	if !strings.Contains(out, "ls: 287 storage unavailable") || strings.Contains(out, "reconnect?") {
+		t.Fatalf("ls with the store down: %q; want the 287 and the prompt, no reconnect question", out)
+	}
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, "ls once the store is back", func() bool {
+		term.send("ls\r")
+		return strings.Contains(term.expect(prompt), "kept/")
+	})
+	term.send("quit\r")
+	<-term.done
+}
