@@ -1,10 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/ed25519"
-	"net"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"ftpx/accounts"
+	"ftpx/client"
 	"ftpx/conf"
 	"ftpx/protocol"
 
@@ -325,63 +325,48 @@ func (d *daemon) stop(t *testing.T) {
 	}
 }
 
-// session is a raw protocol connection to a daemon.
-type session struct {
-	t     *testing.T
-	c     net.Conn
-	r     *bufio.Reader
-	hello protocol.Response
-}
-
-func dial(t *testing.T, addr string) *session {
+// dial connects a client to d; the test closes it.
+func dial(t *testing.T, d *daemon) *client.Client {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
+	c, err := client.Dial(context.Background(), d.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	s := &session{t: t, c: c, r: bufio.NewReader(c)}
-	s.hello = s.read()
-	return s
+	return c
 }
 
-func (s *session) read() protocol.Response {
-	s.t.Helper()
-	resp, err := protocol.ReadResponse(s.r, protocol.MaxResponseHeader)
-	if err != nil {
-		s.t.Fatalf("read: %v", err)
+// authStatus logs in as user and returns the server's answer.
+func authStatus(t *testing.T, c *client.Client, user, password string) protocol.Status {
+	t.Helper()
+	err := c.Auth(context.Background(), user, password)
+	var refused *client.StatusError
+	switch {
+	case err == nil:
+		return protocol.StatusLoggedIn
+	case errors.As(err, &refused):
+		return refused.Status
 	}
-	return *resp
-}
-
-func (s *session) do(req protocol.Request) protocol.Response {
-	s.t.Helper()
-	if err := protocol.WriteFrame(s.c, req); err != nil {
-		s.t.Fatal(err)
-	}
-	return s.read()
+	t.Fatalf("auth %s: %v", user, err)
+	return 0
 }
 
 // Flags win over the config file, which wins over the defaults; the
 // context's end stops the server cleanly.
 func TestFlagsOverrideTheConfigFile(t *testing.T) {
 	dir := t.TempDir()
-	file := filepath.Join(dir, "accounts.ini")
-	addUser(t, file, "alex", "pw")
+	file := writeFile(t, filepath.Join(dir, "accounts.ini"), "")
 	cfg := writeFile(t, filepath.Join(dir, "ftpx.ini"),
-		"listen = 127.0.0.1:1\nwelcome = from the file\ngoodbye = file goodbye\nrequire_tls = true\n")
+		"listen = 127.0.0.1:1\nwelcome = from the file\nanonymous_root = "+t.TempDir()+"\nrequire_tls = true\n")
 	d := startServe(t, "--config", cfg, "--listen", "127.0.0.1:0", "--welcome", `from\nthe flag`, "--require-tls=false",
 		"--root", filepath.Join(dir, "data"), "--accounts", file)
-	s := dial(t, d.addr)
-	if s.hello.Welcome != "from\nthe flag" {
-		t.Errorf("welcome %q, want the flag's", s.hello.Welcome)
+	c := dial(t, d)
+	if got := c.Greeting().Welcome; got != "from\nthe flag" {
+		t.Errorf("welcome %q, want the flag's", got)
 	}
-	if resp := s.do(protocol.Request{Action: protocol.ActionAuth, Username: "alex", Password: "pw"}); resp.Status != protocol.StatusLoggedIn {
-		t.Errorf("auth without TLS (--require-tls=false over require_tls = true): %d %s", resp.Status, resp.Msg)
-	}
-	if resp := s.do(protocol.Request{Action: protocol.ActionQuit}); resp.Goodbye != "file goodbye" {
-		t.Errorf("goodbye %q, want the file's", resp.Goodbye)
+	// The file's anonymous_root, without TLS (--require-tls=false).
+	if st := authStatus(t, c, "anonymous", "guest"); st != protocol.StatusLoggedIn {
+		t.Errorf("anonymous auth: %d, want %d", st, protocol.StatusLoggedIn)
 	}
 	d.stop(t)
 }
@@ -393,9 +378,8 @@ func TestSwitchAloneTurnsItOn(t *testing.T) {
 	addUser(t, file, "alex", "pw")
 	cfg := writeFile(t, filepath.Join(dir, "ftpx.ini"), "tls = auto\nrequire_tls = false\n")
 	d := startServe(t, "--config", cfg, "--require-tls", "--listen", "127.0.0.1:0", "--root", filepath.Join(dir, "data"), "--accounts", file)
-	s := dial(t, d.addr)
-	if resp := s.do(protocol.Request{Action: protocol.ActionAuth, Username: "alex", Password: "pw"}); resp.Status != protocol.StatusTLSRequired {
-		t.Errorf("auth without TLS under --require-tls: %d %s, want %d", resp.Status, resp.Msg, protocol.StatusTLSRequired)
+	if st := authStatus(t, dial(t, d), "alex", "pw"); st != protocol.StatusTLSRequired {
+		t.Errorf("auth without TLS under --require-tls: %d, want %d", st, protocol.StatusTLSRequired)
 	}
 }
 
@@ -419,11 +403,13 @@ func TestOneServerPerRoot(t *testing.T) {
 // start: a flag keeps winning over a value changed in the file.
 func TestReloadKeepsTheFlagsOverTheFile(t *testing.T) {
 	dir := t.TempDir()
-	file := filepath.Join(dir, "accounts.ini")
-	writeFile(t, file, "")
-	cfg := writeFile(t, filepath.Join(dir, "ftpx.ini"), "welcome = first\ngoodbye = file bye\n")
-	d := startServe(t, "--config", cfg, "--goodbye", "flag bye", "--listen", "127.0.0.1:0", "--root", filepath.Join(dir, "data"), "--accounts", file)
-	writeFile(t, cfg, "welcome = second\ngoodbye = new file bye\n")
+	file := writeFile(t, filepath.Join(dir, "accounts.ini"), "")
+	cfg := writeFile(t, filepath.Join(dir, "ftpx.ini"), "welcome = file first\n")
+	d := startServe(t, "--config", cfg, "--welcome", "from the flag", "--listen", "127.0.0.1:0", "--root", filepath.Join(dir, "data"), "--accounts", file)
+	if st := authStatus(t, dial(t, d), "anonymous", "guest"); st == protocol.StatusLoggedIn {
+		t.Fatal("anonymous logged in before anonymous_root was set")
+	}
+	writeFile(t, cfg, "welcome = file second\nanonymous_root = "+t.TempDir()+"\n")
 	// serve catches SIGHUP from before it logs its address.
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
@@ -433,11 +419,11 @@ func TestReloadKeepsTheFlagsOverTheFile(t *testing.T) {
 			t.Fatalf("no reload logged:\n%s", d.log)
 		}
 	}
-	s := dial(t, d.addr)
-	if s.hello.Welcome != "second" {
-		t.Errorf("welcome after the reload %q, want the file's new one", s.hello.Welcome)
+	c := dial(t, d)
+	if got := c.Greeting().Welcome; got != "from the flag" {
+		t.Errorf("welcome after the reload %q, want the flag's", got)
 	}
-	if resp := s.do(protocol.Request{Action: protocol.ActionQuit}); resp.Goodbye != "flag bye" {
-		t.Errorf("goodbye after the reload %q, want the flag's", resp.Goodbye)
+	if st := authStatus(t, c, "anonymous", "guest"); st != protocol.StatusLoggedIn {
+		t.Errorf("anonymous auth after the reload set anonymous_root: %d", st)
 	}
 }
