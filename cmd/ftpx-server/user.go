@@ -170,14 +170,14 @@ var userCommand = &cli.Command{
 				}
 				for _, a := range store.Users() {
 					if !c.Bool("used") {
-						fmt.Printf("%s\t%s\n", a.Name, protocol.FormatSize(a.Quota))
+						fmt.Fprintf(c.App.Writer, "%s\t%s\n", a.Name, protocol.FormatSize(a.Quota))
 						continue
 					}
 					used, err := usageOf(a.Name)
 					if err != nil {
 						return fmt.Errorf("user list: %s: %w", a.Name, err)
 					}
-					fmt.Printf("%s\t%s\t%s\n", a.Name, protocol.FormatSize(a.Quota), protocol.FormatSize(used))
+					fmt.Fprintf(c.App.Writer, "%s\t%s\t%s\n", a.Name, protocol.FormatSize(a.Quota), protocol.FormatSize(used))
 				}
 				return nil
 			},
@@ -248,11 +248,11 @@ func existing(path, name string) (accounts.Account, error) {
 	return a, nil
 }
 
-// readPassword takes one line from stdin with --password-stdin, or asks
-// twice without echo on a terminal.
+// readPassword takes one line from stdin (the app's Reader) with
+// --password-stdin, or asks twice without echo on a terminal.
 func readPassword(c *cli.Context) (string, error) {
 	if c.Bool("password-stdin") {
-		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+		line, err := bufio.NewReader(c.App.Reader).ReadString('\n')
 		if err != nil && line == "" {
 			return "", errors.New("--password-stdin: no password on standard input")
 		}
@@ -262,15 +262,15 @@ func readPassword(c *cli.Context) (string, error) {
 		}
 		return pw, nil
 	}
-	fd := int(os.Stdin.Fd())
-	if !term.IsTerminal(fd) {
+	stdin, _ := c.App.Reader.(*os.File)
+	if stdin == nil || !term.IsTerminal(int(stdin.Fd())) {
 		return "", errors.New("no terminal to ask for the password: use --password-stdin")
 	}
 	var pws [2]string
 	for i, prompt := range []string{"Password: ", "Again: "} {
-		fmt.Fprint(os.Stderr, prompt)
-		b, err := term.ReadPassword(fd)
-		fmt.Fprintln(os.Stderr)
+		fmt.Fprint(c.App.ErrWriter, prompt)
+		b, err := term.ReadPassword(int(stdin.Fd()))
+		fmt.Fprintln(c.App.ErrWriter)
 		if err != nil {
 			return "", err
 		}
