@@ -26,6 +26,9 @@ type Config struct {
 
 	Stdout, Stderr io.Writer
 	JSON           bool // results as JSON (ls, stat, quota, one line per transfer)
+	// LongListing makes ls long without -l: the one-shot ftpx ls, whose
+	// default it is.
+	LongListing bool
 	// Progress, when set, returns the progress display of one transfer.
 	// Batch mode never shows progress.
 	Progress func(remote string) client.Progress

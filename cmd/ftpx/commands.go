@@ -63,8 +63,6 @@ func newApp(stdin *os.File, stdout, stderr io.Writer) *cli.App {
 			&cli.BoolFlag{Name: "trust-new-server", Usage: "with --tls, pin an unverifiable server's certificate on first use without asking"},
 		},
 		Commands: append([]*cli.Command{
-			cmd(&cli.Command{Name: "ls", Usage: "list a remote directory", ArgsUsage: "[REMOTE_PATH]",
-				Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print one JSON array"}}, Action: e.ls}),
 			cmd(&cli.Command{Name: "get", Usage: "download files or (with -r) trees", ArgsUsage: "REMOTE [LOCAL] | --to LOCAL_DIR REMOTE...",
 				Description: "Destinations follow cp: get REMOTE writes its base name in the local directory; get REMOTE LOCAL\n" +
 					"writes LOCAL, or LOCAL/BASE when LOCAL is a directory. get -r DIR [LOCAL] copies a remote tree,\n" +
@@ -119,33 +117,6 @@ func (e *env) input() *bufio.Reader {
 		e.in = bufio.NewReader(e.stdin)
 	}
 	return e.in
-}
-
-func (e *env) ls(c *cli.Context) error {
-	if c.NArg() > 1 {
-		return client.Usagef("ls: want at most one REMOTE_PATH")
-	}
-	p := c.Args().First()
-	if p == "" {
-		p = "."
-	}
-	cl, err := e.connect(c)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	entries, err := cl.Ls(c.Context, p)
-	if err != nil {
-		return err
-	}
-	if anyBool(c, "json") {
-		if entries == nil {
-			entries = []protocol.Entry{}
-		}
-		return json.NewEncoder(e.stdout).Encode(entries)
-	}
-	shell.WriteListing(e.stdout, entries, true)
-	return nil
 }
 
 func (e *env) get(c *cli.Context) error {
