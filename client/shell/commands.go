@@ -59,7 +59,7 @@ func init() {
 			bools:  "rcIn", long: []string{"to=", "json", "delete", "checksum", "ignore-times", "dry-run"}, min: 1, max: -1, compl: completeLocal, run: (*Shell).put},
 		{name: "resume", args: "[--list] [--json]", summary: "continue every interrupted transfer to this server", long: []string{"list", "json"}, run: (*Shell).resume},
 		{name: "mkdir", args: "[-p] PATH...", summary: "make remote directories (-p: with parents, no error if they exist)", bools: "p", min: 1, max: -1, compl: completeRemoteDirs, run: (*Shell).mkdir},
-		{name: "rm", args: "[-r] PATH...", summary: "remove remote files or empty directories (-r: whole trees)", bools: "r", min: 1, max: -1, compl: completeRemote, run: (*Shell).rm},
+		{name: "rm", args: "[-r] PATH...", summary: "remove remote files or empty directories (-r: whole trees; PATH may be a pattern: rm *.tmp)", bools: "r", min: 1, max: -1, compl: completeRemote, run: (*Shell).rm},
 		{name: "mv", args: "SRC DST", summary: "rename or move a remote file or directory (into DST when it is a directory)", min: 2, max: 2, compl: completeRemote, run: (*Shell).mv},
 		{name: "stat", args: "[--json] PATH...", summary: "show size, mtime and MD5 (computed by the server)", long: []string{"json"}, min: 1, max: -1, compl: completeRemote, run: (*Shell).stat},
 		{name: "quota", args: "[--json]", summary: "show the space used and the quota (alias: df)", long: []string{"json"}, run: (*Shell).quota},
@@ -106,11 +106,7 @@ var ErrHelp = errors.New("help requested")
 // *client.UsageError. Flags come before the other arguments; "--" ends
 // them.
 func Parse(name string, args []string) (*Call, error) {
-	words := make([]word, len(args))
-	for i, a := range args {
-		words[i] = word{text: a, pattern: a}
-	}
-	return parseWords(name, words)
+	return parseWords(name, argWords(args))
 }
 
 func parseWords(name string, words []word) (*Call, error) {

@@ -49,8 +49,12 @@ func (s *Shell) mkdir(ctx context.Context, a *Call) error {
 }
 
 func (s *Shell) rm(ctx context.Context, a *Call) error {
+	paths, err := expandRemote(ctx, s.c, "rm", a.args, a.has("r"))
+	if err != nil {
+		return err
+	}
 	var errs []error
-	for _, p := range a.texts() {
+	for _, p := range paths {
 		if err := s.c.Rm(ctx, p, a.has("r")); err != nil {
 			errs = append(errs, err)
 		}

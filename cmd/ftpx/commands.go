@@ -70,7 +70,8 @@ func newApp(stdin *os.File, stdout, stderr io.Writer) *cli.App {
 					"existing directory; an existing tree is merged into, and symlinks inside it are never followed.\n" +
 					"Every file is verified by MD5 and keeps the server's mtime. With -r, files the local tree\n" +
 					"already has (same size and mtime; --checksum: same MD5) are skipped, and a file whose older\n" +
-					"version is there comes as a delta. Run again after a crash, a batch resumes the file cut off.",
+					"version is there comes as a delta. Run again after a crash, a batch resumes the file cut off.\n" +
+					"REMOTE may be a pattern, quoted for the local shell: get '*.log' gets every match (\\* is a literal *).",
 				Flags: append([]cli.Flag{getTo, jsonLines, recursive}, syncFlags...), Action: e.get}),
 			cmd(&cli.Command{Name: "put", Usage: "upload files or (with -r) trees", ArgsUsage: "LOCAL [REMOTE] | --to REMOTE_DIR LOCAL...",
 				Description: "Destinations follow cp: put FILE lands as its base name in the remote directory; put FILE REMOTE\n" +
@@ -141,13 +142,22 @@ func (e *env) get(c *cli.Context) error {
 		return err
 	}
 	defer cl.Close()
+	// '*.log', quoted for the local shell, is the shell's pattern: each
+	// match is got as if named (get A B ... lands them side by side).
+	remotes, err := shell.ExpandRemote(c.Context, cl, "get", args, opt.Recursive)
+	if err != nil {
+		return e.failed(c, err)
+	}
 	if local == "-" {
+		if len(remotes) != 1 {
+			return client.Usagef("get: - (standard output) takes one file; %s matches %d", client.Printable(args[0]), len(remotes))
+		}
 		// The file alone on stdout, verified at its end; nothing else
 		// is printed there.
-		_, err := cl.GetTo(c.Context, args[0], e.stdout)
+		_, err := cl.GetTo(c.Context, remotes[0], e.stdout)
 		return err
 	}
-	return e.failed(c, cl.GetPaths(c.Context, args, local, e.report(c, opt)))
+	return e.failed(c, cl.GetPaths(c.Context, remotes, local, e.report(c, opt)))
 }
 
 func (e *env) put(c *cli.Context) error {
