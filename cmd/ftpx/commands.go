@@ -110,6 +110,9 @@ type env struct {
 	stdin          *os.File
 	in             *bufio.Reader // stdin, buffered once: the password line and a batch script share it
 	stdout, stderr io.Writer
+	// where, when set, says where a retry happens: "line 3: " in a
+	// batch script, as its failure lines say.
+	where func() string
 }
 
 // input returns standard input, buffered.
@@ -284,7 +287,13 @@ func (e *env) config(c *cli.Context) (client.Config, error) {
 		cfg.Notice = func(msg string) { fmt.Fprintln(e.stderr, "ftpx: "+oneLine(msg)) }
 	}
 	// --quiet silences progress and notices, not retries.
-	cfg.Retrying = func(msg string) { fmt.Fprintln(e.stderr, "ftpx: "+oneLine(msg)) }
+	cfg.Retrying = func(msg string) {
+		where := ""
+		if e.where != nil {
+			where = e.where()
+		}
+		fmt.Fprintln(e.stderr, "ftpx: "+where+oneLine(msg))
+	}
 	records, err := e.records()
 	if err != nil && cfg.Notice != nil {
 		cfg.Notice("warning: interrupted transfers will not be resumable: " + err.Error())

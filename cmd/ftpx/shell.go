@@ -110,6 +110,7 @@ func (e *env) shell(c *cli.Context) error {
 	}
 	ctx, stop := cancelOnInterrupt(c.Context)
 	defer stop()
+	e.where = sh.Where
 	return exitStatus(sh.RunBatch(ctx, script))
 }
 
