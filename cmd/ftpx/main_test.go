@@ -55,6 +55,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"ls", "--no-such-flag"},
 		{"put", "-x", "f"},
 		{"ls", "a", "b"},
+		{"ls", "-x"},
+		{"ls", "-lhRx"},
 		{"get"},
 		{"get", "a", "b", "c"},
 		{"get", "--to"},
@@ -156,7 +158,7 @@ func TestResumeListWithNothingRecorded(t *testing.T) {
 }
 
 func TestFileCommandsHelp(t *testing.T) {
-	for _, name := range []string{"mkdir", "rm", "mv", "stat", "quota", "df"} {
+	for _, name := range []string{"ls", "mkdir", "rm", "mv", "stat", "quota", "df"} {
 		stdout, stderr, code := ftpx(t, nil, name, "--help")
 		if code != 0 || !strings.HasPrefix(stdout, "usage: ") || stderr != "" {
 			t.Errorf("ftpx %s --help: exit %d, %q, %q", name, code, stdout, stderr)
