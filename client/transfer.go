@@ -42,7 +42,7 @@ const (
 )
 
 // Progress follows the body of one transfer. Start is called once the
-// size is known, before the first byte (followed by Add(offset) for a
+// size is known (-1: it is not, a stream), before the first byte (followed by Add(offset) for a
 // resumed transfer); Add after every chunk; Finish once at the end, with
 // nil on success. A nil Progress is allowed everywhere.
 type Progress interface {
