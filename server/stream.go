@@ -101,12 +101,7 @@ func (c *session) streamFailed(req *protocol.Request, s *home.Stream, chunks *pr
 	case protocol.StatusNoSpace:
 		msg = fmt.Sprintf("%s (the disk filled up after %s)", st, protocol.HumanSize(n))
 	}
-	level := slog.LevelWarn
-	if st == protocol.StatusServerError {
-		level = slog.LevelError
-	}
-	c.logTransfer(level, "put failed", req, name, n, start, "", st, err)
-	if err := c.reply(req, st, msg); err != nil {
+	if err := c.failedMidBody(req, name, n, start, st, msg, err); err != nil {
 		return err
 	}
 	deadline := time.Now().Add(streamDrainTime)

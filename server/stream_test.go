@@ -218,9 +218,16 @@ func TestStreamedPutRefusals(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(ts.Home("alex"), "f.bin")); !os.IsNotExist(err) {
 		t.Fatalf("f.bin is there: %v", err)
 	}
-	// With nowait its body would follow at once, framed nobody knows how.
-	if resp := rc.do(protocol.Request{Action: "put", Filename: "f.bin", Stream: true, NoWait: true, MD5: md5hex(nil)}); resp.Status != protocol.StatusBadFormat {
-		t.Errorf("stream with nowait: %d %s, want 250", resp.Status, resp.Msg)
+	// With nowait its body would follow at once, framed nobody knows how;
+	// a pipelined put held before it is answered first.
+	held := []byte("held")
+	rc.sendNoWait("1", "held.txt", held, md5hex(held))
+	rc.send(protocol.Request{ID: "2", Action: "put", Filename: "f.bin", Stream: true, NoWait: true, MD5: md5hex(nil)})
+	if resp := rc.read(); resp.ID != "1" || resp.Status != protocol.StatusMD5OK {
+		t.Errorf("the pipelined put before it: %s %d %s, want 1 258", resp.ID, resp.Status, resp.Msg)
+	}
+	if resp := rc.read(); resp.ID != "2" || resp.Status != protocol.StatusBadFormat {
+		t.Errorf("stream with nowait: %s %d %s, want 2 250", resp.ID, resp.Status, resp.Msg)
 	}
 	if !rc.closedByServer() {
 		t.Error("the session goes on after a streamed put with nowait")
