@@ -69,6 +69,14 @@ func TestPutStandardInput(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(d.root, "alex", "empty")); err != nil || fi.Size() != 0 {
 		t.Fatalf("empty on the server: %v %v", fi, err)
 	}
+	// --password-stdin takes the first line; the file is what follows.
+	noPassword := []string{env[0], env[1]}
+	if _, errOut, code := ftpxStdin(t, work, noPassword, "pw\nline one\nline two\n", "--password-stdin", "put", "-", "lines.txt"); code != 0 {
+		t.Fatalf("--password-stdin put -: exit %d, stderr %q", code, errOut)
+	}
+	if got, _ := os.ReadFile(filepath.Join(d.root, "alex", "lines.txt")); string(got) != "line one\nline two\n" {
+		t.Errorf("lines.txt on the server: %q", got)
+	}
 	_, errOut, code = ftpx(t, work, env, "put", "-")
 	if code != 2 || errOut != "ftpx: put -: name the remote file (put - REMOTE)\n" {
 		t.Errorf("put - without REMOTE: exit %d, stderr %q", code, errOut)
