@@ -55,6 +55,9 @@ func (c *Client) putStream(ctx context.Context, r io.Reader, t *transferState) e
 	if err != nil {
 		return err
 	}
+	if resp.Status == protocol.StatusBadSize { // a server from before streamed puts wants a size
+		resp.Msg = resp.Status.String() + " (this server cannot take a file of unknown size: put a file instead)"
+	}
 	if err := expect(resp, "put", remote, protocol.StatusReadyToSend); err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"ftpx/accounts"
 	"ftpx/client"
+	"ftpx/client/internal/fake"
 	"ftpx/ftpxtest"
 	"ftpx/protocol"
 )
@@ -192,4 +193,17 @@ func waitUntil(t *testing.T, ok func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Error("condition not met in 5 s")
+}
+
+// TestPutStreamToAnOlderServer: a server without streamed puts answers
+// 274 (no size); the error says what that means.
+func TestPutStreamToAnOlderServer(t *testing.T) {
+	c := connect(t, fake.Start(t))
+	_, err := c.PutStream(context.Background(), strings.NewReader("data"), "f.bin", nil)
+	if want := "put f.bin: 274 invalid size (this server cannot take a file of unknown size: put a file instead)"; err == nil || err.Error() != want {
+		t.Fatalf("stream to a server without streams: %v, want %s", err, want)
+	}
+	if _, err := c.Ls(context.Background(), "/"); err != nil {
+		t.Fatalf("ls after the refusal: %v", err)
+	}
 }
