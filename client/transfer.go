@@ -42,9 +42,9 @@ const (
 )
 
 // Progress follows the body of one transfer. Start is called once the
-// size is known, before the first byte, with the offset a resumed transfer
-// starts at (0 otherwise): the bytes already held, which this run does not
-// move; Add after every chunk this run moves; Finish once at the end, with
+// size is known (-1: it is not, a stream), before the first byte, with the
+// offset a resumed transfer starts at (0 otherwise): the bytes already
+// held, which this run does not move; Add after every chunk this run moves; Finish once at the end, with
 // nil on success. A nil Progress is allowed everywhere.
 type Progress interface {
 	Start(size, offset int64)

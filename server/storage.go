@@ -70,12 +70,7 @@ func (c *session) storageFailed(req *protocol.Request, up *home.Upload, name str
 	if msg != "" {
 		msg += ")"
 	}
-	level := slog.LevelWarn
-	if st == protocol.StatusServerError {
-		level = slog.LevelError
-	}
-	c.logTransfer(level, "put failed", req, name, up.Written(), start, "", st, err, "transfer", req.Transfer, "held", held)
-	if err := c.reply(req, st, msg); err != nil {
+	if err := c.failedMidBody(req, name, up.Written(), start, st, msg, err, "transfer", req.Transfer, "held", held); err != nil {
 		return err
 	}
 	if _, err := c.copyBody(io.Discard, c.r, left, c.conn.SetReadDeadline); err != nil {
@@ -94,6 +89,18 @@ func (c *session) storageFailed(req *protocol.Request, up *home.Upload, name str
 // put goes on from there.
 func keptFor(st protocol.Status) bool {
 	return st == protocol.StatusNoSpace || st == protocol.StatusUnavailable
+}
+
+// failedMidBody logs a put whose storage failed under its body (n bytes
+// written; an I/O error at level error) and answers it with st and msg
+// at once, while the client may still be sending.
+func (c *session) failedMidBody(req *protocol.Request, name string, n int64, start time.Time, st protocol.Status, msg string, err error, extra ...any) error {
+	level := slog.LevelWarn
+	if st == protocol.StatusServerError {
+		level = slog.LevelError
+	}
+	c.logTransfer(level, "put failed", req, name, n, start, "", st, err, extra...)
+	return c.reply(req, st, msg)
 }
 
 // refuseNoSpace answers a put refused before its body because the file

@@ -7,6 +7,7 @@ import (
 	"ftpx/internal/buildinfo"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -73,13 +74,15 @@ func newApp(stdin *os.File, stdout, stderr io.Writer) *cli.App {
 					"version is there comes as a delta. Run again after a crash, a batch resumes the file cut off.\n" +
 					"REMOTE may be a pattern, quoted for the local shell: get '*.log' gets every match (\\* is a literal *).",
 				Flags: append([]cli.Flag{getTo, jsonLines, recursive}, syncFlags...), Action: e.get}),
-			cmd(&cli.Command{Name: "put", Usage: "upload files or (with -r) trees", ArgsUsage: "LOCAL [REMOTE] | --to REMOTE_DIR LOCAL...",
+			cmd(&cli.Command{Name: "put", Usage: "upload files or (with -r) trees", ArgsUsage: "LOCAL [REMOTE] | --to REMOTE_DIR LOCAL... | - REMOTE",
 				Description: "Destinations follow cp: put FILE lands as its base name in the remote directory; put FILE REMOTE\n" +
 					"lands at REMOTE, or inside it when it is a directory. put -r DIR [REMOTE] copies a tree; --to DIR\n" +
 					"always lands the tree at DIR/BASE (put -r --to /backup logs syncs into /backup/logs).\n" +
 					"Every file is verified by MD5 and keeps its mtime. With -r, files the server already has (same\n" +
 					"size and mtime; --checksum: same MD5) are skipped, and a file whose older version is there goes\n" +
-					"as a delta: only the changed regions travel.",
+					"as a delta: only the changed regions travel.\n" +
+					"put - REMOTE uploads standard input (tar c dir | ftpx put - dir.tar), verified by MD5 like any put;\n" +
+					"it cannot be resumed: a transfer cut off stores nothing.",
 				Flags: append([]cli.Flag{to, jsonLines, recursive}, syncFlags...), Action: e.put}),
 			cmd(&cli.Command{Name: "resume", Usage: "continue every interrupted transfer recorded for this server and user",
 				Description: "Interrupted transfers are recorded under $FTPX_STATE_DIR (default $XDG_STATE_HOME/ftpx,\nelse ~/.local/state/ftpx). Running the same get or put again also resumes it.\n--cancel ID and --cancel-all give transfers up: the server drops what it holds of a put (its\nbytes leave the quota at once), a get's local partial file goes, and so does the record.",
@@ -178,12 +181,45 @@ func (e *env) put(c *cli.Context) error {
 	case opt.To == "" && len(args) == 2:
 		args, remote = args[:1], args[1]
 	}
+	if slices.Contains(args, "-") {
+		return e.putStdin(c, args, remote, opt)
+	}
 	cl, err := e.connect(c)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
 	return e.failed(c, cl.PutPaths(c.Context, args, remote, e.report(c, opt)))
+}
+
+// putStdin uploads standard input to remote: put - REMOTE. args are the
+// sources, one of them "-".
+func (e *env) putStdin(c *cli.Context, args []string, remote string, opt client.TransferOptions) error {
+	switch {
+	case len(args) > 1 || opt.To != "" || opt.Recursive || opt.DryRun:
+		return client.Usagef("put -: standard input is one file, put alone: no other sources, -r, --to or --dry-run")
+	case remote == "":
+		return client.Usagef("put -: name the remote file (put - REMOTE)")
+	}
+	onInterrupt = "standard input cannot be resumed: nothing was stored"
+	cl, err := e.connect(c) // the password may be the first line of standard input: read before the file
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	opt = e.report(c, opt)
+	var p client.Progress
+	if opt.Progress != nil {
+		p = opt.Progress(remote)
+	}
+	res, err := cl.PutStream(c.Context, e.input(), remote, p)
+	if err != nil {
+		return e.failed(c, err)
+	}
+	if opt.Done != nil {
+		opt.Done(res)
+	}
+	return nil
 }
 
 // syncOptions reads --delete, --checksum, --ignore-times and --dry-run;

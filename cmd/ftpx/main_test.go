@@ -64,6 +64,11 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"put"},
 		{"put", "a", "b", "c"},
 		{"put", "-r", "--to", "dir"},
+		{"put", "-"},
+		{"put", "-r", "-", "x"},
+		{"put", "--to", "dir", "-"},
+		{"put", "--to", "dir", "a", "-"},
+		{"put", "--dry-run", "-", "x"},
 		{"--password", "x", "ls"}, // secrets never travel in argv
 		{"--limit-rate", "lots", "ls"},
 		{"--retries", "-1", "ls"},
@@ -88,6 +93,14 @@ func TestUsageErrorsExit2(t *testing.T) {
 		if lines := strings.Count(stderr, "\n"); lines != 1 || !strings.HasPrefix(stderr, "ftpx: ") {
 			t.Errorf("ftpx %q: stderr %q, want one line starting with \"ftpx: \"", args, stderr)
 		}
+	}
+}
+
+// TestPutStdinNeedsARemoteName: put - has no name to give the file.
+func TestPutStdinNeedsARemoteName(t *testing.T) {
+	_, stderr, code := ftpx(t, []string{"FTPX_USER=u", "FTPX_PASSWORD=p", "FTPX_SERVER=127.0.0.1:1"}, "put", "-")
+	if code != 2 || stderr != "ftpx: put -: name the remote file (put - REMOTE)\n" {
+		t.Fatalf("put -: exit %d, stderr %q", code, stderr)
 	}
 }
 

@@ -66,9 +66,10 @@ func (b *bar) Add(n int) {
 	b.done += int64(n)
 	// The text first, so that the redraw Add may do shows it; the last
 	// chunk's always, as the bar is then drawn for good.
-	if now := b.clock(); now.Sub(b.described) >= barEvery || b.done >= b.size {
+	whole := b.size >= 0 && b.done >= b.size // a stream (size -1) is whole only at Finish
+	if now := b.clock(); now.Sub(b.described) >= barEvery || whole {
 		b.described = now
-		b.pb.Describe(b.status(now, b.done >= b.size))
+		b.pb.Describe(b.status(now, whole))
 	}
 	b.pb.Add(n)
 }
@@ -90,12 +91,15 @@ func (b *bar) Finish(err error) {
 // Start, no ETA once finished.
 func (b *bar) status(now time.Time, finished bool) string {
 	var s strings.Builder
-	fmt.Fprintf(&s, "%s %s/%s", b.name, protocol.HumanSize(b.done), protocol.HumanSize(b.size))
+	fmt.Fprintf(&s, "%s %s", b.name, protocol.HumanSize(b.done))
+	if b.size >= 0 {
+		fmt.Fprintf(&s, "/%s", protocol.HumanSize(b.size))
+	}
 	moved, secs := b.done-b.offset, now.Sub(b.start).Seconds()
 	if moved > 0 && secs > 0 {
 		rate := float64(moved) / secs
 		fmt.Fprintf(&s, " %s/s", protocol.HumanSize(int64(rate)))
-		if left := b.size - b.done; !finished && left > 0 {
+		if left := b.size - b.done; !finished && left > 0 && b.size >= 0 {
 			fmt.Fprintf(&s, " ETA %v", time.Duration(float64(left)/rate*float64(time.Second)).Round(time.Second))
 		}
 	}

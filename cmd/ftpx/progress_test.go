@@ -59,3 +59,21 @@ func TestBarUnitsArePowersOf1024(t *testing.T) {
 		t.Errorf("bar %q", out.String())
 	}
 }
+
+// A stream (put -) has no total: the bar shows the bytes and the rate,
+// never "unlimited" or an ETA.
+func TestBarOfAStreamHasNoTotal(t *testing.T) {
+	var out bytes.Buffer
+	clock := &testClock{t: time.Unix(1_000_000, 0)}
+	b := &bar{w: &out, name: "dir.tar", now: clock.now}
+	b.Start(-1, 0)
+	clock.t = clock.t.Add(2 * time.Second)
+	b.Add(4 << 20)
+	if got := b.status(clock.t, false); got != "dir.tar 4.0MB 2.0MB/s" {
+		t.Errorf("status %q", got)
+	}
+	b.Finish(nil)
+	if strings.Contains(out.String(), "unlimited") || strings.Contains(out.String(), "ETA") {
+		t.Errorf("bar %q", out.String())
+	}
+}
