@@ -106,17 +106,7 @@ var keys = map[string]setter{
 		c.Listen = v
 		return nil
 	},
-	"root": func(c *Config, v, dir string) error {
-		if !s3url.Is(v) {
-			return pathSetter(func(c *Config) *string { return &c.Root }, true)(c, v, dir)
-		}
-		u, err := s3url.Parse(v)
-		if err != nil {
-			return err
-		}
-		c.Root = u.String()
-		return nil
-	},
+	"root": pathOrURLSetter(func(c *Config) *string { return &c.Root }, false),
 	"s3_endpoint": func(c *Config, v, _ string) error {
 		if v != "" {
 			if _, err := s3url.CheckEndpoint(v); err != nil {
@@ -142,7 +132,7 @@ var keys = map[string]setter{
 		return checkPartSize(n)
 	},
 	"state_dir":          pathSetter(func(c *Config) *string { return &c.StateDir }, true),
-	"accounts":           pathSetter(func(c *Config) *string { return &c.Accounts }, true),
+	"accounts":           pathOrURLSetter(func(c *Config) *string { return &c.Accounts }, true),
 	"log_file":           pathSetter(func(c *Config) *string { return &c.LogFile }, false),
 	"tls_cert":           pathSetter(func(c *Config) *string { return &c.TLSCert }, false),
 	"tls_key":            pathSetter(func(c *Config) *string { return &c.TLSKey }, false),
@@ -331,6 +321,26 @@ func addrSetter(field func(*Config) *string, example string) setter {
 			}
 		}
 		*field(c) = v
+		return nil
+	}
+}
+
+// pathOrURLSetter sets a path, or an s3:// URL in its canonical spelling:
+// a root (s3://BUCKET[/PREFIX]) or, with key set, one object
+// (s3://BUCKET/KEY).
+func pathOrURLSetter(field func(*Config) *string, key bool) setter {
+	return func(c *Config, v, dir string) error {
+		if !s3url.Is(v) {
+			return pathSetter(field, true)(c, v, dir)
+		}
+		u, err := s3url.Parse(v)
+		if err != nil {
+			return err
+		}
+		if key && u.Prefix == "" {
+			return fmt.Errorf("%q names no object (want s3://BUCKET/KEY)", v)
+		}
+		*field(c) = u.String()
 		return nil
 	}
 }
