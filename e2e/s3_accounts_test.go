@@ -3,8 +3,10 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -247,5 +249,34 @@ func TestS3AccountsInsideAHomeRefused(t *testing.T) {
 	want := "ftpx-server: accounts s3://ftpx-e2e/homes/alex/accounts.ini: inside the home of user alex under root s3://ftpx-e2e/homes, who could rewrite it: keep it outside the root's homes\n"
 	if code != 1 || out != want {
 		t.Fatalf("exit %d %q, want 1 %q", code, out, want)
+	}
+}
+
+// TestS3AccountsWaitedForAtStart: a server started while its store is
+// down waits for it to read its accounts file, as it does for its root.
+func TestS3AccountsWaitedForAtStart(t *testing.T) {
+	srv := miniotest.Start(t, 1)
+	s := s3ServersWith(t, srv, 0, "", "s3://"+s3Bucket+"/etc/accounts.ini")
+	srv.Stop()
+	logFile := filepath.Join(t.TempDir(), "server.log")
+	back := make(chan error, 1)
+	go func() {
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			if b, _ := os.ReadFile(logFile); strings.Contains(string(b), `"msg":"accounts unreadable; waiting for the store"`) {
+				back <- srv.Restart()
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		back <- errors.New("the server never said it waits for the store")
+	}()
+	d := startDaemonAt(t, "s3://"+s3Bucket+"/"+s.prefix, "127.0.0.1:0", s.accounts,
+		"--s3-endpoint", srv.Endpoint, "--state-dir", t.TempDir(), "--log-format", "json", "--log-file", logFile)
+	if err := <-back; err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := ftpx(t, t.TempDir(), []string{"FTPX_SERVER=" + d.addr, "FTPX_USER=alex", "FTPX_PASSWORD=pw"}, "ls"); code != 0 {
+		t.Fatalf("alex after the store came back: exit %d %s", code, errOut)
 	}
 }

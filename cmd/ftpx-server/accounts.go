@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"ftpx/accounts"
 	"ftpx/conf"
+	"ftpx/home"
 	"ftpx/internal/s3url"
 	"ftpx/s3home"
 )
@@ -20,13 +22,24 @@ import (
 const accountsPoll = time.Second
 
 // openAccounts loads the accounts file of cfg: a local file, or an
-// object of cfg's store.
-func openAccounts(cfg conf.Config) (*accounts.Store, error) {
+// object of cfg's store, which a server starting beside it waits for (as
+// for its root) up to storeWait.
+func openAccounts(cfg conf.Config, logger *slog.Logger) (*accounts.Store, error) {
 	src, err := accountsSource(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return accounts.LoadFrom(context.Background(), src)
+	deadline := time.Now().Add(storeWait)
+	for waited := false; ; waited = true {
+		store, err := accounts.LoadFrom(context.Background(), src)
+		if err == nil || !errors.Is(err, home.ErrUnavailable) || time.Now().After(deadline) {
+			return store, err
+		}
+		if !waited {
+			logger.Warn("accounts unreadable; waiting for the store", "err", err, "wait", storeWait.String())
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 // accountsSource returns where cfg's accounts file is kept. One in a store

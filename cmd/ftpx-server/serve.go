@@ -126,7 +126,7 @@ func serve(c *cli.Context) error {
 		return err
 	}
 	defer closeLog()
-	store, err := openAccounts(cfg)
+	store, err := openAccounts(cfg, logger)
 	if err != nil {
 		return err
 	}
