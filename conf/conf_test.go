@@ -390,3 +390,15 @@ func TestS3Root(t *testing.T) {
 		}
 	}
 }
+
+// An s3:// accounts file is kept as written too; it names one object.
+func TestS3Accounts(t *testing.T) {
+	c, err := Load(writeConfig(t, "accounts = s3://ftpx/etc/accounts.ini\n"))
+	if err != nil || c.Accounts != "s3://ftpx/etc/accounts.ini" {
+		t.Fatalf("accounts %q: %v", c.Accounts, err)
+	}
+	path := writeConfig(t, "accounts = s3://ftpx/\n")
+	if _, err := Load(path); err == nil || err.Error() != path+`:1: accounts: "s3://ftpx/" names no object (want s3://BUCKET/KEY)` {
+		t.Errorf("accounts = s3://ftpx/: %v", err)
+	}
+}

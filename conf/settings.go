@@ -66,9 +66,9 @@ var settings = []Setting{
 	{Key: "listen", Arg: "ADDR", Usage: "listen on ADDR (port 0 picks one)", Default: "127.0.0.1:2121",
 		set: addrSetter(func(c *Config) *string { return &c.Listen }, "127.0.0.1:2121", true)},
 	{Key: "root", Arg: "DIR", Usage: "the data root DIR: each user's home is DIR/NAME; or s3://BUCKET[/PREFIX], in an object store", Default: "var/data",
-		set: rootSetter},
-	{Key: "accounts", Arg: "FILE", Usage: "the accounts FILE (ftpx-server user add, passwd, del, quota)", Default: "var/accounts.ini",
-		set: pathSetter(func(c *Config) *string { return &c.Accounts }, true)},
+		set: pathOrURLSetter(func(c *Config) *string { return &c.Root }, false)},
+	{Key: "accounts", Arg: "FILE", Usage: "the accounts FILE (ftpx-server user add, passwd, del, quota); or s3://BUCKET/KEY, in the object store", Default: "var/accounts.ini",
+		set: pathOrURLSetter(func(c *Config) *string { return &c.Accounts }, true)},
 	{Key: "max_conns", Arg: "N", Usage: "serve N connections at once; more are refused", Default: "256",
 		set: countSetter(func(c *Config) *int { return &c.MaxConns })},
 	{Key: "max_conns_per_ip", Arg: "N", Usage: "serve N connections at once from one address", Default: "64",
@@ -129,16 +129,24 @@ var settings = []Setting{
 		set: pathSetter(func(c *Config) *string { return &c.StateDir }, true)},
 }
 
-func rootSetter(c *Config, v, dir string) error {
-	if !s3url.Is(v) {
-		return pathSetter(func(c *Config) *string { return &c.Root }, true)(c, v, dir)
+// pathOrURLSetter sets a path, or an s3:// URL in its canonical spelling:
+// a root (s3://BUCKET[/PREFIX]) or, with key set, one object
+// (s3://BUCKET/KEY).
+func pathOrURLSetter(field func(*Config) *string, key bool) setter {
+	return func(c *Config, v, dir string) error {
+		if !s3url.Is(v) {
+			return pathSetter(field, true)(c, v, dir)
+		}
+		u, err := s3url.Parse(v)
+		if err != nil {
+			return err
+		}
+		if key && u.Prefix == "" {
+			return fmt.Errorf("%q names no object (want s3://BUCKET/KEY)", v)
+		}
+		*field(c) = u.String()
+		return nil
 	}
-	u, err := s3url.Parse(v)
-	if err != nil {
-		return err
-	}
-	c.Root = u.String()
-	return nil
 }
 
 func endpointSetter(c *Config, v, _ string) error {

@@ -83,7 +83,7 @@ func TestS3OutageMidPutKeepsTheResumePoint(t *testing.T) {
 // through another server instead of at the last whole part (16 MiB parts:
 // before, 10 MiB sent through A resumed at 0 through B).
 func TestS3ClientKilledMidPartResumesThroughAnotherServer(t *testing.T) {
-	s := s3ServersWith(t, miniotest.Shared(t), 2, "", "--s3-part-size", "16MB")
+	s := s3ServersWith(t, miniotest.Shared(t), 2, "", filepath.Join(t.TempDir(), "accounts.ini"), "--s3-part-size", "16MB")
 	work := t.TempDir()
 	const size = 24 * mib
 	sum := writeSeeded(t, filepath.Join(work, "f24.bin"), size, seeded(t, 22))

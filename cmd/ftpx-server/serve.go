@@ -12,7 +12,6 @@ import (
 	"sync"
 	"syscall"
 
-	"ftpx/accounts"
 	"ftpx/conf"
 	"ftpx/ftpd"
 	"ftpx/internal/logbuf"
@@ -50,7 +49,7 @@ func serve(c *cli.Context) error {
 		return err
 	}
 	defer closeLog()
-	store, err := accounts.Load(cfg.Accounts)
+	store, err := openAccounts(cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -145,6 +144,7 @@ func serve(c *cli.Context) error {
 	}
 
 	go reloadOnHangup(ctx, hup, c, cfg, welcome, store, srv, logger)
+	go watchAccounts(ctx, cfg, store, logger)
 	errc := make(chan error, 3)
 	go func() { errc <- srv.Serve(l) }()
 	var fronts []frontEnd // the other front ends, on srv's logins and limits
