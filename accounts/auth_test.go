@@ -1,6 +1,7 @@
 package accounts
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -134,7 +135,7 @@ func TestUnknownUserTakesAsLongAsWrongPassword(t *testing.T) {
 // `go test -bench Authenticate ./accounts` prints them side by side.
 func BenchmarkAuthenticate(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "accounts.ini")
-	if err := AddUser(path, "alice", "right", Unlimited, 0); err != nil {
+	if err := AddUser(context.Background(), File(path), "alice", "right", Unlimited, 0); err != nil {
 		b.Fatal(err)
 	}
 	s, err := Load(path)

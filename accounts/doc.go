@@ -2,7 +2,11 @@
 // bcrypt password hash and an optional quota. It loads and validates the file
 // (every error names the file and line), checks passwords in constant time
 // for known and unknown users alike, and edits the file atomically for the
-// `ftpx-server user` commands, keeping every other line byte for byte.
+// `ftpx-server user` commands, keeping every other line byte for byte. The
+// file's bytes come from a Source: a local file, or an object of a store
+// (s3home), whose versions let servers reload only what changed and make
+// concurrent edits retry instead of overwriting each other. It never
+// imports a store's client.
 //
 // It never logs: problems that do not stop loading, such as a plaintext
 // password, are returned by Store.Warnings for the caller to log.

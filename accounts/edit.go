@@ -1,30 +1,33 @@
 package accounts
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"ftpx/protocol"
-	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // The editor works on the lines of the file as written: it appends a new
 // section at the end, replaces the value of one password line, or removes
-// the lines of one section, and leaves every other byte as it was. The new
-// content goes to a temporary file in the same directory, which is synced
-// and then renamed over the old one, so a reader sees the old file or the
-// new one, never a mix. Edits are not serialised against each other: two
-// editors running at once may lose one's change.
+// the lines of one section, and leaves every other byte as it was. A local
+// file's new content goes to a temporary file in the same directory, which
+// is synced and then renamed over the old one, so a reader sees the old
+// file or the new one, never a mix; an object in a store is replaced whole
+// on condition of its version (Source), so that editors running at once on
+// it never lose a change.
 
 // AddUser adds the user name with a bcrypt hash of password, a quota
 // (bytes, or Unlimited for none) and folders (each a folder.NAME line) to
-// the accounts file at path, creating the file with mode 0600 when it is
-// missing. It fails with ErrExists when the user is already there and with
+// the accounts file of src, creating the file (mode 0600 for a local one)
+// when it is missing. It fails with ErrExists when the user is already there and with
 // ErrBadName for an invalid name.
-func AddUser(path, name, password string, quota int64, cost int, folders ...Folder) error {
+func AddUser(ctx context.Context, src Source, name, password string, quota int64, cost int, folders ...Folder) error {
 	if !ValidName(name) {
 		return fmt.Errorf("user %q: %w", name, ErrBadName)
 	}
@@ -48,7 +51,7 @@ func AddUser(path, name, password string, quota int64, cost int, folders ...Fold
 	if err != nil {
 		return fmt.Errorf("user %s: %w", name, err)
 	}
-	return edit(path, true, func(f *file, eol string) error {
+	return edit(ctx, src, true, func(f *file, eol string) error {
 		if prev := f.sameButCase(name); prev != nil {
 			return fmt.Errorf("user %s: %w (as %s)", name, ErrExists, prev.name)
 		}
@@ -95,12 +98,12 @@ func folderLine(fo Folder) (string, error) {
 // SetPassword replaces the password of the user name with a bcrypt hash of
 // password, keeping the rest of its line. It fails with ErrNoUser for an
 // unknown user.
-func SetPassword(path, name, password string, cost int) error {
+func SetPassword(ctx context.Context, src Source, name, password string, cost int) error {
 	hash, err := HashPassword(password, cost)
 	if err != nil {
 		return fmt.Errorf("user %s: %w", name, err)
 	}
-	return edit(path, false, func(f *file, eol string) error {
+	return edit(ctx, src, false, func(f *file, eol string) error {
 		sec, ok := f.byName[name]
 		if !ok {
 			return fmt.Errorf("user %s: %w", name, ErrNoUser)
@@ -120,11 +123,11 @@ func SetPassword(path, name, password string, cost int) error {
 // quotation line is renamed quota), a line is added after the section's
 // last when it has none, and Unlimited removes the line. It fails with
 // ErrNoUser for an unknown user.
-func SetQuota(path, name string, quota int64) error {
+func SetQuota(ctx context.Context, src Source, name string, quota int64) error {
 	if quota < 0 && quota != Unlimited {
 		return fmt.Errorf("user %s: negative quota %d", name, quota)
 	}
-	return edit(path, false, func(f *file, eol string) error {
+	return edit(ctx, src, false, func(f *file, eol string) error {
 		sec, ok := f.byName[name]
 		if !ok {
 			return fmt.Errorf("user %s: %w", name, ErrNoUser)
@@ -161,8 +164,8 @@ func SetQuota(path, name string, quota int64) error {
 // DeleteUser removes the section of the user name, from its [name] line to
 // its last key line, and one blank line around it when it stood between
 // blank lines. It fails with ErrNoUser for an unknown user.
-func DeleteUser(path, name string) error {
-	return edit(path, false, func(f *file, eol string) error {
+func DeleteUser(ctx context.Context, src Source, name string) error {
+	return edit(ctx, src, false, func(f *file, eol string) error {
 		sec, ok := f.byName[name]
 		if !ok {
 			return fmt.Errorf("user %s: %w", name, ErrNoUser)
@@ -182,19 +185,47 @@ func DeleteUser(path, name string) error {
 
 func isBlank(line string) bool { return strings.TrimSpace(line) == "" }
 
-// edit reads and parses the accounts file at path, lets change edit its
-// lines (eol is the file's line ending), and writes the result atomically.
-// A missing file is an empty one when create is set.
-func edit(path string, create bool, change func(f *file, eol string) error) error {
-	target := path
-	if p, err := filepath.EvalSymlinks(path); err == nil {
-		target = p // replace the file a symlink points to, not the symlink
+// editAttempts bounds how often an edit is made again after another
+// edit changed the file between its read and its write.
+const editAttempts = 10
+
+// edit reads and parses the accounts file of src, lets change edit its
+// lines (eol is the file's line ending), checks that the result parses,
+// and writes it on condition that the file has not changed meanwhile;
+// when it has, the edit is made again on the new content, after a short
+// random pause (the other editors pause too, so they stop colliding). A
+// missing file is an empty one when create is set. A file that does not
+// parse is never written: its error is returned.
+func edit(ctx context.Context, src Source, create bool, change func(f *file, eol string) error) error {
+	for attempt := 1; ; attempt++ {
+		err := editOnce(ctx, src, create, change)
+		if !errors.Is(err, ErrConflict) {
+			return err
+		}
+		if attempt == editAttempts {
+			return fmt.Errorf("%s: %w, %d times: try again", src.Name(), ErrConflict, attempt)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff(attempt)):
+		}
 	}
-	data, mode, err := readFile(target)
+}
+
+// backoff is a random pause before the attempt after attempt: up to 20 ms,
+// doubled each time up to 640 ms.
+func backoff(attempt int) time.Duration {
+	limit := 20 * time.Millisecond << min(attempt-1, 5)
+	return time.Duration(rand.Int64N(int64(limit))) + time.Millisecond
+}
+
+func editOnce(ctx context.Context, src Source, create bool, change func(f *file, eol string) error) error {
+	data, version, err := src.Read(ctx, "")
 	if err != nil && !(create && errors.Is(err, fs.ErrNotExist)) {
 		return err
 	}
-	f, err := parse(path, data)
+	f, err := parse(src.Name(), data)
 	if err != nil {
 		return err
 	}
@@ -205,22 +236,11 @@ func edit(path string, create bool, change func(f *file, eol string) error) erro
 	if err := change(f, eol); err != nil {
 		return err
 	}
-	return writeAtomic(target, []byte(strings.Join(f.lines, "")), mode)
-}
-
-// readFile returns a file's content and permissions; 0600 when it is missing.
-func readFile(path string) ([]byte, fs.FileMode, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, 0o600, err
+	out := []byte(strings.Join(f.lines, ""))
+	if _, err := parse(src.Name(), out); err != nil {
+		return fmt.Errorf("the edit would break the file, not written: %w", err)
 	}
-	defer fh.Close()
-	fi, err := fh.Stat()
-	if err != nil {
-		return nil, 0, err
-	}
-	data, err := io.ReadAll(fh)
-	return data, fi.Mode().Perm(), err
+	return src.Write(ctx, out, version)
 }
 
 // writeAtomic replaces path with data: a temporary file in the same

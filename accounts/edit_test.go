@@ -1,6 +1,7 @@
 package accounts
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -50,7 +51,7 @@ func onlyFile(t *testing.T, path string) {
 
 func TestAddUserCreatesFileWith0600(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "accounts.ini")
-	if err := AddUser(path, "alex", "pw", 100<<20, testCost); err != nil {
+	if err := AddUser(context.Background(), File(path), "alex", "pw", 100<<20, testCost); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(path)
@@ -73,7 +74,7 @@ func TestAddUserCreatesFileWith0600(t *testing.T) {
 
 func TestAddUserUnlimitedOmitsQuota(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "accounts.ini")
-	if err := AddUser(path, "alex", "pw", Unlimited, testCost); err != nil {
+	if err := AddUser(context.Background(), File(path), "alex", "pw", Unlimited, testCost); err != nil {
 		t.Fatal(err)
 	}
 	if got := readString(t, path); strings.Contains(got, "quota") {
@@ -90,7 +91,7 @@ func TestAddUserKeepsTheRestByteForByte(t *testing.T) {
 	if err := os.Chmod(path, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	if err := AddUser(path, "carl", "carl-pw", 1<<30, testCost); err != nil {
+	if err := AddUser(context.Background(), File(path), "carl", "carl-pw", 1<<30, testCost); err != nil {
 		t.Fatal(err)
 	}
 	got := readString(t, path)
@@ -110,7 +111,7 @@ func TestAddUserKeepsTheRestByteForByte(t *testing.T) {
 	onlyFile(t, path)
 
 	// Deleting the user gives back the original file.
-	if err := DeleteUser(path, "carl"); err != nil {
+	if err := DeleteUser(context.Background(), File(path), "carl"); err != nil {
 		t.Fatal(err)
 	}
 	if got := readString(t, path); got != orig {
@@ -121,7 +122,7 @@ func TestAddUserKeepsTheRestByteForByte(t *testing.T) {
 func TestAddUserKeepsCRLF(t *testing.T) {
 	orig := strings.ReplaceAll(original(t), "\n", "\r\n")
 	path := writeAccounts(t, orig)
-	if err := AddUser(path, "carl", "pw", Unlimited, testCost); err != nil {
+	if err := AddUser(context.Background(), File(path), "carl", "pw", Unlimited, testCost); err != nil {
 		t.Fatal(err)
 	}
 	added, ok := strings.CutPrefix(readString(t, path), orig)
@@ -132,7 +133,7 @@ func TestAddUserKeepsCRLF(t *testing.T) {
 
 func TestAddUserWithoutFinalNewline(t *testing.T) {
 	path := writeAccounts(t, "; no newline at the end")
-	if err := AddUser(path, "carl", "pw", Unlimited, testCost); err != nil {
+	if err := AddUser(context.Background(), File(path), "carl", "pw", Unlimited, testCost); err != nil {
 		t.Fatal(err)
 	}
 	if got := readString(t, path); !strings.HasPrefix(got, "; no newline at the end\n\n[carl]\n") {
@@ -143,7 +144,7 @@ func TestAddUserWithoutFinalNewline(t *testing.T) {
 func TestAddUserExisting(t *testing.T) {
 	orig := original(t)
 	path := writeAccounts(t, orig)
-	err := AddUser(path, "bea", "pw", Unlimited, testCost)
+	err := AddUser(context.Background(), File(path), "bea", "pw", Unlimited, testCost)
 	if !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), "bea") {
 		t.Errorf("AddUser of an existing user = %v, want ErrExists naming bea", err)
 	}
@@ -156,7 +157,7 @@ func TestAddUserExisting(t *testing.T) {
 func TestAddUserBadName(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "accounts.ini")
 	for _, name := range []string{"", "a b", "../x", "-x", "[x]"} {
-		if err := AddUser(path, name, "pw", Unlimited, testCost); !errors.Is(err, ErrBadName) {
+		if err := AddUser(context.Background(), File(path), name, "pw", Unlimited, testCost); !errors.Is(err, ErrBadName) {
 			t.Errorf("AddUser(%q) = %v, want ErrBadName", name, err)
 		}
 	}
@@ -168,7 +169,7 @@ func TestAddUserBadName(t *testing.T) {
 func TestEditRefusesMalformedFile(t *testing.T) {
 	orig := "[alex]\npassword = x\nquota = lots\n"
 	path := writeAccounts(t, orig)
-	err := AddUser(path, "bea", "pw", Unlimited, testCost)
+	err := AddUser(context.Background(), File(path), "bea", "pw", Unlimited, testCost)
 	if err == nil || !strings.HasPrefix(err.Error(), path+":3: ") {
 		t.Errorf("AddUser on a broken file = %v", err)
 	}
@@ -180,7 +181,7 @@ func TestEditRefusesMalformedFile(t *testing.T) {
 func TestSetPassword(t *testing.T) {
 	orig := original(t)
 	path := writeAccounts(t, orig)
-	if err := SetPassword(path, "bea", "new-pw", testCost); err != nil {
+	if err := SetPassword(context.Background(), File(path), "bea", "new-pw", testCost); err != nil {
 		t.Fatal(err)
 	}
 	got := readString(t, path)
@@ -215,7 +216,7 @@ func TestSetPassword(t *testing.T) {
 
 func TestSetPasswordQuoted(t *testing.T) {
 	path := writeAccounts(t, "[alex]\npassword = \"old ; pw\" ; quoted\n")
-	if err := SetPassword(path, "alex", "new", testCost); err != nil {
+	if err := SetPassword(context.Background(), File(path), "alex", "new", testCost); err != nil {
 		t.Fatal(err)
 	}
 	got := readString(t, path)
@@ -226,14 +227,14 @@ func TestSetPasswordQuoted(t *testing.T) {
 
 func TestDeleteUser(t *testing.T) {
 	path := writeAccounts(t, original(t))
-	if err := DeleteUser(path, "alex"); err != nil {
+	if err := DeleteUser(context.Background(), File(path), "alex"); err != nil {
 		t.Fatal(err)
 	}
 	want := "; accounts of the team\n# keep sorted\n\n; bea is the admin\n[bea]\n\tPassword = bea-plain ; TODO hash\n; trailing comment\n"
 	if got := readString(t, path); got != want {
 		t.Errorf("file:\n%s\nwant:\n%s", got, want)
 	}
-	if err := DeleteUser(path, "bea"); err != nil {
+	if err := DeleteUser(context.Background(), File(path), "bea"); err != nil {
 		t.Fatal(err)
 	}
 	want = "; accounts of the team\n# keep sorted\n\n; bea is the admin\n; trailing comment\n"
@@ -249,10 +250,10 @@ func TestDeleteUser(t *testing.T) {
 func TestUnknownUserEdits(t *testing.T) {
 	orig := original(t)
 	path := writeAccounts(t, orig)
-	if err := SetPassword(path, "nobody", "pw", testCost); !errors.Is(err, ErrNoUser) || !strings.Contains(err.Error(), "nobody") {
+	if err := SetPassword(context.Background(), File(path), "nobody", "pw", testCost); !errors.Is(err, ErrNoUser) || !strings.Contains(err.Error(), "nobody") {
 		t.Errorf("SetPassword(nobody) = %v, want ErrNoUser", err)
 	}
-	if err := DeleteUser(path, "nobody"); !errors.Is(err, ErrNoUser) {
+	if err := DeleteUser(context.Background(), File(path), "nobody"); !errors.Is(err, ErrNoUser) {
 		t.Errorf("DeleteUser(nobody) = %v, want ErrNoUser", err)
 	}
 	if readString(t, path) != orig {
@@ -267,7 +268,7 @@ func TestEditThroughSymlinkKeepsSymlink(t *testing.T) {
 	if err := os.Symlink(path, link); err != nil {
 		t.Skip(err)
 	}
-	if err := AddUser(link, "carl", "pw", Unlimited, testCost); err != nil {
+	if err := AddUser(context.Background(), File(link), "carl", "pw", Unlimited, testCost); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
@@ -280,10 +281,10 @@ func TestEditThroughSymlinkKeepsSymlink(t *testing.T) {
 
 func TestAddUserRefusesNameDifferingOnlyInCase(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "accounts.ini")
-	if err := AddUser(path, "alice", "pw", Unlimited, testCost); err != nil {
+	if err := AddUser(context.Background(), File(path), "alice", "pw", Unlimited, testCost); err != nil {
 		t.Fatal(err)
 	}
-	if err := AddUser(path, "ALICE", "pw", Unlimited, testCost); !errors.Is(err, ErrExists) {
+	if err := AddUser(context.Background(), File(path), "ALICE", "pw", Unlimited, testCost); !errors.Is(err, ErrExists) {
 		t.Fatalf("AddUser(ALICE) next to alice: %v, want ErrExists", err)
 	}
 	os.WriteFile(path, []byte("[alice]\npassword = a\n[Alice]\npassword = b\n"), 0o600)
@@ -298,13 +299,13 @@ func TestAddUserRefusesNameDifferingOnlyInCase(t *testing.T) {
 func TestSetQuota(t *testing.T) {
 	orig := original(t)
 	path := writeAccounts(t, orig)
-	if err := SetQuota(path, "alex", 5<<30); err != nil {
+	if err := SetQuota(context.Background(), File(path), "alex", 5<<30); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := readString(t, path), strings.Replace(orig, "quota=100MB\n", "quota=5GB\n", 1); got != want {
 		t.Fatalf("after alex's quota:\n%s\nwant:\n%s", got, want)
 	}
-	if err := SetQuota(path, "bea", 2<<20); err != nil {
+	if err := SetQuota(context.Background(), File(path), "bea", 2<<20); err != nil {
 		t.Fatal(err)
 	}
 	want := strings.Replace(orig, "quota=100MB\n", "quota=5GB\n", 1)
@@ -319,7 +320,7 @@ func TestSetQuota(t *testing.T) {
 	if a, _ := s.Lookup("bea"); a.Quota != 2<<20 {
 		t.Errorf("bea's quota %d", a.Quota)
 	}
-	if err := SetQuota(path, "alex", Unlimited); err != nil {
+	if err := SetQuota(context.Background(), File(path), "alex", Unlimited); err != nil {
 		t.Fatal(err)
 	}
 	if got := readString(t, path); got != strings.Replace(want, "quota=5GB\n", "", 1) {
@@ -328,11 +329,11 @@ func TestSetQuota(t *testing.T) {
 	if a, _ := mustLoad(t, path).Lookup("alex"); a.Quota != Unlimited {
 		t.Errorf("alex's quota %d, want unlimited", a.Quota)
 	}
-	if err := SetQuota(path, "nobody", 1); !errors.Is(err, ErrNoUser) {
+	if err := SetQuota(context.Background(), File(path), "nobody", 1); !errors.Is(err, ErrNoUser) {
 		t.Errorf("SetQuota(nobody): %v, want ErrNoUser", err)
 	}
 	legacy := writeAccounts(t, "[cy]\npassword = "+testHash(t, "pw")+"\nQuotation = 1024 ; old name, in MB\n")
-	if err := SetQuota(legacy, "cy", 3<<30); err != nil {
+	if err := SetQuota(context.Background(), File(legacy), "cy", 3<<30); err != nil {
 		t.Fatal(err)
 	}
 	if got := readString(t, legacy); !strings.HasSuffix(got, "\nquota = 3GB ; old name, in MB\n") {

@@ -3,6 +3,7 @@ package accounts
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -68,13 +69,13 @@ func ParseKeys(content []byte) ([]string, error) {
 // lines as ParseKeys gives them; none removes them all), where the first
 // one stood or after the section's last line, keeping every other byte of
 // the file. It fails with ErrNoUser for an unknown user.
-func SetKeys(path, name string, keys []string) error {
+func SetKeys(ctx context.Context, src Source, name string, keys []string) error {
 	for _, k := range keys {
 		if _, err := parseSSHKey(k); err != nil {
 			return fmt.Errorf("user %s: ssh_key: %v", name, err)
 		}
 	}
-	return edit(path, false, func(f *file, eol string) error {
+	return edit(ctx, src, false, func(f *file, eol string) error {
 		sec, ok := f.byName[name]
 		if !ok {
 			return fmt.Errorf("user %s: %w", name, ErrNoUser)

@@ -1,6 +1,7 @@
 package accounts
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"os"
@@ -71,7 +72,7 @@ func TestSetKeysKeepsTheRestOfTheFile(t *testing.T) {
 	if err != nil || len(keys) != 2 {
 		t.Fatalf("ParseKeys: %q, %v", keys, err)
 	}
-	if err := SetKeys(path, "alice", keys); err != nil {
+	if err := SetKeys(context.Background(), File(path), "alice", keys); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := os.ReadFile(path)
@@ -86,10 +87,10 @@ func TestSetKeysKeepsTheRestOfTheFile(t *testing.T) {
 	if a, _ := s.Lookup("alice"); !a.Authorizes(k1.Marshal()) {
 		t.Error("the new key does not log in")
 	}
-	if err := SetKeys(path, "bob", keys[:1]); err != nil {
+	if err := SetKeys(context.Background(), File(path), "bob", keys[:1]); err != nil {
 		t.Fatal(err)
 	}
-	if err := SetKeys(path, "alice", nil); err != nil {
+	if err := SetKeys(context.Background(), File(path), "alice", nil); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = os.ReadFile(path)
@@ -97,7 +98,7 @@ func TestSetKeysKeepsTheRestOfTheFile(t *testing.T) {
 	if string(got) != want {
 		t.Fatalf("after removing alice's and giving bob one:\n%q\nwant\n%q", got, want)
 	}
-	if err := SetKeys(path, "carol", keys); err == nil || !strings.Contains(err.Error(), "no such user") && !strings.Contains(err.Error(), "carol") {
+	if err := SetKeys(context.Background(), File(path), "carol", keys); err == nil || !strings.Contains(err.Error(), "no such user") && !strings.Contains(err.Error(), "carol") {
 		t.Errorf("unknown user: %v", err)
 	}
 	if _, err := ParseKeys([]byte("garbage\n")); err == nil || !strings.Contains(err.Error(), "line 1") {

@@ -1,10 +1,10 @@
 package accounts
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"ftpx/protocol"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -57,10 +57,11 @@ func ValidName(name string) bool {
 }
 
 // Store is a loaded accounts file. It is safe for concurrent use; Reload
-// swaps in the new content at once.
+// and Refresh swap in the new content at once.
 type Store struct {
-	path    string
-	reload  sync.Mutex // serialises Reload
+	src     Source
+	reload  sync.Mutex // serialises Reload and Refresh, and guards seen
+	seen    string     // the version last read, good or broken
 	current atomic.Pointer[content]
 	ok      verified // passwords bcrypt verified lately (verified.go)
 }
@@ -83,12 +84,15 @@ type user struct {
 // error "PATH:LINE: what is wrong"; a missing file an error wrapping
 // fs.ErrNotExist.
 func Load(path string) (*Store, error) {
-	s := &Store{path: path}
-	c, err := load(path)
-	if err != nil {
+	return LoadFrom(context.Background(), File(path))
+}
+
+// LoadFrom reads and checks the accounts file of src, as Load does.
+func LoadFrom(ctx context.Context, src Source) (*Store, error) {
+	s := &Store{src: src}
+	if _, err := s.read(ctx, ""); err != nil {
 		return nil, err
 	}
-	s.current.Store(c)
 	return s, nil
 }
 
@@ -97,20 +101,42 @@ func Load(path string) (*Store, error) {
 func (s *Store) Reload() error {
 	s.reload.Lock()
 	defer s.reload.Unlock()
-	c, err := load(s.path)
-	if err != nil {
-		return err
-	}
-	s.current.Store(c)
-	return nil
+	_, err := s.read(context.Background(), "")
+	return err
 }
 
-func load(path string) (*content, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
+// Refresh reads the file again unless its source says it is still at the
+// version read last, and reports whether new content is in force. Content
+// that does not parse is reported once (the next Refresh finds it
+// unchanged) and the content loaded before stays in force, as with Reload.
+// A local file has no versions: it is read every time.
+func (s *Store) Refresh(ctx context.Context) (bool, error) {
+	s.reload.Lock()
+	defer s.reload.Unlock()
+	return s.read(ctx, s.seen)
+}
+
+// read loads the source's content unless it is still at version known;
+// s.reload is held (or s is not shared yet).
+func (s *Store) read(ctx context.Context, known string) (bool, error) {
+	data, version, err := s.src.Read(ctx, known)
+	if errors.Is(err, ErrUnchanged) {
+		return false, nil
 	}
-	f, err := parse(path, data)
+	if err != nil {
+		return false, err
+	}
+	s.seen = version
+	c, err := load(s.src.Name(), data)
+	if err != nil {
+		return false, err
+	}
+	s.current.Store(c)
+	return true, nil
+}
+
+func load(name string, data []byte) (*content, error) {
+	f, err := parse(name, data)
 	if err != nil {
 		return nil, err
 	}
@@ -132,8 +158,9 @@ func load(path string) (*content, error) {
 	return c, nil
 }
 
-// Path returns the accounts file's path, as given to Load.
-func (s *Store) Path() string { return s.path }
+// Path returns the accounts file's path, as given to Load, or its
+// source's name.
+func (s *Store) Path() string { return s.src.Name() }
 
 // Warnings returns one line per problem that did not stop loading, such as
 // a plaintext password, for the caller to log.

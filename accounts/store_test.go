@@ -1,6 +1,7 @@
 package accounts
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -314,7 +315,7 @@ func TestAddUserWithFolders(t *testing.T) {
 		{Name: "odd", Dir: "/srv/a;b #c", Perms: protocol.PermAll, Quota: 5 << 20, OwnQuota: true},
 		{Name: "s3", Dir: "s3://ftpx/team", Perms: protocol.PermRead},
 	}
-	if err := AddUser(path, "alex", "pw", Unlimited, testCost, folders...); err != nil {
+	if err := AddUser(context.Background(), File(path), "alex", "pw", Unlimited, testCost, folders...); err != nil {
 		t.Fatal(err)
 	}
 	a, _ := mustLoad(t, path).Lookup("alex")
@@ -331,7 +332,7 @@ func TestAddUserWithFolders(t *testing.T) {
 		{{Name: "x", Dir: `/a"b`, Perms: protocol.PermRead}},
 		{{Name: "x", Dir: "/a", Perms: protocol.PermRead}, {Name: "X", Dir: "/b", Perms: protocol.PermRead}},
 	} {
-		if err := AddUser(path, "bea", "pw", Unlimited, testCost, bad...); err == nil {
+		if err := AddUser(context.Background(), File(path), "bea", "pw", Unlimited, testCost, bad...); err == nil {
 			t.Errorf("AddUser with folders %+v succeeded", bad)
 		}
 	}

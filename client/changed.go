@@ -38,11 +38,7 @@ func (j *putJob) changedError(why string) error {
 // abandon sends {"abandon":true} in place of the md5 frame and returns
 // why once the server has dropped the upload.
 func (j *putJob) abandon(ctx context.Context, id string, why error) error {
-	c := j.c
-	if err := protocol.WriteFrame(c.rw, protocol.Request{Abandon: true}); err != nil {
-		return c.fail(ctx, "put", j.arg, ErrConnection, err)
-	}
-	resp, err := c.readResponse(ctx, "put", j.arg, id)
+	resp, err := j.c.abandonPut(ctx, j.arg, id)
 	if err != nil {
 		return err
 	}
@@ -50,6 +46,15 @@ func (j *putJob) abandon(ctx context.Context, id string, why error) error {
 		return &opError{op: "put", path: j.local, err: errors.New("the file changed while it was sent; the server kept what was sent: put it again")}
 	}
 	return why
+}
+
+// abandonPut sends {"abandon":true} in place of the md5 frame of the put
+// id to remote, and returns the server's answer.
+func (c *Client) abandonPut(ctx context.Context, remote, id string) (*protocol.Response, error) {
+	if err := protocol.WriteFrame(c.rw, protocol.Request{Abandon: true}); err != nil {
+		return nil, c.fail(ctx, "put", remote, ErrConnection, err)
+	}
+	return c.readResponse(ctx, "put", remote, id)
 }
 
 // shrank ends a put whose file got shorter than the size announced: the

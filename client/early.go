@@ -89,10 +89,13 @@ func isTimeout(err error) bool {
 }
 
 // keepsPartial reports whether a put that failed with err left bytes on
-// the server worth resuming: it was refused for want of space after some
-// of it was sent, or while resuming. Its record then stays, for the same
-// put (or ftpx resume) once space is freed, or for ftpx resume --cancel.
+// the server worth resuming: it was refused for want of space, or because
+// the server's object store stopped answering, after some of it was sent,
+// or while resuming. Its record then stays, for the same put (or ftpx
+// resume) once space is freed or the store is back, or for ftpx resume
+// --cancel.
 func (j *putJob) keepsPartial(err error) bool {
 	var se *StatusError
-	return errors.As(err, &se) && se.Status == protocol.StatusNoSpace && (j.res.Sent > 0 || j.fh.pos > 0)
+	return errors.As(err, &se) && (se.Status == protocol.StatusNoSpace || se.Status == protocol.StatusUnavailable) &&
+		(j.res.Sent > 0 || j.fh.pos > 0)
 }

@@ -173,13 +173,15 @@ func TestPutRerunResumesFromServerPartial(t *testing.T) {
 	}
 
 	var n notices
-	res, err := resumable(t, s, state, 0, &n).Put(context.Background(), src, "big.iso", nil)
+	var p countingProgress
+	res, err := resumable(t, s, state, 0, &n).Put(context.Background(), src, "big.iso", &p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Offset != 1<<20+123 || res.Sent != int64(len(data))-res.Offset || res.MD5 != md5hex(data) {
 		t.Fatalf("result %+v", res)
 	}
+	resumedProgress(t, &p, res)
 	if got, _ := s.File("big.iso"); !bytes.Equal(got, data) {
 		t.Fatal("stored file differs")
 	}
@@ -296,13 +298,15 @@ func TestGetRerunResumesFromSavedHashState(t *testing.T) {
 	interruptedGet(t, s, state, "big.bin", dst, 2<<20+7)
 
 	var n notices
-	res, err := resumable(t, s, state, 0, &n).Get(context.Background(), "big.bin", dst, nil)
+	var p countingProgress
+	res, err := resumable(t, s, state, 0, &n).Get(context.Background(), "big.bin", dst, &p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Offset != 2<<20+7 || res.Sent != int64(len(data))-res.Offset || res.MD5 != md5hex(data) {
 		t.Fatalf("result %+v", res)
 	}
+	resumedProgress(t, &p, res)
 	if got, _ := os.ReadFile(dst); !bytes.Equal(got, data) {
 		t.Fatal("downloaded file differs")
 	}

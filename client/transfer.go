@@ -42,11 +42,12 @@ const (
 )
 
 // Progress follows the body of one transfer. Start is called once the
-// size is known, before the first byte (followed by Add(offset) for a
-// resumed transfer); Add after every chunk; Finish once at the end, with
+// size is known (-1: it is not, a stream), before the first byte, with the
+// offset a resumed transfer starts at (0 otherwise): the bytes already
+// held, which this run does not move; Add after every chunk this run moves; Finish once at the end, with
 // nil on success. A nil Progress is allowed everywhere.
 type Progress interface {
-	Start(size int64)
+	Start(size, offset int64)
 	Add(n int)
 	Finish(err error)
 }
@@ -88,10 +89,7 @@ func (t *transferState) begin(offset int64) {
 	}
 	if t.p != nil && !t.started {
 		t.started = true
-		t.p.Start(t.res.Size)
-		if offset > 0 {
-			t.p.Add(int(offset))
-		}
+		t.p.Start(t.res.Size, offset)
 	}
 }
 

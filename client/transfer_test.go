@@ -86,13 +86,22 @@ func TestPutGetRoundTrip(t *testing.T) {
 }
 
 type countingProgress struct {
-	size, n  int64
-	finished bool
+	size, offset, n int64
+	finished        bool
 }
 
-func (p *countingProgress) Start(size int64) { p.size = size }
-func (p *countingProgress) Add(n int)        { p.n += int64(n) }
-func (p *countingProgress) Finish(error)     { p.finished = true }
+func (p *countingProgress) Start(size, offset int64) { p.size, p.offset = size, offset }
+func (p *countingProgress) Add(n int)                { p.n += int64(n) }
+func (p *countingProgress) Finish(error)             { p.finished = true }
+
+// resumedProgress checks what a resumed transfer told its Progress: the
+// offset it resumed at, then only the bytes it moved.
+func resumedProgress(t *testing.T, p *countingProgress, res client.Result) {
+	t.Helper()
+	if p.size != res.Size || p.offset != res.Offset || p.offset == 0 || p.n != res.Sent || !p.finished {
+		t.Errorf("progress %+v; want size %d, offset %d, %d bytes added, finished", *p, res.Size, res.Offset, res.Sent)
+	}
+}
 
 func TestProgressSeesEveryByte(t *testing.T) {
 	s := fake.Start(t)

@@ -46,6 +46,14 @@ func (c *Client) remoteTree(ctx context.Context, dir string, checksum bool) (ent
 	return entries, err == nil, err
 }
 
+// LsTree lists everything under the remote directory dir for ls -R: a
+// directory before what it holds, paths relative to dir. isDir is false,
+// with no error, when dir is a file. Failures are ls's ("ls DIR: 256 ...").
+func (c *Client) LsTree(ctx context.Context, dir string) (entries []protocol.TreeEntry, isDir bool, err error) {
+	entries, isDir, err = c.remoteTree(ctx, dir, false)
+	return entries, isDir, retarget(err, "ls", dir)
+}
+
 // tree reads the frames of one tree answer to the last, reconnecting and
 // asking again when the connection is lost; with checksum, each file
 // comes with its MD5.

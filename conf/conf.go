@@ -3,7 +3,6 @@ package conf
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -66,150 +65,18 @@ type Config struct {
 // the goodbye text, in bytes.
 const MaxWelcome = 16 << 10
 
-// Default returns the built-in configuration.
+// Default returns the built-in configuration: each setting's Default.
 func Default() Config {
-	return Config{
-		Listen:      "127.0.0.1:2121",
-		Root:        "var/data",
-		Accounts:    "var/accounts.ini",
-		MaxConns:    256,
-		IdleTimeout: 5 * time.Minute,
-		LogFormat:   "text",
-
-		PartialMaxAge: 7 * 24 * time.Hour,
-
-		MaxConnsPerIP:    64,
-		MaxLoginFailures: 10,
-		LoginBanTime:     15 * time.Minute,
-
-		Fsync:        true,
-		MinFreeSpace: AutoMinFreeSpace,
-
-		AnonymousMaxConns: 16,
-
-		S3Region:   "us-east-1",
-		S3PartSize: 16 << 20,
-		StateDir:   "var/state",
+	var c Config
+	for _, s := range settings {
+		if s.Default == "" {
+			continue
+		}
+		if err := s.set(&c, s.Default, ""); err != nil {
+			panic("conf: the default of " + s.Key + ": " + err.Error()) // a broken table, caught by the tests
+		}
 	}
-}
-
-// setter checks one value and stores it in c. dir is the config file's
-// folder, for relative paths.
-type setter func(c *Config, value, dir string) error
-
-// keys maps every key of the config file to its setter.
-var keys = map[string]setter{
-	"listen": func(c *Config, v, _ string) error {
-		if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
-			return fmt.Errorf("%q is not an address (want HOST:PORT, e.g. 127.0.0.1:2121)", v)
-		}
-		c.Listen = v
-		return nil
-	},
-	"root": func(c *Config, v, dir string) error {
-		if !s3url.Is(v) {
-			return pathSetter(func(c *Config) *string { return &c.Root }, true)(c, v, dir)
-		}
-		u, err := s3url.Parse(v)
-		if err != nil {
-			return err
-		}
-		c.Root = u.String()
-		return nil
-	},
-	"s3_endpoint": func(c *Config, v, _ string) error {
-		if v != "" {
-			if _, err := s3url.CheckEndpoint(v); err != nil {
-				return err
-			}
-		}
-		c.S3Endpoint = v
-		return nil
-	},
-	"s3_region": func(c *Config, v, _ string) error {
-		if v == "" || strings.ContainsAny(v, " \t/") {
-			return fmt.Errorf("%q is not a region (e.g. us-east-1)", v)
-		}
-		c.S3Region = v
-		return nil
-	},
-	"s3_part_size": func(c *Config, v, _ string) error {
-		n, err := protocol.ParseSize(v)
-		if err != nil {
-			return err
-		}
-		c.S3PartSize = n
-		return checkPartSize(n)
-	},
-	"state_dir":          pathSetter(func(c *Config) *string { return &c.StateDir }, true),
-	"accounts":           pathSetter(func(c *Config) *string { return &c.Accounts }, true),
-	"log_file":           pathSetter(func(c *Config) *string { return &c.LogFile }, false),
-	"tls_cert":           pathSetter(func(c *Config) *string { return &c.TLSCert }, false),
-	"tls_key":            pathSetter(func(c *Config) *string { return &c.TLSKey }, false),
-	"max_conns":          countSetter(func(c *Config) *int { return &c.MaxConns }),
-	"max_conns_per_ip":   countSetter(func(c *Config) *int { return &c.MaxConnsPerIP }),
-	"max_login_failures": countSetter(func(c *Config) *int { return &c.MaxLoginFailures }),
-	"login_ban_time":     durationSetter(func(c *Config) *time.Duration { return &c.LoginBanTime }),
-	"idle_timeout":       durationSetter(func(c *Config) *time.Duration { return &c.IdleTimeout }),
-	"partial_max_age":    durationSetter(func(c *Config) *time.Duration { return &c.PartialMaxAge }),
-	"log_format": func(c *Config, v, _ string) error {
-		if v != "text" && v != "json" {
-			return fmt.Errorf("%q is neither text nor json", v)
-		}
-		c.LogFormat = v
-		return nil
-	},
-	"tls": func(c *Config, v, _ string) error {
-		if v != "" && v != "auto" {
-			return fmt.Errorf("%q is not auto (leave it empty, or set tls_cert and tls_key)", v)
-		}
-		c.TLS = v
-		return nil
-	},
-	"min_free_space": func(c *Config, v, _ string) error {
-		n, err := ParseMinFreeSpace(v)
-		if err != nil {
-			return err
-		}
-		c.MinFreeSpace = n
-		return nil
-	},
-	"require_tls": boolSetter(func(c *Config) *bool { return &c.RequireTLS }),
-	"fsync":       boolSetter(func(c *Config) *bool { return &c.Fsync }),
-
-	"anonymous_root":      pathSetter(func(c *Config) *string { return &c.AnonymousRoot }, false),
-	"anonymous_max_conns": countSetter(func(c *Config) *int { return &c.AnonymousMaxConns }),
-	"welcome":             textSetter(func(c *Config) *string { return &c.Welcome }),
-	"welcome_file":        pathSetter(func(c *Config) *string { return &c.WelcomeFile }, false),
-	"goodbye":             textSetter(func(c *Config) *string { return &c.Goodbye }),
-	"run_as": func(c *Config, v, _ string) error {
-		if strings.ContainsAny(v, " \t:/") {
-			return fmt.Errorf("%q is not a user name", v)
-		}
-		c.RunAs = v
-		return nil
-	},
-	"ftp_listen":    addrSetter(func(c *Config) *string { return &c.FTPListen }, "127.0.0.1:2122"),
-	"sftp_listen":   addrSetter(func(c *Config) *string { return &c.SFTPListen }, "127.0.0.1:2222"),
-	"sftp_host_key": pathSetter(func(c *Config) *string { return &c.SFTPHostKey }, false),
-	"ftp_passive_ports": func(c *Config, v, _ string) error {
-		if _, _, err := ParsePorts(v); err != nil {
-			return err
-		}
-		c.FTPPassivePorts = v
-		return nil
-	},
-	"metrics_listen": func(c *Config, v, _ string) error {
-		if v == "" {
-			c.MetricsListen = ""
-			return nil
-		}
-		if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
-			return fmt.Errorf("%q is not an address (want HOST:PORT, e.g. 127.0.0.1:9121)", v)
-		}
-		c.MetricsListen = v
-		return nil
-	},
+	return c
 }
 
 // AutoMinFreeSpace as min_free_space ("auto", the default) keeps 1% of
@@ -247,18 +114,6 @@ func ParsePorts(v string) (first, last int, err error) {
 	return first, last, nil
 }
 
-// textSetter sets a text shown to clients, where the two characters "\n"
-// stand for a line break.
-func textSetter(field func(*Config) *string) setter {
-	return func(c *Config, v, _ string) error {
-		if len(v) > MaxWelcome {
-			return fmt.Errorf("%d bytes is too long (at most %d)", len(v), MaxWelcome)
-		}
-		*field(c) = strings.ReplaceAll(v, `\n`, "\n")
-		return nil
-	}
-}
-
 // WelcomeText returns the welcome text: welcome, or the content of
 // welcome_file (read now, so that a reload sees a new one).
 func (c Config) WelcomeText() (string, error) {
@@ -276,76 +131,6 @@ func (c Config) WelcomeText() (string, error) {
 		return "", fmt.Errorf("welcome_file: %s: not UTF-8 text", c.WelcomeFile)
 	}
 	return strings.TrimRight(string(b), "\r\n"), nil
-}
-
-// boolSetter sets true or false.
-func boolSetter(field func(*Config) *bool) setter {
-	return func(c *Config, v, _ string) error {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return fmt.Errorf("%q is neither true nor false", v)
-		}
-		*field(c) = b
-		return nil
-	}
-}
-
-// countSetter sets a number that is at least 1.
-func countSetter(field func(*Config) *int) setter {
-	return func(c *Config, v, _ string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return fmt.Errorf("%q is not a number", v)
-		}
-		if n < 1 {
-			return fmt.Errorf("%d is too small (at least 1)", n)
-		}
-		*field(c) = n
-		return nil
-	}
-}
-
-// durationSetter sets a positive Go duration.
-func durationSetter(field func(*Config) *time.Duration) setter {
-	return func(c *Config, v, _ string) error {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return fmt.Errorf("%q is not a duration (e.g. 30s, 5m, 1h)", v)
-		}
-		if d <= 0 {
-			return fmt.Errorf("%q is not positive", v)
-		}
-		*field(c) = d
-		return nil
-	}
-}
-
-// pathSetter sets a path, relative to the config file's folder unless it is
-// absolute. An empty value is an error when required, else it unsets.
-// addrSetter sets an optional HOST:PORT; example is shown in the error.
-func addrSetter(field func(*Config) *string, example string) setter {
-	return func(c *Config, v, _ string) error {
-		if v != "" {
-			if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
-				return fmt.Errorf("%q is not an address (want HOST:PORT, e.g. %s)", v, example)
-			}
-		}
-		*field(c) = v
-		return nil
-	}
-}
-
-func pathSetter(field func(*Config) *string, required bool) setter {
-	return func(c *Config, v, dir string) error {
-		switch {
-		case v == "" && required:
-			return fmt.Errorf("empty path")
-		case v != "" && !filepath.IsAbs(v):
-			v = filepath.Join(dir, v)
-		}
-		*field(c) = v
-		return nil
-	}
 }
 
 // Load reads the config file at path over Default. An unknown key, a
@@ -376,7 +161,7 @@ func Load(path string) (Config, error) {
 			return Config{}, errorf("sections are not allowed: [%s] (the settings go outside any section)", l.Name)
 		}
 		key := strings.ToLower(l.Key)
-		set, ok := keys[key]
+		s, ok := byKey[key]
 		if !ok {
 			return Config{}, errorf("unknown key %q", l.Key)
 		}
@@ -384,7 +169,7 @@ func Load(path string) (Config, error) {
 			return Config{}, errorf("%s is given twice (first on line %d)", key, first)
 		}
 		seen[key] = i + 1
-		if err := set(&c, l.Value, dir); err != nil {
+		if err := s.set(&c, l.Value, dir); err != nil {
 			return Config{}, errorf("%s: %v", key, err)
 		}
 	}

@@ -38,18 +38,33 @@ type s3Setup struct {
 	daemons  []*daemon
 	lb       *balancer
 	mc       *minio.Client // the test's own look into the store
+	flags    []string      // more flags for every server
 }
 
 // s3Servers starts n servers on the MinIO srv with the user alex (quota
 // as ftpx-server user add takes it; "" for none), behind a balancer.
 func s3Servers(t *testing.T, srv *miniotest.Server, n int, quota string) *s3Setup {
 	t.Helper()
+	return s3ServersWith(t, srv, n, quota, filepath.Join(t.TempDir(), "accounts.ini"))
+}
+
+// s3ServersWith is s3Servers with the accounts file given (a local path,
+// or an s3:// URL on srv) and more flags for every server (a flag given
+// again wins).
+func s3ServersWith(t *testing.T, srv *miniotest.Server, n int, quota, accounts string, flags ...string) *s3Setup {
+	t.Helper()
 	for _, kv := range srv.Env() {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v) // the servers inherit the credentials, never in argv
 	}
-	s := &s3Setup{minio: srv, prefix: "e-" + uuid.NewString()[:8], accounts: filepath.Join(t.TempDir(), "accounts.ini")}
-	addUser(t, s.accounts, "alex", "pw", quota)
+	s := &s3Setup{minio: srv, prefix: "e-" + uuid.NewString()[:8], accounts: accounts, flags: flags}
+	args := []string{"add", "--password-stdin"}
+	if quota != "" {
+		args = append(args, "--quota", quota)
+	}
+	if _, errOut, code := s.user(t, "pw\n", append(args, "alex")...); code != 0 {
+		t.Fatalf("user add alex: exit %d %s", code, errOut)
+	}
 	for range n {
 		s.daemons = append(s.daemons, s.start(t))
 	}
@@ -70,7 +85,17 @@ func s3Servers(t *testing.T, srv *miniotest.Server, n int, quota string) *s3Setu
 func (s *s3Setup) start(t *testing.T) *daemon {
 	t.Helper()
 	return startDaemonAt(t, "s3://"+s3Bucket+"/"+s.prefix, "127.0.0.1:0", s.accounts,
-		"--s3-endpoint", s.minio.Endpoint, "--s3-part-size", "5MB", "--state-dir", t.TempDir())
+		append([]string{"--s3-endpoint", s.minio.Endpoint, "--s3-part-size", "5MB", "--state-dir", t.TempDir()}, s.flags...)...)
+}
+
+// user runs `ftpx-server user SUBCOMMAND` on the setup's accounts file
+// and store, with stdin, and returns stdout, stderr and the exit status.
+func (s *s3Setup) user(t *testing.T, stdin string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, "ftpx-server"),
+		append([]string{"user", args[0], "--accounts", s.accounts, "--s3-endpoint", s.minio.Endpoint}, args[1:]...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	return runCmd(t, cmd)
 }
 
 // env is the client's environment for the server at addr.

@@ -52,9 +52,10 @@ func TestBatchStopsWithExit3WhenTheConnectionIsLost(t *testing.T) {
 	stdin.Close()
 	err = cmd.Wait()
 	ee, _ := err.(*exec.ExitError)
-	// A line for the retry, then the one that stops the script.
+	// A line for the retry, then the one that stops the script: both name
+	// the script's line.
 	lines := strings.Split(strings.TrimSuffix(errOut.String(), "\n"), "\n")
-	if ee == nil || ee.ExitCode() != 3 || len(lines) != 2 || !strings.HasPrefix(lines[0], "ftpx: ls: ") || !strings.HasSuffix(lines[0], "; retry 1 of 1 in 10ms") ||
+	if ee == nil || ee.ExitCode() != 3 || len(lines) != 2 || !strings.HasPrefix(lines[0], "ftpx: line 2: ls: ") || !strings.HasSuffix(lines[0], "; retry 1 of 1 in 10ms") ||
 		!strings.HasPrefix(lines[1], "ftpx: line 2: ls: ") || !strings.HasSuffix(lines[1], "(gave up after 1 retries)") {
 		t.Fatalf("exit %v, stderr %q", err, errOut.String())
 	}

@@ -113,6 +113,8 @@ var (
 	errQuit  = errors.New("client quit")
 	errPanic = errors.New("panic in handler")
 	errGone  = errors.New("control connection lost")
+	// errRemoved ends the session of a user removed from the accounts.
+	errRemoved = errors.New("the account was removed")
 )
 
 // serve runs the session until the client quits or goes away, a timeout,
@@ -274,6 +276,9 @@ func (c *session) dispatch(text string) (err error) {
 		return c.reply(501, verb+" needs an argument")
 	case !cmd.open && c.login == nil:
 		return c.reply(530, "please log in with USER and PASS")
+	case !cmd.open && c.login.Removed():
+		c.reply(421, errRemoved.Error())
+		return errRemoved
 	}
 	switch verb {
 	case "RETR", "STOR", "APPE":

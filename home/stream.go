@@ -41,12 +41,19 @@ func StreamID(user, name string) string {
 // it and name (else ErrBadOffset). The checks are BeginUpload's: write
 // permission, modify to replace a file, the parent a directory.
 func (h *Home) BeginStream(name, transfer string, offset int64) (*Stream, error) {
+	return h.BeginStreamAt(name, transfer, offset, time.Time{})
+}
+
+// BeginStreamAt is BeginStream for a file placed with the modification
+// time mtime (zero: the time it is placed), as a native put that gives
+// one.
+func (h *Home) BeginStreamAt(name, transfer string, offset int64, mtime time.Time) (*Stream, error) {
 	if transfer == "" {
 		return nil, fmt.Errorf("put %s: a stream needs a transfer id: %w", name, ErrBadTransfer)
 	}
 	// Declared as nothing more to send: a saved stream's state has its
 	// size equal to its offset, and the stream grows the size as it goes.
-	u, err := h.BeginUpload(name, Put{Size: offset, Transfer: transfer, Offset: offset, Stream: true})
+	u, err := h.BeginUpload(name, Put{Size: offset, Transfer: transfer, Offset: offset, MTime: mtime, Stream: true})
 	if err != nil {
 		return nil, err
 	}
@@ -181,6 +188,11 @@ func (s *Stream) reserve(held int64) error {
 // the quota, as Upload.Commit does. On failure nothing changes under the
 // name and the partial is gone.
 func (s *Stream) Commit() error { return s.u.Commit(s.u.Sum()) }
+
+// CommitMD5 is Commit for a sender that knows the file's MD5: only when
+// what was written has the MD5 want does it go in place; else the error
+// is ErrMD5 and, as on any failure, nothing changes under the name.
+func (s *Stream) CommitMD5(want string) error { return s.u.Commit(want) }
 
 // Sync makes what was written durable where the store allows before the
 // commit and saves a resume point there, as Upload.Sync does; it returns

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -47,6 +48,45 @@ func TestStreamCommitsWhatArrived(t *testing.T) {
 	fi, _ := h.FS.Stat("/f")
 	if h.KnownSum(fi) != md5hex(data) {
 		t.Error("the committed stream's MD5 is not remembered")
+	}
+	usageMatchesDisk(t, h, dir)
+}
+
+// TestStreamCommitMD5 places the file with the mtime it began with only
+// when the sender's MD5 matches; a wrong one stores nothing and frees
+// what was written.
+func TestStreamCommitMD5(t *testing.T) {
+	root, _, h := newHome(t, 1<<30)
+	dir := filepath.Join(root, "alice")
+	data := randomData(300_001)
+	mtime := time.Date(2020, 1, 2, 3, 4, 5, 600, time.UTC)
+	s, err := h.BeginStreamAt("/f", uuid.NewString(), 0, mtime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream(s, data, 65536)
+	if err := s.CommitMD5(md5hex(nil)); !errors.Is(err, ErrMD5) {
+		t.Fatalf("CommitMD5 with a wrong sum: %v, want ErrMD5", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "f")); !os.IsNotExist(err) {
+		t.Fatalf("a stream with a wrong MD5 is under its name: %v", err)
+	}
+	if p := partials(t, dir); len(p) != 0 {
+		t.Fatalf("left behind: %v", p)
+	}
+	usageMatchesDisk(t, h, dir)
+
+	s, err = h.BeginStreamAt("/f", uuid.NewString(), 0, mtime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream(s, data, 65536)
+	if err := s.CommitMD5(md5hex(data)); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "f"))
+	if got, _ := os.ReadFile(filepath.Join(dir, "f")); err != nil || !bytes.Equal(got, data) || !fi.ModTime().Equal(mtime) {
+		t.Fatalf("stored %d bytes with mtime %v (%v); want %d bytes, %v", len(got), fi.ModTime(), err, len(data), mtime)
 	}
 	usageMatchesDisk(t, h, dir)
 }

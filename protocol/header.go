@@ -54,6 +54,12 @@ type Request struct {
 	// whatever it answers. It needs "md5" and a size up to MaxNoWaitSize.
 	NoWait bool `json:"nowait,omitempty"`
 
+	// Stream marks a put of unknown size (standard input): after the 257
+	// its body comes as chunks (chunk.go), then the md5 frame. It takes
+	// no size, offset, transfer, delta, nowait or md5, and cannot be
+	// resumed.
+	Stream bool `json:"stream,omitempty"`
+
 	// Abandon, in place of the md5 frame after a put body, gives the put
 	// up: the client's source changed while it was sent. Nothing is
 	// stored; the answer is 260.

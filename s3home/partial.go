@@ -65,6 +65,9 @@ type upload interface {
 	// waitParts waits for the parts being uploaded (not the one being
 	// filled), so that Held covers every whole part written.
 	waitParts() error
+	// keep uploads what is being filled as a part when the store would
+	// take it, and returns where it ends; false: nothing was kept.
+	keep() (int64, bool)
 	// SaveState saves state as the upload's resume state at offset at (a
 	// part end, at most Held), with the store's record of those parts.
 	SaveState(at int64, state []byte) error

@@ -179,8 +179,15 @@ func (s *sink) Place(t home.Target, md5 string, _ bool) (fs.FileInfo, error) {
 }
 
 // Suspend keeps the parts the store holds, and a resume point at the last
-// of them; what was buffered past it is dropped, to be sent again.
-func (s *sink) Suspend(func() home.ResumePoint) (int64, error) {
+// of them. What was buffered past them is stored as a part of its own when
+// the store takes one that small, so a client that dies loses at most the
+// smallest part; else it is dropped, to be sent again.
+func (s *sink) Suspend(point func() home.ResumePoint) (int64, error) {
+	if at, ok := s.w.keep(); ok {
+		if rp := point(); rp.Offset == at {
+			s.snaps = append(s.snaps, snap{at, rp.Marshal()})
+		}
+	}
 	err := s.w.Close() // waits for the parts in flight
 	saved, serr := s.saveHeld()
 	return saved, cmp.Or(err, serr)

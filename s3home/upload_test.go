@@ -255,6 +255,56 @@ func TestSuspendedUploadResumesOnAnotherServer(t *testing.T) {
 	}
 }
 
+// An upload cut off with at least the smallest part buffered keeps it as
+// a short part; resumed on another server, its parts go on to the next
+// part ends (the first of them longer than a part when the next end is
+// too near), and the store takes them all.
+func TestSuspendKeepsAShortPart(t *testing.T) {
+	root := newRoot(t)
+	parts := func(cfg *s3home.Config) { cfg.PartSize = 8 * mib }
+	a := newManager(t, newClient(t, parts), root)
+	b := newManager(t, newClient(t, parts), root)
+	ha := openHome(t, a, "alice", 100*mib)
+	data := randomData(29*mib + 5)
+	id := uuid.NewString()
+	for _, cut := range []int{14 * mib, 20 * mib} { // 6 MiB past 8 kept; then 4 MiB before 24: the part goes to 32
+		u, err := ha.BeginUpload("/f", home.Put{Size: int64(len(data)), Transfer: id, Offset: int64(cut - 6*mib)})
+		if cut == 14*mib {
+			u, err = ha.BeginUpload("/f", home.Put{Size: int64(len(data)), Transfer: id})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		from := u.Offset()
+		u.Receive(cutReader{bytes.NewReader(data[from:cut])})
+		if err := u.Suspend(); err != nil {
+			t.Fatal(err)
+		}
+		held, err := ha.Breakpoint(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if held.Offset != int64(cut) || held.PrefixMD5 != md5hex(data[:cut]) {
+			t.Fatalf("cut at %d: held %d; want all of it (a short part kept)", cut, held.Offset)
+		}
+	}
+	ha.Close()
+	hb := openHome(t, b, "alice", 100*mib)
+	u, err := hb.BeginUpload("/f", home.Put{Size: int64(len(data)), Transfer: id, Offset: 20 * mib})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Receive(bytes.NewReader(data[20*mib:])); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Commit(md5hex(data)); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(t, hb, "/f"); !bytes.Equal(got, data) {
+		t.Fatal("the file differs")
+	}
+}
+
 // Uploads through three servers at once never store more than the quota,
 // and what they report as used is what the store holds.
 func TestConcurrentUploadsThroughThreeServersKeepTheQuota(t *testing.T) {

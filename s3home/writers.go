@@ -75,6 +75,7 @@ func (f *smallFile) SaveState(int64, []byte) error { return nil }
 func (f *smallFile) target() string                { return f.key }
 func (f *smallFile) stated() bool                  { return false }
 func (f *smallFile) discard()                      { f.free() }
+func (f *smallFile) keep() (int64, bool)           { return 0, false }
 
 func (f *smallFile) place(md5 string, opts minio.PutObjectOptions) error {
 	ctx, cancel := f.t.c.ctxFrom(f.ctx)
@@ -136,10 +137,11 @@ func (f *partFile) Write(p []byte) (int, error) {
 			}
 			f.buf = b[:0]
 		}
-		k := min(len(p), int(f.partSize)-len(f.buf))
+		end := f.partLen()
+		k := min(len(p), end-len(f.buf))
 		f.buf = append(f.buf, p[:k]...)
 		p, n = p[k:], n+k
-		if int64(len(f.buf)) == f.partSize {
+		if len(f.buf) == end {
 			if err := f.send(); err != nil {
 				return n, err
 			}
@@ -172,21 +174,60 @@ func (f *partFile) send() error {
 		defer f.wg.Done()
 		defer func() { <-f.slots }()
 		defer f.t.c.bufs.put(buf)
-		ctx, cancel := f.t.c.ctxFrom(f.ctx)
-		defer cancel()
-		op, err := f.t.c.core.PutObjectPart(ctx, f.t.bucket, f.key, f.uploadID, num, bytes.NewReader(buf), int64(len(buf)),
-			minio.PutObjectPartOptions{DisableContentSha256: true})
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		if err != nil {
-			if f.err == nil {
-				f.err = opErr("put", "partial "+f.id, err)
-			}
-			return
-		}
-		f.done[num] = part{N: num, ETag: strings.Trim(op.ETag, `"`), Size: int64(len(buf))}
+		f.putPart(num, buf)
 	}()
 	return nil
+}
+
+// putPart uploads buf as part num, and notes it held, or the upload
+// failed.
+func (f *partFile) putPart(num int, buf []byte) error {
+	ctx, cancel := f.t.c.ctxFrom(f.ctx)
+	defer cancel()
+	op, err := f.t.c.core.PutObjectPart(ctx, f.t.bucket, f.key, f.uploadID, num, bytes.NewReader(buf), int64(len(buf)),
+		minio.PutObjectPartOptions{DisableContentSha256: true})
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err != nil {
+		if f.err == nil {
+			f.err = opErr("put", "partial "+f.id, err)
+		}
+		return f.err
+	}
+	f.done[num] = part{N: num, ETag: strings.Trim(op.ETag, `"`), Size: int64(len(buf))}
+	return nil
+}
+
+// partLen is how long the part being filled gets: to the next multiple
+// of the part size (where home puts resume points), or to the one after
+// when that is nearer than the smallest part, as it may be after a part
+// that keep cut short.
+func (f *partFile) partLen() int {
+	end := (f.at/f.partSize + 1) * f.partSize
+	if end-f.at < MinPartSize {
+		end += f.partSize
+	}
+	return int(end - f.at)
+}
+
+// keep uploads the part being filled as a part of its own, shorter than
+// the others, when it holds at least the smallest part the store takes
+// and nothing failed: a suspended upload then keeps it, rather than
+// dropping up to a whole part. It returns where the part ends.
+func (f *partFile) keep() (int64, bool) {
+	if len(f.buf) < MinPartSize || f.failed() != nil {
+		return 0, false
+	}
+	buf, num := f.buf, f.next
+	f.buf = nil
+	err := f.putPart(num, buf)
+	f.t.c.bufs.put(buf)
+	if err != nil {
+		return 0, false
+	}
+	f.next++
+	f.at += int64(len(buf))
+	return f.at, true
 }
 
 // drop gives back the buffer of a part that will not be sent, and fails

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,7 +53,7 @@ func TestRemovedUserLoggedOutAtNextRequest(t *testing.T) {
 	ts.AddUser(t, "bob", "pw-bob", accounts.Unlimited)
 	alex := login(t, ts, "alex", "pw-alex")
 	bob := login(t, ts, "bob", "pw-bob")
-	if err := accounts.DeleteUser(ts.Accounts, "alex"); err != nil {
+	if err := accounts.DeleteUser(context.Background(), accounts.File(ts.Accounts), "alex"); err != nil {
 		t.Fatal(err)
 	}
 	if err := ts.Server.Accounts.Reload(); err != nil {

@@ -32,7 +32,7 @@ func (c *session) handleCancel(req *protocol.Request) error {
 // abandoned ends a put whose client sent {"abandon":true} instead of the
 // md5 frame (its source changed while it was sent): nothing is stored and
 // the partial goes.
-func (c *session) abandoned(req *protocol.Request, up *home.Upload, name string, n int64, start time.Time) error {
+func (c *session) abandoned(req *protocol.Request, up landing, name string, n int64, start time.Time) error {
 	up.Abort()
 	c.logTransfer(slog.LevelInfo, "put abandoned", req, name, n, start, "", protocol.StatusOK, nil)
 	return c.reply(req, protocol.StatusOK, "put abandoned: nothing stored")

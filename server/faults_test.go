@@ -11,6 +11,7 @@ import (
 
 	"ftpx/accounts"
 	"ftpx/ftpxtest"
+	"ftpx/home"
 	"ftpx/internal/faultfs"
 	"ftpx/protocol"
 	"ftpx/server"
@@ -76,6 +77,9 @@ func TestDiskFaultsAnsweredWithTheirCode(t *testing.T) {
 		{"rename EIO", faultfs.Plan{Op: faultfs.Rename, N: 1, Err: syscall.EIO}, protocol.StatusServerError, false},
 		{"rename ENOSPC", faultfs.Plan{Op: faultfs.Rename, N: 1, Err: syscall.ENOSPC}, protocol.StatusNoSpace, false},
 		{"create ENOSPC", faultfs.Plan{Op: faultfs.Create, N: 1, Err: syscall.ENOSPC}, protocol.StatusNoSpace, false},
+		// An object store that stopped answering for a while: what it
+		// took stays, to resume once it is back.
+		{"write: store unavailable", faultfs.Plan{Op: faultfs.Write, N: 2, Err: home.ErrUnavailable}, protocol.StatusUnavailable, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			faults := faultfs.New()

@@ -129,7 +129,7 @@ func (c *session) run(done func()) {
 			continue
 		}
 		c.requests++
-		if !(req.NoWait && req.Action == protocol.ActionPut) {
+		if !(req.NoWait && !req.Stream && req.Action == protocol.ActionPut) {
 			c.settle() // answers stay in the order of the requests
 		}
 		if err := c.dispatch(req); err != nil {

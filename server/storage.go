@@ -39,8 +39,9 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 
 // storageFailed ends a put whose partial could not be written, left bytes
 // of the body still to come. A partial cut short by a full disk is kept to
-// resume once there is room (the quota counts it); after any other failure,
-// or when it holds nothing, it goes. It returns an error only when the session must end.
+// resume once there is room (the quota counts it), and one cut short by an
+// object store that stopped answering to resume once it is back; after any
+// other failure, or when it holds nothing, it goes. It returns an error only when the session must end.
 func (c *session) storageFailed(req *protocol.Request, up *home.Upload, name string, left int64, start time.Time, err error) error {
 	st := statusFor(err)
 	held := up.Offset() + up.Written()
@@ -49,23 +50,27 @@ func (c *session) storageFailed(req *protocol.Request, up *home.Upload, name str
 	if st == protocol.StatusNoSpace {
 		msg = fmt.Sprintf("%s (the disk filled up after %s of %s", st, protocol.HumanSize(held), protocol.HumanSize(size))
 	}
-	if st == protocol.StatusNoSpace && held > 0 && req.Transfer != "" {
+	if st == protocol.StatusUnavailable {
+		msg = fmt.Sprintf("%s (the object store failed after %s of %s", st, protocol.HumanSize(held), protocol.HumanSize(size))
+	}
+	if keptFor(st) && held > 0 && req.Transfer != "" {
+		// The store may still have the parts and the resume point it
+		// saved last, even when this suspend cannot reach it.
 		if serr := up.Suspend(); serr != nil {
 			c.log.Warn("put: suspend failed", "id", req.ID, "path", name, "err", serr)
 		}
-		msg += "; put the file again to resume once space is freed"
+		if st == protocol.StatusNoSpace {
+			msg += "; put the file again to resume once space is freed"
+		} else {
+			msg += "; put the file again to resume once it is back"
+		}
 	} else {
 		up.Abort()
 	}
 	if msg != "" {
 		msg += ")"
 	}
-	level := slog.LevelWarn
-	if st == protocol.StatusServerError {
-		level = slog.LevelError
-	}
-	c.logTransfer(level, "put failed", req, name, up.Written(), start, "", st, err, "transfer", req.Transfer, "held", held)
-	if err := c.reply(req, st, msg); err != nil {
+	if err := c.failedMidBody(req, name, up.Written(), start, st, msg, err, "transfer", req.Transfer, "held", held); err != nil {
 		return err
 	}
 	if _, err := c.copyBody(io.Discard, c.r, left, c.conn.SetReadDeadline); err != nil {
@@ -77,6 +82,25 @@ func (c *session) storageFailed(req *protocol.Request, up *home.Upload, name str
 		}
 	}
 	return nil
+}
+
+// keptFor reports whether a put that failed with st keeps what it holds:
+// the failure passes (space is freed, the store comes back) and the same
+// put goes on from there.
+func keptFor(st protocol.Status) bool {
+	return st == protocol.StatusNoSpace || st == protocol.StatusUnavailable
+}
+
+// failedMidBody logs a put whose storage failed under its body (n bytes
+// written; an I/O error at level error) and answers it with st and msg
+// at once, while the client may still be sending.
+func (c *session) failedMidBody(req *protocol.Request, name string, n int64, start time.Time, st protocol.Status, msg string, err error, extra ...any) error {
+	level := slog.LevelWarn
+	if st == protocol.StatusServerError {
+		level = slog.LevelError
+	}
+	c.logTransfer(level, "put failed", req, name, n, start, "", st, err, extra...)
+	return c.reply(req, st, msg)
 }
 
 // refuseNoSpace answers a put refused before its body because the file

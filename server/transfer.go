@@ -213,6 +213,9 @@ func (c *session) sendFile(f io.Reader, n int64) (int64, error) {
 // only once the MD5 of what arrived equals the client's. Every refusal
 // comes before 257, so no body byte is read for a refused put.
 func (c *session) handlePut(req *protocol.Request) error {
+	if req.Stream {
+		return c.handleStreamPut(req)
+	}
 	if req.NoWait {
 		return c.handleNoWaitPut(req)
 	}
@@ -237,22 +240,7 @@ func (c *session) handlePut(req *protocol.Request) error {
 	}
 	up, err := c.home.BeginUpload(name, home.Put{Size: size, Transfer: req.Transfer, Offset: req.Offset, MTime: mtimeOf(req)})
 	if err != nil {
-		if errors.Is(err, home.ErrNotExist) {
-			return c.failWith(req, err, "file does not exist: the parent directory is missing")
-		}
-		if statusFor(err) == protocol.StatusNoSpace {
-			return c.refuseNoSpace(req, name, start, err)
-		}
-		if statusFor(err) != protocol.StatusQuota {
-			return c.fail(req, err)
-		}
-		used, reserved, limit := c.home.QuotaAt(name)
-		msg := fmt.Sprintf("%s (need %s, %s of %s used", protocol.StatusQuota, protocol.HumanSize(size-req.Offset), protocol.HumanSize(used), protocol.HumanSize(limit))
-		if reserved > 0 {
-			msg += fmt.Sprintf(", %s reserved by uploads in progress", protocol.HumanSize(reserved))
-		}
-		c.logTransfer(slog.LevelWarn, "put refused", req, name, 0, start, "", protocol.StatusQuota, err)
-		return c.reply(req, protocol.StatusQuota, msg+")")
+		return c.refusePut(req, name, "need "+protocol.HumanSize(size-req.Offset), start, err)
 	}
 	defer up.Abort() // a no-op once committed or suspended
 	if err := c.send(protocol.Response{ID: req.ID, Status: protocol.StatusReadyToSend, Msg: protocol.StatusReadyToSend.String(), Offset: up.Offset()}); err != nil {
@@ -287,25 +275,8 @@ func (c *session) handlePut(req *protocol.Request) error {
 		c.logTransfer(slog.LevelWarn, "put interrupted", req, name, n, start, "", statusFor(err), err, "transfer", req.Transfer, "held", up.Offset()+up.Written())
 		return fmt.Errorf("put %s: body: %w", name, err)
 	}
-	want := req.MD5
-	if want == "" {
-		trailer, err := c.readTrailer()
-		if err != nil {
-			c.logTransfer(slog.LevelWarn, "put failed", req, name, n, start, up.Sum(), protocol.StatusBadFormat, err)
-			if reason := c.endWith(req, err); reason != "" {
-				return fmt.Errorf("put %s: trailer: %s", name, reason)
-			}
-			return nil
-		}
-		if trailer.Abandon {
-			return c.abandoned(req, up, name, n, start)
-		}
-		want = trailer.MD5
-	}
-	if err := up.Commit(want); err != nil {
-		st := statusFor(err)
-		c.logTransfer(slog.LevelWarn, "put failed", req, name, n, start, up.Sum(), st, err)
-		return c.fail(req, err)
+	if placed, err := c.commitPut(req, up, name, n, start); !placed {
+		return err
 	}
 	if b != nil {
 		c.logDelta("put done", req, name, n, wire, start, up.Sum(), protocol.StatusMD5OK, nil)
@@ -326,7 +297,12 @@ func mtimeOf(req *protocol.Request) time.Time {
 
 // readTrailer reads the {"md5":HEX} frame that follows a put body.
 func (c *session) readTrailer() (*protocol.Request, error) {
-	c.conn.SetReadDeadline(time.Now().Add(c.srv.transferTimeout()))
+	return c.readTrailerBy(time.Now().Add(c.srv.transferTimeout()))
+}
+
+// readTrailerBy is readTrailer with the frame due by deadline.
+func (c *session) readTrailerBy(deadline time.Time) (*protocol.Request, error) {
+	c.conn.SetReadDeadline(deadline)
 	t, err := protocol.ReadRequest(c.r, c.srv.maxHeader())
 	if err != nil {
 		return nil, err
@@ -412,6 +388,9 @@ func (c *session) logTransfer(level slog.Level, msg string, req *protocol.Reques
 	attrs := []any{"id", req.ID, "path", name, "bytes", n, "seconds", secondsSince(start), "md5", sum, "status", int(st)}
 	if req.Offset != 0 {
 		attrs = append(attrs, "offset", req.Offset)
+	}
+	if req.Stream {
+		attrs = append(attrs, "stream", true)
 	}
 	if err != nil {
 		attrs = append(attrs, "err", err.Error())

@@ -175,6 +175,10 @@ const maxExecLine = 64 << 10
 // client sends on standard input (rclone checks that the command works
 // so). It returns the exit status.
 func (c *session) exec(ch ssh.Channel, line string) uint32 {
+	if err := c.removed(); err != nil {
+		fmt.Fprintf(ch.Stderr(), "ftpx: %v\n", err)
+		return 1
+	}
 	c.mu.Lock()
 	login := c.login
 	c.mu.Unlock()

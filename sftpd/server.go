@@ -279,9 +279,14 @@ func (c *session) leave() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.busy--
+	c.endWhenIdleLocked()
+}
+
+// endWhenIdleLocked ends a closing session that nothing keeps busy; c.mu
+// is held. Not at once: it runs before the answer to the request that
+// ended (the status of a close, or of a refusal) is written.
+func (c *session) endWhenIdleLocked() {
 	if c.busy == 0 && c.closing && c.conn != nil {
-		// Not at once: leave runs before the answer to the request that
-		// ended (the status of a close) is written.
 		time.AfterFunc(closeDelay, func() {
 			c.mu.Lock()
 			defer c.mu.Unlock()

@@ -46,7 +46,9 @@ var aliases = map[string]string{"df": "quota", "exit": "quit", "bye": "quit", "?
 func init() {
 	commands = map[string]*command{}
 	for _, c := range []*command{
-		{name: "ls", args: "[-l] [--json] [PATH]", summary: "list a remote directory (names; -l: type, size, mtime)", bools: "l", long: []string{"json"}, max: 1, compl: completeRemote, run: (*Shell).ls},
+		{name: "ls", args: "[-l] [-h] [-R] [--json] [PATH]", summary: "list a remote directory (-l: type, size, mtime; -h: sizes in KB, MB...; -R: recursive)",
+			detail: "The shell's ls shows names (directories end in /); ftpx ls is long (-l) by default. -h shows sizes\nin B, KB, MB, GB, TB (powers of 1024), as stat and quota do. -R lists every directory under PATH,\neach under a PATH: line, as ls -R does; with --json, one array whose names are paths relative to\nPATH. Flags combine: ls -lhR.",
+			bools:  "lhR", long: []string{"json"}, max: 1, compl: completeRemote, run: (*Shell).ls},
 		{name: "cd", args: "[PATH]", summary: "change the remote directory (no PATH: the home root)", max: 1, compl: completeRemoteDirs, run: (*Shell).cd},
 		{name: "pwd", summary: "print the remote directory", run: (*Shell).pwd},
 		{name: "get", args: "[-r] [--delete] [-c|--checksum] [-I|--ignore-times] [-n|--dry-run] [--json] [--to LOCAL_DIR] REMOTE... [LOCAL]", summary: "download files, or trees with -r (REMOTE may be a pattern: get *.log)",
@@ -57,12 +59,12 @@ func init() {
 			bools:  "rcIn", long: []string{"to=", "json", "delete", "checksum", "ignore-times", "dry-run"}, min: 1, max: -1, compl: completeLocal, run: (*Shell).put},
 		{name: "resume", args: "[--list] [--json]", summary: "continue every interrupted transfer to this server", long: []string{"list", "json"}, run: (*Shell).resume},
 		{name: "mkdir", args: "[-p] PATH...", summary: "make remote directories (-p: with parents, no error if they exist)", bools: "p", min: 1, max: -1, compl: completeRemoteDirs, run: (*Shell).mkdir},
-		{name: "rm", args: "[-r] PATH...", summary: "remove remote files or empty directories (-r: whole trees)", bools: "r", min: 1, max: -1, compl: completeRemote, run: (*Shell).rm},
+		{name: "rm", args: "[-r] PATH...", summary: "remove remote files or empty directories (-r: whole trees; PATH may be a pattern: rm *.tmp)", bools: "r", min: 1, max: -1, compl: completeRemote, run: (*Shell).rm},
 		{name: "mv", args: "SRC DST", summary: "rename or move a remote file or directory (into DST when it is a directory)", min: 2, max: 2, compl: completeRemote, run: (*Shell).mv},
 		{name: "stat", args: "[--json] PATH...", summary: "show size, mtime and MD5 (computed by the server)", long: []string{"json"}, min: 1, max: -1, compl: completeRemote, run: (*Shell).stat},
 		{name: "quota", args: "[--json]", summary: "show the space used and the quota (alias: df)", long: []string{"json"}, run: (*Shell).quota},
 		{name: "lcd", args: "[DIR]", summary: "change the local directory (no DIR: your home)", max: 1, local: true, compl: completeLocalDirs, run: (*Shell).lcd},
-		{name: "lls", args: "[-l] [PATH]", summary: "list a local directory", bools: "l", max: 1, local: true, compl: completeLocal, run: (*Shell).lls},
+		{name: "lls", args: "[-l] [-h] [PATH]", summary: "list a local directory", bools: "lh", max: 1, local: true, compl: completeLocal, run: (*Shell).lls},
 		{name: "lpwd", summary: "print the local directory", local: true, run: (*Shell).lpwd},
 		{name: "help", args: "[CMD]", summary: "list the commands, or explain one", max: 1, local: true, compl: completeCommands, run: (*Shell).help},
 		{name: "quit", summary: "end the session (also: exit, bye, Ctrl-D)", local: true, run: (*Shell).quit},
@@ -104,11 +106,7 @@ var ErrHelp = errors.New("help requested")
 // *client.UsageError. Flags come before the other arguments; "--" ends
 // them.
 func Parse(name string, args []string) (*Call, error) {
-	words := make([]word, len(args))
-	for i, a := range args {
-		words[i] = word{text: a, pattern: a}
-	}
-	return parseWords(name, words)
+	return parseWords(name, argWords(args))
 }
 
 func parseWords(name string, words []word) (*Call, error) {
@@ -123,7 +121,7 @@ func parseWords(name string, words []word) (*Call, error) {
 		case w == "--":
 			a.args = append(a.args, words[i+1:]...)
 			i = len(words)
-		case w == "-h" || w == "--help":
+		case w == "--help" || w == "-h" && !strings.ContainsRune(cmd.bools, 'h'): // ls -h is for sizes
 			return nil, ErrHelp
 		case strings.HasPrefix(w, "--"):
 			flag, value, hasValue := strings.Cut(w[2:], "=")

@@ -5,50 +5,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"ftpx/client"
 	"ftpx/protocol"
 )
 
-// WriteListing prints a listing: names only (directories with a trailing
-// "/"), or with long one line each: type, size, mtime, name. Names are
-// escaped when they hold control characters.
-func WriteListing(w io.Writer, entries []protocol.Entry, long bool) {
-	for _, e := range entries {
-		switch {
-		case long:
-			kind := "-"
-			if e.IsDir {
-				kind = "d"
-			}
-			fmt.Fprintf(w, "%s %12d %s %s\n", kind, e.Size, e.MTime.Local().Format("2006-01-02 15:04"), client.Printable(e.Name))
-		case e.IsDir:
-			fmt.Fprintln(w, client.Printable(e.Name)+"/")
-		default:
-			fmt.Fprintln(w, client.Printable(e.Name))
-		}
-	}
-}
-
 func (s *Shell) ls(ctx context.Context, a *Call) error {
 	p := "" // the current directory
 	if len(a.args) > 0 {
 		p = a.args[0].text
 	}
-	entries, err := s.c.Ls(ctx, p)
-	if err != nil {
-		return err
-	}
-	if s.cfg.JSON || a.has("json") {
-		if entries == nil {
-			entries = []protocol.Entry{}
-		}
-		return json.NewEncoder(s.out).Encode(entries)
-	}
-	WriteListing(s.out, entries, a.has("l"))
-	return nil
+	return List(ctx, s.c, s.out, p, ListOptions{Long: a.has("l") || s.cfg.LongListing, Human: a.has("h"),
+		Recursive: a.has("R"), JSON: s.cfg.JSON || a.has("json")})
 }
 
 func (s *Shell) cd(ctx context.Context, a *Call) error {
@@ -80,8 +49,12 @@ func (s *Shell) mkdir(ctx context.Context, a *Call) error {
 }
 
 func (s *Shell) rm(ctx context.Context, a *Call) error {
+	paths, err := expandRemote(ctx, s.c, "rm", a.args, a.has("r"))
+	if err != nil {
+		return err
+	}
 	var errs []error
-	for _, p := range a.texts() {
+	for _, p := range paths {
 		if err := s.c.Rm(ctx, p, a.has("r")); err != nil {
 			errs = append(errs, err)
 		}

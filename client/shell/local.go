@@ -70,6 +70,6 @@ func (s *Shell) lls(_ context.Context, a *Call) error {
 			entries = append(entries, protocol.Entry{Name: d.Name(), Size: info.Size(), IsDir: info.IsDir(), MTime: info.ModTime()})
 		}
 	}
-	WriteListing(s.out, entries, a.has("l"))
+	writeListing(s.out, entries, ListOptions{Long: a.has("l"), Human: a.has("h")})
 	return nil
 }

@@ -69,6 +69,9 @@ func TestParseChecksFlagsAndArguments(t *testing.T) {
 		{args: []string{"put", "--to=dir", "a"}, ok: true, flags: []string{"to"}, pos: []string{"a"}},
 		{args: []string{"ls", "a", "-l"}, ok: false}, // flags come first: "-l" is a second path
 		{args: []string{"df", "--json"}, ok: true, flags: []string{"json"}},
+		{args: []string{"ls", "-lhR", "d"}, ok: true, flags: []string{"l", "h", "R"}, pos: []string{"d"}},
+		{args: []string{"ls", "-h", "-R"}, ok: true, flags: []string{"h", "R"}}, // -h: sizes, not help
+		{args: []string{"ls", "-lr"}},
 		{args: []string{"mkdir"}},
 		{args: []string{"mv", "a"}},
 		{args: []string{"mv", "a", "b", "c"}},
@@ -96,8 +99,10 @@ func TestParseChecksFlagsAndArguments(t *testing.T) {
 			t.Errorf("%q: arguments %q, want %q", tc.args, got, tc.pos)
 		}
 	}
-	if _, err := Parse("stat", []string{"--help"}); !errors.Is(err, ErrHelp) {
-		t.Errorf("--help: %v", err)
+	for _, args := range [][]string{{"stat", "--help"}, {"mkdir", "-h"}, {"ls", "--help"}} {
+		if _, err := Parse(args[0], args[1:]); !errors.Is(err, ErrHelp) {
+			t.Errorf("%q: %v, want help", args, err)
+		}
 	}
 }
 

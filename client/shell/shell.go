@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"ftpx/client"
 )
@@ -26,6 +27,9 @@ type Config struct {
 
 	Stdout, Stderr io.Writer
 	JSON           bool // results as JSON (ls, stat, quota, one line per transfer)
+	// LongListing makes ls long without -l: the one-shot ftpx ls, whose
+	// default it is.
+	LongListing bool
 	// Progress, when set, returns the progress display of one transfer.
 	// Batch mode never shows progress.
 	Progress func(remote string) client.Progress
@@ -42,7 +46,8 @@ type Shell struct {
 	errw     io.Writer
 	batch    bool
 	quitting bool
-	gets     heldGets // a batch script's consecutive gets
+	line     atomic.Int64 // the line of the batch script running, 0 outside one
+	gets     heldGets     // a batch script's consecutive gets
 }
 
 // New returns a shell for cfg.
@@ -146,6 +151,7 @@ func (s *Shell) RunBatch(ctx context.Context, script Script) int {
 		if mayFail {
 			text = strings.TrimSpace(text[1:])
 		}
+		s.line.Store(int64(n))
 		mark := s.gets.group.Queued()
 		err = s.Exec(ctx, text)
 		if err == nil && ctx.Err() != nil {
@@ -241,6 +247,16 @@ func (s *Shell) reportLine(l scriptLine, err error) {
 		}
 		fmt.Fprintf(s.errw, "ftpx: line %d: %s\n", l.n, msg)
 	}
+}
+
+// Where is "line N: " while a batch script runs its line N, else "": what
+// the script's failure lines start with, for the lines printed from
+// elsewhere while it runs (a retry of a lost connection).
+func (s *Shell) Where() string {
+	if n := s.line.Load(); n > 0 {
+		return fmt.Sprintf("line %d: ", n)
+	}
+	return ""
 }
 
 // report prints each failure an error joins on its own line.

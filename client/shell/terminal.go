@@ -14,6 +14,7 @@ import (
 	"github.com/peterh/liner"
 
 	"ftpx/client"
+	"ftpx/protocol"
 )
 
 // RunTerminal runs the interactive shell on the process's terminal
@@ -66,11 +67,24 @@ func (s *Shell) RunTerminal(ctx context.Context) int {
 		if errors.Is(err, Interrupted) && strings.Contains(" get put resume ", " "+firstWord(line)+" ") {
 			fmt.Fprintln(s.errw, "(the transfer can be resumed: run the same command again, or resume)")
 		}
-		if client.ExitCode(err) == client.ExitConnection && !errors.Is(err, context.Canceled) && !s.reconnect(ctx, ln, intr) {
+		if lostConnection(err) && !s.reconnect(ctx, ln, intr) {
 			return client.ExitConnection
 		}
 	}
 	return client.ExitFailure
+}
+
+// lostConnection reports whether err ended the connection (the server
+// went away, or closed it with 270, 275, 276 or 285), rather than being
+// the answer to a request in a session that goes on: 287 (the server's
+// storage is unavailable) and 280 (a transfer busy) also exit 3, worth
+// retrying later, but there is nothing to reconnect.
+func lostConnection(err error) bool {
+	if client.ExitCode(err) != client.ExitConnection || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var se *client.StatusError
+	return !errors.As(err, &se) || se.Status != protocol.StatusUnavailable && se.Status != protocol.StatusTransferBusy
 }
 
 // reconnect asks whether to reconnect after the retries ran out, and

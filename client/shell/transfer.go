@@ -52,19 +52,11 @@ func (s *Shell) put(ctx context.Context, a *Call) error {
 
 func (s *Shell) get(ctx context.Context, a *Call) error {
 	srcs, dest := sources(a)
-	var remotes []string
-	for _, w := range srcs {
-		if !w.glob {
-			remotes = append(remotes, w.text)
-			continue
-		}
-		matches, err := s.remoteGlob(ctx, w, a.has("r"))
-		if err != nil {
-			return err
-		}
-		remotes = append(remotes, matches...)
-	}
 	opt, err := syncOptions("get", a)
+	if err != nil {
+		return err
+	}
+	remotes, err := expandRemote(ctx, s.c, "get", srcs, opt.Recursive)
 	if err != nil {
 		return err
 	}
@@ -74,19 +66,47 @@ func (s *Shell) get(ctx context.Context, a *Call) error {
 	return s.c.GetPaths(ctx, remotes, dest, s.transferOptions(opt, a.has("json")))
 }
 
+// ExpandRemote replaces each remote pattern among the arguments of a
+// one-shot op (get, rm) by the paths it matches, as the shell does with
+// its own command lines: the user quoted the pattern for the local shell
+// (ftpx get '*.log'), as with scp. A backslash makes a wildcard literal.
+// Directories match only with dirs (-r).
+func ExpandRemote(ctx context.Context, c *client.Client, op string, args []string, dirs bool) ([]string, error) {
+	return expandRemote(ctx, c, op, argWords(args), dirs)
+}
+
+// expandRemote replaces each word that holds a wildcard by the remote
+// paths it matches; a pattern that matches nothing fails the whole op,
+// before anything is done.
+func expandRemote(ctx context.Context, c *client.Client, op string, words []word, dirs bool) ([]string, error) {
+	var paths []string
+	for _, w := range words {
+		if !w.glob {
+			paths = append(paths, w.text)
+			continue
+		}
+		matches, err := remoteGlob(ctx, c, op, w, dirs)
+		if err != nil {
+			return nil, err
+		}
+		paths = append(paths, matches...)
+	}
+	return paths, nil
+}
+
 // remoteGlob expands a pattern against the listing of its directory
 // (wildcards in the last element only). Only files match (and
 // directories too with dirs), and only names that are safe as local
 // names.
-func (s *Shell) remoteGlob(ctx context.Context, w word, dirs bool) ([]string, error) {
+func remoteGlob(ctx context.Context, c *client.Client, op string, w word, dirs bool) ([]string, error) {
 	i := strings.LastIndex(w.pattern, "/")
 	dirPat, base := w.pattern[:i+1], w.pattern[i+1:]
 	dir := unescape(dirPat)
 	if hasMeta(dirPat) {
-		return nil, client.Usagef("get %s: wildcards only in the last element of a remote path", client.Printable(w.text))
+		return nil, client.Usagef("%s %s: wildcards only in the last element of a remote path", op, client.Printable(w.text))
 	}
 	if _, err := path.Match(base, ""); err != nil {
-		return nil, client.Usagef("get %s: bad pattern", client.Printable(w.text))
+		return nil, client.Usagef("%s %s: bad pattern", op, client.Printable(w.text))
 	}
 	where := strings.TrimSuffix(dir, "/")
 	if where == "" {
@@ -95,7 +115,7 @@ func (s *Shell) remoteGlob(ctx context.Context, w word, dirs bool) ([]string, er
 			where = "/"
 		}
 	}
-	entries, err := s.c.Ls(ctx, where)
+	entries, err := c.Ls(ctx, where)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +127,7 @@ func (s *Shell) remoteGlob(ctx context.Context, w word, dirs bool) ([]string, er
 	}
 	names = visible(names, base)
 	if len(names) == 0 {
-		return nil, &client.StatusError{Op: "get", Path: w.text, Status: protocol.StatusNotExist, Msg: "no remote file matches"}
+		return nil, &client.StatusError{Op: op, Path: w.text, Status: protocol.StatusNotExist, Msg: "no remote file matches"}
 	}
 	return names, nil
 }

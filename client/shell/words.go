@@ -17,6 +17,17 @@ type word struct {
 
 const globChars = `*?[`
 
+// argWords are the words of a one-shot command's arguments, which the
+// local shell has already unquoted: one that holds a wildcard is a remote
+// pattern, in which a backslash makes the next character literal.
+func argWords(args []string) []word {
+	words := make([]word, len(args))
+	for i, a := range args {
+		words[i] = word{text: a, pattern: a, glob: strings.ContainsAny(a, globChars)}
+	}
+	return words
+}
+
 // splitWords splits a command line into words.
 func splitWords(line string) ([]word, error) {
 	var (

@@ -16,16 +16,16 @@ import (
 // could pass a quota or write one partial from two sides.
 const lockName = ".ftpx-server.lock"
 
-// lockRoot takes the root's lock for as long as the process lives, or
-// says which process holds it.
-func lockRoot(root string) error {
+// lockRoot takes the root's lock until unlock is called (or the process
+// ends), or says which process holds it.
+func lockRoot(root string) (unlock func(), err error) {
 	path := filepath.Join(root, lockName)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if errors.Is(err, os.ErrPermission) { // made by another user (root, before run_as): a lock needs no write
 		f, err = os.Open(path)
 	}
 	if err != nil {
-		return fmt.Errorf("root: %w", err)
+		return nil, fmt.Errorf("root: %w", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		b, _ := os.ReadFile(path)
@@ -35,12 +35,12 @@ func lockRoot(root string) error {
 			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
 				holder = fmt.Sprintf("process %d", pid)
 			}
-			return fmt.Errorf("root %s is served by another ftpx-server (%s): two servers on one local root would each count the quotas alone; stop it first, or give this one another root", root, holder)
+			return nil, fmt.Errorf("root %s is served by another ftpx-server (%s): two servers on one local root would each count the quotas alone; stop it first, or give this one another root", root, holder)
 		}
-		return fmt.Errorf("root: lock %s: %w", path, err)
+		return nil, fmt.Errorf("root: lock %s: %w", path, err)
 	}
 	f.Truncate(0)
 	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-	// f stays open, and locked, until the process exits.
-	return nil
+	// f stays open, and locked, until unlock.
+	return func() { f.Close() }, nil
 }

@@ -46,7 +46,7 @@ var partialsCommand = &cli.Command{
 				if err != nil {
 					return err
 				}
-				return writePartials(os.Stdout, found, time.Now())
+				return writePartials(c.App.Writer, found, time.Now())
 			},
 		},
 		{
@@ -60,7 +60,7 @@ var partialsCommand = &cli.Command{
 				if err != nil {
 					return err
 				}
-				return removePartials(os.Stdout, found, time.Now())
+				return removePartials(c.App.Writer, found, time.Now())
 			},
 		},
 	},
@@ -98,7 +98,7 @@ func findPartials(c *cli.Context) ([]partialAt, error) {
 	for _, t := range trees {
 		parts, err := home.PartialsIn(t.dir)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "ftpx-server: partials: %s: %v\n", t.owner, err)
+			fmt.Fprintf(c.App.ErrWriter, "ftpx-server: partials: %s: %v\n", t.owner, err)
 			continue
 		}
 		for _, p := range parts {

@@ -45,7 +45,8 @@ func checkAnonymous(cfg conf.Config, store *accounts.Store) error {
 	return nil
 }
 
-// reloadOnHangup, on every SIGHUP, re-reads the accounts file and the
+// reloadOnHangup, on every SIGHUP, re-reads the accounts file (one in a
+// store if it changed, at once rather than at the next poll) and the
 // config (the file, then the flags over it, as at start), applies the
 // settings that can change live and logs what changed; the others are
 // logged as needing a restart.
@@ -57,14 +58,8 @@ func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, c *cli.Context, c
 		case <-hup:
 		}
 		sdNotify("RELOADING=1")
-		if err := store.Reload(); err != nil {
+		if err := reloadAccounts(ctx, store, logger); err != nil {
 			logger.Error("accounts reload failed; keeping the old accounts", "err", err)
-		} else {
-			for _, w := range store.Warnings() {
-				logger.Warn(w)
-			}
-			warnFolders(store, logger)
-			logger.Info("accounts reloaded", "users", len(store.Users()))
 		}
 		next, err := loadConfig(c)
 		var text string

@@ -98,7 +98,7 @@ func storeUsage(root string, cfg conf.Config) (func(string) (int64, error), erro
 		return nil, err
 	}
 	if cfg.S3Endpoint == "" {
-		return nil, fmt.Errorf("root %s: --used needs the s3_endpoint of --config", u)
+		return nil, fmt.Errorf("root %s: --used needs s3_endpoint (--s3-endpoint URL, or --config FILE)", u)
 	}
 	client, err := s3home.New(s3home.Config{Endpoint: cfg.S3Endpoint, Region: cfg.S3Region})
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -18,7 +19,14 @@ import (
 	"golang.org/x/term"
 )
 
-var accountsFlag = &cli.StringFlag{Name: "accounts", Value: conf.Default().Accounts, Usage: "accounts `FILE`"}
+var accountsFlag = &cli.StringFlag{Name: "accounts", Value: conf.Default().Accounts, Usage: "accounts `FILE`, or s3://BUCKET/KEY for one kept in an object store"}
+
+// accountsFlags name the accounts file of every user command: --accounts,
+// else the server's config file's, and the store of an s3:// one.
+var accountsFlags = []cli.Flag{accountsFlag,
+	&cli.StringFlag{Name: "config", Usage: "take accounts, s3_endpoint and s3_region (and root) from the server's config `FILE`; flags override it"},
+	&cli.StringFlag{Name: "s3-endpoint", Usage: "object store `URL` of an s3:// accounts file; credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or ~/.aws/credentials"},
+	&cli.StringFlag{Name: "s3-region", Usage: "object store `REGION`", DefaultText: conf.Default().S3Region}}
 var passwordStdinFlag = &cli.BoolFlag{Name: "password-stdin", Usage: "read the password as one line from standard input"}
 var costFlag = &cli.IntFlag{Name: "bcrypt-cost", Usage: "bcrypt cost of the hash (4-31; each step doubles the work of every login)", DefaultText: "10"}
 
@@ -28,11 +36,15 @@ var userCommand = &cli.Command{
 	Subcommands: []*cli.Command{
 		{
 			Name: "add", Usage: "add a user", ArgsUsage: "NAME",
-			Flags: []cli.Flag{&cli.StringFlag{Name: "quota", Usage: "quota `SIZE` (B, KB, MB, GB, TB)"}, passwordStdinFlag, costFlag, accountsFlag,
+			Flags: append([]cli.Flag{&cli.StringFlag{Name: "quota", Usage: "quota `SIZE` (B, KB, MB, GB, TB)"}, passwordStdinFlag, costFlag,
 				&cli.StringSliceFlag{Name: "folder", Usage: "mount the server's DIR in the home as /NAME with PERMS (read,write,modify), optionally :quota=SIZE; repeatable", DefaultText: "NAME=DIR:PERMS"},
-				&cli.StringFlag{Name: "ssh-key", Usage: "public keys that log in over SFTP, from `KEYFILE` (OpenSSH authorized_keys format)"}},
+				&cli.StringFlag{Name: "ssh-key", Usage: "public keys that log in over SFTP, from `KEYFILE` (OpenSSH authorized_keys format)"}}, accountsFlags...),
 			Action: func(c *cli.Context) error {
 				name, err := oneName(c)
+				if err != nil {
+					return err
+				}
+				src, err := userAccounts(c)
 				if err != nil {
 					return err
 				}
@@ -60,34 +72,38 @@ var userCommand = &cli.Command{
 				if err != nil {
 					return err
 				}
-				if err := accounts.AddUser(c.String("accounts"), name, pw, quota, c.Int("bcrypt-cost"), folders...); err != nil || len(keys) == 0 {
+				if err := accounts.AddUser(c.Context, src, name, pw, quota, c.Int("bcrypt-cost"), folders...); err != nil || len(keys) == 0 {
 					return err
 				}
-				return accounts.SetKeys(c.String("accounts"), name, keys)
+				return accounts.SetKeys(c.Context, src, name, keys)
 			},
 		},
 		{
 			Name: "passwd", Usage: "set a user's password", ArgsUsage: "NAME",
-			Flags: []cli.Flag{passwordStdinFlag, costFlag, accountsFlag},
+			Flags: append([]cli.Flag{passwordStdinFlag, costFlag}, accountsFlags...),
 			Action: func(c *cli.Context) error {
 				name, err := oneName(c)
 				if err != nil {
 					return err
 				}
-				if _, err := existing(c.String("accounts"), name); err != nil {
+				src, err := userAccounts(c)
+				if err != nil {
+					return err
+				}
+				if _, err := existing(c.Context, src, name); err != nil {
 					return err
 				}
 				pw, err := readPassword(c)
 				if err != nil {
 					return err
 				}
-				return accounts.SetPassword(c.String("accounts"), name, pw, c.Int("bcrypt-cost"))
+				return accounts.SetPassword(c.Context, src, name, pw, c.Int("bcrypt-cost"))
 			},
 		},
 		{
-			Name: "quota", Usage: "set a user's quota (a running server takes it on SIGHUP)", ArgsUsage: "NAME SIZE",
+			Name: "quota", Usage: "set a user's quota (a running server takes it on SIGHUP, or by itself from an s3:// accounts file)", ArgsUsage: "NAME SIZE",
 			Description: "SIZE is B, KB, MB, GB or TB (1024-based), or unlimited.",
-			Flags:       []cli.Flag{accountsFlag},
+			Flags:       accountsFlags,
 			Action: func(c *cli.Context) error {
 				if c.NArg() != 2 {
 					return fmt.Errorf("user quota: want NAME SIZE")
@@ -97,7 +113,11 @@ var userCommand = &cli.Command{
 				if err != nil {
 					return fmt.Errorf("user quota: %w", err)
 				}
-				if err := accounts.SetQuota(c.String("accounts"), name, quota); err != nil {
+				src, err := userAccounts(c)
+				if err != nil {
+					return err
+				}
+				if err := accounts.SetQuota(c.Context, src, name, quota); err != nil {
 					return err
 				}
 				fmt.Fprintf(c.App.Writer, "user %s: quota %s\n", name, protocol.FormatSize(quota))
@@ -106,7 +126,7 @@ var userCommand = &cli.Command{
 		},
 		{
 			Name: "keys", Usage: "replace a user's SFTP public keys with those in KEYFILE (authorized_keys format; an empty file removes them)", ArgsUsage: "NAME KEYFILE",
-			Flags: []cli.Flag{accountsFlag},
+			Flags: accountsFlags,
 			Action: func(c *cli.Context) error {
 				if c.NArg() != 2 {
 					return fmt.Errorf("user keys: want NAME KEYFILE")
@@ -116,7 +136,11 @@ var userCommand = &cli.Command{
 				if err != nil {
 					return err
 				}
-				if err := accounts.SetKeys(c.String("accounts"), name, keys); err != nil {
+				src, err := userAccounts(c)
+				if err != nil {
+					return err
+				}
+				if err := accounts.SetKeys(c.Context, src, name, keys); err != nil {
 					return err
 				}
 				fmt.Fprintf(c.App.Writer, "user %s: %d key(s)\n", name, len(keys))
@@ -125,43 +149,41 @@ var userCommand = &cli.Command{
 		},
 		{
 			Name: "del", Usage: "delete a user (the home stays on disk)", ArgsUsage: "NAME",
-			Flags: []cli.Flag{accountsFlag},
+			Flags: accountsFlags,
 			Action: func(c *cli.Context) error {
 				name, err := oneName(c)
 				if err != nil {
 					return err
 				}
-				return accounts.DeleteUser(c.String("accounts"), name)
+				src, err := userAccounts(c)
+				if err != nil {
+					return err
+				}
+				return accounts.DeleteUser(c.Context, src, name)
 			},
 		},
 		{
 			Name: "list", Usage: "print NAME<TAB>QUOTA for each user (with --used, a third column: the bytes in ROOT/NAME)",
-			Flags: []cli.Flag{accountsFlag,
+			Flags: append([]cli.Flag{
 				&cli.BoolFlag{Name: "used", Usage: "add the space each user uses, read from the data root"},
-				&cli.StringFlag{Name: "root", Value: conf.Default().Root, Usage: "data root `DIR`, where the homes are"},
-				&cli.StringFlag{Name: "config", Usage: "take root (and accounts, unless given) from this config `FILE`"}},
+				&cli.StringFlag{Name: "root", Value: conf.Default().Root, Usage: "data root `DIR`, where the homes are"}}, accountsFlags...),
 			Action: func(c *cli.Context) error {
 				if c.NArg() > 0 {
 					return fmt.Errorf("user list: unexpected argument %q", c.Args().First())
 				}
-				root, accountsFile := c.String("root"), c.String("accounts")
-				cfg := conf.Default()
-				if c.IsSet("config") {
-					var err error
-					if cfg, err = conf.Load(c.String("config")); err != nil {
-						return err
-					}
-					if !c.IsSet("root") {
-						root = cfg.Root
-					}
-					if !c.IsSet("accounts") {
-						accountsFile = cfg.Accounts
-					}
-				}
-				store, err := accounts.Load(accountsFile)
+				cfg, err := userConfig(c)
 				if err != nil {
 					return err
 				}
+				src, err := accountsSource(cfg)
+				if err != nil {
+					return err
+				}
+				store, err := accounts.LoadFrom(c.Context, src)
+				if err != nil {
+					return err
+				}
+				root := cfg.Root
 				usageOf := func(name string) (int64, error) { return usage(filepath.Join(root, name)) }
 				if c.Bool("used") && s3url.Is(root) {
 					if usageOf, err = storeUsage(root, cfg); err != nil {
@@ -170,14 +192,14 @@ var userCommand = &cli.Command{
 				}
 				for _, a := range store.Users() {
 					if !c.Bool("used") {
-						fmt.Printf("%s\t%s\n", a.Name, protocol.FormatSize(a.Quota))
+						fmt.Fprintf(c.App.Writer, "%s\t%s\n", a.Name, protocol.FormatSize(a.Quota))
 						continue
 					}
 					used, err := usageOf(a.Name)
 					if err != nil {
 						return fmt.Errorf("user list: %s: %w", a.Name, err)
 					}
-					fmt.Printf("%s\t%s\t%s\n", a.Name, protocol.FormatSize(a.Quota), protocol.FormatSize(used))
+					fmt.Fprintf(c.App.Writer, "%s\t%s\t%s\n", a.Name, protocol.FormatSize(a.Quota), protocol.FormatSize(used))
 				}
 				return nil
 			},
@@ -235,9 +257,37 @@ func oneName(c *cli.Context) (string, error) {
 	return c.Args().First(), nil
 }
 
+// userConfig is what a user command reads: the server's config file
+// (--config) or the defaults, with --accounts, --s3-endpoint, --s3-region
+// and --root over it, as serve layers them.
+func userConfig(c *cli.Context) (conf.Config, error) {
+	cfg := conf.Default()
+	if c.IsSet("config") {
+		var err error
+		if cfg, err = conf.Load(c.String("config")); err != nil {
+			return cfg, err
+		}
+	}
+	for name, field := range map[string]*string{"accounts": &cfg.Accounts, "s3-endpoint": &cfg.S3Endpoint, "s3-region": &cfg.S3Region, "root": &cfg.Root} {
+		if c.IsSet(name) {
+			*field = c.String(name)
+		}
+	}
+	return cfg, nil
+}
+
+// userAccounts returns the accounts file a user command edits.
+func userAccounts(c *cli.Context) (accounts.Source, error) {
+	cfg, err := userConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	return accountsSource(cfg)
+}
+
 // existing checks that name is in the file before asking for a password.
-func existing(path, name string) (accounts.Account, error) {
-	store, err := accounts.Load(path)
+func existing(ctx context.Context, src accounts.Source, name string) (accounts.Account, error) {
+	store, err := accounts.LoadFrom(ctx, src)
 	if err != nil {
 		return accounts.Account{}, err
 	}
@@ -248,11 +298,11 @@ func existing(path, name string) (accounts.Account, error) {
 	return a, nil
 }
 
-// readPassword takes one line from stdin with --password-stdin, or asks
-// twice without echo on a terminal.
+// readPassword takes one line from stdin (the app's Reader) with
+// --password-stdin, or asks twice without echo on a terminal.
 func readPassword(c *cli.Context) (string, error) {
 	if c.Bool("password-stdin") {
-		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+		line, err := bufio.NewReader(c.App.Reader).ReadString('\n')
 		if err != nil && line == "" {
 			return "", errors.New("--password-stdin: no password on standard input")
 		}
@@ -262,15 +312,15 @@ func readPassword(c *cli.Context) (string, error) {
 		}
 		return pw, nil
 	}
-	fd := int(os.Stdin.Fd())
-	if !term.IsTerminal(fd) {
+	stdin, _ := c.App.Reader.(*os.File)
+	if stdin == nil || !term.IsTerminal(int(stdin.Fd())) {
 		return "", errors.New("no terminal to ask for the password: use --password-stdin")
 	}
 	var pws [2]string
 	for i, prompt := range []string{"Password: ", "Again: "} {
-		fmt.Fprint(os.Stderr, prompt)
-		b, err := term.ReadPassword(fd)
-		fmt.Fprintln(os.Stderr)
+		fmt.Fprint(c.App.ErrWriter, prompt)
+		b, err := term.ReadPassword(int(stdin.Fd()))
+		fmt.Fprintln(c.App.ErrWriter)
 		if err != nil {
 			return "", err
 		}

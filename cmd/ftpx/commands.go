@@ -7,6 +7,7 @@ import (
 	"ftpx/internal/buildinfo"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -63,8 +64,6 @@ func newApp(stdin *os.File, stdout, stderr io.Writer) *cli.App {
 			&cli.BoolFlag{Name: "trust-new-server", Usage: "with --tls, pin an unverifiable server's certificate on first use without asking"},
 		},
 		Commands: append([]*cli.Command{
-			cmd(&cli.Command{Name: "ls", Usage: "list a remote directory", ArgsUsage: "[REMOTE_PATH]",
-				Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print one JSON array"}}, Action: e.ls}),
 			cmd(&cli.Command{Name: "get", Usage: "download files or (with -r) trees", ArgsUsage: "REMOTE [LOCAL] | --to LOCAL_DIR REMOTE...",
 				Description: "Destinations follow cp: get REMOTE writes its base name in the local directory; get REMOTE LOCAL\n" +
 					"writes LOCAL, or LOCAL/BASE when LOCAL is a directory. get -r DIR [LOCAL] copies a remote tree,\n" +
@@ -72,15 +71,18 @@ func newApp(stdin *os.File, stdout, stderr io.Writer) *cli.App {
 					"existing directory; an existing tree is merged into, and symlinks inside it are never followed.\n" +
 					"Every file is verified by MD5 and keeps the server's mtime. With -r, files the local tree\n" +
 					"already has (same size and mtime; --checksum: same MD5) are skipped, and a file whose older\n" +
-					"version is there comes as a delta. Run again after a crash, a batch resumes the file cut off.",
+					"version is there comes as a delta. Run again after a crash, a batch resumes the file cut off.\n" +
+					"REMOTE may be a pattern, quoted for the local shell: get '*.log' gets every match (\\* is a literal *).",
 				Flags: append([]cli.Flag{getTo, jsonLines, recursive}, syncFlags...), Action: e.get}),
-			cmd(&cli.Command{Name: "put", Usage: "upload files or (with -r) trees", ArgsUsage: "LOCAL [REMOTE] | --to REMOTE_DIR LOCAL...",
+			cmd(&cli.Command{Name: "put", Usage: "upload files or (with -r) trees", ArgsUsage: "LOCAL [REMOTE] | --to REMOTE_DIR LOCAL... | - REMOTE",
 				Description: "Destinations follow cp: put FILE lands as its base name in the remote directory; put FILE REMOTE\n" +
 					"lands at REMOTE, or inside it when it is a directory. put -r DIR [REMOTE] copies a tree; --to DIR\n" +
 					"always lands the tree at DIR/BASE (put -r --to /backup logs syncs into /backup/logs).\n" +
 					"Every file is verified by MD5 and keeps its mtime. With -r, files the server already has (same\n" +
 					"size and mtime; --checksum: same MD5) are skipped, and a file whose older version is there goes\n" +
-					"as a delta: only the changed regions travel.",
+					"as a delta: only the changed regions travel.\n" +
+					"put - REMOTE uploads standard input (tar c dir | ftpx put - dir.tar), verified by MD5 like any put;\n" +
+					"it cannot be resumed: a transfer cut off stores nothing.",
 				Flags: append([]cli.Flag{to, jsonLines, recursive}, syncFlags...), Action: e.put}),
 			cmd(&cli.Command{Name: "resume", Usage: "continue every interrupted transfer recorded for this server and user",
 				Description: "Interrupted transfers are recorded under $FTPX_STATE_DIR (default $XDG_STATE_HOME/ftpx,\nelse ~/.local/state/ftpx). Running the same get or put again also resumes it.\n--cancel ID and --cancel-all give transfers up: the server drops what it holds of a put (its\nbytes leave the quota at once), a get's local partial file goes, and so does the record.",
@@ -111,6 +113,9 @@ type env struct {
 	stdin          *os.File
 	in             *bufio.Reader // stdin, buffered once: the password line and a batch script share it
 	stdout, stderr io.Writer
+	// where, when set, says where a retry happens: "line 3: " in a
+	// batch script, as its failure lines say.
+	where func() string
 }
 
 // input returns standard input, buffered.
@@ -119,33 +124,6 @@ func (e *env) input() *bufio.Reader {
 		e.in = bufio.NewReader(e.stdin)
 	}
 	return e.in
-}
-
-func (e *env) ls(c *cli.Context) error {
-	if c.NArg() > 1 {
-		return client.Usagef("ls: want at most one REMOTE_PATH")
-	}
-	p := c.Args().First()
-	if p == "" {
-		p = "."
-	}
-	cl, err := e.connect(c)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	entries, err := cl.Ls(c.Context, p)
-	if err != nil {
-		return err
-	}
-	if anyBool(c, "json") {
-		if entries == nil {
-			entries = []protocol.Entry{}
-		}
-		return json.NewEncoder(e.stdout).Encode(entries)
-	}
-	shell.WriteListing(e.stdout, entries, true)
-	return nil
 }
 
 func (e *env) get(c *cli.Context) error {
@@ -170,13 +148,22 @@ func (e *env) get(c *cli.Context) error {
 		return err
 	}
 	defer cl.Close()
+	// '*.log', quoted for the local shell, is the shell's pattern: each
+	// match is got as if named (get A B ... lands them side by side).
+	remotes, err := shell.ExpandRemote(c.Context, cl, "get", args, opt.Recursive)
+	if err != nil {
+		return e.failed(c, err)
+	}
 	if local == "-" {
+		if len(remotes) != 1 {
+			return client.Usagef("get: - (standard output) takes one file; %s matches %d", client.Printable(args[0]), len(remotes))
+		}
 		// The file alone on stdout, verified at its end; nothing else
 		// is printed there.
-		_, err := cl.GetTo(c.Context, args[0], e.stdout)
+		_, err := cl.GetTo(c.Context, remotes[0], e.stdout)
 		return err
 	}
-	return e.failed(c, cl.GetPaths(c.Context, args, local, e.report(c, opt)))
+	return e.failed(c, cl.GetPaths(c.Context, remotes, local, e.report(c, opt)))
 }
 
 func (e *env) put(c *cli.Context) error {
@@ -194,12 +181,45 @@ func (e *env) put(c *cli.Context) error {
 	case opt.To == "" && len(args) == 2:
 		args, remote = args[:1], args[1]
 	}
+	if slices.Contains(args, "-") {
+		return e.putStdin(c, args, remote, opt)
+	}
 	cl, err := e.connect(c)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
 	return e.failed(c, cl.PutPaths(c.Context, args, remote, e.report(c, opt)))
+}
+
+// putStdin uploads standard input to remote: put - REMOTE. args are the
+// sources, one of them "-".
+func (e *env) putStdin(c *cli.Context, args []string, remote string, opt client.TransferOptions) error {
+	switch {
+	case len(args) > 1 || opt.To != "" || opt.Recursive || opt.DryRun:
+		return client.Usagef("put -: standard input is one file, put alone: no other sources, -r, --to or --dry-run")
+	case remote == "":
+		return client.Usagef("put -: name the remote file (put - REMOTE)")
+	}
+	onInterrupt = "standard input cannot be resumed: nothing was stored"
+	cl, err := e.connect(c) // the password may be the first line of standard input: read before the file
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	opt = e.report(c, opt)
+	var p client.Progress
+	if opt.Progress != nil {
+		p = opt.Progress(remote)
+	}
+	res, err := cl.PutStream(c.Context, e.input(), remote, p)
+	if err != nil {
+		return e.failed(c, err)
+	}
+	if opt.Done != nil {
+		opt.Done(res)
+	}
+	return nil
 }
 
 // syncOptions reads --delete, --checksum, --ignore-times and --dry-run;
@@ -303,7 +323,13 @@ func (e *env) config(c *cli.Context) (client.Config, error) {
 		cfg.Notice = func(msg string) { fmt.Fprintln(e.stderr, "ftpx: "+oneLine(msg)) }
 	}
 	// --quiet silences progress and notices, not retries.
-	cfg.Retrying = func(msg string) { fmt.Fprintln(e.stderr, "ftpx: "+oneLine(msg)) }
+	cfg.Retrying = func(msg string) {
+		where := ""
+		if e.where != nil {
+			where = e.where()
+		}
+		fmt.Fprintln(e.stderr, "ftpx: "+where+oneLine(msg))
+	}
 	records, err := e.records()
 	if err != nil && cfg.Notice != nil {
 		cfg.Notice("warning: interrupted transfers will not be resumable: " + err.Error())

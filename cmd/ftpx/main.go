@@ -27,7 +27,7 @@ const exitStatuses = `Exit status:
   4  authentication failed
   5  quota exceeded
   6  MD5 verification failed
-  130  interrupted by Ctrl-C (SIGINT): the same command, or ftpx resume, continues it
+  130  interrupted by Ctrl-C (SIGINT): the same command, or ftpx resume, continues it (not put -)
 When several things fail, the status is that of the first failure.`
 
 // exitInterrupted is the status after Ctrl-C, as shells give a command
@@ -52,7 +52,7 @@ func main() {
 func run(ctx context.Context, args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	err := newApp(stdin, stdout, stderr).RunContext(ctx, args)
 	if interrupted.Load() {
-		fmt.Fprintln(stderr, "ftpx: interrupted; run the same command again, or ftpx resume, to continue")
+		fmt.Fprintln(stderr, "ftpx: interrupted; "+onInterrupt)
 		return exitInterrupted
 	}
 	var reported exitStatus
@@ -64,6 +64,10 @@ func run(ctx context.Context, args []string, stdin *os.File, stdout, stderr io.W
 	}
 	return client.ExitCode(err)
 }
+
+// onInterrupt is what the line after Ctrl-C says of the transfer: a
+// command whose transfer cannot be continued sets its own.
+var onInterrupt = "run the same command again, or ftpx resume, to continue"
 
 // oneLine keeps a message on one line whatever it holds.
 func oneLine(s string) string {

@@ -55,6 +55,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"ls", "--no-such-flag"},
 		{"put", "-x", "f"},
 		{"ls", "a", "b"},
+		{"ls", "-x"},
+		{"ls", "-lhRx"},
 		{"get"},
 		{"get", "a", "b", "c"},
 		{"get", "--to"},
@@ -62,6 +64,11 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"put"},
 		{"put", "a", "b", "c"},
 		{"put", "-r", "--to", "dir"},
+		{"put", "-"},
+		{"put", "-r", "-", "x"},
+		{"put", "--to", "dir", "-"},
+		{"put", "--to", "dir", "a", "-"},
+		{"put", "--dry-run", "-", "x"},
 		{"--password", "x", "ls"}, // secrets never travel in argv
 		{"--limit-rate", "lots", "ls"},
 		{"--retries", "-1", "ls"},
@@ -86,6 +93,14 @@ func TestUsageErrorsExit2(t *testing.T) {
 		if lines := strings.Count(stderr, "\n"); lines != 1 || !strings.HasPrefix(stderr, "ftpx: ") {
 			t.Errorf("ftpx %q: stderr %q, want one line starting with \"ftpx: \"", args, stderr)
 		}
+	}
+}
+
+// TestPutStdinNeedsARemoteName: put - has no name to give the file.
+func TestPutStdinNeedsARemoteName(t *testing.T) {
+	_, stderr, code := ftpx(t, []string{"FTPX_USER=u", "FTPX_PASSWORD=p", "FTPX_SERVER=127.0.0.1:1"}, "put", "-")
+	if code != 2 || stderr != "ftpx: put -: name the remote file (put - REMOTE)\n" {
+		t.Fatalf("put -: exit %d, stderr %q", code, stderr)
 	}
 }
 
@@ -156,7 +171,7 @@ func TestResumeListWithNothingRecorded(t *testing.T) {
 }
 
 func TestFileCommandsHelp(t *testing.T) {
-	for _, name := range []string{"mkdir", "rm", "mv", "stat", "quota", "df"} {
+	for _, name := range []string{"ls", "mkdir", "rm", "mv", "stat", "quota", "df"} {
 		stdout, stderr, code := ftpx(t, nil, name, "--help")
 		if code != 0 || !strings.HasPrefix(stdout, "usage: ") || stderr != "" {
 			t.Errorf("ftpx %s --help: exit %d, %q, %q", name, code, stdout, stderr)

@@ -18,7 +18,8 @@ import (
 )
 
 // shellCommands are "ftpx shell" and the one-shot file commands, which
-// run the shell's own implementation of mkdir, rm, mv, stat and quota.
+// run the shell's own implementation of ls, mkdir, rm, mv, stat and quota
+// (its flags too: ls -lhR is the same in both).
 func (e *env) shellCommands(cmd func(*cli.Command) *cli.Command) []*cli.Command {
 	file := func(name string, aliases ...string) *cli.Command {
 		args, summary := shell.Usage(name)
@@ -26,7 +27,7 @@ func (e *env) shellCommands(cmd func(*cli.Command) *cli.Command) []*cli.Command 
 			SkipFlagParsing: true, Action: e.fileCommand(name)})
 	}
 	return []*cli.Command{
-		file("mkdir"), file("rm"), file("mv"), file("stat"), file("quota", "df"),
+		file("ls"), file("mkdir"), file("rm"), file("mv"), file("stat"), file("quota", "df"),
 		{
 			Name:      "shell",
 			Usage:     "an interactive session, or (stdin not a terminal, -c, -f) a batch script",
@@ -62,7 +63,9 @@ func (e *env) fileCommand(name string) cli.ActionFunc {
 			return err
 		}
 		defer cl.Close()
-		return e.newShell(c, cl).Run(c.Context, call)
+		cfg := e.shellConfig(c, cl)
+		cfg.LongListing = true // ftpx ls is long by default, the shell's ls short
+		return shell.New(cfg).Run(c.Context, call)
 	}
 }
 
@@ -94,7 +97,7 @@ func (e *env) shell(c *cli.Context) error {
 		return err
 	}
 	defer cl.Close()
-	sh := e.newShell(c, cl)
+	sh := shell.New(e.shellConfig(c, cl))
 	if interactive {
 		// The server's welcome is for people: shown here, never in
 		// --json output or in batch mode.
@@ -107,10 +110,12 @@ func (e *env) shell(c *cli.Context) error {
 	}
 	ctx, stop := cancelOnInterrupt(c.Context)
 	defer stop()
+	e.where = sh.Where
 	return exitStatus(sh.RunBatch(ctx, script))
 }
 
-func (e *env) newShell(c *cli.Context, cl *client.Client) *shell.Shell {
+// shellConfig is what a shell (or a one-shot file command) works with.
+func (e *env) shellConfig(c *cli.Context, cl *client.Client) shell.Config {
 	cfg := shell.Config{Client: cl, Server: c.String("server"), User: c.String("user"),
 		Stdout: e.stdout, Stderr: e.stderr, JSON: anyBool(c, "json")}
 	opt := e.report(c, client.TransferOptions{})
@@ -118,7 +123,7 @@ func (e *env) newShell(c *cli.Context, cl *client.Client) *shell.Shell {
 	if records, err := e.records(); err == nil {
 		cfg.Records, cfg.History = records, filepath.Join(records.Dir, "history")
 	}
-	return shell.New(cfg)
+	return cfg
 }
 
 // exitStatus is a status already reported: run exits with it and prints
