@@ -43,14 +43,10 @@ func getLines(from, to int) []string {
 // the state directory.
 func hidden(t *testing.T, dir string) []string {
 	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var names []string
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".") && e.Name() != ".state" {
-			names = append(names, e.Name())
+	for _, n := range localNames(t, dir) {
+		if strings.HasPrefix(n, ".") {
+			names = append(names, n)
 		}
 	}
 	return names
