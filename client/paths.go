@@ -424,7 +424,7 @@ func (c *Client) GetPaths(ctx context.Context, remotes []string, local string, o
 				run++
 			}
 			if run-i > 1 {
-				if n := c.getPipelined(ctx, targets(files[i:run]), finished, fails.add); n > 0 {
+				if n := c.getPipelined(ctx, targets(files[i:run]), finished, fails.add, nil); n > 0 {
 					i += n - 1
 					continue
 				}

@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -125,8 +126,11 @@ func (g gotFile) place() error {
 
 // getPipelined gets the targets pipelined, calling done or failed for
 // each, in order, and returns how many it settled; after a lost connection
-// the rest are for the caller to get one by one, with its retries.
-func (c *Client) getPipelined(ctx context.Context, tops []target, done func(target, Result), failed func(error)) int {
+// the rest are for the caller to get one by one, with its retries. With a
+// halter it stops at the first failure, which it reports: it asks for
+// nothing more, reads the answers already asked for, and names none of
+// the files after it (they count as settled).
+func (c *Client) getPipelined(ctx context.Context, tops []target, done func(target, Result), failed func(error), h *halter) int {
 	if c.err != nil || len(tops) == 0 {
 		return 0
 	}
@@ -145,6 +149,8 @@ func (c *Client) getPipelined(ctx context.Context, tops []target, done func(targ
 			case window <- struct{}{}:
 			case <-stop:
 				return
+			case <-h.halted():
+				return
 			}
 			id := ids.New()
 			if protocol.WriteFrame(bw, protocol.Request{ID: id, Action: protocol.ActionGet, Filename: t.src}) != nil {
@@ -162,7 +168,7 @@ func (c *Client) getPipelined(ctx context.Context, tops []target, done func(targ
 	placed := make(chan struct{})
 	go func() {
 		defer close(placed)
-		placeAll(got, done, failed)
+		placeAll(got, &namer{done: done, failed: failed, h: h})
 	}()
 	defer func() {
 		close(got)
@@ -177,6 +183,9 @@ func (c *Client) getPipelined(ctx context.Context, tops []target, done func(targ
 			return settled
 		}
 		settled++
+		if err != nil {
+			h.halt()
+		}
 		got <- gotItem{g, err, len(window) == 0}
 	}
 	return settled
@@ -194,14 +203,14 @@ type gotItem struct {
 // to a goroutine of its own that makes them durable and names them a
 // window at a time (or fewer, when the network has nothing more in
 // flight), while the next window is written. That goroutine is the only
-// caller of done and failed while a pipelined get runs.
-func placeAll(got <-chan gotItem, done func(target, Result), failed func(error)) {
+// caller of the namer's done and failed while a pipelined get runs.
+func placeAll(got <-chan gotItem, nm *namer) {
 	windows := make(chan []gotItem, 1)
 	named := make(chan struct{})
 	go func() {
 		defer close(named)
 		for w := range windows {
-			name(w, done, failed)
+			nm.name(w)
 		}
 	}()
 	var w []gotItem
@@ -222,18 +231,61 @@ func placeAll(got <-chan gotItem, done func(target, Result), failed func(error))
 	<-named
 }
 
+// namer names the windows of a pipelined get and reports their files.
+type namer struct {
+	done    func(target, Result)
+	failed  func(error)
+	h       *halter // nil: a failure stops nothing
+	stopped bool    // with h: a file failed, nothing after it is named
+}
+
 // name makes a window of verified files durable and names them
-// (placeWindow). Then it reports each file, in order.
-func name(w []gotItem, done func(target, Result), failed func(error)) {
-	placeWindow(w, false)
-	for _, it := range w {
-		if it.err != nil {
-			failed(it.err)
-			continue
+// (placeWindow). Then it reports each file, in order; with a halter, only
+// the first failure, after which it drops every file.
+func (nm *namer) name(w []gotItem) {
+	stop := nm.h != nil
+	if nm.stopped {
+		for i := range w {
+			w[i].g.drop()
 		}
-		it.g.res.Local = it.g.t.dest
-		done(it.g.t, it.g.res)
+		return
 	}
+	placeWindow(w, stop)
+	for _, it := range w {
+		switch {
+		case it.err == nil:
+			it.g.res.Local = it.g.t.dest
+			nm.done(it.g.t, it.g.res)
+		case !nm.stopped:
+			nm.failed(it.err)
+			nm.stopped = stop
+			nm.h.halt()
+		}
+	}
+}
+
+// halter stops a pipelined get at its first failure (a script's gets: no
+// line runs after one that failed). A nil *halter never stops.
+type halter struct {
+	once sync.Once
+	c    chan struct{}
+}
+
+func newHalter() *halter { return &halter{c: make(chan struct{})} }
+
+// halt stops the requests; the answers of those sent are still read.
+func (h *halter) halt() {
+	if h != nil {
+		h.once.Do(func() { close(h.c) })
+	}
+}
+
+// halted is closed once halted; nil (never ready) for a nil halter.
+func (h *halter) halted() <-chan struct{} {
+	if h == nil {
+		return nil
+	}
+	return h.c
 }
 
 // placeWindow makes a window of verified files durable, names them in
@@ -252,11 +304,14 @@ func placeWindow(w []gotItem, stop bool) {
 	failed := false
 	for i, it := range w {
 		switch {
-		case it.err != nil:
-			continue
 		case failed && stop:
 			it.g.drop()
-			w[i].err = errDropped
+			if it.err == nil {
+				w[i].err = errDropped
+			}
+			continue
+		case it.err != nil:
+			failed = true
 			continue
 		}
 		if err := it.g.place(); err != nil {
@@ -410,6 +465,12 @@ func (c *Client) getPipelinable(j *journal, it getItem, small map[string]bool) b
 	if _, ok := j.lookup(t.dest, t.src); ok {
 		return false
 	}
+	return c.noResumePoint(t)
+}
+
+// noResumePoint reports whether no interrupted get of t waits to be
+// resumed.
+func (c *Client) noResumePoint(t target) bool {
 	st := c.records()
 	abs, err := c.absLocal(t.dest)
 	if st == nil || err != nil {

@@ -1,0 +1,114 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"ftpx/accounts"
+	"ftpx/ftpxtest"
+	"ftpx/protocol"
+)
+
+// scriptServer starts a real server whose user has the files named, each
+// holding its own name, and returns a client logged in to it.
+func scriptServer(t *testing.T, names ...string) *Client {
+	t.Helper()
+	ts := ftpxtest.NewServer(t)
+	ts.AddUser(t, "alex", "pw", accounts.Unlimited)
+	home := ts.Home("alex")
+	os.MkdirAll(home, 0o755)
+	for _, n := range names {
+		if err := os.WriteFile(filepath.Join(home, n), []byte(n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	c, err := Dial(ctx, ts.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Auth(ctx, "alex", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// dirNames returns the names in dir, sorted.
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// A file that vanished between the ls and the pipelined get: the files
+// before it are named and told, its error comes back with its index, none
+// after it is named, and the connection is still in step.
+func TestGetHaltingStopsAtAMissingFile(t *testing.T) {
+	c := scriptServer(t, "a", "b", "d", "e")
+	dir := t.TempDir()
+	var tops []target
+	for _, n := range []string{"a", "b", "c", "d", "e"} {
+		tops = append(tops, target{n, filepath.Join(dir, n)})
+	}
+	var done []string
+	ctx := context.Background()
+	n, err := c.getHalting(ctx, tops, func(i int, r Result) { done = append(done, fmt.Sprintf("%d:%s", i, r.Remote)) })
+	var ge *GroupError
+	var se *StatusError
+	if !errors.As(err, &ge) || ge.Index != 2 || !errors.As(err, &se) || se.Status != protocol.StatusNotExist || se.Path != "c" {
+		t.Fatalf("getHalting: %d, %v; want a GroupError for target 2 (c), 256", n, err)
+	}
+	if n != 3 || fmt.Sprint(done) != "[0:a 1:b]" {
+		t.Errorf("settled %d, told %q; want 3 and a, b", n, done)
+	}
+	if got := dirNames(t, dir); !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("in the directory: %q, want a and b only", got)
+	}
+	for _, name := range []string{"a", "b"} {
+		if b, _ := os.ReadFile(filepath.Join(dir, name)); string(b) != name {
+			t.Errorf("%s holds %q", name, b)
+		}
+	}
+	entries, err := c.Ls(ctx, ".")
+	if err != nil || len(entries) != 4 {
+		t.Fatalf("ls after: %d entries, %v; want the 4 files", len(entries), err)
+	}
+}
+
+// GetRun pipelines the gets up to the first whose local name exists, and
+// leaves that one and the rest alone.
+func TestGetRunStopsBeforeAnExistingLocalFile(t *testing.T) {
+	c := scriptServer(t, "a", "b", "c", "d")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "c"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var gets []OneGet
+	for _, n := range []string{"a", "b", "c", "d"} {
+		gets = append(gets, OneGet{n, filepath.Join(dir, n)})
+	}
+	var done []string
+	n, err := c.GetRun(context.Background(), gets, func(i int, r Result) { done = append(done, fmt.Sprintf("%d:%s", i, r.Remote)) })
+	if err != nil || n != 2 || fmt.Sprint(done) != "[0:a 1:b]" {
+		t.Fatalf("GetRun: %d, %v, told %q; want 2 gets, a and b", n, err, done)
+	}
+	if got := dirNames(t, dir); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Fatalf("in the directory: %q", got)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "c")); string(b) != "mine" {
+		t.Errorf("c holds %q, want it untouched", b)
+	}
+}
