@@ -113,6 +113,35 @@ func TestShellScriptOfGetsStopsAtTheMissingFile(t *testing.T) {
 	}
 }
 
+// A run of gets with a blank line and a comment inside, one get to a
+// local name that exists (no pipelining from there on), a "-get" of a
+// missing file, then another run: every file lands, the --json lines come
+// in line order, the "-get" failure is reported under its line.
+func TestShellScriptOfGetsMixedRuns(t *testing.T) {
+	_, work, env := shellSetup(t, "")
+	sums := putFiles(t, env, 80)
+	os.WriteFile(filepath.Join(work, "f050"), []byte("old"), 0o644)
+	lines := append(getLines(0, 40), "", "# more")
+	lines = append(append(lines, getLines(40, 60)...), "-get dir/missing.bin") // line 63
+	lines = append(lines, getLines(60, 80)...)
+	out, errOut, code := ftpxStdin(t, work, env, strings.Join(lines, "\n")+"\n", "--json", "shell")
+	if code != 0 || errOut != "ftpx: line 63: get dir/missing.bin: 256 file does not exist\n" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	for name, sum := range sums {
+		if got := md5Of(filepath.Join(work, name)); got != sum {
+			t.Fatalf("%s: md5 %q, want %s", name, got, sum)
+		}
+	}
+	checkResults(t, out, sums, 0, 80)
+	if h := hidden(t, work); len(h) > 0 {
+		t.Errorf("left behind: %v", h)
+	}
+	if recs := stateRecords(t, work); len(recs) > 0 {
+		t.Errorf("resume points left: %v", recs)
+	}
+}
+
 // A line that is not a get sees the files of the gets before it in place:
 // lls lists them (and no partial file), and lcd does not move them.
 func TestShellScriptOfGetsNamesThemBeforeOtherLines(t *testing.T) {

@@ -2,6 +2,7 @@ package shell
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -83,17 +84,23 @@ func (s *Shell) Exec(ctx context.Context, line string) error {
 // starting with "#" are skipped.
 type Script struct {
 	Next func() (string, error) // the next line, io.EOF at the end
+	// Ready reports whether Next would return without waiting for input;
+	// nil: it never waits.
+	Ready func() bool
 }
 
 // LinesOf returns the lines of r as a Script.
 func LinesOf(r io.Reader) Script {
-	br := bufioReader(r)
+	br := bufio.NewReaderSize(r, 64<<10) // room for a run of gets (runGets)
 	return Script{Next: func() (string, error) {
 		line, err := br.ReadString('\n')
 		if err == io.EOF && line != "" {
 			err = nil
 		}
 		return strings.TrimRight(line, "\r\n"), err
+	}, Ready: func() bool {
+		b, _ := br.Peek(br.Buffered())
+		return bytes.IndexByte(b, '\n') >= 0
 	}}
 }
 
@@ -121,12 +128,16 @@ func Commands(text string) Script {
 // (client.GetGroup), their output held until then: the files wait until
 // a line that is not such a get, the end of the script, or a failure,
 // which report only once every file of the lines before them is in place.
+// A run of plain gets of small files to new local names goes pipelined
+// (runGets).
 func (s *Shell) RunBatch(ctx context.Context, script Script) int {
 	s.batch = true
 	s.cfg.Progress = nil
 	s.gets = heldGets{group: client.NewGetGroup()}
-	for n := 1; ; n++ {
-		line, err := script.Next()
+	lines := &scriptLines{script: script}
+	for {
+		l := lines.next()
+		n, text, err := l.n, l.text, l.err
 		if err == io.EOF {
 			return s.flushGets()
 		}
@@ -137,8 +148,13 @@ func (s *Shell) RunBatch(ctx context.Context, script Script) int {
 			fmt.Fprintf(s.errw, "ftpx: line %d: %s\n", n, oneLine(err.Error()))
 			return client.ExitFailure
 		}
-		text := strings.TrimSpace(line)
 		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		if s.c != nil && !l.oneByOne && plainGet(text) {
+			if code, stop := s.runGets(ctx, lines, l.scriptLine); stop {
+				return code
+			}
 			continue
 		}
 		s.gets.joining = joinsGroup(text)
@@ -297,13 +313,6 @@ func (s *Shell) transferOptions(opt client.TransferOptions, asJSON bool) client.
 		opt.Removed = func(r client.Removal) { fmt.Fprintln(s.out, RemovalLine(r)) }
 	}
 	return opt
-}
-
-func bufioReader(r io.Reader) *bufio.Reader {
-	if br, ok := r.(*bufio.Reader); ok {
-		return br
-	}
-	return bufio.NewReader(r)
 }
 
 func homeDir() string {
