@@ -434,8 +434,25 @@ func syncDirs(dirs []string) {
 // can get pipelined. Others go one by one, with progress bars and resume
 // points.
 func (c *Client) smallRemote(ctx context.Context, tops []target) map[string]bool {
-	small := map[string]bool{}
-	listed := map[string]bool{}
+	l := &Listings{}
+	c.listSmall(ctx, tops, l)
+	return l.small
+}
+
+// Listings is what the ls of remote directories showed: which files are
+// small. A script's runs of gets share one (GetRun), so that runs in the
+// same directory list it once.
+type Listings struct {
+	small  map[string]bool // remote files known small, absolute
+	listed map[string]bool // directories listed, absolute
+}
+
+// listSmall lists the directories of tops that l has not listed yet.
+func (c *Client) listSmall(ctx context.Context, tops []target, l *Listings) {
+	if l.small == nil {
+		l.small, l.listed = map[string]bool{}, map[string]bool{}
+	}
+	small, listed := l.small, l.listed
 	for _, t := range tops {
 		dir := path.Dir(c.abs(t.src))
 		if listed[dir] {
@@ -452,7 +469,6 @@ func (c *Client) smallRemote(ctx context.Context, tops []target) map[string]bool
 			}
 		}
 	}
-	return small
 }
 
 // getPipelinable reports whether a batch can get t pipelined: a small

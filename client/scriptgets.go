@@ -23,16 +23,20 @@ type OneGet struct{ Remote, Local string }
 // (its index in gets) and result. It returns how many gets it settled:
 // the caller gets the others one by one. When one of them fails, the
 // error is a *GroupError with its index: none after it was named.
-func (c *Client) GetRun(ctx context.Context, gets []OneGet, done func(int, Result)) (int, error) {
-	wd, err := os.Getwd()
-	if c.lim != nil || !c.usable() || ctx.Err() != nil || err != nil {
+//
+// A directory that l has listed is not listed again: the caller starts
+// a new Listings once anything may have changed the remote files. One
+// that did all the same is no harm: a file gone fails as it would have
+// one by one, and every file's MD5 is checked.
+func (c *Client) GetRun(ctx context.Context, gets []OneGet, l *Listings, done func(int, Result)) (int, error) {
+	if c.lim != nil || !c.usable() || ctx.Err() != nil {
 		return 0, nil
 	}
-	defer c.inDir(wd)()
+	defer c.batchRecords()() // one listing of the resume points, not an open a get
 	tops := c.newLocalTargets(gets)
-	small := c.smallRemote(ctx, tops)
+	c.listSmall(ctx, tops, l)
 	n := 0
-	for n < len(tops) && small[c.abs(tops[n].src)] {
+	for n < len(tops) && l.small[c.abs(tops[n].src)] {
 		n++
 	}
 	return c.getHalting(ctx, tops[:n], done)

@@ -15,8 +15,9 @@ import (
 )
 
 // scriptServer starts a real server whose user has the files named, each
-// holding its own name, and returns a client logged in to it.
-func scriptServer(t *testing.T, names ...string) *Client {
+// holding its own name, and returns a client logged in to it and the
+// user's home.
+func scriptServer(t *testing.T, names ...string) (*Client, string) {
 	t.Helper()
 	ts := ftpxtest.NewServer(t)
 	ts.AddUser(t, "alex", "pw", accounts.Unlimited)
@@ -36,7 +37,7 @@ func scriptServer(t *testing.T, names ...string) *Client {
 	if err := c.Auth(ctx, "alex", "pw"); err != nil {
 		t.Fatal(err)
 	}
-	return c
+	return c, home
 }
 
 // dirNames returns the names in dir, sorted.
@@ -57,7 +58,7 @@ func dirNames(t *testing.T, dir string) []string {
 // before it are named and told, its error comes back with its index, none
 // after it is named, and the connection is still in step.
 func TestGetHaltingStopsAtAMissingFile(t *testing.T) {
-	c := scriptServer(t, "a", "b", "d", "e")
+	c, _ := scriptServer(t, "a", "b", "d", "e")
 	dir := t.TempDir()
 	var tops []target
 	for _, n := range []string{"a", "b", "c", "d", "e"} {
@@ -91,7 +92,7 @@ func TestGetHaltingStopsAtAMissingFile(t *testing.T) {
 // GetRun pipelines the gets up to the first whose local name exists, and
 // leaves that one and the rest alone.
 func TestGetRunStopsBeforeAnExistingLocalFile(t *testing.T) {
-	c := scriptServer(t, "a", "b", "c", "d")
+	c, _ := scriptServer(t, "a", "b", "c", "d")
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "c"), []byte("mine"), 0o644); err != nil {
 		t.Fatal(err)
@@ -101,7 +102,7 @@ func TestGetRunStopsBeforeAnExistingLocalFile(t *testing.T) {
 		gets = append(gets, OneGet{n, filepath.Join(dir, n)})
 	}
 	var done []string
-	n, err := c.GetRun(context.Background(), gets, func(i int, r Result) { done = append(done, fmt.Sprintf("%d:%s", i, r.Remote)) })
+	n, err := c.GetRun(context.Background(), gets, &Listings{}, func(i int, r Result) { done = append(done, fmt.Sprintf("%d:%s", i, r.Remote)) })
 	if err != nil || n != 2 || fmt.Sprint(done) != "[0:a 1:b]" {
 		t.Fatalf("GetRun: %d, %v, told %q; want 2 gets, a and b", n, err, done)
 	}
@@ -110,5 +111,28 @@ func TestGetRunStopsBeforeAnExistingLocalFile(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "c")); string(b) != "mine" {
 		t.Errorf("c holds %q, want it untouched", b)
+	}
+}
+
+// Runs sharing their Listings list a directory once: a file removed on
+// the server after the first run's ls is still asked for, pipelined, and
+// fails as a lone get of it would, under its own index.
+func TestGetRunSharesItsListings(t *testing.T) {
+	c, home := scriptServer(t, "a", "b", "c")
+	dir := t.TempDir()
+	ctx := context.Background()
+	l := &Listings{}
+	nop := func(int, Result) {}
+	if n, err := c.GetRun(ctx, []OneGet{{"a", filepath.Join(dir, "a")}}, l, nop); n != 1 || err != nil {
+		t.Fatalf("first run: %d, %v", n, err)
+	}
+	os.Remove(filepath.Join(home, "c"))
+	n, err := c.GetRun(ctx, []OneGet{{"b", filepath.Join(dir, "b")}, {"c", filepath.Join(dir, "c")}}, l, nop)
+	var ge *GroupError
+	if !errors.As(err, &ge) || ge.Index != 1 || err.Error() != "get c: 256 file does not exist" || n != 2 {
+		t.Fatalf("second run: %d, %v; want a GroupError for c, 256", n, err)
+	}
+	if got := dirNames(t, dir); !slices.Equal(got, []string{"a", "b"}) {
+		t.Errorf("in the directory: %q", got)
 	}
 }

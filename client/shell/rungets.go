@@ -117,7 +117,10 @@ func (s *Shell) runGets(ctx context.Context, r *scriptLines, first scriptLine) (
 	}
 	s.line.Store(int64(first.n))
 	done := s.transferOptions(client.TransferOptions{}, false).Done
-	n, err := s.c.GetRun(ctx, gets, func(_ int, res client.Result) {
+	if s.listings == nil {
+		s.listings = &client.Listings{}
+	}
+	n, err := s.c.GetRun(ctx, gets, s.listings, func(_ int, res client.Result) {
 		if done != nil {
 			done(res)
 		}

@@ -49,6 +49,9 @@ type Shell struct {
 	quitting bool
 	line     atomic.Int64 // the line of the batch script running, 0 outside one
 	gets     heldGets     // a batch script's consecutive gets
+	// listings: what the runs of gets since the last other line listed
+	// (runGets); nil after any other line, which may change remote files.
+	listings *client.Listings
 }
 
 // New returns a shell for cfg.
@@ -162,6 +165,9 @@ func (s *Shell) RunBatch(ctx context.Context, script Script) int {
 			if code := s.flushGets(); code != client.ExitOK {
 				return code
 			}
+		}
+		if !plainGet(text) {
+			s.listings = nil
 		}
 		mayFail := strings.HasPrefix(text, "-")
 		if mayFail {
