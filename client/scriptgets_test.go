@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -134,5 +136,79 @@ func TestGetRunSharesItsListings(t *testing.T) {
 	}
 	if got := dirNames(t, dir); !slices.Equal(got, []string{"a", "b"}) {
 		t.Errorf("in the directory: %q", got)
+	}
+}
+
+// cutProxy forwards one connection to addr and cuts it once it has
+// passed limit bytes from the server.
+func cutProxy(t *testing.T, addr string, limit int64) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		in, err := l.Accept()
+		if err != nil {
+			return
+		}
+		out, err := net.Dial("tcp", addr)
+		if err != nil {
+			in.Close()
+			return
+		}
+		go io.Copy(out, in)
+		io.CopyN(in, out, limit)
+		in.Close()
+		out.Close()
+	}()
+	return l.Addr().String()
+}
+
+// A connection lost in the middle: the files settled before are named,
+// none after, and the count tells the caller where to go on one by one.
+func TestGetHaltingLeavesTheRestAfterALostConnection(t *testing.T) {
+	ts := ftpxtest.NewServer(t)
+	ts.AddUser(t, "alex", "pw", accounts.Unlimited)
+	home := ts.Home("alex")
+	os.MkdirAll(home, 0o755)
+	body := make([]byte, 8<<10)
+	dir := t.TempDir()
+	var tops []target
+	for i := range 20 {
+		name := fmt.Sprintf("f%02d", i)
+		body[0] = byte(i)
+		os.WriteFile(filepath.Join(home, name), body, 0o644)
+		tops = append(tops, target{name, filepath.Join(dir, name)})
+	}
+	ctx := context.Background()
+	c, err := Dial(ctx, cutProxy(t, ts.Addr, 80<<10)) // about half the bodies
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Auth(ctx, "alex", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	told := 0
+	n, err := c.getHalting(ctx, tops, func(i int, r Result) {
+		if i == told && r.Remote == tops[i].src {
+			told++
+		}
+	})
+	if err != nil || n == 0 || n >= len(tops) || told != n {
+		t.Fatalf("getHalting: %d settled, %d told in order, %v; want some, not all, no error", n, told, err)
+	}
+	t.Logf("settled %d of %d before the cut", n, len(tops))
+	names := dirNames(t, dir)
+	if len(names) != n || names[n-1] != tops[n-1].src {
+		t.Fatalf("in the directory: %q, want the first %d files", names, n)
+	}
+	for i, name := range names {
+		b, _ := os.ReadFile(filepath.Join(dir, name))
+		if len(b) != len(body) || b[0] != byte(i) {
+			t.Errorf("%s: %d bytes, first %d", name, len(b), b[0])
+		}
 	}
 }
