@@ -41,10 +41,11 @@ func (s *s3Setup) heldInStore(t *testing.T) int64 {
 // An object store that goes away in the middle of a put answers 287, and
 // what it stored before stays: the client keeps its resume point, the
 // server its parts, and once the store is back the same put goes on from
-// there instead of starting over.
+// there instead of starting over; the quota counts what was kept, though
+// the store could not be told when the put stopped.
 func TestS3OutageMidPutKeepsTheResumePoint(t *testing.T) {
 	srv := miniotest.Start(t, 1)
-	s := s3Servers(t, srv, 1, "")
+	s := s3Servers(t, srv, 1, "100MB") // a quota: what the store kept is counted once it is back
 	work := t.TempDir()
 	const size = 40 * mib
 	sum := writeSeeded(t, filepath.Join(work, "f40.bin"), size, seeded(t, 21))
@@ -75,6 +76,11 @@ func TestS3OutageMidPutKeepsTheResumePoint(t *testing.T) {
 	if got := s.stored(t); got["f40.bin"] != size {
 		t.Fatalf("stored %v; want f40.bin of %d bytes", got, size)
 	}
+	var used int64
+	waitUntil(t, 30*time.Second, "the quota to count the whole file", func() bool {
+		used = quotaJSON(t, work, env)
+		return used == size
+	})
 }
 
 // A client that dies in the middle of a part leaves what the server held

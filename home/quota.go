@@ -3,6 +3,7 @@ package home
 import (
 	"fmt"
 	"sync"
+	"time"
 )
 
 // Unlimited as a quota limit means no limit (so does any negative limit).
@@ -103,6 +104,29 @@ func (a *account) commitChecked(reserved, delta int64) error {
 	}
 	return nil
 }
+
+// commitWhenBack is commit for a ledger that could not be reached: it is
+// tried again, further and further apart, until the store answers (for at
+// most commitRetryFor), so that bytes kept across an outage are counted
+// before the upload they belong to resumes and assumes they are.
+func (a *account) commitWhenBack(reserved, delta int64) {
+	if a.ledger == nil {
+		a.commit(reserved, delta)
+		return
+	}
+	go func() {
+		wait := 100 * time.Millisecond
+		for end := time.Now().Add(commitRetryFor); time.Now().Before(end); wait = min(2*wait, 10*time.Second) {
+			time.Sleep(wait)
+			if a.ledger.Commit(reserved, delta) == nil {
+				return
+			}
+		}
+	}()
+}
+
+// commitRetryFor bounds how long commitWhenBack tries.
+const commitRetryFor = time.Hour
 
 func (a *account) setLimit(limit int64) {
 	if a.ledger != nil {

@@ -600,11 +600,19 @@ func (u *Upload) Suspend() error {
 	u.done = true
 	saved, err := u.sink.Suspend(u.resumePoint)
 	// Kept bytes count as used; where the reservation was smaller (it
-	// replaces a file) they may not fit, and then they go.
-	if cerr := u.mt.acct.commitChecked(u.reserved, saved-u.base); cerr != nil {
+	// replaces a file) they may not fit, and then they go. A quota kept
+	// in a store that does not answer (the outage that suspended the
+	// upload, as likely as not) cannot refuse them: they stay, and are
+	// counted once the store is back.
+	switch cerr := u.mt.acct.commitChecked(u.reserved, saved-u.base); {
+	case cerr == nil:
+	case errors.Is(cerr, ErrQuota):
 		u.mt.acct.commit(u.reserved, 0)
 		u.mt.fs.RemovePartial(u.id)
 		u.mt.acct.commit(0, -u.base)
+		err = cmp.Or(err, cerr)
+	default:
+		u.mt.acct.commitWhenBack(u.reserved, saved-u.base)
 		err = cmp.Or(err, cerr)
 	}
 	u.release()
