@@ -280,3 +280,25 @@ func TestS3AccountsWaitedForAtStart(t *testing.T) {
 		t.Fatalf("alex after the store came back: exit %d %s", code, errOut)
 	}
 }
+
+// An account named anonymous, added to the store's accounts file while
+// anonymous_root is set, turns anonymous access off as SIGHUP would: the
+// name logs in to its account, not to the anonymous tree.
+func TestS3AccountsNamedAnonymousTurnsAnonymousOff(t *testing.T) {
+	pub := t.TempDir()
+	if err := os.WriteFile(filepath.Join(pub, "pub.txt"), []byte("public\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := s3ServersWith(t, miniotest.Shared(t), 1, "", "s3://"+s3Bucket+"/etc-"+uuid.NewString()[:8]+"/accounts.ini", "--anonymous-root", pub)
+	env := []string{"FTPX_SERVER=" + s.daemons[0].addr, "FTPX_USER=anonymous", "FTPX_PASSWORD=pw-anon"}
+	if out, errOut, code := ftpx(t, t.TempDir(), env, "ls"); code != 0 || !strings.Contains(out, "pub.txt") {
+		t.Fatalf("anonymous ls before: exit %d %q %s", code, out, errOut)
+	}
+	if _, errOut, code := s.user(t, "pw-anon\n", "add", "--password-stdin", "anonymous"); code != 0 {
+		t.Fatalf("user add anonymous: exit %d %s", code, errOut)
+	}
+	waitUntil(t, propagation, "anonymous access off", func() bool { return strings.Contains(s.daemons[0].logText(), `msg="anonymous access off"`) })
+	if out, errOut, code := ftpx(t, t.TempDir(), env, "ls"); code != 0 || strings.Contains(out, "pub.txt") {
+		t.Fatalf("ls as the account anonymous: exit %d %q %s; want its own empty home", code, out, errOut)
+	}
+}

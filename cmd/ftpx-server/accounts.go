@@ -82,9 +82,10 @@ func homeHolding(root string, u s3url.URL) string {
 }
 
 // watchAccounts applies each new version of an accounts file kept in a
-// store, polling it every accountsPoll, until ctx ends. A local file is
-// left to SIGHUP: it returns at once.
-func watchAccounts(ctx context.Context, cfg conf.Config, store *accounts.Store, logger *slog.Logger) {
+// store, polling it every accountsPoll, until ctx ends, and says so on
+// changed (for what depends on the accounts: anonymous access). A local
+// file is left to SIGHUP: it returns at once.
+func watchAccounts(ctx context.Context, cfg conf.Config, store *accounts.Store, logger *slog.Logger, changed chan<- struct{}) {
 	if !s3url.Is(cfg.Accounts) {
 		return
 	}
@@ -98,11 +99,17 @@ func watchAccounts(ctx context.Context, cfg conf.Config, store *accounts.Store, 
 		case <-tick.C:
 		}
 		pctx, cancel := context.WithTimeout(ctx, s3home.ProbeTimeout)
-		err := reloadAccounts(pctx, store, logger)
+		fresh, err := reloadAccounts(pctx, store, logger)
 		cancel()
 		switch {
 		case err == nil:
 			logged = ""
+			if fresh {
+				select {
+				case changed <- struct{}{}:
+				default: // one is waiting already
+				}
+			}
 		case ctx.Err() != nil:
 			return
 		case err.Error() != logged:
@@ -113,17 +120,18 @@ func watchAccounts(ctx context.Context, cfg conf.Config, store *accounts.Store, 
 }
 
 // reloadAccounts reads the accounts file again (one in a store only when
-// it changed) and logs what the new one brings. On error the accounts in
-// force stay; a file that does not parse is reported once.
-func reloadAccounts(ctx context.Context, store *accounts.Store, logger *slog.Logger) error {
+// it changed), logs what the new one brings and reports whether it
+// changed. On error the accounts in force stay; a file that does not
+// parse is reported once.
+func reloadAccounts(ctx context.Context, store *accounts.Store, logger *slog.Logger) (bool, error) {
 	changed, err := store.Refresh(ctx)
 	if err != nil || !changed {
-		return err
+		return false, err
 	}
 	for _, w := range store.Warnings() {
 		logger.Warn(w)
 	}
 	warnFolders(store, logger)
 	logger.Info("accounts reloaded", "users", len(store.Users()))
-	return nil
+	return true, nil
 }

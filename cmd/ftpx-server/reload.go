@@ -50,15 +50,22 @@ func checkAnonymous(cfg conf.Config, store *accounts.Store) error {
 // config (the file, then the flags over it, as at start), applies the
 // settings that can change live and logs what changed; the others are
 // logged as needing a restart.
-func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, c *cli.Context, cfg conf.Config, welcome string, store *accounts.Store, srv *server.Server, logger *slog.Logger) {
+//
+// An accounts file in a store is applied by watchAccounts, which says so
+// on accountsChanged: what depends on the accounts (anonymous access
+// next to an account named anonymous) is then checked again, as here.
+func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, accountsChanged <-chan struct{}, c *cli.Context, cfg conf.Config, welcome string, store *accounts.Store, srv *server.Server, logger *slog.Logger) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-accountsChanged:
+			setLive(cfg, welcome, store, srv, logger)
+			continue
 		case <-hup:
 		}
 		sdNotify("RELOADING=1")
-		if err := reloadAccounts(ctx, store, logger); err != nil {
+		if _, err := reloadAccounts(ctx, store, logger); err != nil {
 			logger.Error("accounts reload failed; keeping the old accounts", "err", err)
 		}
 		next, err := loadConfig(c)
@@ -71,11 +78,7 @@ func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, c *cli.Context, c
 			sdNotify("READY=1")
 			continue
 		}
-		live, err := liveOf(next, text, store)
-		if err != nil {
-			logger.Error("anonymous access off", "err", err)
-		}
-		srv.SetLive(live)
+		setLive(next, text, store, srv, logger)
 		changed := conf.Changed(cfg, next)
 		if text != welcome && !slices.Contains(changed, "welcome") && !slices.Contains(changed, "welcome_file") {
 			changed = append(changed, "welcome_file") // the file's content
@@ -100,6 +103,17 @@ func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, c *cli.Context, c
 		welcome = text
 		sdNotify("READY=1")
 	}
+}
+
+// setLive applies the live settings of cfg, whose welcome text is
+// welcome, to srv: anonymous access goes off, with a line in the log,
+// while an account is named anonymous.
+func setLive(cfg conf.Config, welcome string, store *accounts.Store, srv *server.Server, logger *slog.Logger) {
+	live, err := liveOf(cfg, welcome, store)
+	if err != nil {
+		logger.Error("anonymous access off", "err", err)
+	}
+	srv.SetLive(live)
 }
 
 // setKey copies the live setting k from next into cfg.

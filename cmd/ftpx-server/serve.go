@@ -143,8 +143,9 @@ func serve(c *cli.Context) error {
 		logger.Info("metrics", "addr", ml.Addr().String(), "path", "/metrics")
 	}
 
-	go reloadOnHangup(ctx, hup, c, cfg, welcome, store, srv, logger)
-	go watchAccounts(ctx, cfg, store, logger)
+	accountsChanged := make(chan struct{}, 1)
+	go reloadOnHangup(ctx, hup, accountsChanged, c, cfg, welcome, store, srv, logger)
+	go watchAccounts(ctx, cfg, store, logger, accountsChanged)
 	errc := make(chan error, 3)
 	go func() { errc <- srv.Serve(l) }()
 	var fronts []frontEnd // the other front ends, on srv's logins and limits
