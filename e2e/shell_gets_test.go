@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -274,5 +275,41 @@ func TestShellScriptOfGetsKilled(t *testing.T) {
 	}
 	if h := hidden(t, work); len(h) > 0 {
 		t.Errorf("left behind: %v", h)
+	}
+}
+
+// A program that feeds the script a line at a time and waits for each
+// line's result gets it: a get that waits in the group (a big file, not
+// pipelined) is named, and reported, as soon as no next line is there.
+func TestShellScriptOfGetsFedALineAtATime(t *testing.T) {
+	_, work, env := shellSetup(t, "")
+	src := filepath.Join(t.TempDir(), "big.bin")
+	sum := writeRandom(t, src, 3<<20)
+	if _, errOut, code := ftpx(t, filepath.Dir(src), env, "put", "big.bin"); code != 0 {
+		t.Fatalf("put: exit %d %s", code, errOut)
+	}
+	cmd := exec.Command(filepath.Join(binDir, "ftpx"), "--json", "shell")
+	cmd.Dir = work
+	cmd.Env = append(append(os.Environ(), "FTPX_STATE_DIR="+filepath.Join(work, ".state")), env...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out lockedBuffer
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	stdin.Write([]byte("get big.bin\n"))
+	waitUntil(t, 20*time.Second, "big.bin named and reported while the script waits for its next line", func() bool {
+		return strings.Contains(out.String(), `"remote":"big.bin"`)
+	})
+	if got := md5Of(filepath.Join(work, "big.bin")); got != sum {
+		t.Fatalf("big.bin: md5 %q once reported, want %s", got, sum)
+	}
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("the shell at the end of its input: %v", err)
 	}
 }

@@ -129,8 +129,10 @@ func Commands(text string) Script {
 //
 // Consecutive gets of one file each are made durable and named together
 // (client.GetGroup), their output held until then: the files wait until
-// a line that is not such a get, the end of the script, or a failure,
-// which report only once every file of the lines before them is in place.
+// a line that is not such a get, the end of the script, a failure, or a
+// wait for the next line (a program may feed the script a line at a
+// time), and those report only once every file of the lines before them
+// is in place.
 // A run of plain gets of small files to new local names goes pipelined
 // (runGets).
 func (s *Shell) RunBatch(ctx context.Context, script Script) int {
@@ -139,6 +141,13 @@ func (s *Shell) RunBatch(ctx context.Context, script Script) int {
 	s.gets = heldGets{group: client.NewGetGroup()}
 	lines := &scriptLines{script: script}
 	for {
+		if s.gets.group.Len() > 0 && !lines.ready() {
+			// The next line is not there yet: whoever feeds the script
+			// may be waiting for what the gets before it did.
+			if code := s.flushGets(); code != client.ExitOK {
+				return code
+			}
+		}
 		l := lines.next()
 		n, text, err := l.n, l.text, l.err
 		if err == io.EOF {
