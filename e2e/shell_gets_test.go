@@ -69,6 +69,28 @@ func checkResults(t *testing.T, out string, sums map[string]string, from, to int
 	}
 }
 
+// checkFiles checks that each file of sums is in work with its MD5.
+func checkFiles(t *testing.T, work string, sums map[string]string) {
+	t.Helper()
+	for name, sum := range sums {
+		if got := md5Of(filepath.Join(work, name)); got != sum {
+			t.Fatalf("%s: md5 %q, want %s", name, got, sum)
+		}
+	}
+}
+
+// leftClean checks that a script left no partial file and no resume
+// point in work.
+func leftClean(t *testing.T, work string) {
+	t.Helper()
+	if h := hidden(t, work); len(h) > 0 {
+		t.Errorf("left behind: %v", h)
+	}
+	if recs := stateRecords(t, work); len(recs) > 0 {
+		t.Errorf("resume points left: %v", recs)
+	}
+}
+
 func TestShellScriptOfGetsLandsEveryFile(t *testing.T) {
 	_, work, env := shellSetup(t, "")
 	sums := putFiles(t, env, 300)
@@ -76,18 +98,9 @@ func TestShellScriptOfGetsLandsEveryFile(t *testing.T) {
 	if code != 0 || errOut != "" {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
-	for name, sum := range sums {
-		if got := md5Of(filepath.Join(work, name)); got != sum {
-			t.Fatalf("%s: md5 %q, want %s", name, got, sum)
-		}
-	}
+	checkFiles(t, work, sums)
 	checkResults(t, out, sums, 0, 300)
-	if h := hidden(t, work); len(h) > 0 {
-		t.Errorf("left behind: %v", h)
-	}
-	if recs := stateRecords(t, work); len(recs) > 0 {
-		t.Errorf("resume points left: %v", recs)
-	}
+	leftClean(t, work)
 }
 
 func TestShellScriptOfGetsStopsAtTheMissingFile(t *testing.T) {
@@ -129,18 +142,9 @@ func TestShellScriptOfGetsMixedRuns(t *testing.T) {
 	if code != 0 || errOut != "ftpx: line 63: get dir/missing.bin: 256 file does not exist\n" {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
-	for name, sum := range sums {
-		if got := md5Of(filepath.Join(work, name)); got != sum {
-			t.Fatalf("%s: md5 %q, want %s", name, got, sum)
-		}
-	}
+	checkFiles(t, work, sums)
 	checkResults(t, out, sums, 0, 80)
-	if h := hidden(t, work); len(h) > 0 {
-		t.Errorf("left behind: %v", h)
-	}
-	if recs := stateRecords(t, work); len(recs) > 0 {
-		t.Errorf("resume points left: %v", recs)
-	}
+	leftClean(t, work)
 }
 
 // A line that is not a get sees the files of the gets before it in place:
@@ -185,12 +189,7 @@ func TestShellScriptOfGetsToOneNameKeepsTheLast(t *testing.T) {
 	if want := "dir/f000>x dir/f001>x dir/f000>y dir/f000>y"; strings.Join(got, " ") != want {
 		t.Errorf("--json lines %q, want %q", got, want)
 	}
-	if h := hidden(t, work); len(h) > 0 {
-		t.Errorf("left behind: %v", h)
-	}
-	if recs := stateRecords(t, work); len(recs) > 0 {
-		t.Errorf("resume points left: %v", recs)
-	}
+	leftClean(t, work)
 }
 
 // interruptedScript runs a script of gets (two small files, then 3 and 6
