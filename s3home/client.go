@@ -40,8 +40,10 @@ const (
 	// against MinIO on the same machine (see the README's table).
 	DefaultPartSize = 16 << 20
 	DefaultParallel = 4
-	// MinPartSize is S3's smallest part but the last.
+	// MinPartSize is S3's smallest part but the last; maxPartSize its
+	// largest.
 	MinPartSize = 5 << 20
+	maxPartSize = 5 << 30
 )
 
 // Client is a connection to one object store, shared by every tree on it.

@@ -213,9 +213,11 @@ func (f *partFile) partLen() int {
 // keep uploads the part being filled as a part of its own, shorter than
 // the others, when it holds at least the smallest part the store takes
 // and nothing failed: a suspended upload then keeps it, rather than
-// dropping up to a whole part. It returns where the part ends.
+// dropping up to a whole part. It returns where the part ends. With
+// parts over half the store's largest, the part after a short one could
+// not run to a further part end (partLen): nothing is kept then.
 func (f *partFile) keep() (int64, bool) {
-	if len(f.buf) < MinPartSize || f.failed() != nil {
+	if len(f.buf) < MinPartSize || f.partSize > maxPartSize/2 || f.failed() != nil {
 		return 0, false
 	}
 	buf, num := f.buf, f.next
