@@ -155,16 +155,18 @@ func handleDownload(c *call) {
 		h.Set("Content-MD5", base64.StdEncoding.EncodeToString(raw))
 	}
 	_, transfer := c.srv.Core.Timeouts()
-	body := &countingReader{ReadSeeker: rs, rc: http.NewResponseController(c.w), timeout: transfer}
+	body := &countingReader{ReadSeeker: rs, rate: server.RateReader(rs, c.login.DownloadRate), rc: http.NewResponseController(c.w), timeout: transfer}
 	http.ServeContent(c.w, c.r, "", fi.ModTime(), body)
 	c.srv.Core.RecordTransfer(server.ProtocolHTTP, protocol.ActionGet, body.n, time.Since(start), nil)
 	c.log.Info("get done", "path", name, "bytes", body.n, "md5", sum, "seconds", time.Since(start).Seconds())
 }
 
-// countingReader is a download's file: it counts what is read and gives
-// the client the transfer timeout to take each piece.
+// countingReader is a download's file: it counts what is read, at the
+// user's download rate, and gives the client the transfer timeout to take
+// each piece.
 type countingReader struct {
 	io.ReadSeeker
+	rate    io.Reader // the ReadSeeker, slowed to the user's rate
 	rc      *http.ResponseController
 	timeout time.Duration
 	n       int64
@@ -172,7 +174,7 @@ type countingReader struct {
 
 func (r *countingReader) Read(p []byte) (int, error) {
 	r.rc.SetWriteDeadline(time.Now().Add(r.timeout))
-	n, err := r.ReadSeeker.Read(p)
+	n, err := r.rate.Read(p)
 	r.n += int64(n)
 	return n, err
 }

@@ -218,7 +218,7 @@ func handleTusPatch(c *call) {
 func receive(c *call, u *home.Upload, name, want string, code int) {
 	start := time.Now()
 	_, transfer := c.srv.Core.Timeouts()
-	body := &deadlineReader{r: c.r.Body, rc: http.NewResponseController(c.w), timeout: transfer}
+	body := &deadlineReader{r: server.RateReader(c.r.Body, c.login.UploadRate), rc: http.NewResponseController(c.w), timeout: transfer}
 	_, err := u.Receive(body)
 	size := u.Offset() + u.Written() // all of it, when the upload is complete
 	full := err == nil && size == u.Size()
