@@ -125,6 +125,8 @@ func changes(method string) bool {
 // the user's home open for the request's length.
 func (s *Server) authed(fn func(*call)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.running.Add(1)
+		defer s.running.Add(-1)
 		log := s.requestLog(r)
 		var l *server.Login
 		var err error

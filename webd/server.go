@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"ftpx/server"
@@ -26,6 +27,7 @@ type Server struct {
 	once     sync.Once
 	hs       *http.Server
 	sessions sessions
+	running  atomic.Int64 // authenticated requests being served
 }
 
 // ErrServerClosed is returned by Serve after Shutdown or Close: the same
@@ -88,17 +90,26 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.init()
 	err := s.hs.Shutdown(ctx)
 	if err != nil {
-		s.hs.Close()
+		s.Close()
 	}
 	return err
 }
 
-// Close closes every listener and connection at once. Uploads cut off are
-// kept as after Shutdown.
+// Close closes every listener and connection at once, and waits (a few
+// seconds at most) for the requests they cut to end: an upload cut off
+// keeps what arrived, as after Shutdown.
 func (s *Server) Close() error {
 	s.init()
-	return s.hs.Close()
+	err := s.hs.Close()
+	for deadline := time.Now().Add(cutRequestsGrace); s.running.Load() > 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return err
 }
+
+// cutRequestsGrace bounds how long Close waits for the requests it cut
+// to keep what they received.
+const cutRequestsGrace = 5 * time.Second
 
 func (s *Server) logger() *slog.Logger {
 	if s.Logger == nil {
