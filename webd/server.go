@@ -36,7 +36,7 @@ var ErrServerClosed = server.ErrServerClosed
 
 // ErrPlainNotLoopback refuses plain HTTP on an address other machines can
 // reach: passwords and session cookies would cross the network in clear.
-var ErrPlainNotLoopback = errors.New("webd: plain HTTP is served on loopback addresses only; give the server a certificate (tls_cert and tls_key, or --tls auto)")
+var ErrPlainNotLoopback = errors.New("plain HTTP is served on loopback addresses only; give the server a certificate (tls_cert and tls_key, or --tls auto)")
 
 // Limits of what a client may send before its request is handled.
 const (
