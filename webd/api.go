@@ -1,6 +1,7 @@
 package webd
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -48,7 +49,11 @@ func (s *Server) routes() http.Handler {
 // change something (net/http's CrossOriginProtection: a browser says
 // where a request comes from).
 func guard(h http.Handler) http.Handler {
-	h = http.NewCrossOriginProtection().Handler(h)
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeStatus(w, protocol.StatusPermission, "cross-origin request refused: "+r.Method+" from "+cmp.Or(r.Header.Get("Origin"), "another site"))
+	}))
+	h = cop.Handler(h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
 		hd.Set("X-Content-Type-Options", "nosniff")

@@ -77,12 +77,27 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 // handleSession tells the page who is logged in, and the CSRF token its
 // requests carry.
 func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
-	sess, _, ok := s.cookieSession(r)
+	sess, token, ok := s.cookieSession(r)
 	if !ok {
 		writeStatus(w, protocol.StatusNotLoggedIn, "not logged in")
 		return
 	}
+	if !s.accountExists(sess.user) { // removed from the accounts: as every other call says
+		s.sessions.end(token)
+		writeStatus(w, protocol.StatusNotLoggedIn, "not logged in: the account is gone")
+		return
+	}
 	writeJSON(w, http.StatusOK, sessionInfo{User: sess.user, CSRF: sess.csrf})
+}
+
+// accountExists tells whether user may still log in: an account of the
+// accounts (or the anonymous user while anonymous access is on).
+func (s *Server) accountExists(user string) bool {
+	if user == server.AnonymousUser && s.Core.LiveSettings().AnonymousRoot != "" {
+		return true
+	}
+	_, ok := s.Core.Accounts.Lookup(user)
+	return ok
 }
 
 // handleLogout ends the web session and clears its cookie.
