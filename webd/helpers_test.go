@@ -259,3 +259,12 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	}
 	t.Fatalf("timed out waiting for %s", what)
 }
+
+func ioPipe() (*io.PipeReader, *io.PipeWriter) { return io.Pipe() }
+
+func mergeHeader(dst, src http.Header) http.Header {
+	for k, v := range src {
+		dst[k] = v
+	}
+	return dst
+}
