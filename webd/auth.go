@@ -1,6 +1,7 @@
 package webd
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -141,6 +142,11 @@ func changes(method string) bool {
 func (s *Server) authed(fn func(*call)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		log := s.requestLog(r)
+		// The home outlives the client's connection: an upload cut off
+		// still stores the part it holds and its resume point (on an
+		// object store, calls made with a cancelled context fail), as
+		// after Shutdown. Each call to the store has its own timeout.
+		ctx := context.WithoutCancel(r.Context())
 		var l *server.Login
 		var err error
 		if sess, token, ok := s.cookieSession(r); ok {
@@ -148,12 +154,12 @@ func (s *Server) authed(fn func(*call)) http.Handler {
 				writeStatus(w, protocol.StatusPermission, "missing or wrong CSRF token (X-CSRF-Token)")
 				return
 			}
-			l, err = s.Core.Reopen(r.Context(), log, server.ProtocolHTTP, sess.user)
+			l, err = s.Core.Reopen(ctx, log, server.ProtocolHTTP, sess.user)
 			if errors.Is(err, server.ErrWrongLogin) { // the account is gone
 				s.sessions.end(token)
 			}
 		} else if user, password, ok := r.BasicAuth(); ok {
-			l, err = s.Core.Login(r.Context(), log, server.ProtocolHTTP, clientIP(r), user, password)
+			l, err = s.Core.Login(ctx, log, server.ProtocolHTTP, clientIP(r), user, password)
 		} else {
 			if r.Header.Get("Sec-Fetch-Site") == "" { // not the page: a client that may answer a challenge
 				w.Header().Set("WWW-Authenticate", `Basic realm="ftpx", charset="UTF-8"`)
