@@ -5,11 +5,14 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/base64"
+	"mime"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -305,5 +308,34 @@ func TestCurlResumesACutDownload(t *testing.T) {
 	}
 	if !bytes.Contains(head, []byte("206 Partial Content")) || !bytes.Contains(head, []byte("Content-Range: bytes 1048581-")) {
 		t.Fatalf("curl's answer head:\n%s", head)
+	}
+}
+
+// TestDownloadNameSurvivesContentDisposition: the name a browser saves
+// a file under is the file's, whatever characters it holds.
+func TestDownloadNameSurvivesContentDisposition(t *testing.T) {
+	w := newWeb(t)
+	a := w.basic(alex, alexPW)
+	os.MkdirAll(w.ts.Home(alex), 0o755)
+	for _, name := range []string{
+		"plain.txt", "a;b.txt", "x;filename*=UTF-8''evil.html", "it's (1).txt", "a,b=c&d+e!.bin",
+		"Ünï cøde.txt", "日本語.pdf", "per%cent.txt", `quo"te.txt`, "star*.txt", "tab	less~.txt",
+	} {
+		if strings.ContainsAny(name, "\t") {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(w.ts.Home(alex), name), []byte(name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		resp, body := a.do("GET", "/api/v1/files/"+url.PathEscape(name), nil, nil)
+		if resp.StatusCode != 200 || string(body) != name {
+			t.Errorf("GET %q: %d %q", name, resp.StatusCode, body)
+			continue
+		}
+		cd := resp.Header.Get("Content-Disposition")
+		disp, params, err := mime.ParseMediaType(cd)
+		if err != nil || disp != "attachment" || params["filename"] != name {
+			t.Errorf("%q: Content-Disposition %q parses as %q %q (%v)", name, cd, disp, params, err)
+		}
 	}
 }
