@@ -6,8 +6,10 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"ftpx/home"
@@ -52,13 +54,10 @@ func clientIP(r *http.Request) string {
 // handleLogin checks a password as every front end does (Core's Login:
 // throttling and bans shared with them) and starts a web session.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
-	var cr credentials
-	if err := json.NewDecoder(io.LimitReader(r.Body, maxLoginBody)).Decode(&cr); err != nil {
-		if err := r.ParseForm(); err != nil || r.PostForm.Get("user") == "" {
-			writeStatus(w, protocol.StatusBadAuthData, "login: a JSON body {\"user\":...,\"password\":...} is required")
-			return
-		}
-		cr = credentials{User: r.PostForm.Get("user"), Password: r.PostForm.Get("password")}
+	cr, ok := readCredentials(r)
+	if !ok {
+		writeStatus(w, protocol.StatusBadAuthData, "login: a JSON body {\"user\":...,\"password\":...} is required")
+		return
 	}
 	log := s.requestLog(r)
 	l, err := s.Core.Login(r.Context(), log, server.ProtocolHTTP, clientIP(r), cr.User, cr.Password)
@@ -73,6 +72,24 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, sessionCookie(token, r.TLS != nil, 0))
 	log.Info("web session begun", "user", user)
 	writeJSON(w, http.StatusOK, sessionInfo{User: user, CSRF: sess.csrf})
+}
+
+// readCredentials reads a login's body once: JSON, or a form's fields
+// (user, password) when it is sent as a form.
+func readCredentials(r *http.Request) (credentials, bool) {
+	var cr credentials
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxLoginBody))
+	if err != nil {
+		return cr, false
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" {
+		q, err := url.ParseQuery(string(b))
+		if err != nil || q.Get("user") == "" {
+			return cr, false
+		}
+		return credentials{User: q.Get("user"), Password: q.Get("password")}, true
+	}
+	return cr, json.Unmarshal(b, &cr) == nil
 }
 
 // handleSession tells the page who is logged in, and the CSRF token its

@@ -10,6 +10,7 @@ import (
 	"net/http/cookiejar"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -302,5 +303,47 @@ func TestRemovedUserSessionIs401(t *testing.T) {
 	}
 	if resp, _ := b.do("GET", "/api/v1/ls/", nil, nil); resp.StatusCode != 200 {
 		t.Fatalf("another user's session: %d", resp.StatusCode)
+	}
+}
+
+// TestLoginBodies: the page's JSON, and a plain form's fields; anything
+// else is 401 with status 252 and no cookie.
+func TestLoginBodies(t *testing.T) {
+	w := newWeb(t)
+	form := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
+	for _, c := range []struct {
+		name string
+		body string
+		hdr  http.Header
+		code int
+	}{
+		{"JSON", `{"user":"alex","password":"pw-alex"}`, http.Header{"Content-Type": {"application/json"}}, 200},
+		{"JSON without a type", `{"user":"alex","password":"pw-alex"}`, nil, 200},
+		{"form", "user=alex&password=pw-alex", form, 200},
+		{"form with charset", "user=alex&password=pw%2Dalex", http.Header{"Content-Type": {"application/x-www-form-urlencoded; charset=UTF-8"}}, 200},
+		{"form, wrong password", "user=alex&password=nope", form, 401},
+		{"form without user", "password=pw-alex", form, 401},
+		{"empty password", `{"user":"alex","password":""}`, nil, 401},
+		{"garbage", "garbage", nil, 401},
+		{"empty", "", nil, 401},
+		{"too long", `{"user":"alex","password":"` + strings.Repeat("x", 5000) + `"}`, nil, 401},
+	} {
+		resp, body := w.client().do("POST", "/api/v1/login", []byte(c.body), c.hdr)
+		if resp.StatusCode != c.code {
+			t.Errorf("%s: %d %s, want %d", c.name, resp.StatusCode, body, c.code)
+			continue
+		}
+		if c.code != 200 {
+			wantErr(t, c.name, resp, body, c.code, 0)
+			if len(resp.Cookies()) != 0 {
+				t.Errorf("%s: a refused login sets a cookie", c.name)
+			}
+			continue
+		}
+		var s struct{ User, CSRF string }
+		mustJSON(t, body, &s)
+		if s.User != alex || sessionCookie(t, resp).Value == "" {
+			t.Errorf("%s: %s", c.name, body)
+		}
 	}
 }
