@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"ftpx/accounts"
 	"ftpx/client"
 	"ftpx/client/shell"
 	"ftpx/ftpxtest"
@@ -337,5 +338,39 @@ func TestDownloadNameSurvivesContentDisposition(t *testing.T) {
 		if err != nil || disp != "attachment" || params["filename"] != name {
 			t.Errorf("%q: Content-Disposition %q parses as %q %q (%v)", name, cd, disp, params, err)
 		}
+	}
+}
+
+// TestPermissionsAre403: a read-only user lists and downloads, and every
+// change is 403 with nothing changed.
+func TestPermissionsAre403(t *testing.T) {
+	w := newWeb(t)
+	w.ts.AddUserWith(t, "reader", "pw-reader", accounts.Unlimited, "perms = read")
+	dir := w.ts.Home("reader")
+	os.MkdirAll(filepath.Join(dir, "d"), 0o755)
+	os.WriteFile(filepath.Join(dir, "f.txt"), []byte("read me"), 0o644)
+	before := snapshot(t, dir)
+	a := w.login("reader", "pw-reader")
+	if resp, body := a.do("GET", "/api/v1/files/f.txt", nil, nil); resp.StatusCode != 200 || string(body) != "read me" {
+		t.Fatalf("get: %d %q", resp.StatusCode, body)
+	}
+	if resp, _ := a.do("GET", "/api/v1/ls/", nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("ls: %d", resp.StatusCode)
+	}
+	for _, c := range []struct{ method, path string }{
+		{"POST", "/api/v1/mkdir/new"},
+		{"POST", "/api/v1/rename/f.txt?to=g.txt"},
+		{"DELETE", "/api/v1/files/f.txt"},
+		{"DELETE", "/api/v1/files/d"},
+		{"DELETE", "/api/v1/files/d?recursive=1"},
+	} {
+		resp, body := a.do(c.method, c.path, nil, nil)
+		wantErr(t, "reader: "+c.method+" "+c.path, resp, body, 403, protocol.StatusPermission)
+	}
+	resp, body := a.do("POST", "/api/v1/uploads/", []byte("x"), tusHeader("Upload-Length", "1",
+		"Upload-Metadata", metadata("/x", md5hex([]byte("x")), 0), "Content-Type", "application/offset+octet-stream"))
+	wantErr(t, "reader: upload", resp, body, 403, protocol.StatusPermission)
+	if after := snapshot(t, dir); after != before {
+		t.Errorf("a read-only user changed the home:\n%s\nwas\n%s", after, before)
 	}
 }

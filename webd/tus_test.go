@@ -2,6 +2,10 @@ package webd_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,6 +17,7 @@ import (
 
 	"ftpx/accounts"
 	"ftpx/protocol"
+	"ftpx/webd"
 )
 
 // partials lists what alex's home holds of unfinished uploads (data
@@ -497,5 +502,70 @@ func TestTusResumesAfterRestart(t *testing.T) {
 	}
 	if fi, _ := os.Stat(p); !fi.ModTime().Equal(mtime) {
 		t.Errorf("mtime after the restart: %v, want %v", fi.ModTime(), mtime)
+	}
+}
+
+// TestTusShutdownKeepsWhatArrived: a PATCH still sending when the server
+// shuts down (and its grace period ends) keeps the bytes that arrived,
+// resumed through the next server.
+func TestTusShutdownKeepsWhatArrived(t *testing.T) {
+	w := newWeb(t)
+	os.MkdirAll(w.ts.Home(alex), 0o755)
+	ws := &webd.Server{Core: w.ts.Server}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- ws.Serve(l) }()
+	first := &web{t: t, ts: w.ts, base: "http://" + l.Addr().String()}
+	a := first.basic(alex, alexPW)
+	data := randomBytes(1 << 20)
+	loc := a.create("/shut.bin", data, 0)
+
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest("PATCH", first.base+loc, pr)
+	req.ContentLength = int64(len(data))
+	req.SetBasicAuth(alex, alexPW)
+	req.Header = mergeHeader(req.Header, tusHeader("Content-Type", "application/offset+octet-stream", "Upload-Offset", "0"))
+	patched := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		patched <- err
+	}()
+	sent := 300_000
+	pw.Write(data[:sent])
+	waitFor(t, "the PATCH to be running", func() bool { return w.basic(alex, alexPW).head(loc).StatusCode == 423 })
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := ws.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown with a PATCH running: %v, want the deadline", err)
+	}
+	if err := <-done; !errors.Is(err, webd.ErrServerClosed) {
+		t.Errorf("Serve: %v", err)
+	}
+	pw.CloseWithError(errors.New("the test stops sending"))
+	<-patched
+	b := w.basic(alex, alexPW) // the test's other front end, on the same core
+	var held int64
+	waitFor(t, "the cut upload to be held", func() bool {
+		r := b.head(loc)
+		if r.StatusCode != 200 {
+			return false
+		}
+		held = offsetOf(t, r)
+		return true
+	})
+	if held != int64(sent) {
+		t.Fatalf("held %d after the shutdown, want %d", held, sent)
+	}
+	if resp, body := b.patch(loc, held, data[held:]); resp.StatusCode != 204 {
+		t.Fatalf("PATCH the rest: %d %s", resp.StatusCode, body)
+	}
+	if got, _ := os.ReadFile(filepath.Join(w.ts.Home(alex), "shut.bin")); md5hex(got) != md5hex(data) {
+		t.Fatal("shut.bin differs")
 	}
 }
