@@ -275,11 +275,7 @@ func TestDownloadHeaders(t *testing.T) {
 	wantErr(t, "GET missing", resp, body, 404, protocol.StatusNotExist)
 	for _, d := range []string{"sub", "sub/", ""} {
 		resp, body = a.do("GET", "/api/v1/files/"+d, nil, nil)
-		if resp.StatusCode != 409 && resp.StatusCode != 400 {
-			t.Errorf("GET the directory %q: %d %s, want 409 or 400", d, resp.StatusCode, body)
-			continue
-		}
-		wantErr(t, "GET the directory "+d, resp, body, resp.StatusCode, 0)
+		wantErr(t, "GET the directory "+d, resp, body, 409, protocol.StatusIsDir)
 	}
 }
 

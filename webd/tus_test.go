@@ -300,7 +300,9 @@ func TestTusBodyPastLengthAndDelete(t *testing.T) {
 	resp, body = a.do("POST", "/api/v1/uploads/", nil, tusHeader("Upload-Length", strconv.Itoa(6<<20),
 		"Upload-Metadata", metadata("/half2.bin", md5hex(nil), 0)))
 	if resp.StatusCode == 201 {
-		// the reservation of a suspended upload is what it holds: fill it
+		// A suspended upload reserves only what it holds: the second
+		// is refused when its bytes would pass the limit.
+		t.Logf("a second upload whose size and the first's pass the quota: created (%s)", resp.Header.Get("Location"))
 		loc2 := resp.Header.Get("Location")
 		big := make([]byte, 6<<20)
 		if resp, _ := a.patch(loc, 0, big); resp.StatusCode != 204 {
