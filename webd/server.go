@@ -26,6 +26,7 @@ type Server struct {
 	once     sync.Once
 	hs       *http.Server
 	sessions sessions
+	pending  pending // uploads created whose store keeps no resume point yet
 }
 
 // ErrServerClosed is returned by Serve after Shutdown or Close: the same
