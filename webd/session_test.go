@@ -347,3 +347,34 @@ func TestLoginBodies(t *testing.T) {
 		}
 	}
 }
+
+// TestAnonymousReadsOnly: with an anonymous root, "anonymous" logs in
+// with any password (page or Basic), reads, and changes nothing.
+func TestAnonymousReadsOnly(t *testing.T) {
+	pub := t.TempDir()
+	os.WriteFile(filepath.Join(pub, "readme.txt"), []byte("public"), 0o644)
+	w := newWeb(t, func(s *server.Server) { s.AnonymousRoot = pub })
+	a := w.login(server.AnonymousUser, "guest@example")
+	if resp, body := a.do("GET", "/api/v1/session", nil, nil); resp.StatusCode != 200 || !strings.Contains(string(body), `"user":"anonymous"`) {
+		t.Fatalf("session: %d %s", resp.StatusCode, body)
+	}
+	for _, ag := range []*agent{a, w.basic(server.AnonymousUser, "x")} {
+		if resp, body := ag.do("GET", "/api/v1/files/readme.txt", nil, nil); resp.StatusCode != 200 || string(body) != "public" {
+			t.Errorf("anonymous get: %d %q", resp.StatusCode, body)
+		}
+		resp, body := ag.do("POST", "/api/v1/mkdir/new", nil, nil)
+		wantErr(t, "anonymous mkdir", resp, body, 403, protocol.StatusPermission)
+		resp, body = ag.do("DELETE", "/api/v1/files/readme.txt", nil, nil)
+		wantErr(t, "anonymous delete", resp, body, 403, protocol.StatusPermission)
+		resp, body = ag.do("POST", "/api/v1/uploads/", nil, tusHeader("Upload-Length", "1", "Upload-Metadata", metadata("/x", md5hex([]byte("x")), 0)))
+		wantErr(t, "anonymous upload", resp, body, 403, protocol.StatusPermission)
+	}
+	entries, _ := os.ReadDir(pub)
+	if len(entries) != 1 {
+		t.Errorf("the anonymous root changed: %v", entries)
+	}
+	// Anonymous access turned off: the session ends.
+	w.ts.SetLive(server.Live{})
+	resp, body := a.do("GET", "/api/v1/session", nil, nil)
+	wantErr(t, "anonymous session once anonymous access is off", resp, body, 401, 0)
+}
