@@ -571,3 +571,50 @@ func TestTusShutdownKeepsWhatArrived(t *testing.T) {
 		t.Fatal("shut.bin differs")
 	}
 }
+
+// TestFoldersThroughTheWeb: a folder mounted read-only is listed and read;
+// one mounted with write takes a tus upload in chunks (its partial in the
+// folder) with the folder's quota; a rename across mounts is 409.
+func TestFoldersThroughTheWeb(t *testing.T) {
+	w := newWeb(t)
+	team, drop := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(team, "plan.txt"), []byte("the plan"), 0o644)
+	w.ts.AddUserWith(t, "carol", "pw-carol", accounts.Unlimited,
+		"folder.team = "+team+" read", "folder.drop = "+drop+" read,write,modify quota=1MB")
+	os.MkdirAll(w.ts.Home("carol"), 0o755)
+	a := w.login("carol", "pw-carol")
+	_, body := a.do("GET", "/api/v1/ls/", nil, nil)
+	if !strings.Contains(string(body), `"name":"team","size":0,"is_dir":true`) || !strings.Contains(string(body), `"name":"drop"`) {
+		t.Fatalf("ls / does not show the folders: %s", body)
+	}
+	if resp, body := a.do("GET", "/api/v1/files/team/plan.txt", nil, nil); resp.StatusCode != 200 || string(body) != "the plan" {
+		t.Fatalf("get from the folder: %d %q", resp.StatusCode, body)
+	}
+	for _, c := range []struct{ method, path string }{
+		{"POST", "/api/v1/mkdir/team/x"}, {"DELETE", "/api/v1/files/team/plan.txt"}, {"POST", "/api/v1/rename/team/plan.txt?to=/team/p2.txt"},
+	} {
+		resp, body := a.do(c.method, c.path, nil, nil)
+		wantErr(t, "read-only folder: "+c.method+" "+c.path, resp, body, 403, protocol.StatusPermission)
+	}
+	resp, body := a.do("POST", "/api/v1/uploads/", nil, tusHeader("Upload-Length", "1", "Upload-Metadata", metadata("/team/x", md5hex([]byte("x")), 0)))
+	wantErr(t, "upload to a read-only folder", resp, body, 403, protocol.StatusPermission)
+
+	data := randomBytes(600_000)
+	loc := a.create("/drop/in.bin", data, 0)
+	if resp, _ := a.patch(loc, 0, data[:250_000]); resp.StatusCode != 204 {
+		t.Fatalf("PATCH into the folder: %d", resp.StatusCode)
+	}
+	if r := a.head(loc); r.StatusCode != 200 || offsetOf(t, r) != 250_000 {
+		t.Fatalf("HEAD of an upload into the folder: %d %s", r.StatusCode, r.Header.Get("Upload-Offset"))
+	}
+	resp, body = a.do("POST", "/api/v1/uploads/", nil, tusHeader("Upload-Length", strconv.Itoa(800_000), "Upload-Metadata", metadata("/drop/big.bin", md5hex(nil), 0)))
+	wantErr(t, "a second upload past the folder's quota", resp, body, 413, protocol.StatusQuota)
+	if resp, body := a.patch(loc, 250_000, data[250_000:]); resp.StatusCode != 204 {
+		t.Fatalf("PATCH the rest: %d %s", resp.StatusCode, body)
+	}
+	if got, _ := os.ReadFile(filepath.Join(drop, "in.bin")); md5hex(got) != md5hex(data) {
+		t.Fatal("the folder's file differs")
+	}
+	resp, body = a.do("POST", "/api/v1/rename/drop/in.bin?to=/in.bin", nil, nil)
+	wantErr(t, "rename from a folder to the home", resp, body, 409, protocol.StatusCrossFolder)
+}
