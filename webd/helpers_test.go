@@ -268,3 +268,7 @@ func mergeHeader(dst, src http.Header) http.Header {
 	}
 	return dst
 }
+
+func basicToken(user, pw string) string {
+	return base64.StdEncoding.EncodeToString([]byte(user + ":" + pw))
+}

@@ -162,3 +162,28 @@ func TestMaxConnsPerIPCountsHTTPAndNative(t *testing.T) {
 		t.Fatalf("HTTP beside a native and an HTTP connection: %q, want 503", two)
 	}
 }
+
+// TestStalledBodyIsDropped: a client that sends a request's head and
+// never the whole body is cut after the transfer timeout, as a native one
+// is, rather than holding a connection (and its count) for ever.
+func TestStalledBodyIsDropped(t *testing.T) {
+	w := newWeb(t, func(s *server.Server) { s.TransferTimeout = 300 * time.Millisecond })
+	auth := "Authorization: Basic " + basicToken(alex, alexPW) + "\r\n"
+	for _, head := range []string{
+		"POST /api/v1/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"user\":",
+		"POST /api/v1/mkdir/stalled HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Length: 1000\r\n\r\nabc",
+		"DELETE /api/v1/files/nothing HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Length: 1000\r\n\r\nabc",
+	} {
+		c, err := net.Dial("tcp", hostOf(w.base))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, head)
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		got, err := io.ReadAll(c)
+		if err != nil {
+			t.Errorf("%q: the server kept the connection: %v (read %q)", strings.SplitN(head, "\r\n", 2)[0], err, got)
+		}
+	}
+}
