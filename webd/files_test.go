@@ -205,6 +205,22 @@ func TestQuotaJSON(t *testing.T) {
 		if resp.StatusCode != 200 || string(bytes.TrimSpace(body)) != c.want {
 			t.Errorf("quota of %s: %d %s, want %s", c.user, resp.StatusCode, body, c.want)
 		}
+		// The native protocol says the same (ftpx quota --json).
+		ctx := context.Background()
+		nc, err := client.Dial(ctx, w.ts.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := nc.Auth(ctx, c.user, c.pw); err != nil {
+			t.Fatal(err)
+		}
+		used, limit, err := nc.Quota(ctx)
+		nc.Close()
+		var q struct{ Used, Quota int64 }
+		mustJSON(t, body, &q)
+		if err != nil || used != q.Used || limit != q.Quota {
+			t.Errorf("quota of %s: native %d %d (%v), web %s", c.user, used, limit, err, body)
+		}
 	}
 }
 
