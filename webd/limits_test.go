@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"ftpx/accounts"
 	"ftpx/protocol"
 	"ftpx/server"
 )
@@ -63,12 +64,12 @@ func TestFailedWebLoginsBanTheAddressForNative(t *testing.T) {
 		wantErr(t, "wrong web login", resp, body, 401, protocol.StatusWrongLogin)
 	}
 	resp, body := webLogin(w, alex, alexPW)
-	wantErr(t, "right web login from a banned address", resp, body, 429, protocol.StatusBanned)
+	wantErr(t, "right web login from a banned address", resp, body, 401, protocol.StatusBanned)
 	if !strings.Contains(string(body), "until") || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("ban answer: %s, Retry-After %q", body, resp.Header.Get("Retry-After"))
 	}
 	resp, body = w.basic(alex, alexPW).do("GET", "/api/v1/ls/", nil, nil)
-	wantErr(t, "Basic auth from a banned address", resp, body, 429, protocol.StatusBanned)
+	wantErr(t, "Basic auth from a banned address", resp, body, 401, protocol.StatusBanned)
 	if st := nativeAuth(t, w.ts.Addr, alex, alexPW); st != protocol.StatusBanned {
 		t.Fatalf("native auth from the address banned through the web: %d, want %d", st, protocol.StatusBanned)
 	}
@@ -82,7 +83,7 @@ func TestFailedNativeLoginsBanTheAddressForWeb(t *testing.T) {
 		}
 	}
 	resp, body := webLogin(w, alex, alexPW)
-	wantErr(t, "web login from the address banned through the native protocol", resp, body, 429, protocol.StatusBanned)
+	wantErr(t, "web login from the address banned through the native protocol", resp, body, 401, protocol.StatusBanned)
 	if len(resp.Cookies()) != 0 {
 		t.Error("a banned login set a cookie")
 	}
@@ -186,4 +187,31 @@ func TestStalledBodyIsDropped(t *testing.T) {
 			t.Errorf("%q: the server kept the connection: %v (read %q)", strings.SplitN(head, "\r\n", 2)[0], err, got)
 		}
 	}
+}
+
+// TestMaxSessionsCountsWebRequests: a web session costs nothing while
+// idle; a request counts against max_sessions while it runs, with the
+// native sessions, and is told 503 (Retry-After) when the user has none
+// left. The session stays.
+func TestMaxSessionsCountsWebRequests(t *testing.T) {
+	w := newWeb(t)
+	w.ts.AddUserWith(t, "carol", "pw-carol", accounts.Unlimited, "max_sessions = 1")
+	a := w.login("carol", "pw-carol")
+	c, r, _ := native(t, w.ts.Addr)
+	if err := protocol.WriteFrame(c, protocol.Request{Action: "auth", Username: "carol", Password: "pw-carol"}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := protocol.ReadResponse(r, protocol.MaxResponseHeader); err != nil || resp.Status != protocol.StatusLoggedIn {
+		t.Fatalf("native login beside an idle web session: %v %v", resp, err)
+	}
+	resp, body := a.do("GET", "/api/v1/ls/", nil, nil)
+	wantErr(t, "a web request while the native session is open", resp, body, 503, protocol.StatusTooManySessions)
+	if resp.Header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+	c.Close()
+	waitFor(t, "the native session to end", func() bool {
+		resp, _ := a.do("GET", "/api/v1/ls/", nil, nil)
+		return resp.StatusCode == 200
+	})
 }
