@@ -260,8 +260,7 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Fatalf("timed out waiting for %s", what)
 }
 
-func ioPipe() (*io.PipeReader, *io.PipeWriter) { return io.Pipe() }
-
+// mergeHeader sets src's fields in dst and returns it.
 func mergeHeader(dst, src http.Header) http.Header {
 	for k, v := range src {
 		dst[k] = v
@@ -269,6 +268,7 @@ func mergeHeader(dst, src http.Header) http.Header {
 	return dst
 }
 
+// basicToken is the credentials of an Authorization: Basic header.
 func basicToken(user, pw string) string {
 	return base64.StdEncoding.EncodeToString([]byte(user + ":" + pw))
 }

@@ -3,7 +3,6 @@ package webd_test
 import (
 	"bufio"
 	"bytes"
-	"encoding/base64"
 	"io"
 	"io/fs"
 	"net"
@@ -91,7 +90,7 @@ func TestJail(t *testing.T) {
 	os.WriteFile(filepath.Join(w.ts.Home(bob), "secret.txt"), []byte(bobSecret), 0o644)
 	outDir := t.TempDir()
 	os.WriteFile(filepath.Join(outDir, "passwd"), []byte(outsideSecret), 0o644)
-	auth := map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(alex+":"+alexPW))}
+	auth := map[string]string{"Authorization": "Basic " + basicToken(alex, alexPW)}
 	// reset puts alex's home back as it was.
 	reset := func() {
 		t.Helper()

@@ -2,7 +2,6 @@ package webd_test
 
 import (
 	"context"
-	"encoding/base64"
 	"strconv"
 	"strings"
 	"testing"
@@ -56,7 +55,7 @@ func TestS3UploadCutOnOneServerResumesOnAnother(t *testing.T) {
 	sent := 7<<20 + 99
 	head := "PATCH " + loc + " HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\n" +
 		"Upload-Offset: 0\r\nContent-Length: " + strconv.Itoa(len(data)) + "\r\n" +
-		"Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(alex+":"+alexPW)) + "\r\n\r\n"
+		"Authorization: Basic " + basicToken(alex, alexPW) + "\r\n\r\n"
 	rawRequest(t, hostOf(one.base), head, data[:sent])
 	var held int64
 	waitFor(t, "the cut PATCH to be held", func() bool {

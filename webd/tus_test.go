@@ -403,7 +403,7 @@ func TestTusBusyUploadIs423(t *testing.T) {
 	data := randomBytes(1 << 20)
 	loc := a.create("/busy.bin", data, 0)
 	// A PATCH whose body comes slowly: half, then the rest when told.
-	pr, pw := ioPipe()
+	pr, pw := io.Pipe()
 	req, _ := http.NewRequest("PATCH", w.base+loc, pr)
 	req.ContentLength = int64(len(data))
 	req.SetBasicAuth(alex, alexPW)
