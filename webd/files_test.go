@@ -386,3 +386,35 @@ func TestPermissionsAre403(t *testing.T) {
 		t.Errorf("a read-only user changed the home:\n%s\nwas\n%s", after, before)
 	}
 }
+
+// TestEveryAnswerCarriesCSP: the page, API answers, errors and refusals
+// all carry the Content-Security-Policy and nosniff.
+func TestEveryAnswerCarriesCSP(t *testing.T) {
+	w := newWeb(t)
+	const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+	anon, a := w.client(), w.basic(alex, alexPW)
+	for _, c := range []struct {
+		ag           *agent
+		method, path string
+		hdr          http.Header
+		code         int
+	}{
+		{anon, "GET", "/", nil, 200},
+		{anon, "GET", "/api/v1/session", nil, 401},
+		{anon, "OPTIONS", "/api/v1/uploads/", nil, 204},
+		{anon, "GET", "/static/nothing.js", nil, 404},
+		{a, "GET", "/api/v1/ls/", nil, 200},
+		{a, "GET", "/api/v1/files/missing", nil, 404},
+		{a, "GET", "/api/v1/nope", nil, 400},
+		{a, "POST", "/api/v1/mkdir/x", http.Header{"Origin": {"http://evil.example"}, "Sec-Fetch-Site": {"cross-site"}}, 403},
+		{a, "POST", "/api/v1/uploads/", nil, 412},
+	} {
+		resp, body := c.ag.do(c.method, c.path, nil, c.hdr)
+		if resp.StatusCode != c.code {
+			t.Errorf("%s %s: %d %s, want %d", c.method, c.path, resp.StatusCode, body, c.code)
+		}
+		if resp.Header.Get("Content-Security-Policy") != csp || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s %s: CSP %q, X-Content-Type-Options %q", c.method, c.path, resp.Header.Get("Content-Security-Policy"), resp.Header.Get("X-Content-Type-Options"))
+		}
+	}
+}
