@@ -1,13 +1,13 @@
 package webd
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
-	"net/url"
 	"path"
 	"strings"
 	"time"
@@ -40,15 +40,20 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, protocol.StatusBadCommand, "no such page or API call: "+r.Method+" "+r.URL.Path)
 	})
-	return guard(mux)
+	return s.guard(mux)
 }
 
 // guard sets the headers every answer carries (no sniffing, no framing,
-// nothing loaded from elsewhere) and refuses cross-origin requests that
+// nothing loaded from elsewhere), refuses cross-origin requests that
 // change something (net/http's CrossOriginProtection: a browser says
-// where a request comes from).
-func guard(h http.Handler) http.Handler {
-	h = http.NewCrossOriginProtection().Handler(h)
+// where a request comes from), and gives a request's body the transfer
+// timeout to arrive (see bodyDeadline).
+func (s *Server) guard(h http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeStatus(w, protocol.StatusPermission, "cross-origin request refused: "+r.Method+" from "+cmp.Or(r.Header.Get("Origin"), "another site"))
+	}))
+	h = cop.Handler(h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
 		hd.Set("X-Content-Type-Options", "nosniff")
@@ -58,8 +63,32 @@ func guard(h http.Handler) http.Handler {
 		if r.TLS != nil {
 			hd.Set("Strict-Transport-Security", "max-age=31536000")
 		}
+		if r.Body != nil && r.Body != http.NoBody {
+			_, transfer := s.Core.Timeouts()
+			rc := http.NewResponseController(w)
+			rc.SetReadDeadline(time.Now().Add(transfer))
+			r.Body = &bodyDeadline{ReadCloser: r.Body, rc: rc}
+		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// bodyDeadline is a request's body read under a deadline, lifted once it
+// has all arrived. Without it a client that sends a head and not the
+// whole body would hold its connection (and its count) for ever: net/http
+// sets no deadline on bodies, and reads what a handler left unread before
+// it answers. Uploads set a deadline before each read (deadlineReader).
+type bodyDeadline struct {
+	io.ReadCloser
+	rc *http.ResponseController
+}
+
+func (b *bodyDeadline) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.rc.SetReadDeadline(time.Time{}) // the connection's next wait is net/http's
+	}
+	return n, err
 }
 
 // contentSecurityPolicy lets the page load its own script and style and
@@ -188,7 +217,26 @@ func attachment(name string) string {
 		}
 		return r
 	}, name)
-	return fmt.Sprintf(`attachment; filename="%s"; filename*=UTF-8''%s`, ascii, url.PathEscape(name))
+	return fmt.Sprintf(`attachment; filename="%s"; filename*=UTF-8''%s`, ascii, extValue(name))
+}
+
+// extValue percent-encodes name as RFC 5987's value-chars: every byte but
+// its attr-chars (url.PathEscape leaves "=", ":" and "@", which end or
+// break the parameter for a strict parser).
+func extValue(name string) string {
+	const hexDigits = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$&+-.^_`|~", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hexDigits[c>>4])
+		b.WriteByte(hexDigits[c&15])
+	}
+	return b.String()
 }
 
 // handleDelete removes a file or an empty directory; ?recursive=1 a tree.

@@ -1,12 +1,15 @@
 package webd
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"ftpx/home"
@@ -51,13 +54,10 @@ func clientIP(r *http.Request) string {
 // handleLogin checks a password as every front end does (Core's Login:
 // throttling and bans shared with them) and starts a web session.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
-	var cr credentials
-	if err := json.NewDecoder(io.LimitReader(r.Body, maxLoginBody)).Decode(&cr); err != nil {
-		if err := r.ParseForm(); err != nil || r.PostForm.Get("user") == "" {
-			writeStatus(w, protocol.StatusBadAuthData, "login: a JSON body {\"user\":...,\"password\":...} is required")
-			return
-		}
-		cr = credentials{User: r.PostForm.Get("user"), Password: r.PostForm.Get("password")}
+	cr, ok := readCredentials(r)
+	if !ok {
+		writeStatus(w, protocol.StatusBadAuthData, "login: a JSON body {\"user\":...,\"password\":...} is required")
+		return
 	}
 	log := s.requestLog(r)
 	l, err := s.Core.Login(r.Context(), log, server.ProtocolHTTP, clientIP(r), cr.User, cr.Password)
@@ -74,15 +74,48 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, sessionInfo{User: user, CSRF: sess.csrf})
 }
 
+// readCredentials reads a login's body once: JSON, or a form's fields
+// (user, password) when it is sent as a form.
+func readCredentials(r *http.Request) (credentials, bool) {
+	var cr credentials
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxLoginBody))
+	if err != nil {
+		return cr, false
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" {
+		q, err := url.ParseQuery(string(b))
+		if err != nil || q.Get("user") == "" {
+			return cr, false
+		}
+		return credentials{User: q.Get("user"), Password: q.Get("password")}, true
+	}
+	return cr, json.Unmarshal(b, &cr) == nil
+}
+
 // handleSession tells the page who is logged in, and the CSRF token its
 // requests carry.
 func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
-	sess, _, ok := s.cookieSession(r)
+	sess, token, ok := s.cookieSession(r)
 	if !ok {
 		writeStatus(w, protocol.StatusNotLoggedIn, "not logged in")
 		return
 	}
+	if !s.accountExists(sess.user) { // removed from the accounts: as every other call says
+		s.sessions.end(token)
+		writeStatus(w, protocol.StatusNotLoggedIn, "not logged in: the account is gone")
+		return
+	}
 	writeJSON(w, http.StatusOK, sessionInfo{User: sess.user, CSRF: sess.csrf})
+}
+
+// accountExists tells whether user may still log in: an account of the
+// accounts (or the anonymous user while anonymous access is on).
+func (s *Server) accountExists(user string) bool {
+	if user == server.AnonymousUser && s.Core.LiveSettings().AnonymousRoot != "" {
+		return true
+	}
+	_, ok := s.Core.Accounts.Lookup(user)
+	return ok
 }
 
 // handleLogout ends the web session and clears its cookie.
@@ -128,6 +161,11 @@ func (s *Server) authed(fn func(*call)) http.Handler {
 		s.running.Add(1)
 		defer s.running.Add(-1)
 		log := s.requestLog(r)
+		// The home outlives the client's connection: an upload cut off
+		// still stores the part it holds and its resume point (on an
+		// object store, calls made with a cancelled context fail), as
+		// after Shutdown. Each call to the store has its own timeout.
+		ctx := context.WithoutCancel(r.Context())
 		var l *server.Login
 		var err error
 		if sess, token, ok := s.cookieSession(r); ok {
@@ -135,12 +173,12 @@ func (s *Server) authed(fn func(*call)) http.Handler {
 				writeStatus(w, protocol.StatusPermission, "missing or wrong CSRF token (X-CSRF-Token)")
 				return
 			}
-			l, err = s.Core.Reopen(r.Context(), log, server.ProtocolHTTP, sess.user)
+			l, err = s.Core.Reopen(ctx, log, server.ProtocolHTTP, sess.user)
 			if errors.Is(err, server.ErrWrongLogin) { // the account is gone
 				s.sessions.end(token)
 			}
 		} else if user, password, ok := r.BasicAuth(); ok {
-			l, err = s.Core.Login(r.Context(), log, server.ProtocolHTTP, clientIP(r), user, password)
+			l, err = s.Core.Login(ctx, log, server.ProtocolHTTP, clientIP(r), user, password)
 		} else {
 			if r.Header.Get("Sec-Fetch-Site") == "" { // not the page: a client that may answer a challenge
 				w.Header().Set("WWW-Authenticate", `Basic realm="ftpx", charset="UTF-8"`)

@@ -135,16 +135,35 @@ func handleTusCreate(c *call) {
 	}
 	c.w.Header().Set("Location", tusPrefix+id)
 	c.log.Info("upload created", "upload", id, "path", name, "size", size, "md5", meta.md5)
+	held := home.Held{Name: name, Size: size, Want: meta.md5, MTime: meta.mtime}
 	if size > 0 && r.Header.Get("Content-Type") != offsetStream {
 		if err := u.Suspend(); err != nil {
 			writeError(c.w, err)
+			return
+		}
+		if !keepPending(c, id, held) {
 			return
 		}
 		c.w.Header().Set("Upload-Offset", "0")
 		c.w.WriteHeader(http.StatusCreated)
 		return
 	}
-	receive(c, u, name, meta.md5, http.StatusCreated)
+	receive(c, u, id, held, http.StatusCreated)
+}
+
+// keepPending records the upload id in the server's table of pending
+// uploads when its store holds no resume point of it (see pending), so
+// that HEAD and PATCH find it. When the table is full the upload is given
+// up and the request answered 503.
+func keepPending(c *call, id string, held home.Held) bool {
+	if _, err := c.home.Breakpoint(id); !errors.Is(err, home.ErrNotExist) {
+		return true // the store has it (or will say why not)
+	}
+	if c.srv.pending.add(id, c.login.User, held, time.Now()) {
+		return true
+	}
+	writeStatus(c.w, protocol.StatusUnavailable, "too many uploads waiting for their bytes: try again later")
+	return false
 }
 
 // handleTusHead reports how much of an upload the server holds.
@@ -166,6 +185,11 @@ func handleTusHead(c *call) {
 func heldUpload(c *call) (home.Held, bool) {
 	id := c.r.PathValue("id")
 	held, err := c.home.Breakpoint(id)
+	if errors.Is(err, home.ErrNotExist) {
+		if p, ok := c.srv.pending.find(id, c.login.User, time.Now()); ok {
+			return p, true
+		}
+	}
 	switch {
 	case errors.Is(err, home.ErrBadTransfer):
 		writeError(c.w, fmt.Errorf("upload %s: %w", id, home.ErrNotExist))
@@ -208,14 +232,16 @@ func handleTusPatch(c *call) {
 		writeError(c.w, err)
 		return
 	}
-	receive(c, u, held.Name, held.Want, http.StatusNoContent)
+	receive(c, u, id, held, http.StatusNoContent)
 }
 
-// receive takes the request's body into u. At the upload's end it is
-// verified against want and placed under name; before, it is suspended
-// and the answer says the offset the server now holds (on an object
-// store, the end of the last part it keeps). code is the success status.
-func receive(c *call, u *home.Upload, name, want string, code int) {
+// receive takes the request's body into u, the upload id of held. At the
+// upload's end it is verified against held.Want and placed under
+// held.Name; before, it is suspended and the answer says the offset the
+// server now holds (on an object store, the end of the last part it
+// keeps). code is the success status.
+func receive(c *call, u *home.Upload, id string, held home.Held, code int) {
+	name, want := held.Name, held.Want
 	start := time.Now()
 	_, transfer := c.srv.Core.Timeouts()
 	body := &deadlineReader{r: server.RateReader(c.r.Body, c.login.UploadRate), rc: http.NewResponseController(c.w), timeout: transfer}
@@ -226,6 +252,7 @@ func receive(c *call, u *home.Upload, name, want string, code int) {
 		var extra [1]byte
 		if n, _ := io.ReadFull(c.r.Body, extra[:]); n > 0 {
 			u.Abort()
+			c.srv.pending.forget(id)
 			badRequest(c.w, "the body runs past Upload-Length: the upload is given up")
 			return
 		}
@@ -239,11 +266,15 @@ func receive(c *call, u *home.Upload, name, want string, code int) {
 			return
 		}
 		c.log.Info("upload suspended", "path", name, "offset", u.Saved(), "bytes", u.Written(), "err", err)
+		if u.Saved() == 0 && !keepPending(c, id, held) {
+			return
+		}
 		c.w.Header().Set("Upload-Offset", strconv.FormatInt(u.Saved(), 10))
 		c.w.WriteHeader(code)
 		return
 	}
 	err = u.Commit(want)
+	c.srv.pending.forget(id) // placed, or failed and gone
 	c.srv.Core.RecordTransfer(server.ProtocolHTTP, protocol.ActionPut, u.Written(), time.Since(start), err)
 	if err != nil {
 		c.log.Warn("put failed", "path", name, "err", err)
@@ -290,7 +321,16 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 // leave the quota.
 func handleTusDelete(c *call) {
 	id := c.r.PathValue("id")
-	if _, err := c.home.Cancel(id); err != nil {
+	_, err := c.home.Cancel(id)
+	if errors.Is(err, home.ErrNotExist) {
+		if _, ok := c.srv.pending.find(id, c.login.User, time.Now()); ok {
+			err = nil // nothing stored: the table's row was all of it
+		}
+	}
+	if err == nil {
+		c.srv.pending.forget(id)
+	}
+	if err != nil {
 		if errors.Is(err, home.ErrBadTransfer) {
 			err = fmt.Errorf("upload %s: %w", id, home.ErrNotExist)
 		}
