@@ -92,24 +92,25 @@ func TestS3UploadCutOnOneServerResumesOnAnother(t *testing.T) {
 	}
 }
 
-// TestS3SmallUploadCreatedThenPatched: a file smaller than one part, which
-// the store keeps in memory until it is whole (no resume point), is
-// created, then sent by PATCH as the page does; cut off, it is sent again
-// from 0. Run on one server: another server does not know it (404, the
-// client creates it again).
+// TestS3SmallUploadCreatedThenPatched: a file smaller than one part (which
+// a native put would keep in memory until it is whole) is created through
+// one server, then sent by PATCH through the other, as the page does
+// behind a balancer: a tus upload is stored as parts with its resume
+// point from its creation. Cut off, it is sent again from 0.
 func TestS3SmallUploadCreatedThenPatched(t *testing.T) {
 	srv := miniotest.Start(t, 1)
 	for _, kv := range srv.Env() {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
 	}
-	one := s3Web(t, srv)
-	a := one.login(alex, alexPW)
+	one, two := s3Web(t, srv), s3Web(t, srv)
+	a1 := one.login(alex, alexPW)
+	a := two.login(alex, alexPW)
 	for _, n := range []int{1, 1000, 1 << 20} {
 		data := randomBytes(n)
 		name := "/small" + strconv.Itoa(n) + ".bin"
 		mtime := time.Date(2023, 3, 3, 3, 3, 3, 0, time.UTC)
-		loc := a.create(name, data, mtime.Unix())
+		loc := a1.create(name, data, mtime.Unix())
 		r := a.head(loc)
 		if r.StatusCode != 200 || offsetOf(t, r) != 0 || r.Header.Get("Upload-Length") != strconv.Itoa(n) {
 			t.Fatalf("%d bytes: HEAD after creation: %d %v", n, r.StatusCode, r.Header)

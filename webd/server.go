@@ -28,7 +28,6 @@ type Server struct {
 	hs       *http.Server
 	sessions sessions
 	running  atomic.Int64 // authenticated requests being served
-	pending  pending      // uploads created whose store keeps no resume point yet
 }
 
 // ErrServerClosed is returned by Serve after Shutdown or Close: the same

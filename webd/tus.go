@@ -128,7 +128,7 @@ func handleTusCreate(c *call) {
 		return
 	}
 	id := uuid.NewString()
-	u, err := c.home.BeginUpload(name, home.Put{Size: size, Transfer: id, MTime: meta.mtime, Want: meta.md5})
+	u, err := c.home.BeginUpload(name, home.Put{Size: size, Transfer: id, MTime: meta.mtime, Want: meta.md5, Shared: true})
 	if err != nil {
 		writeError(c.w, err)
 		return
@@ -141,29 +141,11 @@ func handleTusCreate(c *call) {
 			writeError(c.w, err)
 			return
 		}
-		if !keepPending(c, id, held) {
-			return
-		}
 		c.w.Header().Set("Upload-Offset", "0")
 		c.w.WriteHeader(http.StatusCreated)
 		return
 	}
 	receive(c, u, id, held, http.StatusCreated)
-}
-
-// keepPending records the upload id in the server's table of pending
-// uploads when its store holds no resume point of it (see pending), so
-// that HEAD and PATCH find it. When the table is full the upload is given
-// up and the request answered 503.
-func keepPending(c *call, id string, held home.Held) bool {
-	if _, err := c.home.Breakpoint(id); !errors.Is(err, home.ErrNotExist) {
-		return true // the store has it (or will say why not)
-	}
-	if c.srv.pending.add(id, c.login.User, held, time.Now()) {
-		return true
-	}
-	writeStatus(c.w, protocol.StatusUnavailable, "too many uploads waiting for their bytes: try again later")
-	return false
 }
 
 // handleTusHead reports how much of an upload the server holds.
@@ -185,11 +167,6 @@ func handleTusHead(c *call) {
 func heldUpload(c *call) (home.Held, bool) {
 	id := c.r.PathValue("id")
 	held, err := c.home.Breakpoint(id)
-	if errors.Is(err, home.ErrNotExist) {
-		if p, ok := c.srv.pending.find(id, c.login.User, time.Now()); ok {
-			return p, true
-		}
-	}
 	switch {
 	case errors.Is(err, home.ErrBadTransfer):
 		writeError(c.w, fmt.Errorf("upload %s: %w", id, home.ErrNotExist))
@@ -227,7 +204,7 @@ func handleTusPatch(c *call) {
 		return
 	}
 	id := c.r.PathValue("id")
-	u, err := c.home.BeginUpload(held.Name, home.Put{Size: held.Size, Transfer: id, Offset: offset, MTime: held.MTime, Want: held.Want})
+	u, err := c.home.BeginUpload(held.Name, home.Put{Size: held.Size, Transfer: id, Offset: offset, MTime: held.MTime, Want: held.Want, Shared: true})
 	if err != nil {
 		writeError(c.w, err)
 		return
@@ -252,7 +229,6 @@ func receive(c *call, u *home.Upload, id string, held home.Held, code int) {
 		var extra [1]byte
 		if n, _ := io.ReadFull(c.r.Body, extra[:]); n > 0 {
 			u.Abort()
-			c.srv.pending.forget(id)
 			badRequest(c.w, "the body runs past Upload-Length: the upload is given up")
 			return
 		}
@@ -266,15 +242,11 @@ func receive(c *call, u *home.Upload, id string, held home.Held, code int) {
 			return
 		}
 		c.log.Info("upload suspended", "path", name, "offset", u.Saved(), "bytes", u.Written(), "err", err)
-		if u.Saved() == 0 && !keepPending(c, id, held) {
-			return
-		}
 		c.w.Header().Set("Upload-Offset", strconv.FormatInt(u.Saved(), 10))
 		c.w.WriteHeader(code)
 		return
 	}
 	err = u.Commit(want)
-	c.srv.pending.forget(id) // placed, or failed and gone
 	c.srv.Core.RecordTransfer(server.ProtocolHTTP, protocol.ActionPut, u.Written(), time.Since(start), err)
 	if err != nil {
 		c.log.Warn("put failed", "path", name, "err", err)
@@ -321,16 +293,7 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 // leave the quota.
 func handleTusDelete(c *call) {
 	id := c.r.PathValue("id")
-	_, err := c.home.Cancel(id)
-	if errors.Is(err, home.ErrNotExist) {
-		if _, ok := c.srv.pending.find(id, c.login.User, time.Now()); ok {
-			err = nil // nothing stored: the table's row was all of it
-		}
-	}
-	if err == nil {
-		c.srv.pending.forget(id)
-	}
-	if err != nil {
+	if _, err := c.home.Cancel(id); err != nil {
 		if errors.Is(err, home.ErrBadTransfer) {
 			err = fmt.Errorf("upload %s: %w", id, home.ErrNotExist)
 		}
