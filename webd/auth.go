@@ -68,7 +68,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	user := l.User
 	l.Close() // each request opens the home again
-	token, sess := s.sessions.begin(user, time.Now())
+	token, sess := s.sessions.begin(user, s.passwordStamp(user), time.Now())
 	http.SetCookie(w, sessionCookie(token, r.TLS != nil, 0))
 	log.Info("web session begun", "user", user)
 	writeJSON(w, http.StatusOK, sessionInfo{User: user, CSRF: sess.csrf})
@@ -95,27 +95,30 @@ func readCredentials(r *http.Request) (credentials, bool) {
 // handleSession tells the page who is logged in, and the CSRF token its
 // requests carry.
 func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
-	sess, token, ok := s.cookieSession(r)
+	sess, _, ok := s.cookieSession(r)
 	if !ok {
 		writeStatus(w, protocol.StatusNotLoggedIn, "not logged in")
-		return
-	}
-	if !s.accountExists(sess.user) { // removed from the accounts: as every other call says
-		s.sessions.end(token)
-		writeStatus(w, protocol.StatusNotLoggedIn, "not logged in: the account is gone")
 		return
 	}
 	writeJSON(w, http.StatusOK, sessionInfo{User: sess.user, CSRF: sess.csrf})
 }
 
-// accountExists tells whether user may still log in: an account of the
-// accounts (or the anonymous user while anonymous access is on).
-func (s *Server) accountExists(user string) bool {
-	if user == server.AnonymousUser && s.Core.LiveSettings().AnonymousRoot != "" {
-		return true
+// passwordStamp is what a session keeps of its user's password, to end
+// when it changes (0 for the anonymous user).
+func (s *Server) passwordStamp(user string) uint64 {
+	stamp, _ := s.Core.Accounts.PasswordStamp(user)
+	return stamp
+}
+
+// stillValid tells whether a session's user may still log in as they
+// did: an account of the accounts with the same password (or the
+// anonymous user while anonymous access is on).
+func (s *Server) stillValid(sess *session) bool {
+	if sess.user == server.AnonymousUser && sess.stamp == 0 {
+		return s.Core.LiveSettings().AnonymousRoot != ""
 	}
-	_, ok := s.Core.Accounts.Lookup(user)
-	return ok
+	stamp, ok := s.Core.Accounts.PasswordStamp(sess.user)
+	return ok && stamp == sess.stamp
 }
 
 // handleLogout ends the web session and clears its cookie.
@@ -133,13 +136,19 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// cookieSession returns the live session the request's cookie names.
+// cookieSession returns the live session the request's cookie names. A
+// session whose user was removed from the accounts or whose password
+// changed has ended.
 func (s *Server) cookieSession(r *http.Request) (*session, string, bool) {
 	c, err := r.Cookie(cookieName)
 	if err != nil || c.Value == "" {
 		return nil, "", false
 	}
 	sess, ok := s.sessions.find(c.Value, time.Now())
+	if ok && !s.stillValid(sess) {
+		s.sessions.end(c.Value)
+		return nil, "", false
+	}
 	return sess, c.Value, ok
 }
 

@@ -287,11 +287,7 @@ func TestRemovedUserSessionIs401(t *testing.T) {
 	if resp, _ := a.do("GET", "/api/v1/ls/", nil, nil); resp.StatusCode != 200 {
 		t.Fatalf("ls: %d", resp.StatusCode)
 	}
-	// The accounts file without alex.
-	if err := os.WriteFile(w.ts.Accounts, []byte("; test accounts\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	w.ts.AddUser(t, bob, bobPW, accounts.Unlimited)
+	dropAccount(t, w, alex)
 	for _, p := range []string{"/api/v1/session", "/api/v1/ls/", "/api/v1/quota"} {
 		resp, body := a.do("GET", p, nil, nil)
 		wantErr(t, p+" of a removed user", resp, body, 401, 0)
@@ -377,4 +373,50 @@ func TestAnonymousReadsOnly(t *testing.T) {
 	w.ts.SetLive(server.Live{})
 	resp, body := a.do("GET", "/api/v1/session", nil, nil)
 	wantErr(t, "anonymous session once anonymous access is off", resp, body, 401, 0)
+}
+
+// TestPasswordChangeEndsSessions: a web session outlives its login, so
+// it ends when its user's password changes (another user's goes on);
+// the new password logs in again.
+func TestPasswordChangeEndsSessions(t *testing.T) {
+	w := newWeb(t)
+	a := w.login(alex, alexPW)
+	b := w.login(bob, bobPW)
+	dropAccount(t, w, alex)
+	w.ts.AddUser(t, alex, "a-new-password", accounts.Unlimited)
+	resp, body := a.do("GET", "/api/v1/session", nil, nil)
+	wantErr(t, "the session after a password change", resp, body, 401, 0)
+	if resp, _ := b.do("GET", "/api/v1/ls/", nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("another user's session: %d", resp.StatusCode)
+	}
+	a = w.login(alex, "a-new-password")
+	if resp, _ := a.do("GET", "/api/v1/ls/", nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("ls after logging in with the new password: %d", resp.StatusCode)
+	}
+}
+
+// dropAccount removes user's section from the accounts file, keeping
+// every other byte (the other users' hashes), and reloads it.
+func dropAccount(t *testing.T, w *web, user string) {
+	t.Helper()
+	b, err := os.ReadFile(w.ts.Accounts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	in := false
+	for _, line := range strings.SplitAfter(string(b), "\n") {
+		if strings.HasPrefix(line, "[") {
+			in = strings.TrimSpace(line) == "["+user+"]"
+		}
+		if !in {
+			kept = append(kept, line)
+		}
+	}
+	if err := os.WriteFile(w.ts.Accounts, []byte(strings.Join(kept, "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.ts.Server.Accounts.Reload(); err != nil {
+		t.Fatal(err)
+	}
 }
