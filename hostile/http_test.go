@@ -242,3 +242,62 @@ func TestHTTPRawURLsStayInTheHome(t *testing.T) {
 	}
 	t.Logf("%d raw targets x %d routes: answers %v", len(targets), len(routes), codes)
 }
+
+// TestHTTPTusIDsAreNotPaths: the victim holds a tus upload; the attacker
+// asks HEAD, PATCH and DELETE of the victim's id and of ids that are
+// paths (dot segments, encoded, towards the victim's partial, the state
+// file, NUL, overlong). None is served, nothing outside the attacker's
+// home changes, and the victim's upload then completes from where it was.
+func TestHTTPTusIDsAreNotPaths(t *testing.T) {
+	w := newWebArena(t, newArena(t))
+	data := []byte(strings.Repeat("victim's upload ", 10))
+	tusHdr := []string{"Tus-Resumable", "1.0.0"}
+	meta := "path " + base64.StdEncoding.EncodeToString([]byte("/up.bin")) + ",md5 " + base64.StdEncoding.EncodeToString([]byte(md5hex(data)))
+	a := w.do(t, "POST", w.base+"/api/v1/uploads/", victim, victimPW, nil, append(tusHdr, "Upload-Length", strconv.Itoa(len(data)), "Upload-Metadata", meta)...)
+	loc := a.header.Get("Location")
+	if a.code != 201 || !strings.HasPrefix(loc, "/api/v1/uploads/") {
+		t.Fatalf("the victim's tus creation: %d %v %s", a.code, a.header, a.body)
+	}
+	id := strings.TrimPrefix(loc, "/api/v1/uploads/")
+	patch := func(user, pw, target string, off int, body []byte) webAnswer {
+		return w.do(t, "PATCH", w.base+target, user, pw, strings.NewReader(string(body)),
+			append(tusHdr, "Content-Type", "application/offset+octet-stream", "Upload-Offset", strconv.Itoa(off))...)
+	}
+	if a = patch(victim, victimPW, loc, 0, data[:40]); a.code != 204 || a.header.Get("Upload-Offset") != "40" {
+		t.Fatalf("the victim's first PATCH: %d %v %s", a.code, a.header, a.body)
+	}
+	w.before = snapshot(t, w.top, w.skip...)
+
+	ids := []string{id, strings.ToUpper(id), id + ".state", "..", "%2e%2e", ".", "%2e", "..%2f..%2f" + victim + "%2f.ftpx-partial%2f" + id,
+		"%2e%2e%2f%2e%2e%2f" + victim + "%2f%2eftpx-partial%2f" + id, "..%2f..%2f" + victim + "%2f.ftpx-partial%2f" + id + ".state",
+		".ftpx-partial", "%2eftpx-partial%2f" + id, "%00", id + "%00", "..%5c..%5c" + victim, strings.Repeat("a", 5000),
+		"..%2f..%2f..%2f..%2foutside%2fsecret.txt", "3f2504e0-4f89-41d3-9a0c-0305e82c3301"}
+	codes := map[int]int{}
+	for _, bad := range ids {
+		target := "/api/v1/uploads/" + bad
+		for _, a := range []webAnswer{
+			w.do(t, "HEAD", w.base+target, attacker, attackerPW, nil, tusHdr...),
+			patch(attacker, attackerPW, target, 40, []byte("x")),
+			w.do(t, "DELETE", w.base+target, attacker, attackerPW, nil, tusHdr...),
+		} {
+			codes[a.code]++
+			if a.code < 300 || a.code >= 500 || a.code == http.StatusLocked {
+				t.Errorf("upload id %.80q: %d %v %s", bad, a.code, a.header, a.body)
+			}
+		}
+		w.escapes(t, "upload id "+bad)
+	}
+	t.Logf("%d ids x HEAD, PATCH, DELETE: answers %v", len(ids), codes)
+	if a = w.do(t, "HEAD", w.base+loc, victim, victimPW, nil, tusHdr...); a.code != 200 || a.header.Get("Upload-Offset") != "40" {
+		t.Fatalf("the victim's HEAD after the attacks: %d %v", a.code, a.header)
+	}
+	if a = patch(victim, victimPW, loc, 40, data[40:]); a.code != 204 || a.header.Get("Upload-Offset") != strconv.Itoa(len(data)) {
+		t.Fatalf("the victim's last PATCH: %d %v %s", a.code, a.header, a.body)
+	}
+	if a = w.do(t, "GET", w.base+"/api/v1/files/up.bin", victim, victimPW, nil); a.code != 200 || string(a.body) != string(data) {
+		t.Fatalf("the victim's upload: %d %q", a.code, a.body)
+	}
+	if n := panics(w.ts); n > 0 {
+		t.Errorf("%d handler panics in the server log", n)
+	}
+}
