@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -299,5 +301,59 @@ func TestHTTPTusIDsAreNotPaths(t *testing.T) {
 	}
 	if n := panics(w.ts); n > 0 {
 		t.Errorf("%d handler panics in the server log", n)
+	}
+}
+
+// TestHTTPTusOneUploadOneWriter: while a PATCH is writing an upload, a
+// HEAD and a second PATCH of it (at the same offset, from another
+// connection) are answered 423 with Retry-After and write nothing; the
+// first PATCH then completes the upload with its MD5.
+func TestHTTPTusOneUploadOneWriter(t *testing.T) {
+	w := newWebArena(t, newArena(t))
+	data := []byte(strings.Repeat("one writer at a time. ", 200000)) // 4.4 MB: half of it is past any buffer
+	tusHdr := []string{"Tus-Resumable", "1.0.0"}
+	meta := "path " + base64.StdEncoding.EncodeToString([]byte("/one.bin")) + ",md5 " + base64.StdEncoding.EncodeToString([]byte(md5hex(data)))
+	a := w.do(t, "POST", w.base+"/api/v1/uploads/", attacker, attackerPW, nil, append(tusHdr, "Upload-Length", strconv.Itoa(len(data)), "Upload-Metadata", meta)...)
+	loc := a.header.Get("Location")
+	if a.code != 201 {
+		t.Fatalf("tus creation: %d %s", a.code, a.body)
+	}
+	c, err := net.DialTimeout("tcp", strings.TrimPrefix(w.base, "http://"), ioTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "PATCH %s HTTP/1.1\r\nHost: x\r\nAuthorization: Basic %s\r\nTus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\nContent-Length: %d\r\n\r\n",
+		loc, base64.StdEncoding.EncodeToString([]byte(attacker+":"+attackerPW)), len(data))
+	half := len(data) / 2
+	if _, err := c.Write(data[:half]); err != nil {
+		t.Fatal(err)
+	}
+	partial := filepath.Join(w.home, ".ftpx-partial", strings.TrimPrefix(loc, "/api/v1/uploads/"))
+	if !waitFor(10*time.Second, func() bool { fi, err := os.Stat(partial); return err == nil && fi.Size() > 0 }) {
+		t.Fatal("the first PATCH's bytes do not reach the partial")
+	}
+
+	head := w.do(t, "HEAD", w.base+loc, attacker, attackerPW, nil, tusHdr...)
+	second := w.do(t, "PATCH", w.base+loc, attacker, attackerPW, strings.NewReader(strings.Repeat("X", len(data))),
+		append(tusHdr, "Content-Type", "application/offset+octet-stream", "Upload-Offset", "0")...)
+	t.Logf("while the first PATCH writes: HEAD %d (Retry-After %q), a second PATCH %d %s", head.code, head.header.Get("Retry-After"), second.code, second.body)
+	if head.code != http.StatusLocked || head.header.Get("Retry-After") == "" {
+		t.Errorf("HEAD while a PATCH writes: %d %v, want 423 with Retry-After", head.code, head.header)
+	}
+	if second.code != http.StatusLocked && second.code != http.StatusConflict {
+		t.Errorf("a second PATCH while the first writes: %d %s, want 423 or 409", second.code, second.body)
+	}
+
+	if _, err := c.Write(data[half:]); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(ioTimeout))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != 204 || resp.Header.Get("Upload-Offset") != strconv.Itoa(len(data)) {
+		t.Fatalf("the first PATCH: %v %v", resp, err)
+	}
+	if a = w.do(t, "GET", w.base+"/api/v1/files/one.bin", attacker, attackerPW, nil); a.code != 200 || string(a.body) != string(data) {
+		t.Fatalf("one.bin: %d, %d bytes, want the first PATCH's %d", a.code, len(a.body), len(data))
 	}
 }
