@@ -46,9 +46,13 @@ func (s *Server) routes() http.Handler {
 // guard sets the headers every answer carries (no sniffing, no framing,
 // nothing loaded from elsewhere) and refuses cross-origin requests that
 // change something (net/http's CrossOriginProtection: a browser says
-// where a request comes from).
+// where a request comes from), with a JSON error as every refusal.
 func guard(h http.Handler) http.Handler {
-	h = http.NewCrossOriginProtection().Handler(h)
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeStatus(w, protocol.StatusPermission, "a request from another site (cross-origin) is refused")
+	}))
+	h = cop.Handler(h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
 		hd.Set("X-Content-Type-Options", "nosniff")
