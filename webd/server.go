@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -114,36 +113,19 @@ func (s *Server) logger() *slog.Logger {
 // reads, such as a login's, or one it leaves for net/http to drain
 // after it) is cut off with its connection instead of holding both for
 // as long as it likes. A tus PATCH moves the deadline on with each read
-// (deadlineReader). Once the body is read whole, the deadline is lifted,
-// so that net/http's watch for the client going away does not time out
-// and cancel the request's context while the handler still works (an
-// upload's commit, a long answer). http.Server's ReadTimeout would not
-// lift it: it would cancel long downloads.
+// (deadlineReader). Once the body is read whole, net/http lifts the
+// deadline itself (its watch for the client going away), so a handler
+// may go on working after that (an upload's commit on a slow store).
+// http.Server's ReadTimeout would not do: its clock starts with the
+// headers (readHeaderTimeout's), not with the body.
 func (s *Server) bodyDeadline(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength != 0 { // a body: of a known length, or chunked (-1)
 			_, transfer := s.Core.Timeouts()
-			rc := http.NewResponseController(w)
-			rc.SetReadDeadline(time.Now().Add(transfer))
-			r.Body = &timedBody{ReadCloser: r.Body, rc: rc}
+			http.NewResponseController(w).SetReadDeadline(time.Now().Add(transfer))
 		}
 		h.ServeHTTP(w, r)
 	})
-}
-
-// timedBody is a request's body under bodyDeadline: its end lifts the
-// read deadline.
-type timedBody struct {
-	io.ReadCloser
-	rc *http.ResponseController
-}
-
-func (b *timedBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if err == io.EOF {
-		b.rc.SetReadDeadline(time.Time{})
-	}
-	return n, err
 }
 
 // Loopback tells whether a listener's address is on a loopback interface
