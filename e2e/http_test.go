@@ -240,3 +240,63 @@ func TestHTTPPlainOnlyOnLoopback(t *testing.T) {
 		t.Fatalf("plain HTTP to the HTTPS port answered 200: %s", a.body)
 	}
 }
+
+// TestHTTPCurlSessionAsThePageUsesIt: the page's session through curl's
+// cookie jar: login sets an HttpOnly, SameSite=Strict cookie and gives a
+// CSRF token; a change without the token is refused (403), with it done;
+// logout ends the session; and a session idle for longer than the
+// server's idle timeout (2 s here) has ended.
+func TestHTTPCurlSessionAsThePageUsesIt(t *testing.T) {
+	needCurl(t)
+	accounts := filepath.Join(t.TempDir(), "accounts.ini")
+	addUser(t, accounts, "alex", "pw", "")
+	d := startDaemon(t, accounts, "--http-listen", "127.0.0.1:0", "--idle-timeout", "2s")
+	base := d.webURL(t)
+	work := t.TempDir()
+	jar := filepath.Join(work, "jar")
+	login := func() string {
+		t.Helper()
+		a := curlDo(t, work, "-c", jar, "-H", "Content-Type: application/json", "--data", `{"user":"alex","password":"pw"}`, base+"/api/v1/login")
+		var s struct{ User, CSRF string }
+		c := a.header.Get("Set-Cookie")
+		if a.code != 200 || json.Unmarshal([]byte(a.body), &s) != nil || s.User != "alex" || s.CSRF == "" ||
+			!strings.Contains(c, "HttpOnly") || !strings.Contains(c, "SameSite=Strict") || !strings.Contains(c, "Path=/") || strings.Contains(c, "Secure") {
+			t.Fatalf("login: %d %q %s", a.code, c, a.body)
+		}
+		return s.CSRF
+	}
+	csrf := login()
+	if a := curlDo(t, work, "-b", jar, base+"/api/v1/session"); a.code != 200 || !strings.Contains(a.body, `"csrf":"`+csrf+`"`) {
+		t.Fatalf("session: %d %s", a.code, a.body)
+	}
+	if a := curlDo(t, work, "-b", jar, "-X", "POST", base+"/api/v1/mkdir/docs"); a.code != 403 {
+		t.Fatalf("mkdir without the CSRF token: %d %s", a.code, a.body)
+	}
+	if a := curlDo(t, work, "-b", jar, "-X", "POST", "-H", "X-CSRF-Token: "+csrf, base+"/api/v1/mkdir/docs"); a.code != 201 || strings.TrimSpace(a.body) != `{"path":"/docs"}` {
+		t.Fatalf("mkdir with the token: %d %s", a.code, a.body)
+	}
+	if a := curlDo(t, work, "-b", jar, "-X", "POST", "-H", "X-CSRF-Token: "+csrf, base+"/api/v1/rename/docs?to=%2Fpapers%20old"); a.code != 200 || strings.TrimSpace(a.body) != `{"path":"/papers old"}` {
+		t.Fatalf("rename: %d %s", a.code, a.body)
+	}
+	if fi, err := os.Stat(filepath.Join(d.root, "alex", "papers old")); err != nil || !fi.IsDir() {
+		t.Fatalf("the renamed directory: %v", err)
+	}
+	if a := curlDo(t, work, "-b", jar, "-X", "DELETE", "-H", "X-CSRF-Token: "+csrf, base+"/api/v1/files/papers%20old"); a.code != 204 {
+		t.Fatalf("DELETE: %d %s", a.code, a.body)
+	}
+	if a := curlDo(t, work, "-b", jar, "-c", jar, "-X", "POST", "-H", "X-CSRF-Token: "+csrf, base+"/api/v1/logout"); a.code != 204 {
+		t.Fatalf("logout: %d %s", a.code, a.body)
+	}
+	if a := curlDo(t, work, "-b", jar, base+"/api/v1/session"); a.code != 401 {
+		t.Fatalf("the session after logout: %d %s", a.code, a.body)
+	}
+	// Idle for longer than the idle timeout: ended.
+	login()
+	if a := curlDo(t, work, "-b", jar, base+"/api/v1/ls/"); a.code != 200 {
+		t.Fatalf("ls after logging in again: %d %s", a.code, a.body)
+	}
+	time.Sleep(3 * time.Second)
+	if a := curlDo(t, work, "-b", jar, base+"/api/v1/ls/"); a.code != 401 {
+		t.Fatalf("ls with a session idle for 3 s (idle timeout 2 s): %d %s", a.code, a.body)
+	}
+}
