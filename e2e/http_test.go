@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -109,7 +110,7 @@ func TestHTTPCurlAndNativeClientShareOneHome(t *testing.T) {
 	if a.exit != 0 || a.code != 200 || md5File(t, filepath.Join(dl, name)) != putSum || strings.TrimSpace(a.body) != "200" {
 		t.Fatalf("curl -O -J: exit %d, %d %v %s", a.exit, a.code, a.header, a.stderr)
 	}
-	if hexOf(rawSum) != putSum || a.header.Get("Etag") != `"`+putSum+`"` || a.header.Get("Content-Length") != strconv.Itoa(5*mib+1) || a.header.Get("Last-Modified") == "" {
+	if hex.EncodeToString(rawSum) != putSum || a.header.Get("Etag") != `"`+putSum+`"` || a.header.Get("Content-Length") != strconv.Itoa(5*mib+1) || a.header.Get("Last-Modified") == "" {
 		t.Fatalf("download headers: %v", a.header)
 	}
 	if ents, _ := os.ReadDir(dl); len(ents) != 1 {
@@ -143,16 +144,6 @@ func TestHTTPCurlAndNativeClientShareOneHome(t *testing.T) {
 	if a.code != 401 || json.Unmarshal([]byte(a.body), &e) != nil || e.Status != 253 {
 		t.Fatalf("a wrong password: %d %s", a.code, a.body)
 	}
-}
-
-// hexOf is b in lower-case hex.
-func hexOf(b []byte) string {
-	const digits = "0123456789abcdef"
-	s := make([]byte, 0, 2*len(b))
-	for _, c := range b {
-		s = append(s, digits[c>>4], digits[c&15])
-	}
-	return string(s)
 }
 
 // TestHTTPTusUploadHeldIsAPartial: a tus upload held half-way is one of
