@@ -40,15 +40,14 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, protocol.StatusBadCommand, "no such page or API call: "+r.Method+" "+r.URL.Path)
 	})
-	return s.guard(mux)
+	return guard(mux)
 }
 
 // guard sets the headers every answer carries (no sniffing, no framing,
 // nothing loaded from elsewhere), refuses cross-origin requests that
 // change something (net/http's CrossOriginProtection: a browser says
-// where a request comes from), and gives a request's body the transfer
-// timeout to arrive (see bodyDeadline).
-func (s *Server) guard(h http.Handler) http.Handler {
+// where a request comes from), with a JSON error as every refusal.
+func guard(h http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, protocol.StatusPermission, "cross-origin request refused: "+r.Method+" from "+cmp.Or(r.Header.Get("Origin"), "another site"))
@@ -63,32 +62,8 @@ func (s *Server) guard(h http.Handler) http.Handler {
 		if r.TLS != nil {
 			hd.Set("Strict-Transport-Security", "max-age=31536000")
 		}
-		if r.Body != nil && r.Body != http.NoBody {
-			_, transfer := s.Core.Timeouts()
-			rc := http.NewResponseController(w)
-			rc.SetReadDeadline(time.Now().Add(transfer))
-			r.Body = &bodyDeadline{ReadCloser: r.Body, rc: rc}
-		}
 		h.ServeHTTP(w, r)
 	})
-}
-
-// bodyDeadline is a request's body read under a deadline, lifted once it
-// has all arrived. Without it a client that sends a head and not the
-// whole body would hold its connection (and its count) for ever: net/http
-// sets no deadline on bodies, and reads what a handler left unread before
-// it answers. Uploads set a deadline before each read (deadlineReader).
-type bodyDeadline struct {
-	io.ReadCloser
-	rc *http.ResponseController
-}
-
-func (b *bodyDeadline) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if err == io.EOF {
-		b.rc.SetReadDeadline(time.Time{}) // the connection's next wait is net/http's
-	}
-	return n, err
 }
 
 // contentSecurityPolicy lets the page load its own script and style and

@@ -50,7 +50,7 @@ func (s *Server) init() {
 		idle, _ := s.Core.Timeouts()
 		s.sessions.idle = idle
 		s.hs = &http.Server{
-			Handler:           s.routes(),
+			Handler:           s.bodyDeadline(s.routes()),
 			ReadHeaderTimeout: readHeaderTimeout,
 			IdleTimeout:       keepAliveIdle,
 			MaxHeaderBytes:    maxHeaderBytes,
@@ -116,6 +116,27 @@ func (s *Server) logger() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return s.Logger
+}
+
+// bodyDeadline gives a request's body the transfer timeout to arrive
+// from the start of the handler, as the native protocol gives each chunk
+// of a body: a client that stops sending a body (one that the handler
+// reads, such as a login's, or one it leaves for net/http to drain
+// after it) is cut off with its connection instead of holding both for
+// as long as it likes. A tus PATCH moves the deadline on with each read
+// (deadlineReader). Once the body is read whole, net/http lifts the
+// deadline itself (its watch for the client going away), so a handler
+// may go on working after that (an upload's commit on a slow store).
+// http.Server's ReadTimeout would not do: its clock starts with the
+// headers (readHeaderTimeout's), not with the body.
+func (s *Server) bodyDeadline(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength != 0 { // a body: of a known length, or chunked (-1)
+			_, transfer := s.Core.Timeouts()
+			http.NewResponseController(w).SetReadDeadline(time.Now().Add(transfer))
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Loopback tells whether a listener's address is on a loopback interface
