@@ -591,6 +591,7 @@
   async function create(job) {
     var f = job.file;
     var meta = 'path ' + b64(job.dest) + ',md5 ' + b64(job.md5) + ',mtime ' + b64(String(Math.floor(f.lastModified / 1000)));
+    job.bar.value = 0;
     setState(job, 'uploading', 'starting');
     var res = await request('POST', API + 'uploads/', {
       headers: { 'Tus-Resumable': TUS, 'Upload-Length': String(f.size), 'Upload-Metadata': meta }
