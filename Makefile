@@ -29,12 +29,14 @@ build:
 run: build
 	@mkdir -p $(VAR)/data
 	@[ -f $(VAR)/accounts.ini ] || install -m 600 conf/accounts.ini $(VAR)/accounts.ini
-	@echo "ftpx-server: ftpx on 127.0.0.1:2121, FTP on 127.0.0.1:2122, SFTP on 127.0.0.1:2222"
+	@echo "ftpx-server: ftpx on 127.0.0.1:2121, FTP on 127.0.0.1:2122, SFTP on 127.0.0.1:2222,"
+	@echo "  the web client at http://127.0.0.1:8080/ (open it in a browser)"
 	@echo "demo account: user demo, password demo-password; try:"
 	@echo "  FTPX_USER=demo FTPX_PASSWORD=demo-password $(BIN)/ftpx put README.md"
 	@echo "  curl -T README.md ftp://demo:demo-password@127.0.0.1:2122/"
 	@echo "  sftp -P 2222 demo@127.0.0.1"
-	$(BIN)/ftpx-server --config conf/ftpx-server.ini --ftp-listen 127.0.0.1:2122 --sftp-listen 127.0.0.1:2222
+	@echo "  curl -u demo:demo-password http://127.0.0.1:8080/api/v1/ls/"
+	$(BIN)/ftpx-server --config conf/ftpx-server.ini --ftp-listen 127.0.0.1:2122 --sftp-listen 127.0.0.1:2222 --http-listen 127.0.0.1:8080
 
 # minio: bin/minio at MINIO_VERSION (go install: a few minutes, once).
 minio:

@@ -53,6 +53,7 @@ type Config struct {
 	FTPPassivePorts string `ini:"ftp_passive_ports"` // FIRST-LAST ports of passive data connections; "" for any free port
 
 	SFTPListen  string `ini:"sftp_listen"`   // address of the SFTP front end; "" for off
+	HTTPListen  string `ini:"http_listen"`   // address of the web client and HTTP API; "" for off
 	SFTPHostKey string `ini:"sftp_host_key"` // its host key (an OpenSSH private key); "" for one made on first start and kept
 
 	S3Endpoint string `ini:"s3_endpoint"`  // the object store of an s3:// root or folder: http:// (loopback only) or https://
@@ -237,6 +238,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("ftp_listen: %s is taken by listen or metrics_listen; FTP needs its own address", c.FTPListen)
 	case c.SFTPListen != "" && (c.SFTPListen == c.Listen || c.SFTPListen == c.MetricsListen || c.SFTPListen == c.FTPListen) && !strings.HasSuffix(c.SFTPListen, ":0"):
 		return fmt.Errorf("sftp_listen: %s is taken by listen, metrics_listen or ftp_listen; SFTP needs its own address", c.SFTPListen)
+	case c.HTTPListen != "" && (c.HTTPListen == c.Listen || c.HTTPListen == c.MetricsListen || c.HTTPListen == c.FTPListen || c.HTTPListen == c.SFTPListen) && !strings.HasSuffix(c.HTTPListen, ":0"):
+		return fmt.Errorf("http_listen: %s is taken by listen, metrics_listen, ftp_listen or sftp_listen; HTTP needs its own address", c.HTTPListen)
 	}
 	if _, _, err := ParsePorts(c.FTPPassivePorts); err != nil {
 		return fmt.Errorf("ftp_passive_ports: %v", err)

@@ -119,6 +119,8 @@ var settings = []Setting{
 		set: addrSetter(func(c *Config) *string { return &c.SFTPListen }, "127.0.0.1:2222", false)},
 	{Key: "sftp_host_key", Arg: "FILE", Usage: "SFTP host key FILE (an OpenSSH private key)", Unset: "an Ed25519 key made on first start and kept under the data root (or state_dir)",
 		set: pathSetter(func(c *Config) *string { return &c.SFTPHostKey }, false)},
+	{Key: "http_listen", Arg: "ADDR", Usage: "also serve the web client and the HTTP API on ADDR (port 0 picks one): HTTPS with the server's certificate, plain HTTP on loopback only", Unset: "off",
+		set: addrSetter(func(c *Config) *string { return &c.HTTPListen }, "127.0.0.1:8080", false)},
 	{Key: "s3_endpoint", Arg: "URL", Usage: "the object store URL of an s3:// root or folder (http:// on loopback only); credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or ~/.aws/credentials", Unset: "none",
 		set: endpointSetter},
 	{Key: "s3_region", Arg: "REGION", Usage: "the object store's REGION", Default: "us-east-1",

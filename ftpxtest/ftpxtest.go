@@ -21,6 +21,7 @@ import (
 	"ftpx/protocol"
 	"ftpx/server"
 	"ftpx/sftpd"
+	"ftpx/webd"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -151,19 +152,7 @@ func (ts *Server) StartFTP(t testing.TB, opts ...FTPOption) string {
 	for _, o := range opts {
 		o(fs)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- fs.Serve(l) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		fs.Shutdown(ctx)
-		<-done
-	})
-	return l.Addr().String()
+	return startFront(t, fs.Serve, fs.Shutdown)
 }
 
 // StartSFTP starts the SFTP front end (package sftpd) of the server on
@@ -177,16 +166,33 @@ func (ts *Server) StartSFTP(t testing.TB) string {
 		t.Fatal(err)
 	}
 	ss := &sftpd.Server{Core: ts.Server, HostKey: key, Logger: ts.Server.Logger}
+	return startFront(t, ss.Serve, ss.Shutdown)
+}
+
+// StartHTTP starts the web client and HTTP API (package webd) of the
+// server on 127.0.0.1:0, plain HTTP, and returns its base URL
+// ("http://127.0.0.1:PORT"). It shares everything with the native server.
+// It is stopped by t.Cleanup, before the native server.
+func (ts *Server) StartHTTP(t testing.TB) string {
+	t.Helper()
+	ws := &webd.Server{Core: ts.Server, Logger: ts.Server.Logger}
+	return "http://" + startFront(t, ws.Serve, ws.Shutdown)
+}
+
+// startFront serves a front end on 127.0.0.1:0 until t's cleanup shuts it
+// down, and returns its address.
+func startFront(t testing.TB, serve func(net.Listener) error, shutdown func(context.Context) error) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- ss.Serve(l) }()
+	go func() { done <- serve(l) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		ss.Shutdown(ctx)
+		shutdown(ctx)
 		<-done
 	})
 	return l.Addr().String()

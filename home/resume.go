@@ -15,10 +15,12 @@ import (
 
 // Held describes what the server holds of an interrupted upload.
 type Held struct {
-	Name      string // the home path it is for
-	Size      int64  // the whole file's declared size
-	Offset    int64  // bytes held
-	PrefixMD5 string // lower-case hex MD5 of the bytes held
+	Name      string    // the home path it is for
+	Size      int64     // the whole file's declared size
+	Offset    int64     // bytes held
+	PrefixMD5 string    // lower-case hex MD5 of the bytes held
+	Want      string    // the whole file's MD5 the upload was begun with (Put.Want), or ""
+	MTime     time.Time // the mtime it was begun with (Put.MTime), or zero
 }
 
 // checkTransfer accepts only a uuid as a transfer id: it names a file.
@@ -70,7 +72,11 @@ func (h *Home) breakpoint(transfer string, elsewhere bool) (Held, error) {
 		h.dropPartial(mt, transfer)
 		return Held{}, fmt.Errorf("breakpoint: saved state: %w", ErrNotExist)
 	}
-	return Held{Name: st.Name, Size: st.Size, Offset: st.Offset, PrefixMD5: hex.EncodeToString(d.Sum(nil))}, nil
+	held := Held{Name: st.Name, Size: st.Size, Offset: st.Offset, PrefixMD5: hex.EncodeToString(d.Sum(nil)), Want: st.Want}
+	if st.MTime != 0 {
+		held.MTime = time.Unix(st.MTime, 0)
+	}
+	return held, nil
 }
 
 // holder returns the mount that has a saved state for the transfer id:

@@ -108,6 +108,11 @@ type ResumePoint struct {
 	Offset  int64     `json:"offset"`
 	MD5     []byte    `json:"md5_state"`
 	Updated time.Time `json:"updated"`
+	// Want and MTime are what the upload was begun with (Put.Want,
+	// Put.MTime), kept for a client that gives them only once: a tus
+	// upload names its MD5 and mtime when it is created.
+	Want  string `json:"want_md5,omitempty"`
+	MTime int64  `json:"mtime,omitempty"` // Unix seconds; 0: none
 }
 
 // A Concurrent tree places the uploads of a batch several at a time (an

@@ -40,6 +40,8 @@ type Upload struct {
 	done     bool     // committed, suspended, failed or aborted
 	released bool     // the claim on id is given back
 	space    *promise // the room promised on the file system (space.go); nil when it cannot tell
+	want     string   // Put.Want
+	mtime    int64    // Put.MTime, Unix seconds; 0: none
 }
 
 // Put describes an upload to BeginUpload.
@@ -58,6 +60,10 @@ type Put struct {
 	// Stream marks an upload whose size is known only when its bytes end
 	// (BeginStream): Size is what it starts from, and grows.
 	Stream bool
+	// Want is the whole file's MD5 (lower-case hex) when the client gives
+	// it up front. It is kept in the resume point with MTime (Held), for
+	// a client that names them once, when the upload is created.
+	Want string
 }
 
 // A resumable upload saves its resume point as soon as it begins, then
@@ -100,7 +106,10 @@ func (h *Home) BeginUpload(name string, p Put) (*Upload, error) {
 	if err := h.claimFor(mt, id, transfer != ""); err != nil {
 		return nil, fmt.Errorf("put %s: %w", name, err)
 	}
-	u := &Upload{h: h, mt: mt, name: name, in: in, id: id, resume: transfer != "", size: size, md5: md5.New()}
+	u := &Upload{h: h, mt: mt, name: name, in: in, id: id, resume: transfer != "", size: size, md5: md5.New(), want: p.Want}
+	if !p.MTime.IsZero() {
+		u.mtime = p.MTime.Unix()
+	}
 	t, err := u.open(p)
 	if err != nil {
 		h.unclaim(mt, id)
@@ -325,8 +334,16 @@ func (u *Upload) resumePoint() ResumePoint { return u.pointAt(u.base + u.written
 // has just covered.
 func (u *Upload) pointAt(at int64) ResumePoint {
 	m, _ := u.md5.(encoding.BinaryMarshaler).MarshalBinary()
-	return ResumePoint{Name: u.name, Size: u.size, Offset: at, MD5: m, Updated: time.Now().UTC()}
+	return ResumePoint{Name: u.name, Size: u.size, Offset: at, MD5: m, Updated: time.Now().UTC(), Want: u.want, MTime: u.mtime}
 }
+
+// Size returns the whole file's declared size.
+func (u *Upload) Size() int64 { return u.size }
+
+// Saved returns the offset of the resume point the upload holds: after
+// Suspend, where a later upload of the same transfer goes on (on an
+// object store, the end of the last part it keeps).
+func (u *Upload) Saved() int64 { return u.saved }
 
 // Written returns the number of bytes this upload has written (after the
 // offset it resumed from).
@@ -599,6 +616,9 @@ func (u *Upload) Suspend() error {
 	}
 	u.done = true
 	saved, err := u.sink.Suspend(u.resumePoint)
+	if err == nil {
+		u.saved = saved
+	}
 	// Kept bytes count as used; where the reservation was smaller (it
 	// replaces a file) they may not fit, and then they go. A quota kept
 	// in a store that does not answer (the outage that suspended the

@@ -37,6 +37,11 @@ func (c *session) handleAuth(req *protocol.Request) error {
 	return c.reply(req, protocol.StatusLoggedIn, fmt.Sprintf("%s as %s", protocol.StatusLoggedIn, l.User))
 }
 
+// LoginStatus is the status and message answering a refused login (err
+// from Login, LoginKey or Reopen), for a front end that reports the
+// protocol's codes.
+func LoginStatus(err error) (protocol.Status, string) { return loginStatus(err) }
+
 // loginStatus is the status and message answering a refused login.
 func loginStatus(err error) (protocol.Status, string) {
 	var st protocol.Status

@@ -25,6 +25,7 @@ const (
 	ProtocolFTPX = "ftpx" // the native protocol
 	ProtocolFTP  = "ftp"  // the FTP front end, FTPS included
 	ProtocolSFTP = "sftp" // the SFTP front end (scp and ssh md5sum included)
+	ProtocolHTTP = "http" // the web client and HTTP API (package webd), HTTPS included
 )
 
 // Why a login through Login fails; each LoginError wraps one.
@@ -101,7 +102,7 @@ func (s *Server) Login(ctx context.Context, log *slog.Logger, proto, ip, user, p
 		return nil, &LoginError{Err: ErrBanned, Detail: "until " + until.UTC().Format(time.RFC3339)}
 	}
 	if anonymous {
-		return s.loginAnonymous(log, proto, live)
+		return s.loginAnonymous(log, proto, live, true)
 	}
 	acct, err := s.Accounts.Authenticate(user, password)
 	if err != nil {
@@ -113,7 +114,24 @@ func (s *Server) Login(ctx context.Context, log *slog.Logger, proto, ip, user, p
 		return nil, &LoginError{Err: ErrWrongLogin}
 	}
 	logins.succeed(ip, acct.Name)
-	return s.openLogin(ctx, log, proto, acct)
+	return s.openLogin(ctx, log, proto, acct, true)
+}
+
+// Reopen logs in again a user whose password this front end checked
+// earlier, for a later request of the same session (a web session sends
+// its cookie with each request): the account must still exist (else
+// ErrWrongLogin, as for a user removed from the accounts), max_sessions
+// counts the request while it runs, and the home is opened as Login
+// opens it. Nothing is logged or counted in the metrics but a failure.
+func (s *Server) Reopen(ctx context.Context, log *slog.Logger, proto, user string) (*Login, error) {
+	if live := s.settings(); user == AnonymousUser && live.AnonymousRoot != "" {
+		return s.loginAnonymous(log, proto, live, false)
+	}
+	acct, ok := s.Accounts.Lookup(user)
+	if !ok {
+		return nil, &LoginError{Err: ErrWrongLogin}
+	}
+	return s.openLogin(ctx, log, proto, acct, false)
 }
 
 // LoginKey logs in a user whose public key the front end has verified
@@ -136,12 +154,13 @@ func (s *Server) LoginKey(ctx context.Context, log *slog.Logger, proto, ip, user
 		return nil, &LoginError{Err: ErrWrongLogin}
 	}
 	logins.succeed(ip, acct.Name)
-	return s.openLogin(ctx, log, proto, acct)
+	return s.openLogin(ctx, log, proto, acct, true)
 }
 
 // openLogin opens the home of an authenticated account, counting the
-// session against max_sessions.
-func (s *Server) openLogin(ctx context.Context, log *slog.Logger, proto string, acct accounts.Account) (*Login, error) {
+// session against max_sessions; announce logs and counts a login that
+// succeeds.
+func (s *Server) openLogin(ctx context.Context, log *slog.Logger, proto string, acct accounts.Account, announce bool) (*Login, error) {
 	if !s.login(acct.Name, acct.MaxSessions) {
 		s.Metrics.authResult(proto, "too_many_sessions")
 		log.Warn("auth refused: too many sessions", "user", acct.Name, "max_sessions", acct.MaxSessions)
@@ -158,14 +177,16 @@ func (s *Server) openLogin(ctx context.Context, log *slog.Logger, proto string, 
 		}
 		return nil, &LoginError{Err: errOpenHome}
 	}
-	s.Metrics.authResult(proto, "ok")
-	log.Info("auth ok", "user", acct.Name, "folders", len(acct.Folders))
+	if announce {
+		s.Metrics.authResult(proto, "ok")
+		log.Info("auth ok", "user", acct.Name, "folders", len(acct.Folders))
+	}
 	return &Login{User: acct.Name, Home: h, UploadRate: acct.UploadRate, DownloadRate: acct.DownloadRate,
 		Folders: len(acct.Folders), srv: s, counted: acct.Name}, nil
 }
 
 // loginAnonymous logs in to the anonymous tree, read only.
-func (s *Server) loginAnonymous(log *slog.Logger, proto string, live Live) (*Login, error) {
+func (s *Server) loginAnonymous(log *slog.Logger, proto string, live Live, announce bool) (*Login, error) {
 	if !s.login(anonymousKey, live.AnonymousMaxConns) {
 		s.Metrics.authResult(proto, "too_many_sessions")
 		log.Warn("auth refused: too many anonymous sessions", "max", live.AnonymousMaxConns)
@@ -177,8 +198,10 @@ func (s *Server) loginAnonymous(log *slog.Logger, proto string, live Live) (*Log
 		log.Error("auth: open anonymous root failed", "err", err)
 		return nil, &LoginError{Err: errOpenAnonymous}
 	}
-	s.Metrics.authResult(proto, "anonymous")
-	log.Info("auth ok", "user", AnonymousUser, "anonymous", true)
+	if announce {
+		s.Metrics.authResult(proto, "anonymous")
+		log.Info("auth ok", "user", AnonymousUser, "anonymous", true)
+	}
 	return &Login{User: AnonymousUser, Home: h, Anonymous: true, srv: s, counted: anonymousKey}, nil
 }
 

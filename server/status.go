@@ -8,6 +8,11 @@ import (
 	"ftpx/protocol"
 )
 
+// StatusOf is the status the native protocol answers err with, for a
+// front end that reports the protocol's codes in its own way (the HTTP
+// API's JSON errors).
+func StatusOf(err error) protocol.Status { return statusFor(err) }
+
 // statusFor is the one place where an error becomes a status code.
 func statusFor(err error) protocol.Status {
 	switch {

@@ -18,6 +18,7 @@ import (
 	"ftpx/internal/s3url"
 	"ftpx/server"
 	"ftpx/sftpd"
+	"ftpx/webd"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/crypto/ssh"
@@ -110,6 +111,16 @@ func serve(c *cli.Context) error {
 			return fmt.Errorf("sftp_listen: %w", err)
 		}
 	}
+	var hl net.Listener
+	if cfg.HTTPListen != "" {
+		if hl, err = net.Listen("tcp", cfg.HTTPListen); err != nil {
+			return fmt.Errorf("http_listen: %w", err)
+		}
+		if tlsConfig == nil && !webd.Loopback(hl.Addr()) {
+			hl.Close()
+			return fmt.Errorf("http_listen %s: %w", cfg.HTTPListen, webd.ErrPlainNotLoopback)
+		}
+	}
 	var ml net.Listener
 	if cfg.MetricsListen != "" {
 		if ml, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
@@ -146,7 +157,7 @@ func serve(c *cli.Context) error {
 	accountsChanged := make(chan struct{}, 1)
 	go reloadOnHangup(ctx, hup, accountsChanged, c, cfg, welcome, store, srv, logger)
 	go watchAccounts(ctx, cfg, store, logger, accountsChanged)
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	go func() { errc <- srv.Serve(l) }()
 	var fronts []frontEnd // the other front ends, on srv's logins and limits
 	if fl != nil {
@@ -161,6 +172,16 @@ func serve(c *cli.Context) error {
 		logger.Info("sftp listening", "sftp_addr", sl.Addr().String(), "host_key", sftpd.Fingerprint(hostKey), "key_type", hostKey.PublicKey().Type())
 		fronts = append(fronts, frontEnd{"SFTP", sftp.Shutdown})
 		go func() { errc <- sftp.Serve(sl) }()
+	}
+	if hl != nil {
+		web := &webd.Server{Core: srv, TLS: tlsConfig, Logger: logger}
+		scheme := "http"
+		if tlsConfig != nil {
+			scheme = "https"
+		}
+		logger.Info("http listening", "http_addr", hl.Addr().String(), "url", scheme+"://"+hl.Addr().String()+"/", "tls", tlsConfig != nil)
+		fronts = append(fronts, frontEnd{"HTTP", web.Shutdown})
+		go func() { errc <- web.Serve(hl) }()
 	}
 	if err := sdNotify("READY=1"); err != nil {
 		logger.Warn("systemd notification failed", "err", err)
