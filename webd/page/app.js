@@ -51,8 +51,6 @@
 
   function joinPath(dir, name) { return (dir === '/' ? '' : dir) + '/' + name; }
 
-  function baseName(p) { var s = segments(p); return s.length ? s[s.length - 1] : '/'; }
-
   function fmtSize(n) {
     if (n < 1024) return n + ' B';
     var units = ['KB', 'MB', 'GB', 'TB'];
@@ -278,7 +276,7 @@
       if (seq !== listSeq || e.status === 401) return;
       $('listing').tBodies[0].replaceChildren();
       $('empty').hidden = true;
-      setMessage(dir + ': ' + e.message);
+      setMessage(e.message);
     }
   }
 
@@ -360,7 +358,7 @@
       setMessage('');
       refresh();
     } catch (err) {
-      if (err.status !== 401) setMessage('rename ' + e.name + ': ' + err.message);
+      if (err.status !== 401) setMessage(err.message);
     }
   }
 
@@ -387,7 +385,7 @@
       refresh();
     } catch (err) {
       btn.disabled = false;
-      if (err.status !== 401) setMessage('delete ' + baseName(p) + ': ' + err.message);
+      if (err.status !== 401) setMessage(err.message);
     }
   }
 
@@ -403,7 +401,7 @@
       setMessage('');
       refresh();
     } catch (err) {
-      if (err.status !== 401) setMessage('new folder ' + name + ': ' + err.message);
+      if (err.status !== 401) setMessage(err.message);
     }
   }
 
