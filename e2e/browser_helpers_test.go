@@ -236,7 +236,9 @@ func (b *tab) login(base, user, password string) {
 func row(name string) string { return `#listing tbody tr[data-name=` + strconv.Quote(name) + `]` }
 
 // uploadLine is the CSS selector of the upload line for name.
-func uploadLine(name string) string { return `#uploads li.upload[data-name=` + strconv.Quote(name) + `]` }
+func uploadLine(name string) string {
+	return `#uploads li.upload[data-name=` + strconv.Quote(name) + `]`
+}
 
 // q quotes a selector for JavaScript.
 func q(selector string) string { return strconv.Quote(selector) }
