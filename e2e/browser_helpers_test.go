@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -146,6 +147,7 @@ func newTab(t *testing.T) *tab {
 	if err := chromedp.Do(ctx); err != nil { // starts the browser
 		t.Fatalf("start %s: %v", path, err)
 	}
+	watchConsole(t, ctx)
 	dir := os.Getenv("FTPX_ARTEFACTS")
 	if dir == "" {
 		dir = t.TempDir()
@@ -155,6 +157,34 @@ func newTab(t *testing.T) *tab {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// watchConsole fails the test, when it ends, if the page threw an
+// exception or the browser blocked something by the Content-Security-
+// Policy. (Failed requests while a test cuts the network are expected.)
+func watchConsole(t *testing.T, ctx context.Context) {
+	var mu sync.Mutex
+	var problems []string
+	messages := chromedp.Console(ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.IsException() || strings.Contains(m.Text, "Content Security Policy") {
+				mu.Lock()
+				problems = append(problems, fmt.Sprintf("%s:%d: %s", m.URL, m.Line+1, m))
+				mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() { // before the browser stops: cleanups run last first
+		mu.Lock()
+		defer mu.Unlock()
+		for _, p := range problems {
+			t.Errorf("the page's console: %s", p)
+		}
+	})
 }
 
 // shot saves a screenshot of the whole page as NN-name.png.

@@ -366,3 +366,86 @@ func TestBrowserUploadResumesAfterNetworkCut(t *testing.T) {
 	}
 	b.shot("resumed")
 }
+
+func TestBrowserChangedFileFailsItsMD5AndNothingIsStored(t *testing.T) {
+	ws := startWebServer(t, "1GB")
+	sw := newNetSwitch(t, strings.TrimPrefix(ws.direct, "http://"))
+	src := filepath.Join(t.TempDir(), "notes.bin")
+	mtime := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	const size = 12 << 20
+	writeDated(t, src, size, mtime)
+
+	b := newTab(t)
+	b.login("http://"+sw.addr(), ws.user, ws.password)
+	sw.setRate(2 << 20)
+	b.do("choose notes.bin", chromedp.SetUploadFiles(chromedp.ID("file-input"), []string{src}))
+	b.wait("a third sent", `(p => p && p.closest('li').dataset.state === 'uploading' && p.value > p.max / 3)(document.querySelector(`+q(uploadLine("notes.bin")+" progress")+`))`)
+	sw.setDown(true)
+	b.wait("the upload interrupted", `document.querySelector(`+q(uploadLine("notes.bin")+`[data-state="interrupted"]`)+`)`)
+	saved := b.savedUploads()
+	if len(saved) != 1 {
+		t.Fatalf("the page keeps %d uploads to resume: %v", len(saved), saved)
+	}
+	held := ws.uploadOffset(t, saved[0])
+	if held <= 0 || held >= size {
+		t.Fatalf("the server holds %d bytes of %d", held, size)
+	}
+
+	// The file changes past what the server holds, with the same size and
+	// mtime: the resumed upload no longer matches the MD5 it began with.
+	f, err := os.OpenFile(src, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("changed"), size-100); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	os.Chtimes(src, mtime, mtime)
+	sw.setRate(0)
+	sw.setDown(false)
+	b.do("choose notes.bin again", chromedp.SetUploadFiles(chromedp.ID("file-input"), []string{src}))
+	failed := q(uploadLine("notes.bin") + `[data-state="failed"]`)
+	b.wait("the upload failed", `document.querySelector(`+failed+`)`)
+	b.shot("md5-mismatch")
+	if got := b.text(uploadLine("notes.bin") + `[data-state="failed"] .state`); got != "failed: MD5 mismatch: nothing was stored" {
+		t.Errorf("the failed upload says %q", got)
+	}
+	if got := b.str(`document.querySelector(` + failed + `).dataset.offset`); got != strconv.FormatInt(held, 10) {
+		t.Errorf("the second try began at %s, the server held %d", got, held)
+	}
+	if _, err := os.Stat(filepath.Join(ws.home, "notes.bin")); !os.IsNotExist(err) {
+		t.Errorf("notes.bin was stored: %v", err)
+	}
+	if left := b.savedUploads(); len(left) != 0 {
+		t.Errorf("the page still keeps uploads to resume: %v", left)
+	}
+	if got := ws.uploadOffset(t, saved[0]); got != -1 {
+		t.Errorf("the failed upload still answers HEAD with %d", got)
+	}
+	if got := b.text("#message"); !strings.Contains(got, "MD5 mismatch") {
+		t.Errorf("#message says %q", got)
+	}
+}
+
+func TestBrowserSessionEndShowsTheLoginForm(t *testing.T) {
+	ws := startWebServer(t, "", "--idle-timeout", "2s")
+	b := newTab(t)
+	b.login(ws.direct, ws.user, ws.password)
+	b.wait("the listing", `document.querySelector('#empty') && !document.querySelector('#empty').hidden`)
+	time.Sleep(3 * time.Second) // the session's idle timeout passes
+	b.do("new folder after the timeout", chromedp.SendKeys(chromedp.ID("mkdir-name"), "late"), chromedp.Click(chromedp.ID("mkdir-submit")))
+	b.wait("the login form", `!document.querySelector('#login').hidden && document.querySelector('#app').hidden`)
+	b.shot("session-ended")
+	if got := b.text("#login-error"); got == "" {
+		t.Error("the login form does not say why it is back")
+	}
+	if _, err := os.Stat(filepath.Join(ws.home, "late")); !os.IsNotExist(err) {
+		t.Errorf("the folder was made without a session: %v", err)
+	}
+	b.do("log in again", chromedp.SendKeys(chromedp.ID("login-password"), ws.password), chromedp.Click(chromedp.ID("login-submit")),
+		chromedp.WaitVisible(chromedp.ID("app")))
+	if got := b.text("#whoami"); got != ws.user {
+		t.Errorf("#whoami says %q", got)
+	}
+}
