@@ -159,11 +159,11 @@
 
   // sessionEnded is called on any 401: the server no longer knows the cookie.
   function sessionEnded() {
-    var was = session.user !== '';
+    if (session.user === '') return; // told already (several requests may meet the 401)
     session.user = '';
     session.csrf = '';
     stopUploads('interrupted: log in and choose the file again to resume');
-    showLogin(was ? 'Your session ended. Log in again.' : '');
+    showLogin('Your session ended. Log in again.');
   }
 
   async function onLogin(ev) {
@@ -186,7 +186,7 @@
 
   async function onLogout() {
     try {
-      await request('POST', API + 'logout', { accept: [401] });
+      await request('POST', API + 'logout', { login: true, accept: [401] });
     } catch (e) { /* the page logs out whatever the server says */ }
     session.user = '';
     session.csrf = '';
@@ -456,9 +456,11 @@
       job.state = el('span', { class: 'state' });
       job.cancel = el('button', { type: 'button', class: 'cancel', text: 'Cancel' });
       job.cancel.addEventListener('click', cancelUpload.bind(null, job));
+      job.dismiss = el('button', { type: 'button', class: 'dismiss', text: 'Dismiss' });
+      job.dismiss.addEventListener('click', function () { this.closest('li').remove(); });
       job.li = el('li', { class: 'upload', 'data-name': f.name, 'data-offset': '0' }, [
         el('span', { class: 'file', text: f.name, title: dest }), job.bar,
-        el('span', {}, [job.state, document.createTextNode(' '), job.cancel])
+        el('span', {}, [job.state, document.createTextNode(' '), job.cancel, job.dismiss])
       ]);
       setState(job, 'queued', 'waiting');
       $('uploads').appendChild(job.li);
@@ -470,7 +472,9 @@
   function setState(job, state, text) {
     job.li.setAttribute('data-state', state);
     job.state.textContent = text;
-    job.cancel.hidden = !(state === 'queued' || state === 'hashing' || state === 'uploading');
+    var active = state === 'queued' || state === 'hashing' || state === 'uploading';
+    job.cancel.hidden = !active;
+    job.dismiss.hidden = active;
   }
 
   async function pump() {
