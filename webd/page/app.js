@@ -16,6 +16,7 @@
   var BUSY_TRIES = 30; // ...this many times at most
   var SAVED_PREFIX = 'ftpx.upload ';
   var SAVED_DAYS = 7; // resume entries older than this are dropped
+  var KEEPALIVE = 20000; // while files are hashed or sent, the session is touched this often
 
   var session = { user: '', csrf: '' };
   var cwd = '/';
@@ -480,6 +481,10 @@
   async function pump() {
     if (pumping) return;
     pumping = true;
+    // A long hash or PATCH makes no other request: keep the session from timing out.
+    var keepAlive = setInterval(function () {
+      if (session.user) request('GET', API + 'session').catch(function () { /* a 401 shows the form */ });
+    }, KEEPALIVE);
     while (queue.length > 0) {
       current = queue.shift();
       try {
@@ -491,6 +496,7 @@
       }
       current = null;
     }
+    clearInterval(keepAlive);
     pumping = false;
   }
 
