@@ -449,3 +449,38 @@ func TestBrowserSessionEndShowsTheLoginForm(t *testing.T) {
 		t.Errorf("#whoami says %q", got)
 	}
 }
+
+func TestBrowserUploadWhoseLastAnswerIsLostEndsDone(t *testing.T) {
+	ws := startWebServer(t, "")
+	sw := newNetSwitch(t, strings.TrimPrefix(ws.direct, "http://"))
+	src := filepath.Join(t.TempDir(), "answer.bin")
+	mtime := time.Date(2018, 7, 6, 5, 4, 3, 0, time.UTC)
+	sum := writeDated(t, src, 8<<20, mtime)
+
+	b := newTab(t)
+	b.login("http://"+sw.addr(), ws.user, ws.password)
+	sw.setRate(4 << 20)
+	b.do("choose answer.bin", chromedp.SetUploadFiles(chromedp.ID("file-input"), []string{src}))
+	b.wait("half sent", `(p => p && p.closest('li').dataset.state === 'uploading' && p.value > p.max / 2)(document.querySelector(`+q(uploadLine("answer.bin")+" progress")+`))`)
+
+	// The server stores the file, but its answer never reaches the page.
+	sw.setMuted(true)
+	for i := 0; !strings.Contains(ws.d.logText(), "put done"); i++ {
+		if i == 600 {
+			t.Fatalf("the server did not finish the upload:\n%s", ws.d.logText())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	sw.setDown(true)
+	sw.setDown(false)
+	sw.setMuted(false)
+	b.wait("answer.bin settled", `(l => l.dataset.state === 'done' || l.dataset.state === 'failed')(document.querySelector(`+q(uploadLine("answer.bin"))+`))`)
+	if got := b.text(uploadLine("answer.bin") + " .state"); got != "done" {
+		t.Errorf("the upload whose answer was lost says %q", got)
+	}
+	checkStored(t, filepath.Join(ws.home, "answer.bin"), sum, mtime)
+	if left := b.savedUploads(); len(left) != 0 {
+		t.Errorf("the page still keeps uploads to resume: %v", left)
+	}
+	b.shot("done")
+}

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -18,6 +17,7 @@ type netSwitch struct {
 	l      net.Listener
 	target string
 	rate   atomic.Int64 // bytes per second from the browser, 0 for no limit
+	muted  atomic.Bool  // the server's answers are held back
 
 	mu    sync.Mutex
 	down  bool
@@ -48,6 +48,10 @@ func (s *netSwitch) addr() string { return s.l.Addr().String() }
 // setRate slows what the browser sends to bytes per second (0: no limit).
 func (s *netSwitch) setRate(bytesPerSecond int64) { s.rate.Store(bytesPerSecond) }
 
+// setMuted holds back what the server sends (true) until false or a cut:
+// an answer can be lost after the server acted on its request.
+func (s *netSwitch) setMuted(muted bool) { s.muted.Store(muted) }
+
 // setDown cuts every connection and refuses new ones (true), or lets
 // them through again (false).
 func (s *netSwitch) setDown(down bool) {
@@ -57,6 +61,7 @@ func (s *netSwitch) setDown(down bool) {
 	if down {
 		for c := range s.conns {
 			c.Close()
+			delete(s.conns, c)
 		}
 	}
 }
@@ -86,6 +91,14 @@ func (s *netSwitch) track(cs ...net.Conn) bool {
 	return true
 }
 
+// isTracked tells whether a connection is still open (not cut).
+func (s *netSwitch) isTracked(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.conns[c]
+	return ok
+}
+
 func (s *netSwitch) untrack(cs ...net.Conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -95,8 +108,8 @@ func (s *netSwitch) untrack(cs ...net.Conn) {
 	}
 }
 
-// pipe forwards one connection: the server's answers as they come, the
-// browser's bytes at the switch's rate.
+// pipe forwards one connection: the server's answers as they come (unless
+// muted), the browser's bytes at the switch's rate.
 func (s *netSwitch) pipe(browser net.Conn) {
 	defer s.wg.Done()
 	server, err := net.Dial("tcp", s.target)
@@ -112,9 +125,23 @@ func (s *netSwitch) pipe(browser net.Conn) {
 	defer s.untrack(browser, server)
 	answers := make(chan struct{})
 	go func() {
-		io.Copy(browser, server)
-		browser.Close()
-		close(answers)
+		defer close(answers)
+		defer browser.Close()
+		buf := make([]byte, 16<<10)
+		for {
+			n, err := server.Read(buf)
+			for s.muted.Load() && s.isTracked(server) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			if n > 0 {
+				if _, werr := browser.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
 	}()
 	buf := make([]byte, 16<<10)
 	for {

@@ -685,7 +685,7 @@
       if (r.status === 460) { forget(job.key); fail(job, 'MD5 mismatch: nothing was stored'); return; }
       if (r.status === 401) { sessionEnded(); return; }
       var retry = r.status === 0 || r.status === 204 || r.status === 409 || r.status === 423 || r.status === 503;
-      if (!retry && r.status === 404) { forget(job.key); fail(job, 'the server no longer has this upload: choose the file again'); return; }
+      if (r.status === 404) { await gone(job); return; }
       if (!retry) {
         if (r.status < 500) forget(job.key);
         fail(job, r.error);
@@ -706,18 +706,21 @@
           if (e.status === 401) return;
           continue;
         }
-        if (off < 0) {
-          forget(job.key);
-          if (await alreadyStored(job)) { done(job, 'done'); return; }
-          fail(job, 'the server no longer has this upload: choose the file again');
-          return;
-        }
+        if (off < 0) { await gone(job); return; }
         if (off > offset) tries = 0;
         offset = off;
         job.li.setAttribute('data-offset', String(offset));
         break;
       }
     }
+  }
+
+  // gone ends an upload the server no longer knows: finished, when the answer to its
+  // last PATCH was lost (the file is there with its MD5), else given up or expired.
+  async function gone(job) {
+    forget(job.key);
+    if (await alreadyStored(job)) { done(job, 'done'); return; }
+    fail(job, 'the server no longer has this upload: choose the file again');
   }
 
   function done(job, text) {
