@@ -484,3 +484,63 @@ func TestBrowserUploadWhoseLastAnswerIsLostEndsDone(t *testing.T) {
 	}
 	b.shot("done")
 }
+
+func TestBrowserUploadOverQuotaRefusedAtCreation(t *testing.T) {
+	ws := startWebServer(t, "1MB")
+	src := filepath.Join(t.TempDir(), "toobig.bin")
+	writeRandom(t, src, 2<<20)
+
+	b := newTab(t)
+	b.login(ws.direct, ws.user, ws.password)
+	b.do("choose toobig.bin", chromedp.SetUploadFiles(chromedp.ID("file-input"), []string{src}))
+	b.wait("the upload failed", `document.querySelector(`+q(uploadLine("toobig.bin")+`[data-state="failed"]`)+`)`)
+	b.shot("over-quota")
+	got := b.text(uploadLine("toobig.bin") + " .state")
+	if !strings.HasPrefix(got, "failed: ") || !strings.Contains(strings.ToLower(got), "quota") {
+		t.Errorf("the refused upload says %q", got)
+	}
+	if msg := b.text("#message"); !strings.Contains(msg, "toobig.bin") {
+		t.Errorf("#message says %q", msg)
+	}
+	if _, err := os.Stat(filepath.Join(ws.home, "toobig.bin")); !os.IsNotExist(err) {
+		t.Errorf("toobig.bin was stored: %v", err)
+	}
+	if left := b.savedUploads(); len(left) != 0 {
+		t.Errorf("the page keeps the refused upload to resume: %v", left)
+	}
+}
+
+func TestBrowserUploadCancelledIsGivenUpOnTheServer(t *testing.T) {
+	ws := startWebServer(t, "")
+	sw := newNetSwitch(t, strings.TrimPrefix(ws.direct, "http://"))
+	src := filepath.Join(t.TempDir(), "unwanted.bin")
+	writeRandom(t, src, 16<<20)
+
+	b := newTab(t)
+	b.login("http://"+sw.addr(), ws.user, ws.password)
+	sw.setRate(2 << 20)
+	b.do("choose unwanted.bin", chromedp.SetUploadFiles(chromedp.ID("file-input"), []string{src}))
+	b.wait("under way", `(p => p && p.closest('li').dataset.state === 'uploading' && p.value > 0 && p.value < p.max)(document.querySelector(`+q(uploadLine("unwanted.bin")+" progress")+`))`)
+	saved := b.savedUploads()
+	if len(saved) != 1 {
+		t.Fatalf("the page keeps %d uploads to resume: %v", len(saved), saved)
+	}
+	b.do("cancel", chromedp.Click(chromedp.CSS(uploadLine("unwanted.bin")+" button.cancel")))
+	b.wait("the upload cancelled", `document.querySelector(`+q(uploadLine("unwanted.bin")+`[data-state="failed"]`)+`)`)
+	if got := b.text(uploadLine("unwanted.bin") + " .state"); got != "cancelled" {
+		t.Errorf("the cancelled upload says %q", got)
+	}
+	sw.setRate(0)
+	for i := 0; ws.uploadOffset(t, saved[0]) != -1; i++ { // the DELETE follows the click
+		if i == 100 {
+			t.Fatal("the server still holds the cancelled upload")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if left := b.savedUploads(); len(left) != 0 {
+		t.Errorf("the page keeps the cancelled upload to resume: %v", left)
+	}
+	if _, err := os.Stat(filepath.Join(ws.home, "unwanted.bin")); !os.IsNotExist(err) {
+		t.Errorf("unwanted.bin was stored: %v", err)
+	}
+}
