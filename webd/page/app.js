@@ -574,21 +574,24 @@
     await send(job, offset);
   }
 
+  // hash computes the file's MD5 as it reads it, HASH_SLICE bytes at a time; the next
+  // slice is read while the last one is hashed.
   async function hash(job) {
     var f = job.file;
     var h = new globalThis.FtpxMD5();
+    function read(at) { // never rejects: an error is its value
+      return f.slice(at, at + HASH_SLICE).arrayBuffer().then(null, function (e) { return e; });
+    }
     setState(job, 'hashing', 'hashing 0%');
+    var next = f.size > 0 ? read(0) : null;
     for (var pos = 0; pos < f.size;) {
-      var buf;
-      try {
-        buf = await f.slice(pos, pos + HASH_SLICE).arrayBuffer();
-      } catch (e) {
-        throw new HttpError(0, 'cannot read the file (was it changed or moved?)');
-      }
+      var buf = await next;
       if (job.stopped) return;
-      h.update(new Uint8Array(buf));
-      pos += buf.byteLength;
+      if (!(buf instanceof ArrayBuffer)) throw new HttpError(0, 'cannot read the file (was it changed or moved?)');
       if (buf.byteLength === 0) throw new HttpError(0, 'the file is shorter than it said');
+      pos += buf.byteLength;
+      next = pos < f.size ? read(pos) : null;
+      h.update(new Uint8Array(buf));
       job.bar.value = pos;
       setState(job, 'hashing', 'hashing ' + Math.floor(pos * 100 / f.size) + '%');
     }
