@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,8 +29,6 @@ type webServer struct {
 	home           string // the user's home on disk (a local root)
 }
 
-var httpAddrRE = regexp.MustCompile(`\bhttp_addr=(127\.0\.0\.1:\d+)`)
-
 // startWebServer runs ftpx-server with the web front end on a free port,
 // for the user "web" with quota (as `user add --quota` takes it; "" for
 // none), with the extra flags.
@@ -42,21 +39,8 @@ func startWebServer(t *testing.T, quota string, extra ...string) *webServer {
 	addUser(t, accounts, ws.user, ws.password, quota)
 	ws.d = startDaemon(t, accounts, append([]string{"--http-listen", "127.0.0.1:0"}, extra...)...)
 	ws.home = filepath.Join(ws.d.root, ws.user)
-	ws.direct = "http://" + waitHTTPAddr(t, ws.d)
+	ws.direct = ws.d.webURL(t)
 	return ws
-}
-
-// waitHTTPAddr returns the address the daemon logs for its web front end.
-func waitHTTPAddr(t *testing.T, d *daemon) string {
-	t.Helper()
-	for range 300 {
-		if m := httpAddrRE.FindStringSubmatch(d.logText()); m != nil {
-			return m[1]
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("the server did not log http_addr:\n%s", d.logText())
-	return ""
 }
 
 // uploadOffset asks the server (HTTP Basic, tus HEAD) how many bytes of

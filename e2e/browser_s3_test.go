@@ -24,7 +24,7 @@ import (
 func TestBrowserUploadResumesOnObjectStore(t *testing.T) {
 	s := s3ServersWith(t, miniotest.Shared(t), 1, "", filepath.Join(t.TempDir(), "accounts.ini"), "--http-listen", "127.0.0.1:0")
 	d := s.daemons[0]
-	ws := &webServer{d: d, direct: "http://" + waitHTTPAddr(t, d), user: "alex", password: "pw"}
+	ws := &webServer{d: d, direct: d.webURL(t), user: "alex", password: "pw"}
 	sw := newNetSwitch(t, strings.TrimPrefix(ws.direct, "http://"))
 	big := filepath.Join(t.TempDir(), "big.bin")
 	mtime := time.Date(2019, 9, 8, 7, 6, 5, 0, time.UTC)
