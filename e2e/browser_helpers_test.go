@@ -101,10 +101,11 @@ func chromium() (string, error) {
 	return "", err
 }
 
-// newTab starts a headless Chromium with a fresh profile; it is stopped
-// when the test ends. Screenshots go under $FTPX_ARTEFACTS (default: the
-// test's temporary directory), in a folder named after the test.
-func newTab(t *testing.T) *tab {
+// newTab starts a headless Chromium with a fresh profile and the extra
+// options; it is stopped when the test ends. Screenshots go under
+// $FTPX_ARTEFACTS (default: the test's temporary directory), in a folder
+// named after the test.
+func newTab(t *testing.T, extra ...chromedp.ExecAllocatorOption) *tab {
 	t.Helper()
 	path, err := chromium()
 	if err != nil {
@@ -122,6 +123,7 @@ func newTab(t *testing.T) *tab {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1100, 800),
 	)
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(actx)
 	t.Cleanup(func() {
