@@ -100,24 +100,6 @@ func (t *sessions) end(token string) {
 	t.mu.Unlock()
 }
 
-// endUser ends every session of user (the account is gone).
-func (t *sessions) endUser(user string) {
-	t.mu.Lock()
-	for k, s := range t.m {
-		if s.user == user {
-			delete(t.m, k)
-		}
-	}
-	t.mu.Unlock()
-}
-
-// len returns the number of sessions in the table.
-func (t *sessions) len() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.m)
-}
-
 // csrfOK tells whether a request carries the session's CSRF token.
 func (s *session) csrfOK(r *http.Request) bool {
 	got := r.Header.Get("X-CSRF-Token")
