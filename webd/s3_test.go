@@ -43,10 +43,7 @@ func s3Web(t *testing.T, srv *miniotest.Server) *web {
 // an upload begun and cut through one is finished through the other.
 func TestS3UploadCutOnOneServerResumesOnAnother(t *testing.T) {
 	srv := miniotest.Start(t, 1)
-	for _, kv := range srv.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	srv.SetEnv(t)
 	one, two := s3Web(t, srv), s3Web(t, srv)
 	a1, a2 := one.basic(alex, alexPW), two.basic(alex, alexPW)
 	data := randomBytes(12<<20 + 12345)
@@ -99,10 +96,7 @@ func TestS3UploadCutOnOneServerResumesOnAnother(t *testing.T) {
 // point from its creation. Cut off, it is sent again from 0.
 func TestS3SmallUploadCreatedThenPatched(t *testing.T) {
 	srv := miniotest.Start(t, 1)
-	for _, kv := range srv.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	srv.SetEnv(t)
 	one, two := s3Web(t, srv), s3Web(t, srv)
 	a1 := one.login(alex, alexPW)
 	a := two.login(alex, alexPW)
