@@ -290,3 +290,47 @@ func (b *tab) download(dir, selector string) string {
 	}
 	return ""
 }
+
+// uploadIn is the CSS selector of the upload line for name in state
+// (uploading, interrupted, failed, done...).
+func uploadIn(name, state string) string {
+	return uploadLine(name) + `[data-state=` + strconv.Quote(state) + `]`
+}
+
+// behindSwitch puts a netSwitch between the browser and the server; the
+// browser goes through "http://"+sw.addr().
+func (ws *webServer) behindSwitch(t *testing.T) *netSwitch {
+	t.Helper()
+	return newNetSwitch(t, strings.TrimPrefix(ws.direct, "http://"))
+}
+
+// choose chooses the files with the page's file picker.
+func (b *tab) choose(what string, files ...string) {
+	b.t.Helper()
+	b.do(what, chromedp.SetUploadFiles(chromedp.ID("file-input"), files))
+}
+
+// waitSending waits until name is being uploaded and its progress bar p
+// passes test, a JavaScript expression of p.
+func (b *tab) waitSending(what, name, test string) {
+	b.t.Helper()
+	b.wait(what, `(p => p && p.closest('li').dataset.state === 'uploading' && (`+test+`))(document.querySelector(`+q(uploadLine(name)+" progress")+`))`)
+}
+
+// waitUpload waits until the upload line for name is in state.
+func (b *tab) waitUpload(what, name, state string) {
+	b.t.Helper()
+	b.wait(what, `document.querySelector(`+q(uploadIn(name, state))+`)`)
+}
+
+// waitUploaded waits until name's upload is done and name is listed.
+func (b *tab) waitUploaded(name string) {
+	b.t.Helper()
+	b.wait(name+" done", `document.querySelector(`+q(uploadIn(name, "done"))+`) && document.querySelector(`+q(row(name))+`)`)
+}
+
+// offsetShown is the offset name's upload line says it began at.
+func (b *tab) offsetShown(name string) string {
+	b.t.Helper()
+	return b.str(`document.querySelector(` + q(uploadLine(name)) + `).dataset.offset`)
+}

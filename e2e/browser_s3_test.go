@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -25,7 +24,7 @@ func TestBrowserUploadResumesOnObjectStore(t *testing.T) {
 	s := s3ServersWith(t, miniotest.Shared(t), 1, "", filepath.Join(t.TempDir(), "accounts.ini"), "--http-listen", "127.0.0.1:0")
 	d := s.daemons[0]
 	ws := &webServer{d: d, direct: d.webURL(t), user: "alex", password: "pw"}
-	sw := newNetSwitch(t, strings.TrimPrefix(ws.direct, "http://"))
+	sw := ws.behindSwitch(t)
 	big := filepath.Join(t.TempDir(), "big.bin")
 	mtime := time.Date(2019, 9, 8, 7, 6, 5, 0, time.UTC)
 	const size = 32 << 20
@@ -34,16 +33,12 @@ func TestBrowserUploadResumesOnObjectStore(t *testing.T) {
 	b := newTab(t)
 	b.login("http://"+sw.addr(), ws.user, ws.password)
 	sw.setRate(4 << 20)
-	b.do("choose big.bin", chromedp.SetUploadFiles(chromedp.ID("file-input"), []string{big}))
-	b.wait("over half sent", `(p => p && p.closest('li').dataset.state === 'uploading' && p.value > p.max * 0.6)(document.querySelector(`+q(uploadLine("big.bin")+" progress")+`))`)
+	b.choose("choose big.bin", big)
+	b.waitSending("over half sent", "big.bin", `p.value > p.max * 0.6`)
 	sw.setDown(true)
-	b.wait("the upload interrupted", `document.querySelector(`+q(uploadLine("big.bin")+`[data-state="interrupted"]`)+`)`)
+	b.waitUpload("the upload interrupted", "big.bin", "interrupted")
 	b.shot("interrupted")
-	saved := b.savedUploads()
-	if len(saved) != 1 {
-		t.Fatalf("the page keeps %d uploads to resume: %v", len(saved), saved)
-	}
-	held := ws.uploadOffset(t, saved[0])
+	held := ws.uploadOffset(t, b.savedUpload())
 	if held <= 0 || held >= size {
 		t.Fatalf("the server holds %d bytes of %d (the store: %d)", held, size, s.held(t))
 	}
@@ -55,9 +50,9 @@ func TestBrowserUploadResumesOnObjectStore(t *testing.T) {
 	sw.setRate(0)
 	sw.setDown(false)
 	b.do("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("app")))
-	b.do("choose big.bin again", chromedp.SetUploadFiles(chromedp.ID("file-input"), []string{big}))
-	b.wait("big.bin done", `document.querySelector(`+q(uploadLine("big.bin")+`[data-state="done"]`)+`) && document.querySelector(`+q(row("big.bin"))+`)`)
-	if got := b.str(`document.querySelector(` + q(uploadLine("big.bin")) + `).dataset.offset`); got != strconv.FormatInt(held, 10) {
+	b.choose("choose big.bin again", big)
+	b.waitUploaded("big.bin")
+	if got := b.offsetShown("big.bin"); got != strconv.FormatInt(held, 10) {
 		t.Errorf("the upload resumed from %s, the server held %d", got, held)
 	}
 	b.shot("resumed")

@@ -99,6 +99,25 @@ func (b *tab) savedUploads() []string {
 	return strings.Fields(s)
 }
 
+// savedUpload is the URL of the one upload the page keeps to resume; it
+// fails the test if the page keeps none or several.
+func (b *tab) savedUpload() string {
+	b.t.Helper()
+	saved := b.savedUploads()
+	if len(saved) != 1 {
+		b.t.Fatalf("the page keeps %d uploads to resume: %v", len(saved), saved)
+	}
+	return saved[0]
+}
+
+// checkNoneSaved fails the test if the page still keeps uploads to resume.
+func (b *tab) checkNoneSaved() {
+	b.t.Helper()
+	if left := b.savedUploads(); len(left) != 0 {
+		b.t.Errorf("the page still keeps uploads to resume: %v", left)
+	}
+}
+
 func TestBrowserLogInBrowseAndManage(t *testing.T) {
 	ws := startWebServer(t, "1GB")
 	when := time.Date(2024, 2, 3, 4, 5, 6, 0, time.Local)
@@ -256,7 +275,7 @@ func TestBrowserUploadsByPickerAndDrop(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(ws.home, "in"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	sw := newNetSwitch(t, strings.TrimPrefix(ws.direct, "http://"))
+	sw := ws.behindSwitch(t)
 	src := t.TempDir()
 	first, second := filepath.Join(src, "first.bin"), filepath.Join(src, "second é+%.bin")
 	t1, t2 := time.Date(2023, 5, 6, 7, 8, 9, 0, time.UTC), time.Date(2022, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -270,9 +289,9 @@ func TestBrowserUploadsByPickerAndDrop(t *testing.T) {
 	// Two files chosen at once, sent one after the other; the first is
 	// slowed so that its bar is seen moving.
 	sw.setRate(4 << 20)
-	b.do("choose two files", chromedp.SetUploadFiles(chromedp.ID("file-input"), []string{first, second}))
+	b.choose("choose two files", first, second)
 	bar := q(uploadLine("first.bin") + " progress")
-	b.wait("first.bin under way", `(p => p && p.closest('li').dataset.state === 'uploading' && p.value > 0 && p.value < p.max)(document.querySelector(`+bar+`))`)
+	b.waitSending("first.bin under way", "first.bin", `p.value > 0 && p.value < p.max`)
 	if got := b.str(`document.querySelector(` + q(uploadLine("second é+%.bin")) + `).dataset.state`); got != "queued" {
 		t.Errorf("while first.bin is sent, second's state is %q, want queued", got)
 	}
@@ -281,8 +300,8 @@ func TestBrowserUploadsByPickerAndDrop(t *testing.T) {
 	b.shot("uploading")
 	sw.setRate(0)
 	for _, name := range []string{"first.bin", "second é+%.bin"} {
-		b.wait(name+" done", `document.querySelector(`+q(uploadLine(name)+`[data-state="done"]`)+`) && document.querySelector(`+q(row(name))+`)`)
-		if got := b.str(`document.querySelector(` + q(uploadLine(name)) + `).dataset.offset`); got != "0" {
+		b.waitUploaded(name)
+		if got := b.offsetShown(name); got != "0" {
 			t.Errorf("%s: data-offset %s for a fresh upload", name, got)
 		}
 	}
@@ -304,17 +323,15 @@ func TestBrowserUploadsByPickerAndDrop(t *testing.T) {
 		zone.dispatchEvent(new DragEvent('dragover', {dataTransfer: dt, bubbles: true, cancelable: true}));
 		zone.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
 	})()`))
-	b.wait("dropped.bin done", `document.querySelector(`+q(uploadLine("dropped.bin")+`[data-state="done"]`)+`) && document.querySelector(`+q(row("dropped.bin"))+`)`)
+	b.waitUploaded("dropped.bin")
 	checkStored(t, filepath.Join(ws.home, "in", "dropped.bin"), md5Hex(pattern(1048581)), time.Unix(1700000000, 0))
-	if left := b.savedUploads(); len(left) != 0 {
-		t.Errorf("the page still keeps uploads to resume: %v", left)
-	}
+	b.checkNoneSaved()
 	b.shot("dropped")
 }
 
 func TestBrowserUploadResumesAfterNetworkCut(t *testing.T) {
 	ws := startWebServer(t, "1GB")
-	sw := newNetSwitch(t, strings.TrimPrefix(ws.direct, "http://"))
+	sw := ws.behindSwitch(t)
 	src := t.TempDir()
 	big := filepath.Join(src, "big.bin")
 	mtime := time.Date(2021, 8, 9, 10, 11, 12, 0, time.UTC)
@@ -324,23 +341,19 @@ func TestBrowserUploadResumesAfterNetworkCut(t *testing.T) {
 	b := newTab(t)
 	b.login("http://"+sw.addr(), ws.user, ws.password)
 	sw.setRate(3 << 20)
-	b.do("choose big.bin", chromedp.SetUploadFiles(chromedp.ID("file-input"), []string{big}))
-	bar := q(uploadLine("big.bin") + " progress")
-	b.wait("a third sent", `(p => p && p.closest('li').dataset.state === 'uploading' && p.value > p.max / 3)(document.querySelector(`+bar+`))`)
+	b.choose("choose big.bin", big)
+	b.waitSending("a third sent", "big.bin", `p.value > p.max / 3`)
 	b.shot("uploading")
 
 	// The network goes: the page retries three times, then gives up.
 	sw.setDown(true)
-	b.wait("the upload interrupted", `document.querySelector(`+q(uploadLine("big.bin")+`[data-state="interrupted"]`)+`)`)
+	b.waitUpload("the upload interrupted", "big.bin", "interrupted")
 	if got := b.text(uploadLine("big.bin") + " .state"); got != "interrupted: choose the file again to resume" {
 		t.Errorf("the interrupted upload says %q", got)
 	}
 	b.shot("interrupted")
-	saved := b.savedUploads()
-	if len(saved) != 1 {
-		t.Fatalf("the page keeps %d uploads to resume: %v", len(saved), saved)
-	}
-	held := ws.uploadOffset(t, saved[0])
+	saved := b.savedUpload()
+	held := ws.uploadOffset(t, saved)
 	if held <= 0 || held >= size {
 		t.Fatalf("the server holds %d bytes of %d", held, size)
 	}
@@ -351,17 +364,15 @@ func TestBrowserUploadResumesAfterNetworkCut(t *testing.T) {
 	sw.setRate(0)
 	sw.setDown(false)
 	b.do("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("app")))
-	b.do("choose big.bin again", chromedp.SetUploadFiles(chromedp.ID("file-input"), []string{big}))
+	b.choose("choose big.bin again", big)
 	b.wait("the upload resumed", `(l => l && l.dataset.offset !== '0')(document.querySelector(`+q(uploadLine("big.bin"))+`))`)
-	if got := b.str(`document.querySelector(` + q(uploadLine("big.bin")) + `).dataset.offset`); got != strconv.FormatInt(held, 10) {
+	if got := b.offsetShown("big.bin"); got != strconv.FormatInt(held, 10) {
 		t.Errorf("the upload resumed from %s, the server held %d", got, held)
 	}
-	b.wait("big.bin done", `document.querySelector(`+q(uploadLine("big.bin")+`[data-state="done"]`)+`) && document.querySelector(`+q(row("big.bin"))+`)`)
+	b.waitUploaded("big.bin")
 	checkStored(t, filepath.Join(ws.home, "big.bin"), sum, mtime)
-	if left := b.savedUploads(); len(left) != 0 {
-		t.Errorf("the page still keeps uploads to resume: %v", left)
-	}
-	if got := ws.uploadOffset(t, saved[0]); got != -1 {
+	b.checkNoneSaved()
+	if got := ws.uploadOffset(t, saved); got != -1 {
 		t.Errorf("the finished upload still answers HEAD with %d", got)
 	}
 	b.shot("resumed")
@@ -369,7 +380,7 @@ func TestBrowserUploadResumesAfterNetworkCut(t *testing.T) {
 
 func TestBrowserChangedFileFailsItsMD5AndNothingIsStored(t *testing.T) {
 	ws := startWebServer(t, "1GB")
-	sw := newNetSwitch(t, strings.TrimPrefix(ws.direct, "http://"))
+	sw := ws.behindSwitch(t)
 	src := filepath.Join(t.TempDir(), "notes.bin")
 	mtime := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
 	const size = 12 << 20
@@ -378,15 +389,12 @@ func TestBrowserChangedFileFailsItsMD5AndNothingIsStored(t *testing.T) {
 	b := newTab(t)
 	b.login("http://"+sw.addr(), ws.user, ws.password)
 	sw.setRate(2 << 20)
-	b.do("choose notes.bin", chromedp.SetUploadFiles(chromedp.ID("file-input"), []string{src}))
-	b.wait("a third sent", `(p => p && p.closest('li').dataset.state === 'uploading' && p.value > p.max / 3)(document.querySelector(`+q(uploadLine("notes.bin")+" progress")+`))`)
+	b.choose("choose notes.bin", src)
+	b.waitSending("a third sent", "notes.bin", `p.value > p.max / 3`)
 	sw.setDown(true)
-	b.wait("the upload interrupted", `document.querySelector(`+q(uploadLine("notes.bin")+`[data-state="interrupted"]`)+`)`)
-	saved := b.savedUploads()
-	if len(saved) != 1 {
-		t.Fatalf("the page keeps %d uploads to resume: %v", len(saved), saved)
-	}
-	held := ws.uploadOffset(t, saved[0])
+	b.waitUpload("the upload interrupted", "notes.bin", "interrupted")
+	saved := b.savedUpload()
+	held := ws.uploadOffset(t, saved)
 	if held <= 0 || held >= size {
 		t.Fatalf("the server holds %d bytes of %d", held, size)
 	}
@@ -404,11 +412,11 @@ func TestBrowserChangedFileFailsItsMD5AndNothingIsStored(t *testing.T) {
 	os.Chtimes(src, mtime, mtime)
 	sw.setRate(0)
 	sw.setDown(false)
-	b.do("choose notes.bin again", chromedp.SetUploadFiles(chromedp.ID("file-input"), []string{src}))
-	failed := q(uploadLine("notes.bin") + `[data-state="failed"]`)
+	b.choose("choose notes.bin again", src)
+	failed := q(uploadIn("notes.bin", "failed"))
 	b.wait("the upload failed", `document.querySelector(`+failed+`)`)
 	b.shot("md5-mismatch")
-	if got := b.text(uploadLine("notes.bin") + `[data-state="failed"] .state`); got != "failed: MD5 mismatch: nothing was stored" {
+	if got := b.text(uploadIn("notes.bin", "failed") + " .state"); got != "failed: MD5 mismatch: nothing was stored" {
 		t.Errorf("the failed upload says %q", got)
 	}
 	if got := b.str(`document.querySelector(` + failed + `).dataset.offset`); got != strconv.FormatInt(held, 10) {
@@ -417,10 +425,8 @@ func TestBrowserChangedFileFailsItsMD5AndNothingIsStored(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(ws.home, "notes.bin")); !os.IsNotExist(err) {
 		t.Errorf("notes.bin was stored: %v", err)
 	}
-	if left := b.savedUploads(); len(left) != 0 {
-		t.Errorf("the page still keeps uploads to resume: %v", left)
-	}
-	if got := ws.uploadOffset(t, saved[0]); got != -1 {
+	b.checkNoneSaved()
+	if got := ws.uploadOffset(t, saved); got != -1 {
 		t.Errorf("the failed upload still answers HEAD with %d", got)
 	}
 	if got := b.text("#message"); !strings.Contains(got, "MD5 mismatch") {
@@ -452,7 +458,7 @@ func TestBrowserSessionEndShowsTheLoginForm(t *testing.T) {
 
 func TestBrowserUploadWhoseLastAnswerIsLostEndsDone(t *testing.T) {
 	ws := startWebServer(t, "")
-	sw := newNetSwitch(t, strings.TrimPrefix(ws.direct, "http://"))
+	sw := ws.behindSwitch(t)
 	src := filepath.Join(t.TempDir(), "answer.bin")
 	mtime := time.Date(2018, 7, 6, 5, 4, 3, 0, time.UTC)
 	sum := writeDated(t, src, 8<<20, mtime)
@@ -460,8 +466,8 @@ func TestBrowserUploadWhoseLastAnswerIsLostEndsDone(t *testing.T) {
 	b := newTab(t)
 	b.login("http://"+sw.addr(), ws.user, ws.password)
 	sw.setRate(4 << 20)
-	b.do("choose answer.bin", chromedp.SetUploadFiles(chromedp.ID("file-input"), []string{src}))
-	b.wait("half sent", `(p => p && p.closest('li').dataset.state === 'uploading' && p.value > p.max / 2)(document.querySelector(`+q(uploadLine("answer.bin")+" progress")+`))`)
+	b.choose("choose answer.bin", src)
+	b.waitSending("half sent", "answer.bin", `p.value > p.max / 2`)
 
 	// The server stores the file, but its answer never reaches the page.
 	sw.setMuted(true)
@@ -479,9 +485,7 @@ func TestBrowserUploadWhoseLastAnswerIsLostEndsDone(t *testing.T) {
 		t.Errorf("the upload whose answer was lost says %q", got)
 	}
 	checkStored(t, filepath.Join(ws.home, "answer.bin"), sum, mtime)
-	if left := b.savedUploads(); len(left) != 0 {
-		t.Errorf("the page still keeps uploads to resume: %v", left)
-	}
+	b.checkNoneSaved()
 	b.shot("done")
 }
 
@@ -492,8 +496,8 @@ func TestBrowserUploadOverQuotaRefusedAtCreation(t *testing.T) {
 
 	b := newTab(t)
 	b.login(ws.direct, ws.user, ws.password)
-	b.do("choose toobig.bin", chromedp.SetUploadFiles(chromedp.ID("file-input"), []string{src}))
-	b.wait("the upload failed", `document.querySelector(`+q(uploadLine("toobig.bin")+`[data-state="failed"]`)+`)`)
+	b.choose("choose toobig.bin", src)
+	b.waitUpload("the upload failed", "toobig.bin", "failed")
 	b.shot("over-quota")
 	got := b.text(uploadLine("toobig.bin") + " .state")
 	if !strings.HasPrefix(got, "failed: ") || !strings.Contains(strings.ToLower(got), "quota") {
@@ -505,41 +509,34 @@ func TestBrowserUploadOverQuotaRefusedAtCreation(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(ws.home, "toobig.bin")); !os.IsNotExist(err) {
 		t.Errorf("toobig.bin was stored: %v", err)
 	}
-	if left := b.savedUploads(); len(left) != 0 {
-		t.Errorf("the page keeps the refused upload to resume: %v", left)
-	}
+	b.checkNoneSaved()
 }
 
 func TestBrowserUploadCancelledIsGivenUpOnTheServer(t *testing.T) {
 	ws := startWebServer(t, "")
-	sw := newNetSwitch(t, strings.TrimPrefix(ws.direct, "http://"))
+	sw := ws.behindSwitch(t)
 	src := filepath.Join(t.TempDir(), "unwanted.bin")
 	writeRandom(t, src, 16<<20)
 
 	b := newTab(t)
 	b.login("http://"+sw.addr(), ws.user, ws.password)
 	sw.setRate(2 << 20)
-	b.do("choose unwanted.bin", chromedp.SetUploadFiles(chromedp.ID("file-input"), []string{src}))
-	b.wait("under way", `(p => p && p.closest('li').dataset.state === 'uploading' && p.value > 0 && p.value < p.max)(document.querySelector(`+q(uploadLine("unwanted.bin")+" progress")+`))`)
-	saved := b.savedUploads()
-	if len(saved) != 1 {
-		t.Fatalf("the page keeps %d uploads to resume: %v", len(saved), saved)
-	}
+	b.choose("choose unwanted.bin", src)
+	b.waitSending("under way", "unwanted.bin", `p.value > 0 && p.value < p.max`)
+	saved := b.savedUpload()
 	b.do("cancel", chromedp.Click(chromedp.CSS(uploadLine("unwanted.bin")+" button.cancel")))
-	b.wait("the upload cancelled", `document.querySelector(`+q(uploadLine("unwanted.bin")+`[data-state="failed"]`)+`)`)
+	b.waitUpload("the upload cancelled", "unwanted.bin", "failed")
 	if got := b.text(uploadLine("unwanted.bin") + " .state"); got != "cancelled" {
 		t.Errorf("the cancelled upload says %q", got)
 	}
 	sw.setRate(0)
-	for i := 0; ws.uploadOffset(t, saved[0]) != -1; i++ { // the DELETE follows the click
+	for i := 0; ws.uploadOffset(t, saved) != -1; i++ { // the DELETE follows the click
 		if i == 100 {
 			t.Fatal("the server still holds the cancelled upload")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if left := b.savedUploads(); len(left) != 0 {
-		t.Errorf("the page keeps the cancelled upload to resume: %v", left)
-	}
+	b.checkNoneSaved()
 	if _, err := os.Stat(filepath.Join(ws.home, "unwanted.bin")); !os.IsNotExist(err) {
 		t.Errorf("unwanted.bin was stored: %v", err)
 	}

@@ -53,14 +53,12 @@ func TestBrowserOverHTTPS(t *testing.T) {
 		t.Errorf("the page's script reads the session cookie: %q", got)
 	}
 
-	b.do("choose small.bin", chromedp.SetUploadFiles(chromedp.ID("file-input"), []string{src}))
-	b.wait("small.bin done", `document.querySelector(`+q(uploadLine("small.bin")+`[data-state="done"]`)+`) && document.querySelector(`+q(row("small.bin"))+`)`)
+	b.choose("choose small.bin", src)
+	b.waitUploaded("small.bin")
 	checkStored(t, filepath.Join(ws.home, "small.bin"), sum, mtime)
 	if got := b.text(row("small.bin") + " td.size"); got != sizeText(70001) {
 		t.Errorf("small.bin's size reads %q, want %q", got, sizeText(70001))
 	}
-	if left := b.savedUploads(); len(left) != 0 {
-		t.Errorf("the page still keeps uploads to resume: %v", left)
-	}
+	b.checkNoneSaved()
 	b.shot("uploaded")
 }

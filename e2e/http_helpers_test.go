@@ -3,9 +3,12 @@ package e2e
 import (
 	"bufio"
 	"encoding/base64"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/textproto"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -154,4 +157,24 @@ func tusPatch(t *testing.T, url, user, password string, offset int64, data []byt
 		off = -1
 	}
 	return resp.StatusCode, off, body
+}
+
+// rawPatch dials the server of the upload and sends the head of a tus
+// PATCH of length bytes from offset 0, with Basic auth. It returns the
+// connection, on which the test writes the body (and which it closes),
+// and the upload's URL path.
+func rawPatch(t *testing.T, upload, user, password string, length int) (net.Conn, string) {
+	t.Helper()
+	u, err := url.Parse(upload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.DialTimeout("tcp", u.Host, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "PATCH %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Basic %s\r\nTus-Resumable: 1.0.0\r\n"+
+		"Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\nContent-Length: %d\r\n\r\n",
+		u.Path, u.Host, base64.StdEncoding.EncodeToString([]byte(user+":"+password)), length)
+	return c, u.Path
 }

@@ -2,12 +2,8 @@ package e2e
 
 import (
 	"bufio"
-	"encoding/base64"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -34,19 +30,9 @@ func TestHTTPSigtermDuringTusPatchResumesAfterRestart(t *testing.T) {
 	data := randomBytes(seeded(t, 7101), 16*mib)
 	sum := md5Bytes(data)
 	upload := tusCreate(t, base, "alex", "pw", "/cut.bin", int64(len(data)), sum)
-	u, err := url.Parse(upload)
-	if err != nil {
-		t.Fatal(err)
-	}
 
-	c, err := net.DialTimeout("tcp", u.Host, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, path := rawPatch(t, upload, "alex", "pw", len(data))
 	defer c.Close()
-	fmt.Fprintf(c, "PATCH %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Basic %s\r\nTus-Resumable: 1.0.0\r\n"+
-		"Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\nContent-Length: %d\r\n\r\n",
-		u.Path, u.Host, base64.StdEncoding.EncodeToString([]byte("alex:pw")), len(data))
 	const sent = 4 * mib
 	if _, err := c.Write(data[:sent]); err != nil {
 		t.Fatal(err)
@@ -68,7 +54,7 @@ func TestHTTPSigtermDuringTusPatchResumesAfterRestart(t *testing.T) {
 	}
 
 	d2 := startDaemonAt(t, root, "127.0.0.1:0", accounts, "--http-listen", "127.0.0.1:0")
-	again := d2.webURL(t) + u.Path
+	again := d2.webURL(t) + path
 	st, held := tusOffset(t, again, "alex", "pw")
 	if st != 200 || held <= 0 || held > sent {
 		t.Fatalf("HEAD after the restart: %d, Upload-Offset %d; want 200 and 0 < offset <= %d\n%s", st, held, sent, d2.logText())
@@ -100,18 +86,8 @@ func TestHTTPSigtermLetsATusPatchFinish(t *testing.T) {
 	data := randomBytes(seeded(t, 7102), 16*mib)
 	sum := md5Bytes(data)
 	upload := tusCreate(t, base, "alex", "pw", "/finish.bin", int64(len(data)), sum)
-	u, err := url.Parse(upload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := net.DialTimeout("tcp", u.Host, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, _ := rawPatch(t, upload, "alex", "pw", len(data))
 	defer c.Close()
-	fmt.Fprintf(c, "PATCH %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Basic %s\r\nTus-Resumable: 1.0.0\r\n"+
-		"Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\nContent-Length: %d\r\n\r\n",
-		u.Path, u.Host, base64.StdEncoding.EncodeToString([]byte("alex:pw")), len(data))
 	var sent atomic.Int64
 	sending := make(chan error, 1)
 	go func() { sending <- paced(data, 64<<10, 4<<20, &sent, c.Write) }()

@@ -5,7 +5,6 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -44,10 +43,7 @@ func (s slowCompletes) RoundTrip(req *http.Request) (*http.Response, error) {
 // the body and cancels nothing while the store finishes.
 func TestHTTPTusCommitOutlivesTheTransferTimeout(t *testing.T) {
 	srv := miniotest.Start(t, 1)
-	for _, kv := range srv.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	srv.SetEnv(t)
 	c, err := s3home.New(s3home.Config{Endpoint: srv.Endpoint, Transport: slowCompletes{http.DefaultTransport, 1500 * time.Millisecond},
 		Timeout: 20 * time.Second, PartSize: 5 << 20})
 	if err != nil {

@@ -225,6 +225,29 @@ func offsetOf(t testing.TB, resp *http.Response) int64 {
 	return n
 }
 
+// waitHeld polls HEAD of the upload at loc until it answers 200 with an
+// Upload-Offset that ok accepts, and returns that offset.
+func (a *agent) waitHeld(what, loc string, ok func(held int64) bool) int64 {
+	a.w.t.Helper()
+	var held int64
+	waitFor(a.w.t, what, func() bool {
+		r := a.head(loc)
+		if r.StatusCode != 200 {
+			return false
+		}
+		held = offsetOf(a.w.t, r)
+		return ok(held)
+	})
+	return held
+}
+
+// patchHead is the head of a tus PATCH of length bytes to loc from offset
+// 0, with the extra header lines (each ending in CRLF), for rawRequest.
+func patchHead(loc string, length int, extra string) string {
+	return "PATCH " + loc + " HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\n" +
+		"Upload-Offset: 0\r\nContent-Length: " + strconv.Itoa(length) + "\r\n" + extra + "\r\n"
+}
+
 // rawRequest writes a request head and part of its body on a connection
 // of its own, then closes it: a client cut off mid-body. It waits a little
 // for the server to read what was sent (reading until the server closes

@@ -43,29 +43,15 @@ func s3Web(t *testing.T, srv *miniotest.Server) *web {
 // an upload begun and cut through one is finished through the other.
 func TestS3UploadCutOnOneServerResumesOnAnother(t *testing.T) {
 	srv := miniotest.Start(t, 1)
-	for _, kv := range srv.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	srv.SetEnv(t)
 	one, two := s3Web(t, srv), s3Web(t, srv)
 	a1, a2 := one.basic(alex, alexPW), two.basic(alex, alexPW)
 	data := randomBytes(12<<20 + 12345)
 	mtime := time.Date(2022, 2, 2, 2, 2, 2, 0, time.UTC)
 	loc := a1.create("/big.bin", data, mtime.Unix())
 	sent := 7<<20 + 99
-	head := "PATCH " + loc + " HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\n" +
-		"Upload-Offset: 0\r\nContent-Length: " + strconv.Itoa(len(data)) + "\r\n" +
-		"Authorization: Basic " + basicToken(alex, alexPW) + "\r\n\r\n"
-	rawRequest(t, hostOf(one.base), head, data[:sent])
-	var held int64
-	waitFor(t, "the cut PATCH to be held", func() bool {
-		r := a2.head(loc)
-		if r.StatusCode != 200 {
-			return false
-		}
-		held = offsetOf(t, r)
-		return held > 0
-	})
+	rawRequest(t, hostOf(one.base), patchHead(loc, len(data), "Authorization: Basic "+basicToken(alex, alexPW)+"\r\n"), data[:sent])
+	held := a2.waitHeld("the cut PATCH to be held", loc, func(held int64) bool { return held > 0 })
 	if held != 5<<20 {
 		t.Errorf("the other server holds %d bytes, want one whole part (%d)", held, 5<<20)
 	}
@@ -99,10 +85,7 @@ func TestS3UploadCutOnOneServerResumesOnAnother(t *testing.T) {
 // point from its creation. Cut off, it is sent again from 0.
 func TestS3SmallUploadCreatedThenPatched(t *testing.T) {
 	srv := miniotest.Start(t, 1)
-	for _, kv := range srv.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	srv.SetEnv(t)
 	one, two := s3Web(t, srv), s3Web(t, srv)
 	a1 := one.login(alex, alexPW)
 	a := two.login(alex, alexPW)

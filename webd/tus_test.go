@@ -370,21 +370,14 @@ func TestTusCutPatchResumes(t *testing.T) {
 	os.MkdirAll(w.ts.Home(alex), 0o755)
 	data := randomBytes(2 << 20)
 	loc := a.create("/cut.bin", data, 0)
-	head := "PATCH " + loc + " HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\n" +
-		"Upload-Offset: 0\r\nContent-Length: " + strconv.Itoa(len(data)) + "\r\nX-CSRF-Token: " + a.csrf + "\r\n"
+	auth := "X-CSRF-Token: " + a.csrf + "\r\n"
 	u, _ := http.NewRequest("GET", w.base, nil)
 	for _, c := range a.hc.Jar.Cookies(u.URL) {
-		head += "Cookie: " + c.Name + "=" + c.Value + "\r\n"
+		auth += "Cookie: " + c.Name + "=" + c.Value + "\r\n"
 	}
-	head += "\r\n"
 	sent := 1<<20 + 4321
-	rawRequest(t, hostOf(w.base), head, data[:sent])
-	var held int64
-	waitFor(t, "the cut PATCH to end", func() bool {
-		r := a.head(loc)
-		held = offsetOf(t, r)
-		return r.StatusCode == 200 && held == int64(sent)
-	})
+	rawRequest(t, hostOf(w.base), patchHead(loc, len(data), auth), data[:sent])
+	held := a.waitHeld("the cut PATCH to end", loc, func(held int64) bool { return held == int64(sent) })
 	resp, body := a.patch(loc, held, data[held:])
 	if resp.StatusCode != 204 || offsetOf(t, resp) != int64(len(data)) {
 		t.Fatalf("PATCH the rest: %d %s", resp.StatusCode, body)
@@ -552,15 +545,7 @@ func TestTusShutdownKeepsWhatArrived(t *testing.T) {
 	pw.CloseWithError(errors.New("the test stops sending"))
 	<-patched
 	b := w.basic(alex, alexPW) // the test's other front end, on the same core
-	var held int64
-	waitFor(t, "the cut upload to be held", func() bool {
-		r := b.head(loc)
-		if r.StatusCode != 200 {
-			return false
-		}
-		held = offsetOf(t, r)
-		return true
-	})
+	held := b.waitHeld("the cut upload to be held", loc, func(int64) bool { return true })
 	if held != int64(sent) {
 		t.Fatalf("held %d after the shutdown, want %d", held, sent)
 	}

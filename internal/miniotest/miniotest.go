@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -268,6 +269,17 @@ func (s *Server) Restart() error {
 // Env returns the AWS variables that give its account to an ftpx-server.
 func (s *Server) Env() []string {
 	return []string{"AWS_ACCESS_KEY_ID=" + AccessKey, "AWS_SECRET_ACCESS_KEY=" + SecretKey}
+}
+
+// SetEnv sets Env's variables for the rest of t (t.Setenv), for the
+// ftpx servers and S3 clients the test starts; it cannot be used in
+// parallel tests.
+func (s *Server) SetEnv(t testing.TB) {
+	t.Helper()
+	for _, kv := range s.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
 }
 
 // Log returns what MinIO has printed so far.
