@@ -190,10 +190,7 @@ func TestLftpMirrorKeepsMtimesBothWays(t *testing.T) {
 
 func TestS3LftpMirrorAndMfmtKeepMtimes(t *testing.T) {
 	srv := miniotest.Shared(t)
-	for _, kv := range srv.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v) // the server inherits the credentials, never in argv
-	}
+	srv.SetEnv(t) // the server inherits the credentials, never in argv
 	t.Setenv("TZ", serverTZ)
 	prefix := "m-" + uuid.NewString()[:8]
 	accounts := filepath.Join(t.TempDir(), "accounts.ini")

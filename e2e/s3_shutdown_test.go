@@ -394,10 +394,7 @@ func TestS3ShutdownOnStalledStoreEndsWithTheGracePeriod(t *testing.T) {
 // ftpx exits 3.
 func TestS3StalledStoreAtLoginAnswers287Soon(t *testing.T) {
 	srv := miniotest.Shared(t)
-	for _, kv := range srv.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	srv.SetEnv(t)
 	store := newStallLink(t, srv.Addr)
 	accounts := filepath.Join(t.TempDir(), "accounts.ini")
 	addUser(t, accounts, "alex", "pw", "")

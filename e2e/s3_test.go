@@ -53,10 +53,7 @@ func s3Servers(t *testing.T, srv *miniotest.Server, n int, quota string) *s3Setu
 // again wins).
 func s3ServersWith(t *testing.T, srv *miniotest.Server, n int, quota, accounts string, flags ...string) *s3Setup {
 	t.Helper()
-	for _, kv := range srv.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v) // the servers inherit the credentials, never in argv
-	}
+	srv.SetEnv(t) // the servers inherit the credentials, never in argv
 	s := &s3Setup{minio: srv, prefix: "e-" + uuid.NewString()[:8], accounts: accounts, flags: flags}
 	args := []string{"add", "--password-stdin"}
 	if quota != "" {

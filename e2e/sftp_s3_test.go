@@ -24,10 +24,7 @@ import (
 // with its MD5, gets it back the same, and ssh md5sum answers that MD5.
 func TestSFTPOnS3HomeRoundTrip(t *testing.T) {
 	srv := miniotest.Shared(t)
-	for _, kv := range srv.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v) // the server inherits the credentials, never in argv
-	}
+	srv.SetEnv(t) // the server inherits the credentials, never in argv
 	accounts := filepath.Join(t.TempDir(), "accounts.ini")
 	addUser(t, accounts, "alex", sftpPassword, "")
 	prefix := "sftp-" + uuid.NewString()[:8]

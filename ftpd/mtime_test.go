@@ -199,10 +199,7 @@ check("mlst", "modify=20200102030405;" in f.sendcmd("MLST native.bin"), True)
 func s3Homes(t *testing.T) (ftpxtest.Option, *home.Manager) {
 	t.Helper()
 	srv := miniotest.Start(t, 1)
-	for _, kv := range srv.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	srv.SetEnv(t)
 	c, err := s3home.New(s3home.Config{Endpoint: srv.Endpoint, Timeout: 20 * time.Second, PartSize: s3home.MinPartSize})
 	if err != nil {
 		t.Fatal(err)

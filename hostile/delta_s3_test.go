@@ -5,7 +5,6 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -30,10 +29,7 @@ import (
 // and so by the quota. This measures it: GETs of the basis per COPY.
 func TestDeltaPutSeeksOnObjectStore(t *testing.T) {
 	srv := miniotest.Start(t, 1)
-	for _, kv := range srv.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	srv.SetEnv(t)
 	// Every byte MinIO sends the server's S3 client is counted, read or
 	// not: a GET cut short by a seek has sent more than was read.
 	var received atomic.Int64

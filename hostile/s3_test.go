@@ -114,10 +114,7 @@ func (r *recorder) record(on bool) {
 // asked the store for.
 func TestS3AttackPathsStayInTheHomePrefix(t *testing.T) {
 	srv := miniotest.Start(t, 1)
-	for _, kv := range srv.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	srv.SetEnv(t)
 	rec := &recorder{next: http.DefaultTransport}
 	c, err := s3home.New(s3home.Config{Endpoint: srv.Endpoint, Transport: rec, Timeout: 20 * time.Second})
 	if err != nil {

@@ -24,10 +24,7 @@ var trees atomic.Int64
 func newClient(t *testing.T, mod ...func(*s3home.Config)) *s3home.Client {
 	t.Helper()
 	srv := miniotest.Shared(t)
-	for _, kv := range srv.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	srv.SetEnv(t)
 	cfg := s3home.Config{Endpoint: srv.Endpoint, Timeout: 20 * time.Second}
 	for _, f := range mod {
 		f(&cfg)
