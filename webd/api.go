@@ -2,6 +2,7 @@ package webd
 
 import (
 	"cmp"
+	"crypto/md5"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -143,12 +144,10 @@ func handleDownload(c *call) {
 		writeError(c.w, fmt.Errorf("get %s: the store cannot seek: %w", name, home.ErrUnavailable))
 		return
 	}
-	sum := c.home.KnownSum(fi)
-	if sum == "" {
-		if sum, err = c.home.Checksum(name); err != nil {
-			writeError(c.w, err)
-			return
-		}
+	sum, err := fileSum(c.home, rs, fi)
+	if err != nil {
+		writeError(c.w, fmt.Errorf("get %s: %w", name, err))
+		return
 	}
 	h := c.w.Header()
 	h.Set("Content-Type", "application/octet-stream")
@@ -158,29 +157,48 @@ func handleDownload(c *call) {
 	if raw, err := hex.DecodeString(sum); err == nil && c.r.Header.Get("Range") == "" {
 		h.Set("Content-MD5", base64.StdEncoding.EncodeToString(raw))
 	}
-	_, transfer := c.srv.Core.Timeouts()
-	body := &countingReader{ReadSeeker: rs, rate: server.RateReader(rs, c.login.DownloadRate), rc: http.NewResponseController(c.w), timeout: transfer}
+	body := &countingReader{ReadSeeker: rs, rate: server.RateReader(rs, c.login.DownloadRate)}
 	http.ServeContent(c.w, c.r, "", fi.ModTime(), body)
 	c.srv.Core.RecordTransfer(server.ProtocolHTTP, protocol.ActionGet, body.n, time.Since(start), nil)
 	c.log.Info("get done", "path", name, "bytes", body.n, "md5", sum, "seconds", time.Since(start).Seconds())
 }
 
 // countingReader is a download's file: it counts what is read, at the
-// user's download rate, and gives the client the transfer timeout to take
-// each piece.
+// user's download rate (the answer's writes have the transfer timeout
+// each: deadlineWriter).
 type countingReader struct {
 	io.ReadSeeker
-	rate    io.Reader // the ReadSeeker, slowed to the user's rate
-	rc      *http.ResponseController
-	timeout time.Duration
-	n       int64
+	rate io.Reader // the ReadSeeker, slowed to the user's rate
+	n    int64
 }
 
 func (r *countingReader) Read(p []byte) (int, error) {
-	r.rc.SetWriteDeadline(time.Now().Add(r.timeout))
 	n, err := r.rate.Read(p)
 	r.n += int64(n)
 	return n, err
+}
+
+// fileSum returns the MD5 of the open file f (described by fi): the one
+// its store or the server knows, or else reading f once, then back to
+// its start. It is the file being sent, not what the name holds by now.
+func fileSum(h *home.Home, f io.ReadSeeker, fi fs.FileInfo) (string, error) {
+	if sum := h.KnownSum(fi); sum != "" {
+		return sum, nil
+	}
+	d := md5.New()
+	if _, err := io.CopyBuffer(d, f, make([]byte, 256<<10)); err != nil {
+		return "", err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return "", err
+	}
+	sum := hex.EncodeToString(d.Sum(nil))
+	if st, ok := f.(interface{ Stat() (fs.FileInfo, error) }); ok {
+		if after, err := st.Stat(); err == nil && after.Size() == fi.Size() && after.ModTime().Equal(fi.ModTime()) {
+			h.RememberSum(after, sum) // unchanged while it was read
+		}
+	}
+	return sum, nil
 }
 
 // attachment is a Content-Disposition that saves the file under its name
@@ -254,7 +272,8 @@ func handleMkdir(c *call) {
 	writeJSON(c.w, http.StatusCreated, pathAnswer{Path: name})
 }
 
-// handleRename renames PATH to the query's "to" (a home path).
+// handleRename renames PATH to the query's "to" (a home path). A name
+// that exists is refused (409) unless ?replace=1.
 func handleRename(c *call) {
 	from, err := c.pathOf()
 	var to string
@@ -263,6 +282,11 @@ func handleRename(c *call) {
 			err = fmt.Errorf("rename %s: the new name (?to=) is missing: %w", from, protocol.ErrFormat)
 		} else {
 			to, err = home.Resolve("/", q)
+		}
+	}
+	if err == nil && to != from && c.r.URL.Query().Get("replace") != "1" {
+		if _, serr := c.home.FS.Stat(to); serr == nil { // a typo in the page must not lose a file
+			err = fmt.Errorf("rename %s: %s: %w (?replace=1 replaces it)", from, to, home.ErrExists)
 		}
 	}
 	if err == nil {

@@ -56,7 +56,7 @@ func clientIP(r *http.Request) string {
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	cr, ok := readCredentials(r)
 	if !ok {
-		writeStatus(w, protocol.StatusBadAuthData, "login: a JSON body {\"user\":...,\"password\":...} is required")
+		writeJSON(w, http.StatusBadRequest, apiError{Error: "login: a JSON body {\"user\":...,\"password\":...} or a form's user and password is required", Status: int(protocol.StatusBadAuthData)})
 		return
 	}
 	log := s.requestLog(r)

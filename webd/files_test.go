@@ -157,6 +157,7 @@ func TestMkdirRenameDelete(t *testing.T) {
 		{"POST", "/api/v1/rename/sub/b.bin?to=", 400, protocol.StatusBadFormat, ""},
 		{"POST", "/api/v1/rename/missing?to=x", 404, protocol.StatusNotExist, ""},
 		{"POST", "/api/v1/rename/sub?to=sub/deeper/sub", 403, protocol.StatusPermission, ""},
+		{"POST", "/api/v1/rename/sub/b.bin?to=" + "%2Fnew%2Fa%203%3F.txt", 409, protocol.StatusExists, ""}, // not replaced unasked
 		{"DELETE", "/api/v1/files/page.html", 204, 0, ""},
 		{"DELETE", "/api/v1/files/page.html", 404, protocol.StatusNotExist, ""},
 		{"DELETE", "/api/v1/files/empty", 204, 0, ""},
@@ -186,6 +187,15 @@ func TestMkdirRenameDelete(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "new/a 3?.txt")); string(b) != "hello a\n" {
 		t.Errorf("renamed file holds %q", b)
+	}
+	// Asked to, a rename replaces the file at the new name.
+	os.WriteFile(filepath.Join(dir, "x.txt"), []byte("x\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "y.txt"), []byte("y\n"), 0o644)
+	if resp, body := a.do("POST", "/api/v1/rename/x.txt?to=/y.txt&replace=1", nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("rename with replace=1: %d %s", resp.StatusCode, body)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "y.txt")); string(b) != "x\n" || exists("x.txt") {
+		t.Errorf("after rename with replace=1: y.txt holds %q, x.txt exists %v", b, exists("x.txt"))
 	}
 }
 

@@ -2,10 +2,14 @@ package webd_test
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -214,4 +218,42 @@ func TestMaxSessionsCountsWebRequests(t *testing.T) {
 		resp, _ := a.do("GET", "/api/v1/ls/", nil, nil)
 		return resp.StatusCode == 200
 	})
+}
+
+// TestStalledReaderIsDropped: a client that asks for a big listing and
+// never reads the answer is cut off once a write has waited the transfer
+// timeout, and its request lets go of the user's only session.
+func TestStalledReaderIsDropped(t *testing.T) {
+	w := newWeb(t, func(s *server.Server) { s.TransferTimeout = 500 * time.Millisecond })
+	w.ts.AddUserWith(t, "carol", "pw-carol", accounts.Unlimited, "max_sessions = 1")
+	dir := filepath.Join(w.ts.Home("carol"), "many")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("n", 100)
+	for i := range 60_000 { // a listing of about 9 MB: more than the socket buffers hold
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%05d", long, i)), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	c, err := d.Dial("tcp", hostOf(w.base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET /api/v1/ls/many HTTP/1.1\r\nHost: x\r\nAuthorization: Basic %s\r\n\r\n", basicToken("carol", "pw-carol"))
+	carol := w.basic("carol", "pw-carol")
+	var code int
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		resp, _ := carol.do("GET", "/api/v1/quota", nil, nil)
+		if code = resp.StatusCode; code == 200 {
+			break
+		}
+	}
+	if code != 200 {
+		t.Fatalf("carol's other request while a stalled listing holds her session: %d after 20 s", code)
+	}
 }

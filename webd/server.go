@@ -129,15 +129,40 @@ func (s *Server) logger() *slog.Logger {
 // may go on working after that (an upload's commit on a slow store).
 // http.Server's ReadTimeout would not do: its clock starts with the
 // headers (readHeaderTimeout's), not with the body.
+//
+// The answer has the same: each write must be taken within the transfer
+// timeout, so a client that stops reading (a big listing) does not hold
+// its connection, its session and its home open either.
 func (s *Server) bodyDeadline(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, transfer := s.Core.Timeouts()
+		rc := http.NewResponseController(w)
 		if r.ContentLength != 0 { // a body: of a known length, or chunked (-1)
-			_, transfer := s.Core.Timeouts()
-			http.NewResponseController(w).SetReadDeadline(time.Now().Add(transfer))
+			rc.SetReadDeadline(time.Now().Add(transfer))
 		}
-		h.ServeHTTP(w, r)
+		h.ServeHTTP(&deadlineWriter{ResponseWriter: w, rc: rc, timeout: transfer}, r)
 	})
 }
+
+// deadlineWriter gives each write of an answer the transfer timeout.
+type deadlineWriter struct {
+	http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+func (d *deadlineWriter) Write(p []byte) (int, error) {
+	d.rc.SetWriteDeadline(time.Now().Add(d.timeout))
+	return d.ResponseWriter.Write(p)
+}
+
+func (d *deadlineWriter) WriteHeader(code int) {
+	d.rc.SetWriteDeadline(time.Now().Add(d.timeout))
+	d.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (d *deadlineWriter) Unwrap() http.ResponseWriter { return d.ResponseWriter }
 
 // Loopback tells whether a listener's address is on a loopback interface
 // only, where Serve may speak plain HTTP.

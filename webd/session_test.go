@@ -319,11 +319,11 @@ func TestLoginBodies(t *testing.T) {
 		{"form", "user=alex&password=pw-alex", form, 200},
 		{"form with charset", "user=alex&password=pw%2Dalex", http.Header{"Content-Type": {"application/x-www-form-urlencoded; charset=UTF-8"}}, 200},
 		{"form, wrong password", "user=alex&password=nope", form, 401},
-		{"form without user", "password=pw-alex", form, 401},
+		{"form without user", "password=pw-alex", form, 400},
 		{"empty password", `{"user":"alex","password":""}`, nil, 401},
-		{"garbage", "garbage", nil, 401},
-		{"empty", "", nil, 401},
-		{"too long", `{"user":"alex","password":"` + strings.Repeat("x", 5000) + `"}`, nil, 401},
+		{"garbage", "garbage", nil, 400},
+		{"empty", "", nil, 400},
+		{"too long", `{"user":"alex","password":"` + strings.Repeat("x", 5000) + `"}`, nil, 400},
 	} {
 		resp, body := w.client().do("POST", "/api/v1/login", []byte(c.body), c.hdr)
 		if resp.StatusCode != c.code {

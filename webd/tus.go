@@ -145,16 +145,29 @@ func handleTusCreate(c *call) {
 		c.w.WriteHeader(http.StatusCreated)
 		return
 	}
-	receive(c, u, id, held, http.StatusCreated)
+	receive(c, u, held, http.StatusCreated)
 }
 
-// handleTusHead reports how much of an upload the server holds.
+// handleTusHead reports how much of an upload the server holds. An
+// upload held whole but not placed (a server stopped between its last
+// byte and its place) is verified and placed now, so that a client told
+// it is complete finds the file there.
 func handleTusHead(c *call) {
 	held, ok := heldUpload(c)
 	if !ok {
 		return
 	}
 	h := c.w.Header()
+	if held.Offset == held.Size {
+		h.Set("Upload-Length", strconv.FormatInt(held.Size, 10))
+		u, err := c.home.BeginUpload(held.Name, home.Put{Size: held.Size, Transfer: c.r.PathValue("id"), Offset: held.Offset, MTime: held.MTime, Want: held.Want, Shared: true})
+		if err != nil {
+			writeError(c.w, err)
+			return
+		}
+		receive(c, u, held, http.StatusOK)
+		return
+	}
 	h.Set("Upload-Offset", strconv.FormatInt(held.Offset, 10))
 	h.Set("Upload-Length", strconv.FormatInt(held.Size, 10))
 	h.Set("Upload-Metadata", "path "+base64.StdEncoding.EncodeToString([]byte(held.Name))+",md5 "+base64.StdEncoding.EncodeToString([]byte(held.Want)))
@@ -168,7 +181,7 @@ func heldUpload(c *call) (home.Held, bool) {
 	id := c.r.PathValue("id")
 	held, err := c.home.Breakpoint(id)
 	switch {
-	case errors.Is(err, home.ErrBadTransfer):
+	case errors.Is(err, home.ErrBadTransfer), errors.Is(err, home.ErrForeign): // another user's is not revealed
 		writeError(c.w, fmt.Errorf("upload %s: %w", id, home.ErrNotExist))
 		return held, false
 	case err != nil:
@@ -209,15 +222,15 @@ func handleTusPatch(c *call) {
 		writeError(c.w, err)
 		return
 	}
-	receive(c, u, id, held, http.StatusNoContent)
+	receive(c, u, held, http.StatusNoContent)
 }
 
-// receive takes the request's body into u, the upload id of held. At the
+// receive takes the request's body into u, the upload of held. At the
 // upload's end it is verified against held.Want and placed under
 // held.Name; before, it is suspended and the answer says the offset the
 // server now holds (on an object store, the end of the last part it
 // keeps). code is the success status.
-func receive(c *call, u *home.Upload, id string, held home.Held, code int) {
+func receive(c *call, u *home.Upload, held home.Held, code int) {
 	name, want := held.Name, held.Want
 	start := time.Now()
 	_, transfer := c.srv.Core.Timeouts()
@@ -228,8 +241,8 @@ func receive(c *call, u *home.Upload, id string, held home.Held, code int) {
 	if full {
 		var extra [1]byte
 		if n, _ := io.ReadFull(c.r.Body, extra[:]); n > 0 {
-			u.Abort()
-			badRequest(c.w, "the body runs past Upload-Length: the upload is given up")
+			u.Suspend() // the upload's own bytes are kept: HEAD finishes it
+			badRequest(c.w, "the body runs past Upload-Length: the bytes past it are dropped (HEAD says what is held)")
 			return
 		}
 	}
@@ -242,6 +255,12 @@ func receive(c *call, u *home.Upload, id string, held home.Held, code int) {
 			return
 		}
 		c.log.Info("upload suspended", "path", name, "offset", u.Saved(), "bytes", u.Written(), "err", err)
+		if whole := c.r.ContentLength >= 0 && u.Written() == c.r.ContentLength; whole && u.Written() > 0 && u.Saved() == u.Offset() {
+			// A store that keeps uploads in parts kept none of this
+			// body: sent again as it is, it would never be kept.
+			writeError(c.w, fmt.Errorf("upload %s: a body of %d bytes could not be kept: this server's store keeps an upload only in parts of at least 5 MiB, so send at least that much at a time (tus chunkSize) or the whole rest: %w", name, u.Written(), home.ErrSize))
+			return
+		}
 		c.w.Header().Set("Upload-Offset", strconv.FormatInt(u.Saved(), 10))
 		c.w.WriteHeader(code)
 		return
@@ -294,7 +313,7 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 func handleTusDelete(c *call) {
 	id := c.r.PathValue("id")
 	if _, err := c.home.Cancel(id); err != nil {
-		if errors.Is(err, home.ErrBadTransfer) {
+		if errors.Is(err, home.ErrBadTransfer) || errors.Is(err, home.ErrForeign) {
 			err = fmt.Errorf("upload %s: %w", id, home.ErrNotExist)
 		}
 		writeError(c.w, err)

@@ -244,11 +244,21 @@ func TestTusBodyPastLengthAndDelete(t *testing.T) {
 	loc := a.create("/long.bin", data, 0)
 	resp, body := a.patch(loc, 0, append(append([]byte{}, data...), "extra"...))
 	wantErr(t, "PATCH past Upload-Length", resp, body, 400, 0)
-	if _, err := os.Stat(filepath.Join(w.ts.Home("carol"), "long.bin")); err == nil {
-		t.Error("an upload whose body ran past its length is stored")
+	long := filepath.Join(w.ts.Home("carol"), "long.bin")
+	if _, err := os.Stat(long); err == nil {
+		t.Error("the PATCH whose body ran past its length placed the file")
 	}
-	if resp := a.head(loc); resp.StatusCode != 404 {
-		t.Errorf("HEAD after a body too long: %d", resp.StatusCode)
+	// The upload's own bytes are kept: HEAD finds them whole, checks them
+	// against the MD5 and places the file, as a client told "complete"
+	// expects.
+	if resp := a.head(loc); resp.StatusCode != 200 || offsetOf(t, resp) != 300_000 {
+		t.Errorf("HEAD after a body too long: %d %s", resp.StatusCode, resp.Header.Get("Upload-Offset"))
+	}
+	if got, err := os.ReadFile(long); err != nil || md5hex(got) != md5hex(data) {
+		t.Fatalf("the upload placed by HEAD: %v, md5 %s", err, md5hex(got))
+	}
+	if resp, body := a.do("DELETE", "/api/v1/files/long.bin", nil, nil); resp.StatusCode != 204 {
+		t.Fatalf("DELETE long.bin: %d %s", resp.StatusCode, body)
 	}
 
 	// The bytes held count on the quota; DELETE gives them back.
@@ -451,10 +461,11 @@ func TestTusOtherUsersUploadIsNotFound(t *testing.T) {
 	if resp := b.head(loc); resp.StatusCode != 404 {
 		t.Errorf("bob's HEAD of alex's upload: %d", resp.StatusCode)
 	}
+	// Answered as for an id nobody holds (256), not "another user's".
 	resp, body := b.patch(loc, 1000, data[1000:])
-	wantErr(t, "bob's PATCH of alex's upload", resp, body, 404, 0)
+	wantErr(t, "bob's PATCH of alex's upload", resp, body, 404, protocol.StatusNotExist)
 	resp, body = b.do("DELETE", loc, nil, tusHeader())
-	wantErr(t, "bob's DELETE of alex's upload", resp, body, 404, 0)
+	wantErr(t, "bob's DELETE of alex's upload", resp, body, 404, protocol.StatusNotExist)
 	if r := a.head(loc); r.StatusCode != 200 || offsetOf(t, r) != 1000 {
 		t.Fatalf("alex's upload after bob's tries: %d %s", r.StatusCode, r.Header.Get("Upload-Offset"))
 	}
