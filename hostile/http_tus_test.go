@@ -111,13 +111,23 @@ func TestHTTPTusHeaderAbuse(t *testing.T) {
 	if a := w.do(t, "HEAD", w.base+loc, attacker, attackerPW, nil, "Tus-Resumable", "1.0.0"); a.code != 200 || a.header.Get("Upload-Offset") != "0" {
 		t.Fatalf("HEAD after the lying PATCHes: %d %v", a.code, a.header)
 	}
-	// A body that runs past Upload-Length: refused, the upload given up,
-	// nothing placed.
+	// A body that runs past Upload-Length: refused and nothing placed;
+	// the upload's own bytes are kept, and the next HEAD, finding them
+	// whole, checks them against the MD5 and places the file.
 	if a := w.tusPatch(t, attacker, attackerPW, loc, 0, strings.NewReader("0123456789ABCDEF")); a.code != 400 {
 		t.Errorf("a body past Upload-Length: %d %s, want 400", a.code, a.body)
 	}
 	if a := w.do(t, "GET", w.base+"/api/v1/files/f.bin", attacker, attackerPW, nil); a.code != 404 {
 		t.Errorf("f.bin after a body past its length: %d %q, want 404", a.code, a.body)
+	}
+	if a := w.do(t, "HEAD", w.base+loc, attacker, attackerPW, nil, "Tus-Resumable", "1.0.0"); a.code != 200 || a.header.Get("Upload-Offset") != "10" {
+		t.Errorf("HEAD of the upload held whole: %d %v", a.code, a.header)
+	}
+	if a := w.do(t, "GET", w.base+"/api/v1/files/f.bin", attacker, attackerPW, nil); a.code != 200 || string(a.body) != "0123456789" {
+		t.Errorf("f.bin placed by HEAD: %d %q", a.code, a.body)
+	}
+	if a := w.do(t, "DELETE", w.base+"/api/v1/files/f.bin", attacker, attackerPW, nil); a.code != 204 {
+		t.Fatalf("DELETE f.bin: %d %s", a.code, a.body)
 	}
 	// The right length, the wrong bytes: 460, nothing stored, gone.
 	loc = w.tusCreate(t, attacker, attackerPW, "/f.bin", data)
