@@ -142,6 +142,7 @@ for i in $(seq "$runs"); do
   measure curl-get "$fs_pid" curl -sS -f "${curl_auth[@]}" -o "$dl/curl.bin" "$fs_url/api/v1/files/src.bin"
   stored "$dl/curl.bin"
   settle
+  # shellcheck disable=SC2016 # expanded by sh -c
   measure curl-get-sync "$fs_pid" sh -c 'curl -sS -f -u "$FTPX_USER:$FTPX_PASSWORD" -o "$1" "$2" && sync "$1"' - "$dl/curlsync.bin" "$fs_url/api/v1/files/src.bin"
   stored "$dl/curlsync.bin"
   settle
