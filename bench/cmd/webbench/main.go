@@ -39,6 +39,7 @@ func main() {
 	report := flag.String("report", "", "append the line of figures to this file too")
 	timeout := flag.Duration("timeout", 10*time.Minute, "give up after this long")
 	flag.BoolVar(&verbose, "v", false, "log each step")
+	flag.BoolVar(&probe, "probe", false, "after the upload, time in the page reading the file alone (8 MiB Blob slices, arrayBuffer) and md5.js alone (8 MiB in memory, hashed again and again)")
 	flag.Parse()
 	if *base == "" || *file == "" {
 		fmt.Fprintln(os.Stderr, "usage: webbench -url URL -file FILE [-user NAME] [-chromium PATH]")
@@ -65,7 +66,26 @@ func main() {
 	}
 }
 
-var verbose bool
+var verbose, probe bool
+
+// probeJS reads the file of input#bench-probe the way the page does (8 MiB
+// slices, arrayBuffer()) without hashing, then hashes an 8 MiB buffer
+// held in memory with the page's FtpxMD5 until as many bytes went through
+// it as the file holds: the two halves of the page's hashing phase.
+const probeJS = `(async () => {
+  const f = document.getElementById('bench-probe').files[0];
+  const S = 8 << 20;
+  let t = performance.now();
+  for (let p = 0; p < f.size; p += S) await f.slice(p, p + S).arrayBuffer();
+  const read = performance.now() - t;
+  const buf = new Uint8Array(await f.slice(0, S).arrayBuffer());
+  const h = new globalThis.FtpxMD5();
+  t = performance.now();
+  for (let n = 0; n < f.size; n += buf.length) h.update(buf);
+  h.hex();
+  const md5 = performance.now() - t;
+  return {read_s: read / 1000, md5_s: md5 / 1000};
+})()`
 
 // observe records, in window.__benchStates, every data-state an upload's
 // li takes and when (performance.now(), ms).
@@ -81,6 +101,12 @@ const observe = `(() => {
   }).observe(list, {subtree: true, childList: true, attributes: true, attributeFilter: ['data-state']});
   return true;
 })()`
+
+// probeResult is what probeJS measured, in seconds.
+type probeResult struct {
+	Read float64 `json:"read_s"`
+	MD5  float64 `json:"md5_s"`
+}
 
 // state is one data-state change seen in the page.
 type state struct {
@@ -197,6 +223,19 @@ func run(base, user, password, file, chromium, profile string, timeout time.Dura
 	if !strings.HasPrefix(end, "done") {
 		return "", fmt.Errorf("the upload ended %q (states %v)", end, states)
 	}
+	var probed probeResult
+	if probe {
+		// a file input of our own, which the page does not watch
+		err := chromedp.Do(ctx,
+			chromedp.Evaluate[chromedp.Void](`(() => { const i = document.createElement('input'); i.type = 'file'; i.id = 'bench-probe'; i.hidden = true; document.body.append(i); })()`),
+			chromedp.SetUploadFiles(chromedp.CSS(`#bench-probe`), []string{file}, chromedp.NodeReady))
+		if err == nil {
+			probed, err = chromedp.Run(ctx, chromedp.Evaluate[probeResult](probeJS, chromedp.EvalAwaitPromise))
+		}
+		if err != nil {
+			return "", fmt.Errorf("probe: %w", err)
+		}
+	}
 
 	first := map[string]float64{}
 	for _, s := range states {
@@ -233,6 +272,9 @@ func run(base, user, password, file, chromium, profile string, timeout time.Dura
 		total += cpu[t]
 	}
 	fmt.Fprintf(&b, " cpu_chromium_s=%.2f", total)
+	if probe {
+		fmt.Fprintf(&b, " probe_read_s=%.4f probe_md5_s=%.4f", probed.Read, probed.MD5)
+	}
 	return b.String(), nil
 }
 
