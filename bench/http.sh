@@ -210,7 +210,7 @@ if [ -z "$why" ]; then
   for i in $(seq "$browser_runs"); do
     settle
     measure browser "$fs_pid" "$work/webbench" -url "$fs_url" -user "$FTPX_USER" -file "$file" -chromium "$chromium" \
-      -profile "$work/chromium$i" -report "$res/browser.phases"
+      -profile "$work/chromium$i" -probe -report "$res/browser.phases"
     stored "$fs_home/$(basename "$file")"
     rm -rf "$work/chromium$i"
   done
@@ -218,7 +218,11 @@ if [ -z "$why" ]; then
   row http-browser "" "headless Chromium: the page hashes ($(printf '%.2f' "$(bp hash_s)") s) and uploads the $label file (tus, one PATCH), server fsync; from setting the file input to data-state=done" "$(mbps "$bytes" "$(bp total_s)")" MB/s http-native-put-fs over
   row http-browser-hash "" "the page's MD5 of the file (data-state hashing)" "$(mbps "$bytes" "$(bp hash_s)")" MB/s http-md5sum over
   row http-browser-up "" "the page's upload (data-state uploading until done, the server's fsync and MD5 check included)" "$(mbps "$bytes" "$(bp upload_s)")" MB/s http-native-put-fs over
-  row http-browser-cpu "" "the browser's upload: $(cpu_text browser) (client: webbench and Chromium's processes)" "$(cpu_sum browser)" s
+  bc=$(bp cpu_chromium_s) bsv=$(med browser 3)
+  row http-browser-cpu "" "the browser's upload: CPU seconds: Chromium $(printf '%.2f' "$bc") (renderer $(printf '%.2f' "$(bp cpu_renderer_s)"), browser process $(printf '%.2f' "$(bp cpu_browser_s)"), network service $(printf '%.2f' "$(bp cpu_networkservice_s)"); from its start to data-state=done) + server $(printf '%.2f' "$bsv")" "$(awk -v c="$bc" -v s="$bsv" 'BEGIN {printf "%.2f", c + s}')" s
+  row http-browser-read "" "probe in the page after the upload: reading the file alone as the page does (8 MiB Blob slices, arrayBuffer(), in turn)" "$(mbps "$bytes" "$(bp probe_read_s)")" MB/s
+  row http-browser-md5js "" "probe in the page: md5.js alone (an 8 MiB buffer in memory hashed until the file's size went through)" "$(mbps "$bytes" "$(bp probe_md5_s)")" MB/s http-md5sum over
+  row http-browser-both "" "probe in the page: reading and md5.js in turn, 8 MiB at a time (the page's hashing loop without its progress updates)" "$(mbps "$bytes" "$(bp probe_both_s)")" MB/s
 else
   skip http-browser "headless Chromium upload through the page" "$why"
 fi
