@@ -17,12 +17,14 @@
 #   figure is the median of BENCH_RUNS runs. CPU seconds (user + system) of
 #   the client (the command and what it waited for) and of ftpx-server
 #   (/proc/PID/stat), medians.
-#   idle web sessions: bench/cmd/websessions logs in BENCH_WEB_SESSIONS
+#   idle web sessions: bench/cmd/websessions logs in N = BENCH_WEB_SESSIONS
 #     (default BENCH_CONNS, else 1000) sessions, each on its own connection
 #     closed after the login, and reads the server's VmRSS and Threads
 #     (/proc) and go_goroutines and go_memstats_heap_inuse_bytes
-#     (--metrics-listen) before and 2 s after; then checks every session is
-#     still logged in. A fresh server each run, median of BENCH_RUNS runs.
+#     (--metrics-listen) before and 2 s after; then 3N more, and reads
+#     again (the cost of one more session, apart from what the first burst
+#     of logins grew once); then checks every session is still logged in.
+#     A fresh server each run, median of BENCH_RUNS runs.
 #   the browser: bench/cmd/webbench drives headless Chromium (chromedp) to
 #     log in through the page, set the page's file input to the big file
 #     and wait for the upload's li.upload[data-state=done]; it reports the
@@ -185,15 +187,16 @@ row http-curl-range "" "curl -r $half- (Range, the second half: $((bytes - half)
 # --- idle web sessions -------------------------------------------------------------
 log "idle web sessions: $sessions, $runs runs, a fresh server each"
 for i in $(seq "$runs"); do
-  start_http "sess$i" --max-conns 4000 --max-conns-per-ip 4000
-  timeout "$cmd_timeout" "$work/websessions" -url "$http_url" -metrics "$metrics_url" -user "$FTPX_USER" -pid "$server_pid" -n "$sessions" | tee -a "$res/sessions" >&2
+  start_http "sess$i" --max-conns 8000 --max-conns-per-ip 8000
+  timeout "$cmd_timeout" "$work/websessions" -url "$http_url" -metrics "$metrics_url" -user "$FTPX_USER" -pid "$server_pid" -n "$sessions" -n2 $((4 * sessions)) | tee -a "$res/sessions" >&2
   kill "$server_pid"
   wait "$server_pid" 2>/dev/null || true
 done
 field() { grep -o " $1=[-0-9.]*" "$res/sessions" | cut -d= -f2 | median; }
-row http-session-kib "" "ftpx-server RSS per idle logged-in web session (VmRSS with $sessions sessions, their connections closed, less before them; median of $runs runs; goal <= 4 KiB)" "$(printf '%.2f' "$(field per_session_kib)")" KiB
-row http-session-heap "" "go_memstats_heap_inuse_bytes with them less before, per session (garbage included)" "$(printf '%.0f' "$(field heap_per_session_b)")" B
-row http-session-goroutines "" "goroutines with the $sessions idle sessions less before them (go_goroutines $(field goroutines_before) -> $(field goroutines_after); threads $(field threads_before) -> $(field threads_after))" "$(awk -v a="$(field goroutines_after)" -v b="$(field goroutines_before)" 'BEGIN {print a - b}')" goroutines
+row http-session-kib "" "ftpx-server RSS per idle logged-in web session: VmRSS with $sessions sessions (their connections closed) less before them, over $sessions (median of $runs runs; goal <= 4 KiB)" "$(printf '%.2f' "$(field per_session_kib)")" KiB
+row http-session-marginal "" "the same from $sessions to $((4 * sessions)) sessions: (VmRSS with $((4 * sessions)) - with $sessions) / $((3 * sessions)), the cost of one more session apart from what the first burst of logins grew (VmRSS $(field rss_before_kib | awk '{printf "%.1f", $1 / 1024}') -> $(field rss_after_kib | awk '{printf "%.1f", $1 / 1024}') -> $(field rss_after2_kib | awk '{printf "%.1f", $1 / 1024}') MiB)" "$(printf '%.2f' "$(field marginal_per_session_kib)")" KiB
+row http-session-heap "" "go_memstats_heap_inuse_bytes per session, $sessions to $((4 * sessions)) (first $sessions: $(printf '%.0f' "$(field heap_per_session_b)") B; garbage not yet collected included)" "$(printf '%.0f' "$(field marginal_heap_per_session_b)")" B
+row http-session-goroutines "" "goroutines with $((4 * sessions)) idle sessions less before them (go_goroutines $(field goroutines_before) -> $(field goroutines_after) with $sessions -> $(field goroutines_after2); threads $(field threads_before) -> $(field threads_after) with $sessions)" "$(awk -v a="$(field goroutines_after2)" -v b="$(field goroutines_before)" 'BEGIN {print a - b}')" goroutines
 row http-session-logins "" "web logins per second while making them (POST /api/v1/login, a connection each, 4 at a time)" "$(printf '%.0f' "$(field logins_per_s)")" logins/s
 
 # --- the browser -------------------------------------------------------------------

@@ -3,7 +3,10 @@
 // own connection, closed once the answer is read, a few at a time), waits,
 // and reads the server's VmRSS and Threads from /proc/PID/status and
 // go_goroutines and go_memstats_heap_inuse_bytes from its Prometheus
-// metrics, before them (after a few logins) and after. Then it checks that
+// metrics, before them (after a few logins) and after; with -n2, it logs
+// in more sessions, up to n2 in all, and reads again, so that the cost of
+// one more session shows apart from what the first burst of logins left
+// (the heap the garbage grew, buffers). Then it checks that
 // every session is still logged in (GET /api/v1/session with its cookie
 // answers 200 with the user). The password comes from FTPX_PASSWORD.
 //
@@ -37,6 +40,7 @@ func main() {
 	user := flag.String("user", "bench", "user name (password from FTPX_PASSWORD)")
 	pid := flag.Int("pid", 0, "the server's process id")
 	n := flag.Int("n", 1000, "sessions to log in")
+	n2 := flag.Int("n2", 0, "then log in more, up to this many in all, and read again: the cost of each session past the first n")
 	workers := flag.Int("workers", 4, "logins at once")
 	warm := flag.Int("warm", 20, "sessions logged in before the first reading")
 	hold := flag.Duration("hold", 2*time.Second, "wait after the logins before each reading")
@@ -48,7 +52,7 @@ func main() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	if err := run(ctx, *base, *metrics, *user, os.Getenv("FTPX_PASSWORD"), *pid, *n, *workers, *warm, *hold); err != nil {
+	if err := run(ctx, *base, *metrics, *user, os.Getenv("FTPX_PASSWORD"), *pid, *n, *n2, *workers, *warm, *hold); err != nil {
 		fmt.Fprintln(os.Stderr, "websessions:", err)
 		os.Exit(1)
 	}
@@ -61,7 +65,7 @@ type reading struct {
 	heapInuse       int64
 }
 
-func run(ctx context.Context, base, metricsURL, user, password string, pid, n, workers, warm int, hold time.Duration) error {
+func run(ctx context.Context, base, metricsURL, user, password string, pid, n, n2, workers, warm int, hold time.Duration) error {
 	// a fresh connection per request, closed after the answer: the
 	// sessions left are idle ones with no connection
 	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
@@ -116,50 +120,66 @@ func run(ctx context.Context, base, metricsURL, user, password string, pid, n, w
 		return err
 	}
 
-	cookies := make([]*http.Cookie, n)
-	next := make(chan int)
-	errs := make(chan error, workers)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				c, err := login()
-				if err != nil {
-					errs <- fmt.Errorf("session %d: %w", i+1, err)
-					return
+	// loginMany logs in sessions from, ..., to-1 into cookies
+	cookies := make([]*http.Cookie, max(n, n2))
+	loginMany := func(from, to int) error {
+		next := make(chan int)
+		errs := make(chan error, workers)
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range next {
+					c, err := login()
+					if err != nil {
+						errs <- fmt.Errorf("session %d: %w", i+1, err)
+						return
+					}
+					cookies[i] = c
 				}
-				cookies[i] = c
+			}()
+		}
+		var failed error
+	feed:
+		for i := from; i < to; i++ {
+			select {
+			case next <- i:
+			case failed = <-errs:
+				break feed
 			}
-		}()
-	}
-	var failed error
-feed:
-	for i := range n {
-		select {
-		case next <- i:
-		case failed = <-errs:
-			break feed
 		}
-	}
-	close(next)
-	wg.Wait()
-	if failed == nil {
-		select {
-		case failed = <-errs:
-		default:
+		close(next)
+		wg.Wait()
+		if failed == nil {
+			select {
+			case failed = <-errs:
+			default:
+			}
 		}
-	}
-	if failed != nil {
 		return failed
+	}
+	start := time.Now()
+	if err := loginMany(0, n); err != nil {
+		return err
 	}
 	logins := time.Since(start)
 	time.Sleep(hold)
 	after, err := read()
 	if err != nil {
 		return err
+	}
+	after2 := after
+	if n2 > n {
+		if err := loginMany(n, n2); err != nil {
+			return err
+		}
+		time.Sleep(hold)
+		if after2, err = read(); err != nil {
+			return err
+		}
+	} else {
+		n2 = n
 	}
 
 	// every session is still logged in (after the readings: these
@@ -185,11 +205,17 @@ feed:
 		}
 	}
 
-	fmt.Printf("sessions=%d rss_before_kib=%d rss_after_kib=%d per_session_kib=%.2f threads_before=%d threads_after=%d goroutines_before=%d goroutines_after=%d heap_inuse_before=%d heap_inuse_after=%d heap_per_session_b=%.0f logins_per_s=%.1f alive=%d\n",
+	fmt.Printf("sessions=%d rss_before_kib=%d rss_after_kib=%d per_session_kib=%.2f threads_before=%d threads_after=%d goroutines_before=%d goroutines_after=%d heap_inuse_before=%d heap_inuse_after=%d heap_per_session_b=%.0f logins_per_s=%.1f",
 		n, before.rssKiB, after.rssKiB, float64(after.rssKiB-before.rssKiB)/float64(n),
 		before.threads, after.threads, before.goroutines, after.goroutines,
 		before.heapInuse, after.heapInuse, float64(after.heapInuse-before.heapInuse)/float64(n),
-		float64(n)/logins.Seconds(), n)
+		float64(n)/logins.Seconds())
+	if n2 > n {
+		fmt.Printf(" sessions2=%d rss_after2_kib=%d marginal_per_session_kib=%.2f goroutines_after2=%d heap_inuse_after2=%d marginal_heap_per_session_b=%.0f",
+			n2, after2.rssKiB, float64(after2.rssKiB-after.rssKiB)/float64(n2-n), after2.goroutines,
+			after2.heapInuse, float64(after2.heapInuse-after.heapInuse)/float64(n2-n))
+	}
+	fmt.Printf(" alive=%d\n", len(cookies))
 	return nil
 }
 
