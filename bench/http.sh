@@ -213,7 +213,7 @@ if [ -z "$why" ]; then
   for i in $(seq "$browser_runs"); do
     settle
     measure browser "$fs_pid" "$work/webbench" -url "$fs_url" -user "$FTPX_USER" -file "$file" -chromium "$chromium" \
-      -profile "$work/chromium$i" -probe -report "$res/browser.phases"
+      -profile "$work/chromium$i" -server-pid "$fs_pid" -probe -report "$res/browser.phases"
     stored "$fs_home/$(basename "$file")"
     rm -rf "$work/chromium$i"
   done
@@ -223,6 +223,10 @@ if [ -z "$why" ]; then
   row http-browser-up "" "the page's upload (data-state uploading until done, the server's fsync and MD5 check included)" "$(mbps "$bytes" "$(bp upload_s)")" MB/s http-native-put-fs over
   bc=$(bp cpu_chromium_s) bsv=$(med browser 3)
   row http-browser-cpu "" "the browser's upload: CPU seconds: Chromium $(printf '%.2f' "$bc") (renderer $(printf '%.2f' "$(bp cpu_renderer_s)"), browser process $(printf '%.2f' "$(bp cpu_browser_s)"), network service $(printf '%.2f' "$(bp cpu_networkservice_s)"); from its start to data-state=done) + server $(printf '%.2f' "$bsv")" "$(awk -v c="$bc" -v s="$bsv" 'BEGIN {printf "%.2f", c + s}')" s
+  for ph in hashing uploading; do
+    pc() { printf '%.2f' "$(bp "${ph}_cpu_$1_s")"; }
+    row "http-browser-$ph-cpu" "" "the page's $ph phase: CPU seconds: Chromium's renderer $(pc renderer) + browser process $(pc browser) + network service $(pc networkservice) + server $(pc server)" "$(awk -v a="$(pc renderer)" -v b="$(pc browser)" -v c="$(pc networkservice)" -v d="$(pc server)" 'BEGIN {printf "%.2f", a + b + c + d}')" s
+  done
   row http-browser-read "" "probe in the page after the upload: reading the file alone as the page does (8 MiB Blob slices, arrayBuffer(), in turn)" "$(mbps "$bytes" "$(bp probe_read_s)")" MB/s
   row http-browser-md5js "" "probe in the page: md5.js alone (an 8 MiB buffer in memory hashed until the file's size went through)" "$(mbps "$bytes" "$(bp probe_md5_s)")" MB/s http-md5sum over
   row http-browser-both "" "probe in the page: reading and md5.js in turn, 8 MiB at a time (the page's hashing loop without its progress updates)" "$(mbps "$bytes" "$(bp probe_both_s)")" MB/s

@@ -7,7 +7,8 @@
 // page as it reads the file) and uploading (tus creation and one PATCH,
 // until the server has checked the MD5 and placed the file). Before
 // closing Chromium it reads the CPU seconds of its processes from /proc,
-// by process type (browser, renderer, network service, ...). The password
+// by process type (browser, renderer, network service, ...), in all and
+// in each phase (with the server's, given -server-pid). The password
 // comes from FTPX_PASSWORD. It prints one line (also appended to -report):
 //
 //	total_s=9.1 hash_s=3.2 upload_s=5.9 bytes=1073741824 cpu_browser_s=.. cpu_renderer_s=.. ...
@@ -39,6 +40,7 @@ func main() {
 	report := flag.String("report", "", "append the line of figures to this file too")
 	timeout := flag.Duration("timeout", 10*time.Minute, "give up after this long")
 	flag.BoolVar(&verbose, "v", false, "log each step")
+	flag.IntVar(&serverPid, "server-pid", 0, "the server's process id: its CPU seconds in each phase are reported too")
 	flag.BoolVar(&probe, "probe", false, "after the upload, time in the page reading the file alone (8 MiB Blob slices, arrayBuffer) and md5.js alone (8 MiB in memory, hashed again and again)")
 	flag.Parse()
 	if *base == "" || *file == "" {
@@ -66,7 +68,10 @@ func main() {
 	}
 }
 
-var verbose, probe bool
+var (
+	verbose, probe bool
+	serverPid      int
+)
 
 // probeJS reads the file of input#bench-probe the way the page does (8 MiB
 // slices, arrayBuffer()) without hashing, then hashes an 8 MiB buffer
@@ -211,23 +216,36 @@ func run(base, user, password, file, chromium, profile string, timeout time.Dura
   const li = document.querySelector(%q);
   if (!li) return '';
   const s = li.getAttribute('data-state');
-  return s === 'done' || s === 'failed' || s === 'interrupted' ? s + ': ' + (li.querySelector('.state') || li).textContent : '';
+  return s === 'done' || s === 'failed' || s === 'interrupted' ? s + ': ' + (li.querySelector('.state') || li).textContent : s;
 })()`, sel))
+	// CPU seconds of Chromium's processes and of the server when the
+	// file was chosen, when the page began uploading, and at the end (seen
+	// by polling every 50 ms)
+	var cpuAt [3]map[string]float64
+	cpuAt[0] = cpuNow(ctx, serverPid)
 	var end string
-	for end == "" {
+	for {
 		if end, err = chromedp.Run(ctx, check); err != nil {
 			return "", fmt.Errorf("waiting for the upload: %w", err)
 		}
-		if end == "" {
-			time.Sleep(50 * time.Millisecond)
+		if end == "uploading" && cpuAt[1] == nil {
+			cpuAt[1] = cpuNow(ctx, serverPid)
 		}
+		if strings.Contains(end, ": ") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cpuAt[2] = cpuNow(ctx, serverPid)
+	if cpuAt[1] == nil { // the upload was over before a poll saw it
+		cpuAt[1] = cpuAt[2]
 	}
 	states, err := chromedp.Run(ctx, chromedp.Evaluate[[]state](`window.__benchStates`))
 	if err != nil {
 		return "", err
 	}
 	cpu := chromiumCPU(ctx)
-	if !strings.HasPrefix(end, "done") {
+	if !strings.HasPrefix(end, "done: ") {
 		return "", fmt.Errorf("the upload ended %q (states %v)", end, states)
 	}
 	var probed probeResult
@@ -279,10 +297,27 @@ func run(base, user, password, file, chromium, profile string, timeout time.Dura
 		total += cpu[t]
 	}
 	fmt.Fprintf(&b, " cpu_chromium_s=%.2f", total)
+	for i, phase := range []string{"hashing", "uploading"} {
+		for _, t := range []string{"renderer", "browser", "networkservice", "server"} {
+			fmt.Fprintf(&b, " %s_cpu_%s_s=%.2f", phase, t, cpuAt[i+1][t]-cpuAt[i][t])
+		}
+	}
 	if probe {
 		fmt.Fprintf(&b, " probe_read_s=%.4f probe_md5_s=%.4f probe_both_s=%.4f", probed.Read, probed.MD5, probed.Both)
 	}
 	return b.String(), nil
+}
+
+// cpuNow is chromiumCPU with the server's CPU seconds under "server"
+// (when serverPid is not 0).
+func cpuNow(ctx context.Context, serverPid int) map[string]float64 {
+	m := chromiumCPU(ctx)
+	if serverPid > 0 {
+		if _, t, err := procStat(serverPid); err == nil {
+			m["server"] = t / 100
+		}
+	}
+	return m
 }
 
 // chromiumCPU sums the CPU seconds (user + system, and of the children
