@@ -2,6 +2,8 @@ package accounts
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"ftpx/protocol"
@@ -183,4 +185,20 @@ func (s *Store) Users() []Account {
 	}
 	slices.SortFunc(list, func(a, b Account) int { return strings.Compare(a.Name, b.Name) })
 	return list
+}
+
+// PasswordStamp returns a digest of user's stored password (its hash, or
+// the plaintext's digest), which changes when the password does: a front
+// end that keeps a session past its login (a web session) ends it when
+// the stamp changes. It is false for an unknown user.
+func (s *Store) PasswordStamp(name string) (uint64, bool) {
+	u, ok := s.current.Load().users[name]
+	if !ok {
+		return 0, false
+	}
+	d := sha256.New()
+	d.Write(u.hash)
+	d.Write([]byte{0})
+	d.Write(u.plain)
+	return binary.BigEndian.Uint64(d.Sum(nil)), true
 }

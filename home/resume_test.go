@@ -175,3 +175,36 @@ func TestBreakpointRefusals(t *testing.T) {
 	}
 	_ = root
 }
+
+// A tus upload names its MD5 and mtime once, when it is created: the
+// resume point keeps them for every later piece, on any server.
+func TestResumePointKeepsWantAndMTime(t *testing.T) {
+	root, _, h := newHome(t, 1<<30)
+	data := randomData(2 << 20)
+	id := uuid.NewString()
+	want, mtime := md5hex(data), time.Unix(1700000000, 0)
+	u, err := h.BeginUpload("/f", Put{Size: int64(len(data)), Transfer: id, MTime: mtime, Want: want})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Write(data[:1<<20])
+	if err := u.Suspend(); err != nil || u.Saved() != 1<<20 {
+		t.Fatalf("suspend: saved %d, %v", u.Saved(), err)
+	}
+	held, err := h.Breakpoint(id)
+	if err != nil || held.Want != want || !held.MTime.Equal(mtime) || held.Offset != 1<<20 {
+		t.Fatalf("held %+v, %v", held, err)
+	}
+	u, err = h.BeginUpload(held.Name, Put{Size: held.Size, Transfer: id, Offset: held.Offset, MTime: held.MTime, Want: held.Want})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Write(data[held.Offset:])
+	if err := u.Commit(held.Want); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(root, "alice", "f"))
+	if err != nil || fi.Size() != int64(len(data)) || !fi.ModTime().Equal(mtime) {
+		t.Fatalf("placed %v, %v", fi, err)
+	}
+}

@@ -81,6 +81,7 @@ type UploadOptions struct {
 	Durable   bool      // uploads are synced: the sink may start writing back early
 	MTime     time.Time // the modification time the file is placed with; zero: when it is placed
 	Stream    bool      // the size is known only when the bytes end (an FTP upload): Size is what is held so far
+	Shared    bool      // resumable by every server of the store from its creation, however small (Put.Shared)
 	// Ctx is the session's (Spec.Ctx): a sink's calls to a store end when
 	// it is done. Nil: none.
 	Ctx context.Context

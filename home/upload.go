@@ -64,6 +64,12 @@ type Put struct {
 	// it up front. It is kept in the resume point with MTime (Held), for
 	// a client that names them once, when the upload is created.
 	Want string
+	// Shared asks for an upload that every server sharing the store can
+	// resume from its creation, however small: a store that would hold a
+	// small file in memory until it is whole stores its bytes and resume
+	// point as for a big one (a tus upload is created before its bytes
+	// come, perhaps to another server).
+	Shared bool
 }
 
 // A resumable upload saves its resume point as soon as it begins, then
@@ -132,7 +138,7 @@ func (h *Home) BeginUpload(name string, p Put) (*Upload, error) {
 // exactly p.Offset bytes at its last resume point.
 func (u *Upload) open(p Put) (Target, error) {
 	h, mt, offset := u.h, u.mt, p.Offset
-	o := UploadOptions{Size: u.size, Offset: offset, Resumable: u.resume, Durable: h.durable(), MTime: p.MTime, Stream: p.Stream, Ctx: h.ctx}
+	o := UploadOptions{Size: u.size, Offset: offset, Resumable: u.resume, Durable: h.durable(), MTime: p.MTime, Stream: p.Stream, Shared: p.Shared, Ctx: h.ctx}
 	if offset == 0 {
 		if u.resume {
 			h.dropPartial(mt, u.id) // start over: what was held goes

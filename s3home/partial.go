@@ -98,7 +98,7 @@ func (t *FS) createObject(id, name string, o home.UploadOptions) (upload, error)
 		return nil, fmt.Errorf("put %s: %w", name, home.ErrIsDir)
 	}
 	var w upload
-	if !o.Stream && size < t.c.part && t.c.mem.take(size) {
+	if !o.Stream && !o.Shared && size < t.c.part && t.c.mem.take(size) {
 		w = &smallFile{t: t, id: id, key: k, size: size, buf: make([]byte, 0, size), mtime: mtime, ctx: o.Ctx}
 	} else {
 		ctx, cancel := t.c.ctxFrom(o.Ctx)

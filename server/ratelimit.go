@@ -105,3 +105,25 @@ func (b *bucket) pay(n int) {
 		time.Sleep(wait)
 	}
 }
+
+// RateReader returns r slowed to rate bytes per second (0: r itself), as
+// a native session's reads are once its user has logged in: for a front
+// end that limits a body rather than a connection (the HTTP API).
+func RateReader(r io.Reader, rate int64) io.Reader {
+	b := newBucket(rate)
+	if b == nil {
+		return r
+	}
+	return &rateReader{r: r, b: b}
+}
+
+type rateReader struct {
+	r io.Reader
+	b *bucket
+}
+
+func (rr *rateReader) Read(p []byte) (int, error) {
+	n, err := rr.r.Read(p[:min(len(p), rr.b.piece())])
+	rr.b.pay(n)
+	return n, err
+}

@@ -1,13 +1,13 @@
 package webd
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
-	"net/url"
 	"path"
 	"strings"
 	"time"
@@ -44,11 +44,15 @@ func (s *Server) routes() http.Handler {
 }
 
 // guard sets the headers every answer carries (no sniffing, no framing,
-// nothing loaded from elsewhere) and refuses cross-origin requests that
+// nothing loaded from elsewhere), refuses cross-origin requests that
 // change something (net/http's CrossOriginProtection: a browser says
-// where a request comes from).
+// where a request comes from), with a JSON error as every refusal.
 func guard(h http.Handler) http.Handler {
-	h = http.NewCrossOriginProtection().Handler(h)
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeStatus(w, protocol.StatusPermission, "cross-origin request refused: "+r.Method+" from "+cmp.Or(r.Header.Get("Origin"), "another site"))
+	}))
+	h = cop.Handler(h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
 		hd.Set("X-Content-Type-Options", "nosniff")
@@ -155,16 +159,18 @@ func handleDownload(c *call) {
 		h.Set("Content-MD5", base64.StdEncoding.EncodeToString(raw))
 	}
 	_, transfer := c.srv.Core.Timeouts()
-	body := &countingReader{ReadSeeker: rs, rc: http.NewResponseController(c.w), timeout: transfer}
+	body := &countingReader{ReadSeeker: rs, rate: server.RateReader(rs, c.login.DownloadRate), rc: http.NewResponseController(c.w), timeout: transfer}
 	http.ServeContent(c.w, c.r, "", fi.ModTime(), body)
 	c.srv.Core.RecordTransfer(server.ProtocolHTTP, protocol.ActionGet, body.n, time.Since(start), nil)
 	c.log.Info("get done", "path", name, "bytes", body.n, "md5", sum, "seconds", time.Since(start).Seconds())
 }
 
-// countingReader is a download's file: it counts what is read and gives
-// the client the transfer timeout to take each piece.
+// countingReader is a download's file: it counts what is read, at the
+// user's download rate, and gives the client the transfer timeout to take
+// each piece.
 type countingReader struct {
 	io.ReadSeeker
+	rate    io.Reader // the ReadSeeker, slowed to the user's rate
 	rc      *http.ResponseController
 	timeout time.Duration
 	n       int64
@@ -172,7 +178,7 @@ type countingReader struct {
 
 func (r *countingReader) Read(p []byte) (int, error) {
 	r.rc.SetWriteDeadline(time.Now().Add(r.timeout))
-	n, err := r.ReadSeeker.Read(p)
+	n, err := r.rate.Read(p)
 	r.n += int64(n)
 	return n, err
 }
@@ -186,7 +192,26 @@ func attachment(name string) string {
 		}
 		return r
 	}, name)
-	return fmt.Sprintf(`attachment; filename="%s"; filename*=UTF-8''%s`, ascii, url.PathEscape(name))
+	return fmt.Sprintf(`attachment; filename="%s"; filename*=UTF-8''%s`, ascii, extValue(name))
+}
+
+// extValue percent-encodes name as RFC 5987's value-chars: every byte but
+// its attr-chars (url.PathEscape leaves "=", ":" and "@", which end or
+// break the parameter for a strict parser).
+func extValue(name string) string {
+	const hexDigits = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$&+-.^_`|~", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hexDigits[c>>4])
+		b.WriteByte(hexDigits[c&15])
+	}
+	return b.String()
 }
 
 // handleDelete removes a file or an empty directory; ?recursive=1 a tree.

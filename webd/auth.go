@@ -1,12 +1,15 @@
 package webd
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"ftpx/home"
@@ -51,13 +54,10 @@ func clientIP(r *http.Request) string {
 // handleLogin checks a password as every front end does (Core's Login:
 // throttling and bans shared with them) and starts a web session.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
-	var cr credentials
-	if err := json.NewDecoder(io.LimitReader(r.Body, maxLoginBody)).Decode(&cr); err != nil {
-		if err := r.ParseForm(); err != nil || r.PostForm.Get("user") == "" {
-			writeStatus(w, protocol.StatusBadAuthData, "login: a JSON body {\"user\":...,\"password\":...} is required")
-			return
-		}
-		cr = credentials{User: r.PostForm.Get("user"), Password: r.PostForm.Get("password")}
+	cr, ok := readCredentials(r)
+	if !ok {
+		writeStatus(w, protocol.StatusBadAuthData, "login: a JSON body {\"user\":...,\"password\":...} is required")
+		return
 	}
 	log := s.requestLog(r)
 	l, err := s.Core.Login(r.Context(), log, server.ProtocolHTTP, clientIP(r), cr.User, cr.Password)
@@ -68,10 +68,28 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	user := l.User
 	l.Close() // each request opens the home again
-	token, sess := s.sessions.begin(user, time.Now())
+	token, sess := s.sessions.begin(user, s.passwordStamp(user), time.Now())
 	http.SetCookie(w, sessionCookie(token, r.TLS != nil, 0))
 	log.Info("web session begun", "user", user)
 	writeJSON(w, http.StatusOK, sessionInfo{User: user, CSRF: sess.csrf})
+}
+
+// readCredentials reads a login's body once: JSON, or a form's fields
+// (user, password) when it is sent as a form.
+func readCredentials(r *http.Request) (credentials, bool) {
+	var cr credentials
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxLoginBody))
+	if err != nil {
+		return cr, false
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" {
+		q, err := url.ParseQuery(string(b))
+		if err != nil || q.Get("user") == "" {
+			return cr, false
+		}
+		return credentials{User: q.Get("user"), Password: q.Get("password")}, true
+	}
+	return cr, json.Unmarshal(b, &cr) == nil
 }
 
 // handleSession tells the page who is logged in, and the CSRF token its
@@ -83,6 +101,24 @@ func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, sessionInfo{User: sess.user, CSRF: sess.csrf})
+}
+
+// passwordStamp is what a session keeps of its user's password, to end
+// when it changes (0 for the anonymous user).
+func (s *Server) passwordStamp(user string) uint64 {
+	stamp, _ := s.Core.Accounts.PasswordStamp(user)
+	return stamp
+}
+
+// stillValid tells whether a session's user may still log in as they
+// did: an account of the accounts with the same password (or the
+// anonymous user while anonymous access is on).
+func (s *Server) stillValid(sess *session) bool {
+	if sess.user == server.AnonymousUser && sess.stamp == 0 {
+		return s.Core.LiveSettings().AnonymousRoot != ""
+	}
+	stamp, ok := s.Core.Accounts.PasswordStamp(sess.user)
+	return ok && stamp == sess.stamp
 }
 
 // handleLogout ends the web session and clears its cookie.
@@ -100,13 +136,19 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// cookieSession returns the live session the request's cookie names.
+// cookieSession returns the live session the request's cookie names. A
+// session whose user was removed from the accounts or whose password
+// changed has ended.
 func (s *Server) cookieSession(r *http.Request) (*session, string, bool) {
 	c, err := r.Cookie(cookieName)
 	if err != nil || c.Value == "" {
 		return nil, "", false
 	}
 	sess, ok := s.sessions.find(c.Value, time.Now())
+	if ok && !s.stillValid(sess) {
+		s.sessions.end(c.Value)
+		return nil, "", false
+	}
 	return sess, c.Value, ok
 }
 
@@ -125,7 +167,14 @@ func changes(method string) bool {
 // the user's home open for the request's length.
 func (s *Server) authed(fn func(*call)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.running.Add(1)
+		defer s.running.Add(-1)
 		log := s.requestLog(r)
+		// The home outlives the client's connection: an upload cut off
+		// still stores the part it holds and its resume point (on an
+		// object store, calls made with a cancelled context fail), as
+		// after Shutdown. Each call to the store has its own timeout.
+		ctx := context.WithoutCancel(r.Context())
 		var l *server.Login
 		var err error
 		if sess, token, ok := s.cookieSession(r); ok {
@@ -133,12 +182,12 @@ func (s *Server) authed(fn func(*call)) http.Handler {
 				writeStatus(w, protocol.StatusPermission, "missing or wrong CSRF token (X-CSRF-Token)")
 				return
 			}
-			l, err = s.Core.Reopen(r.Context(), log, server.ProtocolHTTP, sess.user)
+			l, err = s.Core.Reopen(ctx, log, server.ProtocolHTTP, sess.user)
 			if errors.Is(err, server.ErrWrongLogin) { // the account is gone
 				s.sessions.end(token)
 			}
 		} else if user, password, ok := r.BasicAuth(); ok {
-			l, err = s.Core.Login(r.Context(), log, server.ProtocolHTTP, clientIP(r), user, password)
+			l, err = s.Core.Login(ctx, log, server.ProtocolHTTP, clientIP(r), user, password)
 		} else {
 			if r.Header.Get("Sec-Fetch-Site") == "" { // not the page: a client that may answer a challenge
 				w.Header().Set("WWW-Authenticate", `Basic realm="ftpx", charset="UTF-8"`)

@@ -8,7 +8,9 @@
 // every connection through Core's Admit, and every file operation through
 // the user's home.Home. A tus upload is a home.Upload with the upload's id
 // as its transfer id: a partial like any other, resumable on any server of
-// a group on one store. webd keeps no file of its own.
+// a group on one store (home.Put.Shared: on an object store even a file
+// smaller than one part is stored as parts, with its resume point, from
+// its creation). webd keeps no file of its own.
 //
 // A web session is a row of a table in memory (a cookie's token, the user,
 // a CSRF token and when it was last used): it holds no goroutine and no

@@ -24,10 +24,10 @@ type apiError struct {
 // place where one becomes the other.
 func httpStatus(st protocol.Status) int {
 	switch st {
-	case protocol.StatusBadAuthData, protocol.StatusWrongLogin, protocol.StatusNotLoggedIn:
-		return http.StatusUnauthorized
-	case protocol.StatusBanned, protocol.StatusTooManySessions, protocol.StatusTooManyConns:
-		return http.StatusTooManyRequests
+	case protocol.StatusBadAuthData, protocol.StatusWrongLogin, protocol.StatusNotLoggedIn, protocol.StatusBanned:
+		return http.StatusUnauthorized // a login refused (the contract's 401); the status tells a ban
+	case protocol.StatusTooManySessions, protocol.StatusTooManyConns:
+		return http.StatusServiceUnavailable // the contract's 503, with Retry-After
 	case protocol.StatusPermission:
 		return http.StatusForbidden
 	case protocol.StatusNotExist, protocol.StatusForeignTransfer:
@@ -64,7 +64,7 @@ func writeError(w http.ResponseWriter, err error) {
 // writeStatus answers with the protocol status st and the message msg.
 func writeStatus(w http.ResponseWriter, st protocol.Status, msg string) {
 	code := httpStatus(st)
-	if code == http.StatusServiceUnavailable || code == http.StatusTooManyRequests || code == http.StatusLocked {
+	if code == http.StatusServiceUnavailable || code == http.StatusLocked || st == protocol.StatusBanned {
 		w.Header().Set("Retry-After", "1")
 	}
 	writeJSON(w, code, apiError{Error: msg, Status: int(st)})

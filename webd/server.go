@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"ftpx/server"
@@ -26,6 +27,7 @@ type Server struct {
 	once     sync.Once
 	hs       *http.Server
 	sessions sessions
+	running  atomic.Int64 // authenticated requests being served
 }
 
 // ErrServerClosed is returned by Serve after Shutdown or Close: the same
@@ -34,7 +36,7 @@ var ErrServerClosed = server.ErrServerClosed
 
 // ErrPlainNotLoopback refuses plain HTTP on an address other machines can
 // reach: passwords and session cookies would cross the network in clear.
-var ErrPlainNotLoopback = errors.New("webd: plain HTTP is served on loopback addresses only; give the server a certificate (tls_cert and tls_key, or --tls auto)")
+var ErrPlainNotLoopback = errors.New("plain HTTP is served on loopback addresses only; give the server a certificate (tls_cert and tls_key, or --tls auto)")
 
 // Limits of what a client may send before its request is handled.
 const (
@@ -48,7 +50,7 @@ func (s *Server) init() {
 		idle, _ := s.Core.Timeouts()
 		s.sessions.idle = idle
 		s.hs = &http.Server{
-			Handler:           s.routes(),
+			Handler:           s.bodyDeadline(s.routes()),
 			ReadHeaderTimeout: readHeaderTimeout,
 			IdleTimeout:       keepAliveIdle,
 			MaxHeaderBytes:    maxHeaderBytes,
@@ -88,23 +90,53 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.init()
 	err := s.hs.Shutdown(ctx)
 	if err != nil {
-		s.hs.Close()
+		s.Close()
 	}
 	return err
 }
 
-// Close closes every listener and connection at once. Uploads cut off are
-// kept as after Shutdown.
+// Close closes every listener and connection at once, and waits (a few
+// seconds at most) for the requests they cut to end: an upload cut off
+// keeps what arrived, as after Shutdown.
 func (s *Server) Close() error {
 	s.init()
-	return s.hs.Close()
+	err := s.hs.Close()
+	for deadline := time.Now().Add(cutRequestsGrace); s.running.Load() > 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return err
 }
+
+// cutRequestsGrace bounds how long Close waits for the requests it cut
+// to keep what they received.
+const cutRequestsGrace = 5 * time.Second
 
 func (s *Server) logger() *slog.Logger {
 	if s.Logger == nil {
 		return slog.New(slog.DiscardHandler)
 	}
 	return s.Logger
+}
+
+// bodyDeadline gives a request's body the transfer timeout to arrive
+// from the start of the handler, as the native protocol gives each chunk
+// of a body: a client that stops sending a body (one that the handler
+// reads, such as a login's, or one it leaves for net/http to drain
+// after it) is cut off with its connection instead of holding both for
+// as long as it likes. A tus PATCH moves the deadline on with each read
+// (deadlineReader). Once the body is read whole, net/http lifts the
+// deadline itself (its watch for the client going away), so a handler
+// may go on working after that (an upload's commit on a slow store).
+// http.Server's ReadTimeout would not do: its clock starts with the
+// headers (readHeaderTimeout's), not with the body.
+func (s *Server) bodyDeadline(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength != 0 { // a body: of a known length, or chunked (-1)
+			_, transfer := s.Core.Timeouts()
+			http.NewResponseController(w).SetReadDeadline(time.Now().Add(transfer))
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Loopback tells whether a listener's address is on a loopback interface

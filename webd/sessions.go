@@ -15,9 +15,10 @@ const cookieName = "ftpx_session"
 // session is a logged-in browser: a row of the table, nothing more (no
 // goroutine, no open home) until its next request.
 type session struct {
-	user string
-	csrf string // sent by the page with every state-changing request
-	last int64  // Unix nanoseconds of the last request; under sessions.mu
+	user  string
+	csrf  string // sent by the page with every state-changing request
+	stamp uint64 // of the user's password at the login (accounts.Store.PasswordStamp)
+	last  int64  // Unix nanoseconds of the last request; under sessions.mu
 }
 
 // sessions is the table of web sessions, keyed by the cookie's token. A
@@ -39,9 +40,9 @@ func newToken() string {
 }
 
 // begin starts a session for user and returns its token and the session.
-func (t *sessions) begin(user string, now time.Time) (string, *session) {
+func (t *sessions) begin(user string, stamp uint64, now time.Time) (string, *session) {
 	token := newToken()
-	s := &session{user: user, csrf: newToken(), last: now.UnixNano()}
+	s := &session{user: user, csrf: newToken(), stamp: stamp, last: now.UnixNano()}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.m == nil {

@@ -128,13 +128,14 @@ func handleTusCreate(c *call) {
 		return
 	}
 	id := uuid.NewString()
-	u, err := c.home.BeginUpload(name, home.Put{Size: size, Transfer: id, MTime: meta.mtime, Want: meta.md5})
+	u, err := c.home.BeginUpload(name, home.Put{Size: size, Transfer: id, MTime: meta.mtime, Want: meta.md5, Shared: true})
 	if err != nil {
 		writeError(c.w, err)
 		return
 	}
 	c.w.Header().Set("Location", tusPrefix+id)
 	c.log.Info("upload created", "upload", id, "path", name, "size", size, "md5", meta.md5)
+	held := home.Held{Name: name, Size: size, Want: meta.md5, MTime: meta.mtime}
 	if size > 0 && r.Header.Get("Content-Type") != offsetStream {
 		if err := u.Suspend(); err != nil {
 			writeError(c.w, err)
@@ -144,7 +145,7 @@ func handleTusCreate(c *call) {
 		c.w.WriteHeader(http.StatusCreated)
 		return
 	}
-	receive(c, u, name, meta.md5, http.StatusCreated)
+	receive(c, u, id, held, http.StatusCreated)
 }
 
 // handleTusHead reports how much of an upload the server holds.
@@ -203,22 +204,24 @@ func handleTusPatch(c *call) {
 		return
 	}
 	id := c.r.PathValue("id")
-	u, err := c.home.BeginUpload(held.Name, home.Put{Size: held.Size, Transfer: id, Offset: offset, MTime: held.MTime, Want: held.Want})
+	u, err := c.home.BeginUpload(held.Name, home.Put{Size: held.Size, Transfer: id, Offset: offset, MTime: held.MTime, Want: held.Want, Shared: true})
 	if err != nil {
 		writeError(c.w, err)
 		return
 	}
-	receive(c, u, held.Name, held.Want, http.StatusNoContent)
+	receive(c, u, id, held, http.StatusNoContent)
 }
 
-// receive takes the request's body into u. At the upload's end it is
-// verified against want and placed under name; before, it is suspended
-// and the answer says the offset the server now holds (on an object
-// store, the end of the last part it keeps). code is the success status.
-func receive(c *call, u *home.Upload, name, want string, code int) {
+// receive takes the request's body into u, the upload id of held. At the
+// upload's end it is verified against held.Want and placed under
+// held.Name; before, it is suspended and the answer says the offset the
+// server now holds (on an object store, the end of the last part it
+// keeps). code is the success status.
+func receive(c *call, u *home.Upload, id string, held home.Held, code int) {
+	name, want := held.Name, held.Want
 	start := time.Now()
 	_, transfer := c.srv.Core.Timeouts()
-	body := &deadlineReader{r: c.r.Body, rc: http.NewResponseController(c.w), timeout: transfer}
+	body := &deadlineReader{r: server.RateReader(c.r.Body, c.login.UploadRate), rc: http.NewResponseController(c.w), timeout: transfer}
 	_, err := u.Receive(body)
 	size := u.Offset() + u.Written() // all of it, when the upload is complete
 	full := err == nil && size == u.Size()
