@@ -182,6 +182,7 @@ func (s *Server) authed(fn func(*call)) http.Handler {
 				writeStatus(w, protocol.StatusPermission, "missing or wrong CSRF token (X-CSRF-Token)")
 				return
 			}
+			defer func() { s.sessions.touch(token, time.Now()) }()
 			l, err = s.Core.Reopen(ctx, log, server.ProtocolHTTP, sess.user)
 			if errors.Is(err, server.ErrWrongLogin) { // the account is gone
 				s.sessions.end(token)

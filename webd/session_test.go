@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -418,5 +419,43 @@ func dropAccount(t *testing.T, w *web, user string) {
 	}
 	if err := w.ts.Server.Accounts.Reload(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLongRequestKeepsItsSession: a request that runs past the idle
+// timeout (an upload's PATCH) counts as use until it ends: the session is
+// alive after it.
+func TestLongRequestKeepsItsSession(t *testing.T) {
+	w := newWeb(t, func(s *server.Server) { s.IdleTimeout = 300 * time.Millisecond })
+	a := w.login(alex, alexPW)
+	data := randomBytes(64 << 10)
+	loc := a.create("/slow.bin", data, 0)
+	pr, pw := io.Pipe()
+	go func() { // the body over about a second, past the idle timeout
+		for i := 0; i < len(data); i += 8 << 10 {
+			pw.Write(data[i : i+8<<10])
+			time.Sleep(130 * time.Millisecond)
+		}
+		pw.Close()
+	}()
+	req, err := http.NewRequest("PATCH", w.base+loc, pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = int64(len(data))
+	req.Header.Set("Tus-Resumable", "1.0.0")
+	req.Header.Set("Content-Type", "application/offset+octet-stream")
+	req.Header.Set("Upload-Offset", "0")
+	req.Header.Set("X-CSRF-Token", a.csrf)
+	resp, err := a.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 204 {
+		t.Fatalf("slow PATCH: %d", resp.StatusCode)
+	}
+	if resp, body := a.do("GET", "/api/v1/session", nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("the session after a PATCH longer than the idle timeout: %d %s", resp.StatusCode, body)
 	}
 }

@@ -82,6 +82,17 @@ func (t *sessions) find(token string, now time.Time) (*session, bool) {
 	return s, true
 }
 
+// touch marks the session of token used now, if it has not ended: a
+// request that ran longer than the idle timeout (an upload) leaves its
+// session alive.
+func (t *sessions) touch(token string, now time.Time) {
+	t.mu.Lock()
+	if s, ok := t.m[token]; ok {
+		s.last = now.UnixNano()
+	}
+	t.mu.Unlock()
+}
+
 // end ends the session of token, if any.
 func (t *sessions) end(token string) {
 	t.mu.Lock()
