@@ -159,7 +159,7 @@ mb() { mbps "${2:-$bytes}" "$(med "$1" 1)"; }
 cpu_text() { printf 'CPU seconds: client %.2f + server %.2f' "$(med "$1" 2)" "$(med "$1" 3)"; }
 cpu_sum() { awk -v c="$(med "$1" 2)" -v s="$(med "$1" 3)" 'BEGIN {printf "%.2f", c + s}'; }
 phase() { cut -d' ' -f"$2" "$res/$1.phases" | median; } # phase KEY FIELD
-go_phase() { grep -o "$2=[0-9.]*" "$res/$1.phases" | cut -d= -f2 | median; }
+go_phase() { grep -oE "(^| )$2=[0-9.]+" "$res/$1.phases" | cut -d= -f2 | median; } # anchored: hashing_cpu_renderer_s holds cpu_renderer_s
 
 row http-md5sum "md5sum" "md5sum of the $label file" "$(mb md5sum)" MB/s
 for s in fs nf; do
