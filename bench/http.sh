@@ -227,8 +227,9 @@ if [ -z "$why" ]; then
     pc() { printf '%.2f' "$(bp "${ph}_cpu_$1_s")"; }
     row "http-browser-$ph-cpu" "" "the page's $ph phase: CPU seconds: Chromium's renderer $(pc renderer) + browser process $(pc browser) + network service $(pc networkservice) + server $(pc server)" "$(awk -v a="$(pc renderer)" -v b="$(pc browser)" -v c="$(pc networkservice)" -v d="$(pc server)" 'BEGIN {printf "%.2f", a + b + c + d}')" s
   done
-  row http-browser-read "" "probe in the page after the upload: reading the file alone as the page does (8 MiB Blob slices, arrayBuffer(), in turn)" "$(mbps "$bytes" "$(bp probe_read_s)")" MB/s
+  row http-browser-read "Blob slices" "probe in the page after the upload: reading the file alone as the page does (8 MiB Blob slices, arrayBuffer(), in turn)" "$(mbps "$bytes" "$(bp probe_read_s)")" MB/s
   row http-browser-md5js "" "probe in the page: md5.js alone (an 8 MiB buffer in memory hashed until the file's size went through)" "$(mbps "$bytes" "$(bp probe_md5_s)")" MB/s http-md5sum over
+  row http-browser-stream "" "probe in the page: reading the file alone through file.stream() (chunks of $(bp probe_stream_chunks | awk -v b="$bytes" '{printf "%.0f", b / $1 / 1024}') KiB on average)" "$(mbps "$bytes" "$(bp probe_stream_s)")" MB/s http-browser-read over
   row http-browser-both "" "probe in the page: reading and md5.js in turn, 8 MiB at a time (the page's hashing loop without its progress updates)" "$(mbps "$bytes" "$(bp probe_both_s)")" MB/s
 else
   skip http-browser "headless Chromium upload through the page" "$why"

@@ -77,7 +77,8 @@ var (
 // slices, arrayBuffer()) without hashing, then hashes an 8 MiB buffer
 // held in memory with the page's FtpxMD5 until as many bytes went through
 // it as the file holds: the two halves of the page's hashing phase; then
-// both in turn, as the page's hashing does, without its progress updates.
+// both in turn, as the page's hashing does, without its progress updates;
+// then reading the file through file.stream() alone, another way to read it.
 const probeJS = `(async () => {
   const f = document.getElementById('bench-probe').files[0];
   const S = 8 << 20;
@@ -95,7 +96,12 @@ const probeJS = `(async () => {
   for (let p = 0; p < f.size; p += S) h2.update(new Uint8Array(await f.slice(p, p + S).arrayBuffer()));
   h2.hex();
   const both = performance.now() - t;
-  return {read_s: read / 1000, md5_s: md5 / 1000, both_s: both / 1000};
+  t = performance.now();
+  const r = f.stream().getReader();
+  let chunks = 0;
+  for (;;) { const x = await r.read(); if (x.done) break; chunks++; }
+  const stream = performance.now() - t;
+  return {read_s: read / 1000, md5_s: md5 / 1000, both_s: both / 1000, stream_s: stream / 1000, stream_chunks: chunks};
 })()`
 
 // observe records, in window.__benchStates, every data-state an upload's
@@ -115,9 +121,11 @@ const observe = `(() => {
 
 // probeResult is what probeJS measured, in seconds.
 type probeResult struct {
-	Read float64 `json:"read_s"`
-	MD5  float64 `json:"md5_s"`
-	Both float64 `json:"both_s"`
+	Read   float64 `json:"read_s"`
+	MD5    float64 `json:"md5_s"`
+	Both   float64 `json:"both_s"`
+	Stream float64 `json:"stream_s"`
+	Chunks int     `json:"stream_chunks"`
 }
 
 // state is one data-state change seen in the page.
@@ -303,7 +311,8 @@ func run(base, user, password, file, chromium, profile string, timeout time.Dura
 		}
 	}
 	if probe {
-		fmt.Fprintf(&b, " probe_read_s=%.4f probe_md5_s=%.4f probe_both_s=%.4f", probed.Read, probed.MD5, probed.Both)
+		fmt.Fprintf(&b, " probe_read_s=%.4f probe_md5_s=%.4f probe_both_s=%.4f probe_stream_s=%.4f probe_stream_chunks=%d",
+			probed.Read, probed.MD5, probed.Both, probed.Stream, probed.Chunks)
 	}
 	return b.String(), nil
 }
