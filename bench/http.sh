@@ -40,6 +40,7 @@ set -euo pipefail
 # shellcheck source=bench/ftppeer.sh
 . "$(dirname "$0")/ftppeer.sh" # free_port, skip
 bench_init http
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 file=$(big_file)
 bytes=$(stat -c %s "$file")
 want=$(md5_of "$file")
@@ -235,4 +236,4 @@ else
   skip http-browser "headless Chromium upload through the page" "$why"
 fi
 
-print_own_table "ftpx HTTP front end against the native protocol: $label file, loopback, plain HTTP, median of $runs runs ($(nproc) cores)"
+print_own_table "ftpx HTTP front end against the native protocol: $label file, loopback, plain HTTP, median of $runs runs ($(nproc) cores; load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end)"
