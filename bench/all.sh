@@ -15,6 +15,11 @@
 #                      same OpenSSH clients: sftp put/get of 1 GiB (fsync, --fsync=false),
 #                      scp -r up/down of 10,000 x 4 KiB; CPU seconds; RSS per idle SFTP
 #                      session (1,000; OpenSSH's per-connection processes at 100)
+#   bench/http.sh      the HTTP front end (--http-listen) next to ftpx put/get in the same
+#                      run: tus uploads of 1 GiB by curl and a Go client (fsync and
+#                      --fsync=false), curl downloads and Range; CPU seconds; RSS and
+#                      goroutines per idle web session (1,000); headless Chromium
+#                      uploading through the page
 #   bench/rsync.sh     ftpx and rsync in alternating pairs: plain ftpx vs the rsync
 #                      daemon, ftpx --tls vs rsync over ssh: 1 GiB put/get, 10,000 x
 #                      4 KiB put -r/get -r, reruns on the unchanged tree, delta put/get
@@ -31,14 +36,14 @@
 # Environment: BENCH_SIZE_MIB (1024), BENCH_FILES (10000), BENCH_RUNS (3),
 # BENCH_CONNS (1000), BENCH_CLIENTS (100), BENCH_CLIENT_MIB (10),
 # BENCH_LS_ENTRIES (1000), BENCH_SFTP_CONNS (BENCH_CONNS), BENCH_SFTP_SSH_CONNS
-# (100), BENCH_ONLY (steps to run, e.g. "transfer files"),
+# (100), BENCH_WEB_SESSIONS (BENCH_CONNS), BENCH_BROWSER_RUNS (BENCH_RUNS), BENCH_ONLY (steps to run, e.g. "transfer files"),
 # BENCH_RESULTS (bench/results.md; "-" for none), BENCH_NOTE (a line for
 # the results, e.g. what else ran on the machine), GO (go).
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 # the settings given, for the results (before the defaults are filled in)
-overrides=$(env | grep -E '^BENCH_(SIZE_MIB|FILES|RUNS|CONNS|CLIENTS|CLIENT_MIB|LS_ENTRIES|SFTP_CONNS|SFTP_SSH_CONNS|ONLY)=' | sort | tr '\n' ' ' || true)
+overrides=$(env | grep -E '^BENCH_(SIZE_MIB|FILES|RUNS|CONNS|CLIENTS|CLIENT_MIB|LS_ENTRIES|SFTP_CONNS|SFTP_SSH_CONNS|WEB_SESSIONS|BROWSER_RUNS|ONLY)=' | sort | tr '\n' ' ' || true)
 export BENCH_SIZE_MIB=${BENCH_SIZE_MIB:-1024} BENCH_FILES=${BENCH_FILES:-10000} BENCH_RUNS=${BENCH_RUNS:-3}
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/ftpx-bench.XXXXXX")
 chmod 711 "$scratch" # bench/peers.sh's FTP user reaches its home inside
@@ -47,7 +52,7 @@ export BENCH_SCRATCH=$scratch
 bench_init all
 on_exit "rm -rf '$scratch'"
 results=${BENCH_RESULTS:-bench/results.md}
-only=${BENCH_ONLY:-transfer files cpu ls parallel conns peers ftp s3 sftp rsync gobench resume}
+only=${BENCH_ONLY:-transfer files cpu ls parallel conns peers ftp s3 sftp http rsync gobench resume}
 go=${GO:-go}
 export BENCH_ROWS=$work/rows.tsv
 : >"$BENCH_ROWS"
@@ -94,6 +99,8 @@ step s3 1200 bench/s3.sh
 # sftp.sh times creating files (scp -r up and down, some 26 copies of the tree) and
 # deletes none: before rsync.sh, whose reruns delete many
 step sftp 2400 bench/sftp.sh
+# http.sh deletes each big file it makes once checked, and makes no small ones
+step http 1500 bench/http.sh
 # rsync.sh copies the small-file tree some 40 times: it comes after the
 # other steps that time creating many files
 step rsync 3600 bench/rsync.sh
@@ -149,6 +156,9 @@ sizes=""
   echo "- Batch get: \`ftpx get -r\` of the tree (one tree listing, the small files pipelined), against"
   echo "  rsync download (bench/rsync.sh) and \`lftp mirror\`; bench/cmd/getmany runs client.Get in a"
   echo "  loop over one connection, one request at a time."
+  echo "- HTTP front end (bench/http.sh): \"0.85x native put\" is the HTTP figure over ftpx put's (or get's)"
+  echo "  measured in the same run against the same server; the server checks each tus upload's MD5"
+  echo "  and syncs it unless started with \`--fsync=false\`; curl -o syncs nothing unless the row says so."
   for f in "${failed[@]}"; do echo "- FAILED: $f (its log was shown above)"; done
 } >"$work/results.md"
 
