@@ -9,7 +9,6 @@
   'use strict';
 
   var TUS = '1.0.0';
-  var HASH_SLICE = 8 << 20; // bytes read and hashed at a time
   var RETRIES = 3; // automatic retries of a cut PATCH, after 1, 2 and 4 s
   var BUSY_WAIT = 1000; // a HEAD answered 423 is asked again after this...
   var BUSY_TRIES = 30; // ...this many times at most
@@ -230,27 +229,33 @@
       await send(job, offset);
     }
 
-    // hash computes the file's MD5 as it reads it, HASH_SLICE bytes at a time; the next
-    // slice is read while the last one is hashed.
+    // hash computes the file's MD5 as it reads it, through the file's stream: the browser
+    // reads ahead while the last piece is hashed (Blob slices read at about 60% of its speed).
     async function hash(job) {
       var f = job.file;
       var h = new globalThis.FtpxMD5();
-      function read(at) { // never rejects: an error is its value
-        return f.slice(at, at + HASH_SLICE).arrayBuffer().then(null, function (e) { return e; });
-      }
       setState(job, 'hashing', 'hashing 0%');
-      var next = f.size > 0 ? read(0) : null;
-      for (var pos = 0; pos < f.size;) {
-        var buf = await next;
-        if (job.stopped) return;
-        if (!(buf instanceof ArrayBuffer)) throw new HttpError(0, 'cannot read the file (was it changed or moved?)');
-        if (buf.byteLength === 0) throw new HttpError(0, 'the file is shorter than it said');
-        pos += buf.byteLength;
-        next = pos < f.size ? read(pos) : null;
-        h.update(new Uint8Array(buf));
-        job.bar.value = pos;
-        setState(job, 'hashing', 'hashing ' + Math.floor(pos * 100 / f.size) + '%');
+      var reader = f.stream().getReader();
+      var pos = 0, shown = 0;
+      try {
+        for (;;) {
+          var r = await reader.read();
+          if (job.stopped) { reader.cancel(); return; }
+          if (r.done) break;
+          h.update(r.value);
+          pos += r.value.byteLength;
+          var pct = Math.floor(pos * 100 / f.size);
+          if (pct !== shown) {
+            shown = pct;
+            job.bar.value = pos;
+            setState(job, 'hashing', 'hashing ' + pct + '%');
+          }
+        }
+      } catch (e) {
+        throw new HttpError(0, 'cannot read the file (was it changed or moved?)');
       }
+      if (pos !== f.size) throw new HttpError(0, 'the file is ' + fmtSize(pos) + ', not the ' + fmtSize(f.size) + ' it said');
+      job.bar.value = pos;
       job.md5 = h.hex();
     }
 
