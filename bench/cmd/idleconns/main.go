@@ -15,9 +15,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	"ftpx/bench/internal/fanout"
 	"ftpx/client"
 )
 
@@ -73,35 +73,12 @@ func run(ctx context.Context, addr, user string, pid, n, workers, warm int, hold
 	}
 
 	conns := make([]*client.Client, n)
-	errs := make(chan error, workers)
-	next := make(chan int)
-	var wg sync.WaitGroup
 	start := time.Now()
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				c, err := login()
-				if err != nil {
-					errs <- fmt.Errorf("connection %d: %w", i+1, err)
-					return
-				}
-				conns[i] = c
-			}
-		}()
-	}
-	var failed error
-feed:
-	for i := range n {
-		select {
-		case next <- i:
-		case failed = <-errs:
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
+	failed := fanout.Each(context.Background(), 0, n, workers, "connection", func(i int) error {
+		c, err := login()
+		conns[i] = c
+		return err
+	})
 	defer func() {
 		for _, c := range conns {
 			if c != nil {
@@ -109,12 +86,6 @@ feed:
 			}
 		}
 	}()
-	if failed == nil {
-		select {
-		case failed = <-errs:
-		default:
-		}
-	}
 	if failed != nil {
 		return failed
 	}

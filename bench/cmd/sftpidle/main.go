@@ -16,9 +16,10 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 	"time"
+
+	"ftpx/bench/internal/fanout"
 
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
@@ -100,43 +101,11 @@ func run(ctx context.Context, addr, user, keyFile string, n, workers int, closeN
 		}
 	}()
 	start := time.Now()
-	next := make(chan int)
-	errs := make(chan error, workers)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				s, err := open()
-				if err != nil {
-					errs <- fmt.Errorf("session %d: %w", i+1, err)
-					return
-				}
-				sessions[i] = s
-			}
-		}()
-	}
-	var failed error
-feed:
-	for i := range n {
-		select {
-		case next <- i:
-		case failed = <-errs:
-			break feed
-		case <-octx.Done():
-			failed = fmt.Errorf("after %d of %d sessions: %w", i, n, octx.Err())
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	if failed == nil {
-		select {
-		case failed = <-errs:
-		default:
-		}
-	}
+	failed := fanout.Each(octx, 0, n, workers, "session", func(i int) error {
+		s, err := open()
+		sessions[i] = s
+		return err
+	})
 	if failed != nil {
 		return failed
 	}

@@ -30,8 +30,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"ftpx/bench/internal/fanout"
 )
 
 func main() {
@@ -123,41 +124,11 @@ func run(ctx context.Context, base, metricsURL, user, password string, pid, n, n
 	// loginMany logs in sessions from, ..., to-1 into cookies
 	cookies := make([]*http.Cookie, max(n, n2))
 	loginMany := func(from, to int) error {
-		next := make(chan int)
-		errs := make(chan error, workers)
-		var wg sync.WaitGroup
-		for range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range next {
-					c, err := login()
-					if err != nil {
-						errs <- fmt.Errorf("session %d: %w", i+1, err)
-						return
-					}
-					cookies[i] = c
-				}
-			}()
-		}
-		var failed error
-	feed:
-		for i := from; i < to; i++ {
-			select {
-			case next <- i:
-			case failed = <-errs:
-				break feed
-			}
-		}
-		close(next)
-		wg.Wait()
-		if failed == nil {
-			select {
-			case failed = <-errs:
-			default:
-			}
-		}
-		return failed
+		return fanout.Each(context.Background(), from, to, workers, "session", func(i int) error {
+			c, err := login()
+			cookies[i] = c
+			return err
+		})
 	}
 	start := time.Now()
 	if err := loginMany(0, n); err != nil {
