@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"ftpx/internal/miniotest"
 )
@@ -53,59 +50,16 @@ func needTusJS(t *testing.T) string {
 	return tusJS.dir
 }
 
-// pacedProxy forwards connections to target (host:port), passing what
-// clients send at rate bytes a second and the answers as they come, and
-// returns its URL. An upload through it is slow enough for
-// tus-js-client's progress (reported at most every 100 ms) to abort it
-// part-way through a chunk.
-func pacedProxy(t *testing.T, target string, rate float64) string {
+// pacedProxy forwards connections to the web front end at base
+// (http://HOST:PORT) through a net switch that passes what clients send
+// at rate bytes a second, and returns its URL. An upload through it is
+// slow enough for tus-js-client's progress (reported at most every
+// 100 ms) to abort it part-way through a chunk.
+func pacedProxy(t *testing.T, base string, rate int64) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				s, err := net.Dial("tcp", target)
-				if err != nil {
-					return
-				}
-				defer s.Close()
-				go func() { io.Copy(c, s); c.Close() }()
-				buf := make([]byte, 32<<10)
-				next := time.Now()
-				for {
-					n, err := c.Read(buf)
-					if n > 0 {
-						if _, werr := s.Write(buf[:n]); werr != nil {
-							return
-						}
-						next = later(next, time.Now()).Add(time.Duration(float64(n) / rate * float64(time.Second)))
-						time.Sleep(time.Until(next))
-					}
-					if err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return "http://" + l.Addr().String()
-}
-
-// later is the later of a and b.
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
+	sw := newNetSwitch(t, strings.TrimPrefix(base, "http://"))
+	sw.setRate(rate)
+	return "http://" + sw.addr()
 }
 
 // tusJSResult is what testdata/tus_upload.js prints.
@@ -164,7 +118,7 @@ func TestHTTPTusJSClientLocalHome(t *testing.T) {
 	}
 	// The aborted run goes through a proxy at 8 MiB/s, the resumed one
 	// straight to the server.
-	slow := pacedProxy(t, strings.TrimPrefix(base, "http://"), 8*mib)
+	slow := pacedProxy(t, base, 8*mib)
 	res = runTusJS(t, modules, filepath.Join(work, "js.bin"), slow, "/resumed.bin", sum, mtime, 6*mib, base)
 	if res.ResumedAt <= 0 || res.ResumedAt >= 8*mib {
 		t.Errorf("the resumed run began at %d, want past 0 and within the aborted 8 MiB chunk", res.ResumedAt)
@@ -198,7 +152,7 @@ func TestHTTPTusJSClientS3ResumesThroughTheOtherServer(t *testing.T) {
 	// Through a proxy at 8 MiB/s to the first server, aborted at 9 MiB:
 	// in the second PATCH, after the first has left a whole part (5 MiB)
 	// in the store; resumed straight through the second server.
-	slow := pacedProxy(t, strings.TrimPrefix(first, "http://"), 8*mib)
+	slow := pacedProxy(t, first, 8*mib)
 	res := runTusJS(t, modules, filepath.Join(work, "js.bin"), slow, "/s3js.bin", sum, mtime, 9*mib, second)
 	if res.ResumedAt < 5*mib || res.ResumedAt%(5*mib) != 0 {
 		t.Errorf("the run through the second server began at %d, want whole parts of 5 MiB past 0\nfirst server:\n%s\nsecond server:\n%s",
