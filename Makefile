@@ -66,8 +66,10 @@ run-s3: build minio
 
 # test: everything, the object-store tests against a real MinIO included
 # (FTPX_REQUIRE_MINIO=1 makes them fail, not skip, without bin/minio).
+# e2e (both binaries, real clients, Chromium) runs about ten minutes on two
+# cores under -race: past go test's default limit of 10m for one package.
 test: lint minio
-	FTPX_REQUIRE_MINIO=1 $(GO) test -race -count=1 $(PKGS)
+	FTPX_REQUIRE_MINIO=1 $(GO) test -race -count=1 -timeout 25m $(PKGS)
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
 
 lint:
