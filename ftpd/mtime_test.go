@@ -15,9 +15,7 @@ import (
 	"ftpx/ftpxtest"
 	"ftpx/home"
 	"ftpx/internal/miniotest"
-	"ftpx/internal/s3url"
 	"ftpx/protocol"
-	"ftpx/s3home"
 	"ftpx/server"
 )
 
@@ -200,20 +198,7 @@ func s3Homes(t *testing.T) (ftpxtest.Option, *home.Manager) {
 	t.Helper()
 	srv := miniotest.Start(t, 1)
 	srv.SetEnv(t)
-	c, err := s3home.New(s3home.Config{Endpoint: srv.Endpoint, Timeout: 20 * time.Second, PartSize: s3home.MinPartSize})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.EnsureBucket(context.Background(), "ftpx-test", 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	root, err := s3url.Parse("s3://ftpx-test/homes")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := home.NewManagerOn(c.Homes(root))
-	t.Cleanup(func() { m.Close() })
-	return func(s *server.Server) { s.Homes = m }, m
+	return ftpxtest.S3Homes(t, srv, "ftpx-test")
 }
 
 // storedMD5 is the MD5 the store keeps with a file of alex's home, "" for

@@ -18,7 +18,10 @@ import (
 	"ftpx/accounts"
 	"ftpx/ftpd"
 	"ftpx/home"
+	"ftpx/internal/miniotest"
+	"ftpx/internal/s3url"
 	"ftpx/protocol"
+	"ftpx/s3home"
 	"ftpx/server"
 	"ftpx/sftpd"
 	"ftpx/webd"
@@ -214,4 +217,27 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	w.ts.logMu.Lock()
 	defer w.ts.logMu.Unlock()
 	return w.ts.log.Write(p)
+}
+
+// S3Homes returns the homes of a server on the MinIO server srv, under
+// s3://BUCKET/homes with S3's smallest parts (so that a file of a few MiB
+// is a multipart object), and the Option that gives them to NewServer.
+// srv's credentials must be in the environment (srv.SetEnv). The homes
+// are closed when the test ends.
+func S3Homes(t testing.TB, srv *miniotest.Server, bucket string) (Option, *home.Manager) {
+	t.Helper()
+	c, err := s3home.New(s3home.Config{Endpoint: srv.Endpoint, Timeout: 20 * time.Second, PartSize: s3home.MinPartSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.EnsureBucket(context.Background(), bucket, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	root, err := s3url.Parse("s3://" + bucket + "/homes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := home.NewManagerOn(c.Homes(root))
+	t.Cleanup(func() { m.Close() })
+	return func(s *server.Server) { s.Homes = m }, m
 }

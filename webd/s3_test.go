@@ -1,7 +1,6 @@
 package webd_test
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -10,32 +9,16 @@ import (
 
 	"ftpx/accounts"
 	"ftpx/ftpxtest"
-	"ftpx/home"
 	"ftpx/internal/miniotest"
-	"ftpx/internal/s3url"
 	"ftpx/protocol"
-	"ftpx/s3home"
-	"ftpx/server"
 )
 
 // s3Web starts a server whose homes are in bucket/prefix of srv (parts of
 // S3's smallest size), with alex, and its HTTP front end.
 func s3Web(t *testing.T, srv *miniotest.Server) *web {
 	t.Helper()
-	c, err := s3home.New(s3home.Config{Endpoint: srv.Endpoint, Timeout: 20 * time.Second, PartSize: s3home.MinPartSize})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.EnsureBucket(context.Background(), "ftpx-web", 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	root, err := s3url.Parse("s3://ftpx-web/homes")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := home.NewManagerOn(c.Homes(root))
-	t.Cleanup(func() { m.Close() })
-	ts := ftpxtest.NewServer(t, func(s *server.Server) { s.Homes = m })
+	homes, _ := ftpxtest.S3Homes(t, srv, "ftpx-web")
+	ts := ftpxtest.NewServer(t, homes)
 	ts.AddUser(t, alex, alexPW, accounts.Unlimited)
 	ts.AddUser(t, bob, bobPW, accounts.Unlimited)
 	return &web{t: t, ts: ts, base: ts.StartHTTP(t)}
