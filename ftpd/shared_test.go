@@ -12,44 +12,16 @@ import (
 	"time"
 
 	"ftpx/accounts"
+	"ftpx/ftpxtest"
 	"ftpx/protocol"
 	"ftpx/server"
 )
 
-// nativeSession opens a native protocol connection and reads its greeting.
-func nativeSession(t *testing.T, addr string) (net.Conn, *bufio.Reader, *protocol.Response) {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	r := bufio.NewReader(c)
-	hello, err := protocol.ReadResponse(r, protocol.MaxResponseHeader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, r, hello
-}
-
-func nativeAuth(t *testing.T, c net.Conn, r *bufio.Reader, user, pw string) protocol.Status {
-	t.Helper()
-	if err := protocol.WriteFrame(c, protocol.Request{Action: "auth", Username: user, Password: pw}); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := protocol.ReadResponse(r, protocol.MaxResponseHeader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.Status
-}
-
 func TestConnectionLimitsCountBothProtocols(t *testing.T) {
 	ts, addr := setup(t, accounts.Unlimited, []string{"max_sessions = 2"}, func(s *server.Server) { s.MaxConns = 3 })
 	// max_sessions counts the user's sessions of both protocols.
-	c, r, _ := nativeSession(t, ts.Addr)
-	if st := nativeAuth(t, c, r, "alex", "pw"); st != protocol.StatusLoggedIn {
+	c, r, _ := ftpxtest.DialNative(t, ts.Addr)
+	if st := ftpxtest.NativeAuth(t, c, r, "alex", "pw"); st != protocol.StatusLoggedIn {
 		t.Fatalf("native auth: %d", st)
 	}
 	one, _, _ := dialRaw(t, addr)
@@ -67,7 +39,7 @@ func TestConnectionLimitsCountBothProtocols(t *testing.T) {
 	if _, code, text := dialRaw(t, addr); code != 421 {
 		t.Fatalf("fourth connection over FTP: %d %s, want 421", code, text)
 	}
-	if _, _, hello := nativeSession(t, ts.Addr); hello.Status != protocol.StatusTooManyConns {
+	if _, _, hello := ftpxtest.DialNative(t, ts.Addr); hello.Status != protocol.StatusTooManyConns {
 		t.Fatalf("fourth connection over the native protocol: %d", hello.Status)
 	}
 	one.cmd("QUIT")
@@ -99,8 +71,8 @@ func TestFailedFTPLoginsBanTheAddressForBoth(t *testing.T) {
 	if code, text := rc.cmd("PASS pw"); code != 530 || !strings.Contains(text, "until") {
 		t.Fatalf("right password from a banned address: %d %s", code, text)
 	}
-	c, r, _ := nativeSession(t, ts.Addr)
-	if st := nativeAuth(t, c, r, "alex", "pw"); st != protocol.StatusBanned {
+	c, r, _ := ftpxtest.DialNative(t, ts.Addr)
+	if st := ftpxtest.NativeAuth(t, c, r, "alex", "pw"); st != protocol.StatusBanned {
 		t.Fatalf("native auth from the address banned through FTP: %d", st)
 	}
 }

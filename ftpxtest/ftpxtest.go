@@ -4,6 +4,7 @@
 package ftpxtest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -240,4 +241,37 @@ func S3Homes(t testing.TB, srv *miniotest.Server, bucket string) (Option, *home.
 	m := home.NewManagerOn(c.Homes(root))
 	t.Cleanup(func() { m.Close() })
 	return func(s *server.Server) { s.Homes = m }, m
+}
+
+// DialNative opens a connection of the native protocol to addr and reads
+// its greeting (a refusal when the server is at a limit). The connection
+// is closed when the test ends.
+func DialNative(t testing.TB, addr string) (net.Conn, *bufio.Reader, *protocol.Response) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	r := bufio.NewReader(c)
+	hello, err := protocol.ReadResponse(r, protocol.MaxResponseHeader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, r, hello
+}
+
+// NativeAuth sends the auth action on a native connection and returns
+// the answer's status.
+func NativeAuth(t testing.TB, c net.Conn, r *bufio.Reader, user, password string) protocol.Status {
+	t.Helper()
+	if err := protocol.WriteFrame(c, protocol.Request{Action: protocol.ActionAuth, Username: user, Password: password}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := protocol.ReadResponse(r, protocol.MaxResponseHeader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.Status
 }

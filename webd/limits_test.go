@@ -14,41 +14,17 @@ import (
 	"time"
 
 	"ftpx/accounts"
+	"ftpx/ftpxtest"
 	"ftpx/protocol"
 	"ftpx/server"
 )
 
-// native opens a connection of the native protocol and returns it with
-// its greeting's status.
-func native(t *testing.T, addr string) (net.Conn, *bufio.Reader, protocol.Status) {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	r := bufio.NewReader(c)
-	hello, err := protocol.ReadResponse(r, protocol.MaxResponseHeader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, r, hello.Status
-}
-
-// nativeAuth logs in over a native connection and returns the status.
+// nativeAuth logs in over a new native connection and returns the status.
 func nativeAuth(t *testing.T, addr, user, pw string) protocol.Status {
 	t.Helper()
-	c, r, _ := native(t, addr)
+	c, r, _ := ftpxtest.DialNative(t, addr)
 	defer c.Close()
-	if err := protocol.WriteFrame(c, protocol.Request{Action: "auth", Username: user, Password: pw}); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := protocol.ReadResponse(r, protocol.MaxResponseHeader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.Status
+	return ftpxtest.NativeAuth(t, c, r, user, pw)
 }
 
 func banSoon(s *server.Server) {
@@ -151,14 +127,14 @@ func TestMaxConnsPerIPCountsHTTPAndNative(t *testing.T) {
 	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
 		t.Fatalf("the refused connection is not closed: %v", err)
 	}
-	if _, _, st := native(t, w.ts.Addr); st != protocol.StatusTooManyConns {
-		t.Fatalf("a native connection beside two HTTP ones: greeting %d, want %d", st, protocol.StatusTooManyConns)
+	if _, _, hello := ftpxtest.DialNative(t, w.ts.Addr); hello.Status != protocol.StatusTooManyConns {
+		t.Fatalf("a native connection beside two HTTP ones: greeting %d, want %d", hello.Status, protocol.StatusTooManyConns)
 	}
 
 	// The native protocol's connections count in the web's limit.
 	w2 := newWeb(t, func(s *server.Server) { s.MaxConnsPerIP = 2 })
-	if _, _, st := native(t, w2.ts.Addr); st != protocol.StatusReady {
-		t.Fatalf("native greeting %d", st)
+	if _, _, hello := ftpxtest.DialNative(t, w2.ts.Addr); hello.Status != protocol.StatusReady {
+		t.Fatalf("native greeting %d", hello.Status)
 	}
 	if _, one := dialHTTP(t, w2.base); !strings.HasPrefix(one, "HTTP/1.1 401") {
 		t.Fatalf("HTTP beside one native connection: %q", one)
@@ -201,7 +177,7 @@ func TestMaxSessionsCountsWebRequests(t *testing.T) {
 	w := newWeb(t)
 	w.ts.AddUserWith(t, "carol", "pw-carol", accounts.Unlimited, "max_sessions = 1")
 	a := w.login("carol", "pw-carol")
-	c, r, _ := native(t, w.ts.Addr)
+	c, r, _ := ftpxtest.DialNative(t, w.ts.Addr)
 	if err := protocol.WriteFrame(c, protocol.Request{Action: "auth", Username: "carol", Password: "pw-carol"}); err != nil {
 		t.Fatal(err)
 	}
